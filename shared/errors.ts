@@ -1,0 +1,44 @@
+// Few error classes, each one a different action for the caller.
+
+/**
+ * The input is wrong and retrying will not help: a malformed event, a policy with a typo, an unknown
+ * resource type. Callers reject (HTTP 400, CLI exit 2) or dead-letter it, and say what is wrong.
+ */
+export class InputError extends Error {
+  override readonly name = "InputError";
+  /** Where in the input: a YAML path such as `rules[2].mode`, or a JSON pointer into an event. */
+  readonly path: string | undefined;
+  /** 1-based line in the source file, when known. */
+  readonly line: number | undefined;
+  constructor(message: string, where: { path?: string; line?: number; cause?: unknown } = {}) {
+    super(message, { cause: where.cause });
+    this.path = where.path;
+    this.line = where.line;
+  }
+}
+
+/**
+ * Someone else changed the resource between our read and our write (HTTP 412 on If-Match).
+ * The caller re-reads and re-evaluates; it never retries the same write.
+ */
+export class ConflictError extends Error {
+  override readonly name = "ConflictError";
+  readonly resourceId: string;
+  constructor(message: string, resourceId: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.resourceId = resourceId;
+  }
+}
+
+/**
+ * A dependency failed in a way that may pass (throttled beyond the SDK's retries, a webhook that is
+ * down, a network fault). The caller lets the platform retry the whole event, or dead-letters it.
+ */
+export class TransientError extends Error {
+  override readonly name = "TransientError";
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
+    super(message, { cause: options?.cause });
+    this.retryAfterMs = options?.retryAfterMs;
+  }
+}

@@ -1,0 +1,36 @@
+import type { z } from "zod";
+import type { Cloud, Matched, Snapshot } from "../types.ts";
+
+/** What a rule reports about one resource; the policy layer adds the entry name, severity and controls. */
+export interface Violation {
+  message: string;
+  /** The offending parts, each enough for a remediation to act on that part alone. */
+  matched: Matched[];
+}
+
+/** Context a rule may use beyond its own options (policy-wide settings). */
+export interface RuleContext {
+  /** Prefixes the policy trusts everywhere (a bastion's or a tunnel server's IP), merged with the rule's own. */
+  trustedSources: readonly string[];
+}
+
+export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
+  /** Equals the file name in shared/rules (checked by a meta-test). */
+  id: string;
+  description: string;
+  cloud: Cloud;
+  /** Lower-cased resource types this rule evaluates (ARM type or AWS type). */
+  resourceTypes: readonly string[];
+  /** Default control ids (CIS, Security Hub); a policy entry may add its own. */
+  controls: readonly string[];
+  /** A strict zod object: unknown keys are typos and must fail. */
+  options: Options;
+  /** Permissions the guardian needs to read what this rule evaluates. */
+  permissions: readonly string[];
+  /** Remediation ids this rule's findings can be fixed with; the first is the default. */
+  remediations: readonly string[];
+  /** A policy entry using this rule, as YAML (validated against the policy schema by a meta-test). */
+  example: string;
+  /** Pure: no I/O, no clock. */
+  evaluate(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): Violation[];
+}
