@@ -121,6 +121,7 @@ export type ActionOutcome =
   | "skipped-mode"
   | "skipped-exempt"
   | "skipped-self"
+  | "skipped-cap"
   | "conflict"
   | "already-compliant"
   | "failed";

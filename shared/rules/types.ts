@@ -6,6 +6,12 @@ export interface Violation {
   message: string;
   /** The offending parts, each enough for a remediation to act on that part alone. */
   matched: Matched[];
+  /**
+   * The control ids this violation's matched parts fail, when the rule can tell (a security group open to a
+   * specific public prefix fails no Security Hub control; one open to 0.0.0.0/0 on 22 fails several). When
+   * present, the finding should carry these instead of the rule's `controls` (plus the entry's own).
+   */
+  controls?: string[];
 }
 
 /** Context a rule may use beyond its own options (policy-wide settings). */

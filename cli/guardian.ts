@@ -1,0 +1,186 @@
+#!/usr/bin/env node
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, Option } from "commander";
+import { InputError } from "../shared/errors.ts";
+import { formatProblem, loadPolicyFile, PolicyError } from "../shared/policy/load.ts";
+import { policyJsonSchema } from "../shared/policy/schema.ts";
+import { ruleRegistry } from "../shared/rules/index.ts";
+import { evaluateSnapshots, explainEvent } from "../shared/usecases/offline.ts";
+import { snapshotsFromJson } from "../shared/usecases/snapshots.ts";
+import { renderTable } from "./table.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const defaultPolicy = path.join(root, "policies", "baseline.yaml");
+
+/** Exit codes: 0 compliant, 1 findings, 2 bad input. */
+class Exit extends Error {
+  readonly code: number;
+  constructor(code: number) {
+    super(`exit ${code}`);
+    this.code = code;
+  }
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (cause) {
+    throw new InputError(`cannot read ${file}: ${(cause as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (cause) {
+    throw new InputError(`${file} is not valid JSON: ${(cause as Error).message}`);
+  }
+}
+
+const formatOption = () =>
+  new Option("--format <format>", "output format").choices(["table", "json"]).default("table");
+const policyOption = () => new Option("--policy <file>", "policy file").default(defaultPolicy, "policies/baseline.yaml");
+
+export function program(): Command {
+  const cmd = new Command("guardian")
+    .description("network-guardian: evaluate cloud network resources and events against your policy")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cmd
+    .command("evaluate")
+    .description("evaluate resource snapshots exactly as the cloud APIs return them (ARM GET JSON, DescribeSecurityGroups)")
+    .argument("<resource.json...>", "files with one resource, a list response, or an array")
+    .addOption(policyOption())
+    .addOption(formatOption())
+    .action(async (files: string[], opts: { policy: string; format: string }) => {
+      const policy = await loadPolicyFile(opts.policy);
+      const snapshots = [];
+      for (const file of files) snapshots.push(...snapshotsFromJson(await readJson(file), file));
+      const result = evaluateSnapshots(policy, snapshots);
+      if (opts.format === "json") print(JSON.stringify(result, null, 2));
+      else {
+        print(`${snapshots.length} resource(s) evaluated, ${result.findings.length} finding(s)`);
+        if (result.findings.length > 0) {
+          print(
+            renderTable(
+              ["severity", "policy rule", "resource", "message"],
+              result.findings.map((f) => [f.severity, f.policyRule, shortId(f.resourceId), f.message]),
+            ),
+          );
+        }
+      }
+      if (result.findings.length > 0) throw new Exit(1);
+    });
+
+  cmd
+    .command("explain")
+    .description("show, offline, what the guardian would do with a captured event")
+    .requiredOption("--event <event.json>", "one event, an array, or a batch (Event Grid, CloudEvents, EventBridge)")
+    .option("--resource <snapshot.json...>", "the resource as the API returns it, standing in for the read")
+    .addOption(policyOption())
+    .addOption(formatOption())
+    .action(async (opts: { event: string; resource?: string[]; policy: string; format: string }) => {
+      const policy = await loadPolicyFile(opts.policy);
+      const event = await readJson(opts.event);
+      const resources = [];
+      for (const file of opts.resource ?? []) resources.push(...snapshotsFromJson(await readJson(file), file));
+      const result = await explainEvent(policy, event, resources);
+      if (opts.format === "json") print(JSON.stringify(result, null, 2));
+      else {
+        print(
+          renderTable(
+            ["event", "what", "resource", "actor"],
+            result.changes.map((c) =>
+              "skipped" in c
+                ? [c.eventId ?? "-", `skipped: ${c.skipped}`, c.detail, ""]
+                : [c.eventId, `${c.operation} (${c.operationName})`, shortId(c.resourceId), c.actor.name ?? "-"],
+            ),
+          ),
+        );
+        if (result.findings.length > 0) {
+          print(renderTable(["severity", "policy rule", "message"], result.findings.map((f) => [f.severity, f.policyRule, f.message])));
+          print(renderTable(["policy rule", "mode", "would do"], result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo])));
+        }
+      }
+      if (result.findings.length > 0) throw new Exit(1);
+    });
+
+  const policyCmd = cmd.command("policy").description("work with policy files");
+  policyCmd
+    .command("validate")
+    .argument("<file>", "policy file")
+    .description("check a policy file; errors name the YAML path and line")
+    .action(async (file: string) => {
+      const policy = await loadPolicyFile(file);
+      print(`${file}: valid (${policy.rules.length} rules${policy.dryRun ? ", dry-run" : ""})`);
+    });
+  policyCmd
+    .command("schema")
+    .description("print (or write) the policy JSON Schema for editors")
+    .option("--out <file>", "write to this file instead of stdout")
+    .action(async (opts: { out?: string }) => {
+      const text = `${JSON.stringify(policyJsonSchema(), null, 2)}\n`;
+      if (opts.out) await writeFile(opts.out, text);
+      else process.stdout.write(text);
+    });
+
+  cmd
+    .command("rules")
+    .description("list the rules a policy can use, with an example entry each")
+    .action(() => {
+      for (const rule of Object.values(ruleRegistry)) {
+        print(`${rule.id} (${rule.cloud}): ${rule.description}\n  remediations: ${rule.remediations.join(", ") || "-"}`);
+        print(rule.example.replace(/^/gm, "    "));
+      }
+    });
+
+  cmd
+    .command("demo")
+    .description("start the emulators, play real-shaped changes and show what the guardian does (npm start)")
+    .action(async () => {
+      const { runDemo } = await import("../demo/run.ts");
+      const ok = await runDemo({ print });
+      if (!ok) throw new Exit(1);
+    });
+
+  return cmd;
+}
+
+function print(text: string) {
+  process.stdout.write(`${text}\n`);
+}
+
+function shortId(id: string): string {
+  const parts = id.split("/");
+  return parts.length > 4 ? `${parts.at(-3) ?? ""}/${parts.at(-1) ?? ""}`.replace(/^\//, "") : id;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof Exit) return error.code;
+    if (error instanceof PolicyError) {
+      process.stderr.write(`error: invalid policy ${error.file}\n`);
+      for (const p of error.problems) process.stderr.write(`  ${formatProblem(p)}\n`);
+      return 2;
+    }
+    if (error instanceof InputError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return 2;
+    }
+    if (typeof error === "object" && error !== null && "code" in error && "exitCode" in error) {
+      // commander already printed its message (unknown option, missing argument, --help).
+      const code = (error as { code: string; exitCode: number }).code;
+      return code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
+    }
+    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 2;
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,119 @@
+import {
+  DescribeSecurityGroupsCommand,
+  type DescribeSecurityGroupsCommandInput,
+  type SecurityGroup,
+} from "@aws-sdk/client-ec2";
+import { InputError } from "../../errors.ts";
+import type { Snapshot } from "../../types.ts";
+import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
+import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+
+export const AWS_SECURITY_GROUP_TYPE = "aws:ec2:security-group";
+
+/** How a ref names its security group: by id, or by name when the CloudTrail request carried only `groupName`. */
+export type SecurityGroupLocator =
+  | { by: "id"; groupId: string }
+  | { by: "name"; groupName: string; vpcId?: string };
+
+const NAME_PREFIX = "name:";
+// A VPC id followed by "/" scopes a name. Group names may contain "/", so a group literally named
+// "vpc-<hex>/..." would be misread; such names are not a realistic concern and the ref stays a plain string.
+const VPC_SCOPED_NAME = /^(vpc-[0-9a-f]{8,17})\/(.+)$/;
+const GROUP_ARN = /^arn:aws[a-z-]*:ec2:[^:]*:\d{12}:security-group\/(sg-[0-9a-f]+)$/;
+
+/** The resource id for a group known only by name: `name:<groupName>` or `name:<vpcId>/<groupName>`. */
+export function securityGroupNameRef(groupName: string, vpcId?: string): string {
+  return vpcId === undefined ? `${NAME_PREFIX}${groupName}` : `${NAME_PREFIX}${vpcId}/${groupName}`;
+}
+
+export function parseSecurityGroupResourceId(resourceId: string): SecurityGroupLocator {
+  if (resourceId.startsWith(NAME_PREFIX)) {
+    const rest = resourceId.slice(NAME_PREFIX.length);
+    const scoped = VPC_SCOPED_NAME.exec(rest);
+    if (scoped?.[1] !== undefined && scoped[2] !== undefined)
+      return { by: "name", groupName: scoped[2], vpcId: scoped[1] };
+    if (rest.length === 0) throw new InputError(`security group ref "${resourceId}" names no group`);
+    return { by: "name", groupName: rest };
+  }
+  const fromArn = GROUP_ARN.exec(resourceId)?.[1];
+  if (fromArn !== undefined) return { by: "id", groupId: fromArn };
+  if (resourceId.startsWith("sg-")) return { by: "id", groupId: resourceId };
+  throw new InputError(
+    `"${resourceId}" is not a security group id (sg-...), a security group ARN or a name:<groupName> ref`,
+  );
+}
+
+function describeInput(locator: SecurityGroupLocator): DescribeSecurityGroupsCommandInput {
+  if (locator.by === "id") return { GroupIds: [locator.groupId] };
+  const filters = [{ Name: "group-name", Values: [locator.groupName] }];
+  if (locator.vpcId !== undefined) filters.push({ Name: "vpc-id", Values: [locator.vpcId] });
+  return { Filters: filters };
+}
+
+function tagMap(group: SecurityGroup): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const tag of group.Tags ?? []) {
+    if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
+  }
+  return tags;
+}
+
+export interface AwsSecurityGroupReaderOptions {
+  clients: Ec2ClientSource;
+  /** Shared with the writer to check API economy; a fresh one when omitted. */
+  counter?: CallCounter;
+}
+
+/** Reads one security group with one DescribeSecurityGroups call; the snapshot keeps the SDK's item as is. */
+export class AwsSecurityGroupReader implements ResourceReader {
+  readonly counter: CallCounter;
+  readonly #clients: Ec2ClientSource;
+
+  constructor(options: AwsSecurityGroupReaderOptions) {
+    this.#clients = options.clients;
+    this.counter = options.counter ?? { reads: 0, writes: 0 };
+  }
+
+  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+    if (ref.cloud !== "aws" || ref.resourceType !== AWS_SECURITY_GROUP_TYPE) {
+      throw new InputError(
+        `AwsSecurityGroupReader cannot read ${ref.cloud} ${ref.resourceType} "${ref.resourceId}"`,
+      );
+    }
+    const locator = parseSecurityGroupResourceId(ref.resourceId);
+    const what = `DescribeSecurityGroups for ${ref.resourceId}`;
+    const client = clientFor(this.#clients, ref.region);
+    let groups: SecurityGroup[];
+    try {
+      this.counter.reads += 1;
+      const output = await client.send(new DescribeSecurityGroupsCommand(describeInput(locator)));
+      groups = output.SecurityGroups ?? [];
+    } catch (error) {
+      // By id, a deleted group is an error; by filter it is an empty list (below).
+      if (ec2ErrorCode(error) === "InvalidGroup.NotFound") return undefined;
+      if (ec2ErrorCode(error) === "InvalidGroupId.Malformed") {
+        throw new InputError(`${what}: malformed group id`, { cause: error });
+      }
+      throw asTransient(error, what) ?? withContext(error, what);
+    }
+    if (groups.length > 1) {
+      // Name-only requests address the default VPC, but nothing in a Describe item says which VPC is default.
+      const candidates = groups.map((g) => `${g.GroupId ?? "?"} (${g.VpcId ?? "no VPC"})`).join(", ");
+      throw new InputError(
+        `${what}: the name matches ${groups.length} groups (${candidates}); the ref must name the VPC (name:<vpcId>/<groupName>)`,
+      );
+    }
+    const group = groups[0];
+    if (group === undefined) return undefined;
+    const snapshot: Snapshot = {
+      cloud: "aws",
+      resourceId: group.GroupId ?? ref.resourceId,
+      resourceType: AWS_SECURITY_GROUP_TYPE,
+      resource: group,
+      tags: tagMap(group),
+      account: group.OwnerId ?? ref.account,
+    };
+    if (ref.region !== undefined) snapshot.region = ref.region;
+    return snapshot;
+  }
+}

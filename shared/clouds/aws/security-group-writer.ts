@@ -1,0 +1,201 @@
+import {
+  type IpPermission,
+  RevokeSecurityGroupEgressCommand,
+  RevokeSecurityGroupIngressCommand,
+} from "@aws-sdk/client-ec2";
+import { z } from "zod";
+import { ConflictError, InputError } from "../../errors.ts";
+import type { PlannedChange, Snapshot } from "../../types.ts";
+import type { CallCounter, ResourceWriter } from "../ports.ts";
+import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+
+// The SDK's IpPermission in PascalCase, as DescribeSecurityGroups returns it. Strict, so a remediation that
+// copied CloudTrail's camelCase `ipRanges.items` fails loudly instead of revoking nothing.
+const description = z.string().optional();
+const ipPermissionSchema = z.strictObject({
+  IpProtocol: z.string().min(1),
+  FromPort: z.number().int().optional(),
+  ToPort: z.number().int().optional(),
+  IpRanges: z.array(z.strictObject({ CidrIp: z.string().min(1), Description: description })).optional(),
+  Ipv6Ranges: z.array(z.strictObject({ CidrIpv6: z.string().min(1), Description: description })).optional(),
+  PrefixListIds: z
+    .array(z.strictObject({ PrefixListId: z.string().min(1), Description: description }))
+    .optional(),
+  UserIdGroupPairs: z
+    .array(
+      z.strictObject({
+        GroupId: z.string().optional(),
+        GroupName: z.string().optional(),
+        UserId: z.string().optional(),
+        VpcId: z.string().optional(),
+        VpcPeeringConnectionId: z.string().optional(),
+        PeeringStatus: z.string().optional(),
+        Description: description,
+      }),
+    )
+    .optional(),
+});
+
+const groupId = z.string().regex(/^sg-[0-9a-f]+$/, "a security group id (sg-...)");
+
+const revokeIngressSchema = z
+  .strictObject({
+    kind: z.literal("revoke-security-group-ingress"),
+    groupId,
+    ipPermissions: z.array(ipPermissionSchema).min(1).optional(),
+    securityGroupRuleIds: z
+      .array(z.string().regex(/^sgr-[0-9a-f]+$/))
+      .min(1)
+      .optional(),
+  })
+  .refine((op) => (op.ipPermissions === undefined) !== (op.securityGroupRuleIds === undefined), {
+    message: "exactly one of ipPermissions or securityGroupRuleIds",
+  });
+
+const revokeRulesSchema = z.strictObject({
+  kind: z.literal("revoke-security-group-rules"),
+  groupId,
+  ingress: z.array(ipPermissionSchema),
+  egress: z.array(ipPermissionSchema),
+});
+
+export const securityGroupOperationSchema = z.union([revokeIngressSchema, revokeRulesSchema]);
+
+/** Revoke inbound rules by exact permission (the offending CIDR only) or by rule id. */
+export type RevokeSecurityGroupIngressOperation = z.infer<typeof revokeIngressSchema>;
+/** Revoke every listed inbound and outbound permission (the default group must have none: EC2.2, CIS 5.4). */
+export type RevokeSecurityGroupRulesOperation = z.infer<typeof revokeRulesSchema>;
+export type SecurityGroupOperation = z.infer<typeof securityGroupOperationSchema>;
+export type IpPermissionInput = z.infer<typeof ipPermissionSchema>;
+
+/**
+ * What the revoke request carries. Descriptions are dropped (AWS matches rules without them) and so is
+ * PeeringStatus, which is output-only.
+ */
+function toRequestPermission(permission: IpPermissionInput): IpPermission {
+  const out: IpPermission = { IpProtocol: permission.IpProtocol };
+  if (permission.FromPort !== undefined) out.FromPort = permission.FromPort;
+  if (permission.ToPort !== undefined) out.ToPort = permission.ToPort;
+  if (permission.IpRanges?.length) out.IpRanges = permission.IpRanges.map((r) => ({ CidrIp: r.CidrIp }));
+  if (permission.Ipv6Ranges?.length)
+    out.Ipv6Ranges = permission.Ipv6Ranges.map((r) => ({ CidrIpv6: r.CidrIpv6 }));
+  if (permission.PrefixListIds?.length) {
+    out.PrefixListIds = permission.PrefixListIds.map((p) => ({ PrefixListId: p.PrefixListId }));
+  }
+  if (permission.UserIdGroupPairs?.length) {
+    out.UserIdGroupPairs = permission.UserIdGroupPairs.map(
+      ({ Description: _d, PeeringStatus: _p, ...pair }) => pair,
+    );
+  }
+  return out;
+}
+
+/** A permission with no source revokes nothing and EC2 rejects it; the Describe output has such empty shells. */
+function hasSource(permission: IpPermission): boolean {
+  return Boolean(
+    permission.IpRanges?.length ||
+      permission.Ipv6Ranges?.length ||
+      permission.PrefixListIds?.length ||
+      permission.UserIdGroupPairs?.length,
+  );
+}
+
+// The rule is gone or changed since the read: the pipeline re-reads and re-plans, never repeats the write.
+const GONE_CODES = new Set([
+  "InvalidPermission.NotFound",
+  "InvalidSecurityGroupRuleId.NotFound",
+  "InvalidGroup.NotFound",
+]);
+
+interface RevokeResult {
+  Return?: boolean | undefined;
+  UnknownIpPermissions?: IpPermission[] | undefined;
+}
+
+export interface AwsSecurityGroupWriterOptions {
+  clients: Ec2ClientSource;
+  /** Shared with the reader to check API economy; a fresh one when omitted. */
+  counter?: CallCounter;
+}
+
+/** Applies planned security group changes: exact revokes, never a rewrite of the whole group. */
+export class AwsSecurityGroupWriter implements ResourceWriter {
+  readonly counter: CallCounter;
+  readonly #clients: Ec2ClientSource;
+
+  constructor(options: AwsSecurityGroupWriterOptions) {
+    this.#clients = options.clients;
+    this.counter = options.counter ?? { reads: 0, writes: 0 };
+  }
+
+  async apply(change: PlannedChange, snapshot: Snapshot): Promise<void> {
+    const parsed = securityGroupOperationSchema.safeParse(change.operation);
+    if (!parsed.success) {
+      throw new InputError(
+        `planned change "${change.summary}" has an invalid AWS operation: ${z.prettifyError(parsed.error)}`,
+        {
+          path: "operation",
+          cause: parsed.error,
+        },
+      );
+    }
+    const op = parsed.data;
+    if (op.groupId !== snapshot.resourceId) {
+      throw new InputError(
+        `planned change targets ${op.groupId} but the snapshot is ${snapshot.resourceId}`,
+        {
+          path: "operation.groupId",
+        },
+      );
+    }
+    if (op.kind === "revoke-security-group-ingress") {
+      await this.#revoke("ingress", snapshot.region, op.groupId, {
+        ...(op.ipPermissions && { IpPermissions: op.ipPermissions.map(toRequestPermission) }),
+        ...(op.securityGroupRuleIds && { SecurityGroupRuleIds: op.securityGroupRuleIds }),
+      });
+      return;
+    }
+    const ingress = op.ingress.map(toRequestPermission).filter(hasSource);
+    const egress = op.egress.map(toRequestPermission).filter(hasSource);
+    if (ingress.length > 0)
+      await this.#revoke("ingress", snapshot.region, op.groupId, { IpPermissions: ingress });
+    if (egress.length > 0)
+      await this.#revoke("egress", snapshot.region, op.groupId, { IpPermissions: egress });
+  }
+
+  async #revoke(
+    direction: "ingress" | "egress",
+    region: string | undefined,
+    group: string,
+    what: { IpPermissions?: IpPermission[]; SecurityGroupRuleIds?: string[] },
+  ): Promise<void> {
+    const action = direction === "ingress" ? "RevokeSecurityGroupIngress" : "RevokeSecurityGroupEgress";
+    const context = `${action} on ${group}`;
+    const client = clientFor(this.#clients, region);
+    const input = { GroupId: group, ...what };
+    let result: RevokeResult;
+    try {
+      this.counter.writes += 1;
+      result =
+        direction === "ingress"
+          ? await client.send(new RevokeSecurityGroupIngressCommand(input))
+          : await client.send(new RevokeSecurityGroupEgressCommand(input));
+    } catch (error) {
+      const code = ec2ErrorCode(error);
+      if (code !== undefined && GONE_CODES.has(code)) {
+        throw new ConflictError(`${context}: ${code}; the group or rule changed since it was read`, group, {
+          cause: error,
+        });
+      }
+      throw asTransient(error, context) ?? withContext(error, context);
+    }
+    // Default VPC (and EC2 in general, per the API reference): unmatched permissions are reported, not raised.
+    const unknown = result.UnknownIpPermissions ?? [];
+    if (result.Return === false || unknown.length > 0) {
+      throw new ConflictError(
+        `${context}: ${unknown.length} permission(s) were not found (Return=${String(result.Return)}); the group changed since it was read`,
+        group,
+      );
+    }
+  }
+}

@@ -1,0 +1,52 @@
+import { readFile } from "node:fs/promises";
+import type { TokenCredential } from "@azure/core-auth";
+import { logAuditSink } from "../../audit/index.ts";
+import type { GuardianConfig } from "../../config.ts";
+import type { Logger } from "../../log.ts";
+import { notifiersFromConfig } from "../../notify/index.ts";
+import type { Notifier } from "../../notify/types.ts";
+import type { GuardianDeps } from "../../pipeline.ts";
+import { loadPolicyFile } from "../../policy/load.ts";
+import type { Policy } from "../../policy/schema.ts";
+import { azurePort } from "./index.ts";
+import { identitiesFromToken } from "./identity.ts";
+import { AzureNetwork } from "./network.ts";
+
+export interface AzureRuntimeOverrides {
+  credential?: TokenCredential;
+  policy?: Policy;
+  notifiers?: Notifier[];
+  network?: AzureNetwork;
+}
+
+/** Builds the Azure pipeline's dependencies from configuration; tests and the demo override the credential. */
+export async function azureGuardianDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: AzureRuntimeOverrides = {},
+): Promise<GuardianDeps> {
+  const credential = overrides.credential ?? (await defaultCredential(cfg));
+  const ca = cfg.azure.caFile ? await readFile(cfg.azure.caFile, "utf8") : undefined;
+  const endpoint = cfg.azure.endpoint;
+  const network = overrides.network ?? new AzureNetwork({ credential, endpoint, ca });
+  const scope = `${(endpoint ?? "https://management.azure.com").replace(/\/$/, "")}/.default`;
+  const own = await identitiesFromToken(credential, scope).catch((error: unknown) => {
+    log.warn("guardian.identity-unknown", { message: error instanceof Error ? error.message : String(error) });
+    return [] as string[];
+  });
+  return {
+    policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
+    clouds: { azure: azurePort(network, { tenantId: cfg.azure.tenantId }) },
+    notifiers: overrides.notifiers ?? notifiersFromConfig(cfg),
+    audit: logAuditSink(log),
+    selfIdentities: [...cfg.selfIdentities, ...own],
+    dryRun: cfg.dryRun,
+    log,
+  };
+}
+
+async function defaultCredential(cfg: GuardianConfig): Promise<TokenCredential> {
+  // Loaded on demand: @azure/identity is large and only the deployed function needs it.
+  const { DefaultAzureCredential } = await import("@azure/identity");
+  return new DefaultAzureCredential(cfg.azure.clientId ? { managedIdentityClientId: cfg.azure.clientId } : {});
+}

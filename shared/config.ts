@@ -1,0 +1,72 @@
+import { z } from "zod";
+import { InputError } from "./errors.ts";
+
+const flag = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .optional()
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+const list = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+const envSchema = z.object({
+  GUARDIAN_POLICY_FILE: z.string().default("policies/baseline.yaml"),
+  GUARDIAN_DRY_RUN: flag,
+  GUARDIAN_SELF_IDENTITIES: list,
+  SLACK_WEBHOOK_URL: z.url().optional(),
+  TEAMS_WEBHOOK_URL: z.url().optional(),
+  AZURE_ARM_ENDPOINT: z.url().optional(),
+  AZURE_ARM_CA_FILE: z.string().optional(),
+  AZURE_TENANT_ID: z.string().optional(),
+  AZURE_CLIENT_ID: z.string().optional(),
+  AWS_REGION: z.string().optional(),
+  GUARDIAN_EC2_ENDPOINT: z.url().optional(),
+});
+
+/** Everything the guardian reads from its environment, validated once. */
+export interface GuardianConfig {
+  policyFile: string;
+  dryRun: boolean;
+  selfIdentities: readonly string[];
+  slackWebhookUrl?: string;
+  teamsWebhookUrl?: string;
+  azure: { endpoint?: string; caFile?: string; tenantId?: string; clientId?: string };
+  aws: { region?: string; ec2Endpoint?: string };
+}
+
+export function parseConfig(env: Record<string, string | undefined>): GuardianConfig {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new InputError(`invalid configuration: ${problems}`);
+  }
+  const e = result.data;
+  return Object.freeze({
+    policyFile: e.GUARDIAN_POLICY_FILE,
+    dryRun: e.GUARDIAN_DRY_RUN,
+    selfIdentities: Object.freeze(e.GUARDIAN_SELF_IDENTITIES),
+    slackWebhookUrl: e.SLACK_WEBHOOK_URL,
+    teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
+    azure: Object.freeze({
+      endpoint: e.AZURE_ARM_ENDPOINT,
+      caFile: e.AZURE_ARM_CA_FILE,
+      tenantId: e.AZURE_TENANT_ID,
+      clientId: e.AZURE_CLIENT_ID,
+    }),
+    aws: Object.freeze({ region: e.AWS_REGION, ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT }),
+  });
+}
+
+let cached: GuardianConfig | undefined;
+
+/** The process's configuration, read from the environment on first use and frozen. */
+export function config(): GuardianConfig {
+  cached ??= parseConfig(process.env);
+  return cached;
+}

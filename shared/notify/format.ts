@@ -1,0 +1,160 @@
+// Channel-neutral wording of an alert, shared by the Slack and Teams renderers so both say the same thing.
+import type { ActionResult, Actor, Matched, Severity } from "../types.ts";
+import type { Alert } from "./types.ts";
+
+const SEVERITY_RANK: Record<Severity, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+export function severityLabel(severity: Severity): string {
+  return severity.toUpperCase();
+}
+
+/** Results ordered most severe first (stable), so truncation drops the least important ones. */
+export function orderedResults(alert: Alert): ActionResult[] {
+  return [...alert.results].sort(
+    (a, b) => SEVERITY_RANK[b.finding.severity] - SEVERITY_RANK[a.finding.severity],
+  );
+}
+
+export function highestSeverity(results: readonly ActionResult[]): Severity | undefined {
+  let best: Severity | undefined;
+  for (const r of results) {
+    if (best === undefined || SEVERITY_RANK[r.finding.severity] > SEVERITY_RANK[best])
+      best = r.finding.severity;
+  }
+  return best;
+}
+
+/** The last segment of an ARM id (`.../networkSecurityGroups/nsg-bastion`) or an AWS ARN (`...:security-group/sg-1`). */
+export function resourceName(resourceId: string): string {
+  const trimmed = resourceId.replace(/\/+$/, "");
+  const afterSlash = trimmed.slice(trimmed.lastIndexOf("/") + 1);
+  const name = afterSlash.includes(":") ? afterSlash.slice(afterSlash.lastIndexOf(":") + 1) : afterSlash;
+  return name || resourceId;
+}
+
+/**
+ * What the guardian did overall, worst first: a failure or a lost race needs a human more than a fix does.
+ * Used as the headline verb.
+ */
+export function headline(alert: Alert): string {
+  const outcomes = new Set(alert.results.map((r) => r.outcome));
+  if (outcomes.has("failed")) return "Remediation FAILED";
+  if (outcomes.has("conflict")) return "Not remediated (resource changed meanwhile)";
+  if (outcomes.has("applied")) return "Remediated";
+  if (outcomes.has("dry-run")) return "DRY RUN, would remediate";
+  if (alert.results.length === 0) return "No findings";
+  if (alert.results.every((r) => r.outcome === "already-compliant")) return "Already compliant";
+  return "Violation";
+}
+
+/** The one-line summary used as Slack header, Slack notification fallback and Teams title. */
+export function title(alert: Alert): string {
+  const severity = highestSeverity(alert.results);
+  const prefix = severity ? `${severityLabel(severity)} · ` : "";
+  const first = orderedResults(alert)[0];
+  const what =
+    alert.results.length === 1 && first
+      ? first.finding.message
+      : alert.results.length > 1
+        ? `${alert.results.length} findings`
+        : "";
+  const subject = what ? `${what} on ${resourceName(alert.resourceId)}` : resourceName(alert.resourceId);
+  return `${prefix}${headline(alert)}: ${subject}`;
+}
+
+/** Who made the change, in one line; says so when the event carried no identity rather than leaving a blank. */
+export function describeActor(actor: Actor): string {
+  const name = actor.name ?? actor.appId ?? actor.principalId;
+  if (!name) return "unknown (the event carried no caller identity)";
+  return name;
+}
+
+export interface ActorFacts {
+  who: string;
+  principalType?: string;
+  principalId?: string;
+  appId?: string;
+  sourceIp?: string;
+}
+
+export function actorFacts(actor: Actor): ActorFacts {
+  const facts: ActorFacts = { who: describeActor(actor) };
+  if (actor.principalType) facts.principalType = actor.principalType;
+  if (actor.principalId && actor.principalId !== facts.who) facts.principalId = actor.principalId;
+  if (actor.appId && actor.appId !== facts.who) facts.appId = actor.appId;
+  if (actor.sourceIp) facts.sourceIp = actor.sourceIp;
+  return facts;
+}
+
+/** What was done about one finding, in words a reader acts on. Dry runs are unmistakable. */
+export function describeOutcome(result: ActionResult): string {
+  const summary = result.planned?.summary;
+  switch (result.outcome) {
+    case "applied":
+      return summary ? `Remediated: ${summary}` : "Remediated";
+    case "dry-run":
+      return `DRY RUN — would have: ${summary ?? "remediated"}`;
+    case "skipped-mode":
+      return `Not remediated: policy mode is ${result.mode}`;
+    case "skipped-exempt":
+      return "Not remediated: exempt";
+    case "skipped-self":
+      return "Not remediated: the change was made by the guardian itself";
+    case "conflict":
+      return summary
+        ? `Not remediated: the resource changed before the write (planned: ${summary})`
+        : "Not remediated: the resource changed before the write";
+    case "already-compliant":
+      return "Nothing to do: already compliant when read";
+    case "failed":
+      return summary ? `Remediation FAILED (planned: ${summary})` : "Remediation FAILED";
+    case "skipped-cap":
+      return "Not remediated: the blast-radius cap for this run was reached";
+    default:
+      // An outcome added to the contract later still renders, rather than failing the alert.
+      return `Not remediated (${String(result.outcome)})`;
+  }
+}
+
+const MAX_VALUE_CHARS = 200;
+
+function compactValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (typeof value === "string") return value;
+  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
+    return String(value);
+  if (Array.isArray(value) && value.every((v) => typeof v === "string" || typeof v === "number")) {
+    return value.join(", ");
+  }
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** One matched part as `key: value; key: value`, each value capped so one huge property cannot eat the message. */
+export function compactMatched(matched: Matched): string {
+  return Object.entries(matched)
+    .map(([key, value]) => `${key}: ${truncate(compactValue(value), MAX_VALUE_CHARS)}`)
+    .join("; ");
+}
+
+/** Cuts `text` to at most `max` characters, ending with a visible marker counting what was cut. */
+export function truncate(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let keep = max;
+  // The marker's length depends on the count it reports; shrink `keep` until the two agree.
+  for (;;) {
+    const marker = `… (${text.length - keep} more chars)`;
+    const next = Math.max(0, max - marker.length);
+    if (next >= keep) return `${text.slice(0, keep)}${marker}`;
+    keep = next;
+  }
+}
+
+/** A list of items capped at `max`, with a line saying how many were left out. */
+export function capList(items: readonly string[], max: number): string[] {
+  if (items.length <= max) return [...items];
+  return [...items.slice(0, max), `… (${items.length - max} more)`];
+}

@@ -1,0 +1,80 @@
+import { ruleRegistry } from "../rules/index.ts";
+import type { RuleContext, RuleDefinition } from "../rules/types.ts";
+import type { Finding, Snapshot } from "../types.ts";
+import type { Policy, PolicyEntry } from "./schema.ts";
+
+export interface EvaluatedFinding {
+  finding: Finding;
+  entry: PolicyEntry;
+}
+
+export function ruleFor(entry: PolicyEntry): RuleDefinition {
+  return ruleRegistry[entry.rule] as RuleDefinition;
+}
+
+/** Prefixes trusted for this entry: the policy's plus the entry's own option. */
+export function trustedSourcesFor(policy: Policy, entry: PolicyEntry): string[] {
+  const own = (entry.options as { trustedSources?: string[] } | undefined)?.trustedSources ?? [];
+  return [...policy.trustedSources, ...own];
+}
+
+/** Pure: every finding of every enabled, in-scope entry on this snapshot. */
+export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFinding[] {
+  const out: EvaluatedFinding[] = [];
+  for (const entry of policy.rules) {
+    if (!entry.enabled) continue;
+    const rule = ruleFor(entry);
+    if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
+    const options = rule.options.parse(entry.options ?? {});
+    const context: RuleContext = { trustedSources: policy.trustedSources };
+    for (const violation of rule.evaluate(snapshot, options, context)) {
+      out.push({
+        entry,
+        finding: {
+          policyRule: entry.name,
+          ruleId: rule.id,
+          resourceId: snapshot.resourceId,
+          resourceType: snapshot.resourceType,
+          severity: entry.severity,
+          message: violation.message,
+          controls: [...new Set([...rule.controls, ...(entry.controls ?? [])])],
+          matched: violation.matched,
+        },
+      });
+    }
+  }
+  return out;
+}
+
+export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
+  const scope = entry.scope;
+  if (!scope) return true;
+  const eq = (list: string[] | undefined, value: string | undefined) =>
+    list === undefined || (value !== undefined && list.some((v) => v.toLowerCase() === value.toLowerCase()));
+  if (snapshot.cloud === "azure" && !eq(scope.subscriptions, snapshot.account)) return false;
+  if (snapshot.cloud === "aws" && !eq(scope.accounts, snapshot.account)) return false;
+  if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
+  if (!eq(scope.regions, snapshot.region)) return false;
+  for (const [key, value] of Object.entries(scope.tags ?? {})) {
+    const actual = snapshot.tags[key];
+    if (actual === undefined || (value !== "*" && actual !== value)) return false;
+  }
+  return true;
+}
+
+/** Why this finding is exempt, or undefined. Expired policy exemptions no longer apply. */
+export function exemptionFor(policy: Policy, entry: PolicyEntry, snapshot: Snapshot, now: Date): string | undefined {
+  const tag = Object.entries(snapshot.tags).find(([k]) => k.toLowerCase() === policy.exemptTag.toLowerCase());
+  if (tag) {
+    const value = tag[1].trim();
+    const names = value.split(",").map((s) => s.trim().toLowerCase());
+    if (value === "" || value.toLowerCase() === "true" || value === "*" || names.includes(entry.name)) {
+      return `resource tag ${tag[0]}=${value}`;
+    }
+  }
+  const today = now.toISOString().slice(0, 10);
+  const listed = entry.exemptions.find(
+    (e) => e.resourceId.toLowerCase() === snapshot.resourceId.toLowerCase() && today < e.expires,
+  );
+  return listed ? `policy exemption until ${listed.expires}: ${listed.reason}` : undefined;
+}

@@ -1,0 +1,126 @@
+import { z } from "zod";
+import { parsePrefix } from "../net/ip.ts";
+import { ruleRegistry } from "../rules/index.ts";
+import type { RuleDefinition } from "../rules/types.ts";
+
+const prefix = z.string().refine((s) => parsePrefix(s) !== undefined, {
+  message: "expected an IPv4 or IPv6 address or CIDR prefix, e.g. 203.0.113.10/32",
+});
+
+const scopeSchema = z
+  .strictObject({
+    subscriptions: z.array(z.string()).optional().describe("Azure subscription ids; omitted = all"),
+    accounts: z.array(z.string()).optional().describe("AWS account ids; omitted = all"),
+    resourceGroups: z.array(z.string()).optional().describe("Azure resource group names (case-insensitive)"),
+    regions: z.array(z.string()).optional(),
+    tags: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe("Only resources carrying every one of these tags (value '*' = any value)"),
+  })
+  .describe("Which resources the rule applies to; every given list must match");
+
+const exemptionSchema = z.strictObject({
+  resourceId: z.string().min(1).describe("The exempt resource's id (ARM id, security group id)"),
+  expires: z.iso.date().describe("YYYY-MM-DD; the exemption ends at the start of this day (UTC)"),
+  reason: z.string().min(1).describe("Why, for the audit trail"),
+});
+
+const baseEntry = {
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes")
+    .describe("Unique name of this policy entry, used in alerts, exemption tags and audit"),
+  description: z.string().optional(),
+  enabled: z.boolean().default(true),
+  mode: z
+    .enum(["remediate", "alert", "report"])
+    .default("alert")
+    .describe("remediate: fix and alert; alert: alert only; report: record only"),
+  severity: z.enum(["low", "medium", "high", "critical"]).default("medium"),
+  controls: z.array(z.string()).optional().describe("Control ids added to the rule's own (CIS, Security Hub)"),
+  scope: scopeSchema.optional(),
+  exemptions: z.array(exemptionSchema).default([]),
+};
+
+function entrySchema(rule: RuleDefinition) {
+  const [first, ...rest] = rule.remediations;
+  const remediation =
+    first === undefined
+      ? z.never().optional()
+      : z
+          .enum([first, ...rest])
+          .optional()
+          .describe(`How to fix a finding; default ${first}`);
+  return z
+    .strictObject({
+      ...baseEntry,
+      rule: z.literal(rule.id).describe(rule.description),
+      remediation,
+      options: rule.options.optional(),
+    })
+    .describe(rule.description);
+}
+
+const entries = Object.values(ruleRegistry).map((r) => entrySchema(r as RuleDefinition));
+const [firstEntry, ...otherEntries] = entries;
+if (!firstEntry) throw new Error("the rule registry is empty");
+
+export const policyEntrySchema = z.discriminatedUnion("rule", [firstEntry, ...otherEntries]);
+
+export const policySchema = z
+  .strictObject({
+    $schema: z.string().optional(),
+    version: z.literal(1).describe("Policy file format version"),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .describe("Turn every remediation into a report of what would have been done (GUARDIAN_DRY_RUN overrides)"),
+    exemptTag: z
+      .string()
+      .default("guardian:exempt")
+      .describe(
+        "A resource carrying this tag is exempt: value 'true' or '*' for every entry, or a comma-separated list of entry names",
+      ),
+    trustedSources: z
+      .array(prefix)
+      .default([])
+      .describe("Prefixes trusted by every rule (a bastion's or a tunnel server's IP)"),
+    maxWritesPerEvent: z
+      .int()
+      .min(0)
+      .max(100)
+      .default(10)
+      .describe("Blast-radius cap: at most this many remediation writes per event; the rest are alerted"),
+    rules: z.array(policyEntrySchema).min(1),
+  })
+  .superRefine((policy, ctx) => {
+    const seen = new Map<string, number>();
+    policy.rules.forEach((entry, index) => {
+      const earlier = seen.get(entry.name);
+      if (earlier !== undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "name"],
+          message: `duplicate entry name "${entry.name}" (also rules[${earlier}])`,
+        });
+      }
+      seen.set(entry.name, index);
+      const opts = (entry.options ?? {}) as { trustedSources?: string[] };
+      if (entry.remediation === "restrict-source" && policy.trustedSources.length === 0 && !opts.trustedSources?.length) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "remediation"],
+          message: "restrict-source needs trustedSources (at the top of the policy or in this entry's options)",
+        });
+      }
+    });
+  });
+
+export type Policy = z.infer<typeof policySchema>;
+export type PolicyEntry = Policy["rules"][number];
+
+/** The JSON Schema editors use to autocomplete and check policy files. */
+export function policyJsonSchema(): unknown {
+  return z.toJSONSchema(policySchema, { io: "input", unrepresentable: "any" });
+}

@@ -1,0 +1,88 @@
+import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
+import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
+import {
+  AWS_SECURITY_GROUP_TYPE,
+  type IpPermission,
+  parseSecurityGroup,
+  samePermissionKey,
+} from "../rules/sg/security-group.ts";
+import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import type { Remediation } from "./types.ts";
+
+interface PerPermission {
+  permission: IpPermission;
+  v4: string[];
+  v6: string[];
+  ruleIds: (string | undefined)[];
+}
+
+/**
+ * Revokes exactly the offending CIDRs the finding matched that the snapshot still holds: all of them in one
+ * RevokeSecurityGroupIngress call (one IpPermissions entry per permission), since EC2 revokes by exact
+ * protocol, ports and CIDR and leaves the permission's other CIDRs, prefix lists and group references alone.
+ * Security group rule ids are used instead only when every revoked CIDR came with one.
+ */
+export const revokeCidr = {
+  id: "revoke-cidr",
+  description:
+    "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
+  resourceTypes: [AWS_SECURITY_GROUP_TYPE],
+  permissions: ["ec2:RevokeSecurityGroupIngress"],
+  plan(snapshot: Snapshot, finding: Finding): PlannedChange | undefined {
+    const group = parseSecurityGroup(snapshot.resource);
+    const wanted = parseMatched(exposureMatchSchema, finding.matched).filter(
+      (m) => m.direction === undefined || m.direction === "ingress",
+    );
+    const byPermission = new Map<IpPermission, PerPermission>();
+    for (const match of wanted) {
+      // Re-check against this snapshot: it may be newer than the finding, and a CIDR already gone must not be
+      // revoked again (EC2 would report it as unknown and the writer would take that for a conflict).
+      const permission = group.IpPermissions.find((p) => samePermissionKey(p, match));
+      if (!permission) continue;
+      const present =
+        match.family === "ipv4"
+          ? permission.IpRanges.some((r) => r.CidrIp === match.cidr)
+          : permission.Ipv6Ranges.some((r) => r.CidrIpv6 === match.cidr);
+      if (!present) continue;
+      const entry = byPermission.get(permission) ?? { permission, v4: [], v6: [], ruleIds: [] };
+      const bucket = match.family === "ipv4" ? entry.v4 : entry.v6;
+      if (bucket.includes(match.cidr)) continue;
+      bucket.push(match.cidr);
+      entry.ruleIds.push(match.ruleId);
+      byPermission.set(permission, entry);
+    }
+    const entries = [...byPermission.values()];
+    if (entries.length === 0) return undefined;
+
+    const ipPermissions: RevokePermission[] = entries.map((e) => revokeCidrsOf(e.permission, e));
+    const ruleIds = entries.flatMap((e) => e.ruleIds);
+    const byRuleId = ruleIds.every((id): id is string => id !== undefined && id.startsWith("sgr-"));
+    const revoked = entries.flatMap((e) => [...e.v4, ...e.v6]);
+    const operation: Record<string, unknown> = {
+      kind: "revoke-security-group-ingress",
+      groupId: group.GroupId,
+      ...(byRuleId ? { securityGroupRuleIds: ruleIds } : { ipPermissions }),
+    };
+    const described = entries
+      .flatMap((e) => [...e.v4, ...e.v6].map((cidr) => `${portsText(e.permission)} from ${cidr}`))
+      .join(", ");
+    const oneCall =
+      revoked.length > 1 ? ` (${revoked.length} CIDRs in one RevokeSecurityGroupIngress call)` : "";
+    return {
+      remediation: "revoke-cidr",
+      resourceId: snapshot.resourceId,
+      summary: `revoke ingress ${described} on ${group.GroupId}${oneCall}; other sources stay`,
+      operation,
+      before: entries.map((e) => e.permission),
+      // null where the permission loses its last source and disappears from the group.
+      after: entries.map((e) => withoutCidrs(e.permission, e) ?? null),
+    };
+  },
+} satisfies Remediation;
+
+function portsText(permission: IpPermission): string {
+  if (permission.IpProtocol === "-1") return "all traffic";
+  const { FromPort: from, ToPort: to } = permission;
+  const ports = from === undefined ? "" : from === to ? ` ${from}` : ` ${from}-${to}`;
+  return `${permission.IpProtocol}${ports}`;
+}

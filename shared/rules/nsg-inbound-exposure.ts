@@ -1,0 +1,154 @@
+// CIS Microsoft Azure Foundations: RDP, SSH, UDP and HTTP(S) access from the Internet evaluated and
+// restricted (v2.0.0 6.1-6.4, v3.0.0 7.1-7.4). Effective exposure, not string matching: every
+// spelling of "anywhere", plural fields, port ranges and `*`, and higher-precedence Denies.
+import { z } from "zod";
+import { isWholeSpace, parsePrefix, parsePrefixes } from "../net/ip.ts";
+import type { Snapshot } from "../types.ts";
+import {
+  isAnywhereTag,
+  isInternetSource,
+  nsgExposures,
+  PROTOCOLS,
+  type Protocol,
+  type RuleExposure,
+} from "./nsg/exposure.ts";
+import {
+  ALL_PORTS,
+  formatPorts,
+  intersect,
+  isEmpty,
+  MAX_PORT,
+  type PortSet,
+  parsePortSpec,
+  portSet,
+} from "./nsg/ports.ts";
+import { NSG_RESOURCE_TYPE, parseNsg } from "./nsg/schema.ts";
+import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
+
+const portOption = z.union([
+  z.number().int().min(0).max(MAX_PORT),
+  z
+    .string()
+    .refine(
+      (s) => /^\s*\d{1,5}\s*(-\s*\d{1,5}\s*)?$/.test(s) && parsePortSpec(s) !== undefined,
+      'expected a port 0-65535 or a range "from-to" with from <= to',
+    ),
+]);
+
+export const nsgInboundExposureOptions = z.strictObject({
+  /** Protected destination ports; omitted means every port. */
+  ports: z.array(portOption).min(1).optional(),
+  protocols: z.array(z.enum(PROTOCOLS)).min(1).default(["Tcp"]),
+  trustedSources: z
+    .array(z.string().refine((s) => parsePrefix(s) !== undefined, "expected an IP address or CIDR prefix"))
+    .default([]),
+  publicPrefixes: z.boolean().default(true),
+});
+
+export type NsgInboundExposureOptions = z.infer<typeof nsgInboundExposureOptions>;
+
+export function protectedPorts(options: Pick<NsgInboundExposureOptions, "ports">): PortSet {
+  if (options.ports === undefined) return ALL_PORTS;
+  return portSet(
+    options.ports.map((p) => {
+      if (typeof p === "number") return [p, p] as const;
+      const interval = parsePortSpec(p);
+      if (!interval) throw new Error(`unvalidated port option ${p}`);
+      return interval;
+    }),
+  );
+}
+
+const CIS = {
+  rdp: ["CIS Azure v2.0.0 6.1", "CIS Azure v3.0.0 7.1"],
+  ssh: ["CIS Azure v2.0.0 6.2", "CIS Azure v3.0.0 7.2"],
+  udp: ["CIS Azure v2.0.0 6.3", "CIS Azure v3.0.0 7.3"],
+  http: ["CIS Azure v2.0.0 6.4", "CIS Azure v3.0.0 7.4"],
+} as const;
+const ALL_CIS = [...CIS.rdp, ...CIS.ssh, ...CIS.udp, ...CIS.http];
+
+/**
+ * The CIS recommendations the exposure fails. CIS audits sources of `*`, `Internet`, `Any`, 0.0.0.0/0
+ * and ::/0, so a specific public prefix (reported when `publicPrefixes` is on) fails none. RDP 3389,
+ * SSH 22 and HTTP(S) 80/443 are TCP recommendations; the UDP one is any UDP port.
+ */
+export function cisControlsFailed(exposures: readonly RuleExposure[]): string[] {
+  const failed = new Set<string>();
+  for (const part of exposures.flatMap((e) => e.parts)) {
+    if (!isAnywhereSource(part.source)) continue;
+    const has = (port: number) => !isEmpty(intersect(part.ports, [[port, port]]));
+    if (part.protocol === "Udp") for (const c of CIS.udp) failed.add(c);
+    if (part.protocol !== "Tcp") continue;
+    if (has(3389)) for (const c of CIS.rdp) failed.add(c);
+    if (has(22)) for (const c of CIS.ssh) failed.add(c);
+    if (has(80) || has(443)) for (const c of CIS.http) failed.add(c);
+  }
+  const order: readonly string[] = ALL_CIS;
+  return [...failed].sort((a, b) => order.indexOf(a) - order.indexOf(b));
+}
+
+function isAnywhereSource(token: string): boolean {
+  if (isAnywhereTag(token)) return true;
+  const prefix = parsePrefix(token);
+  return prefix !== undefined && isWholeSpace(prefix);
+}
+
+function describe(e: RuleExposure): string {
+  const p = e.rule.properties;
+  return `Security rule ${e.rule.name} (priority ${p.priority}) allows ${e.protocols.join("/")} ${formatPorts(e.ports).join(", ")} from ${e.sources.join(", ")}`;
+}
+
+function evaluate(snapshot: Snapshot, options: NsgInboundExposureOptions, context: RuleContext): Violation[] {
+  const nsg = parseNsg(snapshot.resource);
+  const policy = {
+    trusted: parsePrefixes([...context.trustedSources, ...options.trustedSources]),
+    publicPrefixes: options.publicPrefixes,
+  };
+  const exposures = nsgExposures(nsg, {
+    ports: protectedPorts(options),
+    protocols: options.protocols as readonly Protocol[],
+    isOffendingSource: (token) => isInternetSource(token, policy),
+  });
+  if (exposures.length === 0) return [];
+  return [
+    {
+      message: exposures.map(describe).join("; "),
+      controls: cisControlsFailed(exposures),
+      matched: exposures.map((e) => ({
+        securityRule: e.rule.name,
+        id: e.rule.id,
+        priority: e.rule.properties.priority,
+        protocol: e.rule.properties.protocol,
+        sources: e.sources,
+        ports: formatPorts(e.ports),
+        // Not in the finding's required shape, but the remediations re-check with it: which protected
+        // protocols a `*` rule was found to open.
+        protocols: e.protocols,
+        direction: "Inbound",
+      })),
+    },
+  ];
+}
+
+export const nsgInboundExposure = {
+  id: "nsg-inbound-exposure",
+  description:
+    "Inbound security rules that open protected ports (SSH, RDP, UDP, HTTP(S) or any you list) to the Internet, " +
+    "after higher-precedence Deny rules, counting every spelling of anywhere and public prefixes outside the trusted sources.",
+  cloud: "azure",
+  resourceTypes: [NSG_RESOURCE_TYPE],
+  controls: ALL_CIS,
+  options: nsgInboundExposureOptions,
+  permissions: ["Microsoft.Network/networkSecurityGroups/read"],
+  remediations: ["delete-rule", "deny-rule", "restrict-source"],
+  example: `- name: no-ssh-from-internet
+  rule: nsg-inbound-exposure
+  mode: remediate
+  severity: high
+  remediation: delete-rule
+  options:
+    ports: [22]
+    protocols: [Tcp]
+`,
+  evaluate,
+} satisfies RuleDefinition<typeof nsgInboundExposureOptions>;

@@ -1,0 +1,296 @@
+// Effective inbound exposure of an NSG: what each Allow rule opens to offending sources once the
+// Deny rules of higher precedence (lower priority number) have taken their share. Exact for ports
+// (interval arithmetic); conservative elsewhere: when it is unclear whether a Deny covers some
+// traffic, it is assumed not to, so exposure is reported rather than missed.
+import {
+  isWholeSpace,
+  type Prefix,
+  parsePrefix,
+  prefixWithin,
+  reachesPublicSpace,
+  withinAny,
+} from "../../net/ip.ts";
+import {
+  ALL_PORTS,
+  intersect,
+  isEmpty,
+  NO_PORTS,
+  type PortSet,
+  parsePortSpec,
+  portSet,
+  subtract,
+  union,
+} from "./ports.ts";
+import type { ParsedNsg, SecurityRule, SecurityRuleProperties } from "./schema.ts";
+
+export const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "Ah"] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Spellings that mean "any source", including the whole Internet. Compared lower-cased. */
+const ANYWHERE_TAGS = new Set(["*", "internet", "any"]);
+
+const WHOLE_V4 = mustParse("0.0.0.0/0");
+const WHOLE_V6 = mustParse("::/0");
+
+function mustParse(text: string): Prefix {
+  const p = parsePrefix(text);
+  if (!p) throw new Error(`bad built-in prefix ${text}`);
+  return p;
+}
+
+export function isAnywhereTag(token: string): boolean {
+  return ANYWHERE_TAGS.has(token.trim().toLowerCase());
+}
+
+// ---------- reading a rule (singular and plural fields alike) ----------
+
+function pair(single: string | null | undefined, plural: readonly string[] | null | undefined): string[] {
+  const out: string[] = [];
+  if (typeof single === "string" && single.trim() !== "") out.push(single);
+  for (const v of plural ?? []) if (v.trim() !== "") out.push(v);
+  return out;
+}
+
+/** Source address tokens as written (prefixes and service tags), singular then plural. */
+export function sourcePrefixesOf(p: SecurityRuleProperties): string[] {
+  return pair(p.sourceAddressPrefix, p.sourceAddressPrefixes);
+}
+
+export function destinationPrefixesOf(p: SecurityRuleProperties): string[] {
+  return pair(p.destinationAddressPrefix, p.destinationAddressPrefixes);
+}
+
+/** Destination port specs as written (`*`, `22`, `20-25`). */
+export function destinationPortSpecsOf(p: SecurityRuleProperties): string[] {
+  return pair(p.destinationPortRange, p.destinationPortRanges);
+}
+
+function asgIds(refs: SecurityRuleProperties["sourceApplicationSecurityGroups"]): string[] {
+  return (refs ?? [])
+    .map((r) => (typeof r.id === "string" ? r.id.toLowerCase() : ""))
+    .filter((id) => id !== "");
+}
+
+export function isInbound(rule: SecurityRule): boolean {
+  return rule.properties.direction.toLowerCase() === "inbound";
+}
+
+export function isAllow(rule: SecurityRule): boolean {
+  return rule.properties.access.toLowerCase() === "allow";
+}
+
+/**
+ * The destination ports a rule matches. A spec ARM would have refused is read as every port for an
+ * Allow and as no port for a Deny: unsure means report.
+ */
+function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+  const specs = destinationPortSpecsOf(p);
+  if (specs.length === 0) return forAllow ? ALL_PORTS : NO_PORTS;
+  return portSet(
+    specs.flatMap((spec) => {
+      const interval = parsePortSpec(spec);
+      if (interval) return [interval];
+      return forAllow ? ALL_PORTS : NO_PORTS;
+    }),
+  );
+}
+
+export function protocolMatches(ruleProtocol: string, protocol: Protocol): boolean {
+  const p = ruleProtocol.trim().toLowerCase();
+  return p === "*" || p === protocol.toLowerCase();
+}
+
+// ---------- sources ----------
+
+/**
+ * The address spaces a source token stands for when asking "does a Deny cover it". `*`, `Any` and
+ * `Internet` span both families, so a Deny of 0.0.0.0/0 alone leaves the IPv6 part open.
+ */
+function sourceAtoms(token: string): Prefix[] {
+  if (isAnywhereTag(token)) return [WHOLE_V4, WHOLE_V6];
+  const prefix = parsePrefix(token);
+  return prefix ? [prefix] : [];
+}
+
+function denySourceCovers(denyTokens: readonly string[], atom: Prefix): boolean {
+  return denyTokens.some((token) => {
+    if (isAnywhereTag(token)) return true;
+    const prefix = parsePrefix(token);
+    // Other service tags and ASGs: their address sets are not known here, so they cover nothing.
+    return prefix !== undefined && prefixWithin(atom, prefix);
+  });
+}
+
+// ---------- destinations ----------
+
+type Destination =
+  | { kind: "anywhere" }
+  | { kind: "prefix"; prefix: Prefix }
+  | { kind: "tag"; name: string }
+  | { kind: "asg"; id: string };
+
+/** A rule without any destination field (ARM requires one) is read as anywhere for an Allow, nowhere for a Deny. */
+function destinationsOf(p: SecurityRuleProperties, forAllow: boolean): Destination[] {
+  const out: Destination[] = destinationPrefixesOf(p).map((token): Destination => {
+    if (token.trim() === "*" || token.trim().toLowerCase() === "any") return { kind: "anywhere" };
+    const prefix = parsePrefix(token);
+    if (prefix) return { kind: "prefix", prefix };
+    return { kind: "tag", name: token.trim().toLowerCase() };
+  });
+  for (const id of asgIds(p.destinationApplicationSecurityGroups)) out.push({ kind: "asg", id });
+  if (out.length > 0) return out;
+  return forAllow ? [{ kind: "anywhere" }] : [];
+}
+
+function destinationCovers(deny: Destination, allow: Destination): boolean {
+  switch (deny.kind) {
+    case "anywhere":
+      return true;
+    case "prefix":
+      return allow.kind === "prefix" && prefixWithin(allow.prefix, deny.prefix);
+    case "tag":
+      return allow.kind === "tag" && allow.name === deny.name;
+    case "asg":
+      return allow.kind === "asg" && allow.id === deny.id;
+  }
+}
+
+// ---------- the analysis ----------
+
+export interface ExposureQuery {
+  /** The protected destination ports. */
+  ports: PortSet;
+  /** The protected protocols. */
+  protocols: readonly Protocol[];
+  /** Whether a source token (as written in the rule) is one the policy forbids. */
+  isOffendingSource(token: string): boolean;
+}
+
+export interface RuleExposure {
+  rule: SecurityRule;
+  /** Offending source tokens as written, in the rule's order. */
+  sources: string[];
+  /** Protected protocols this rule still opens to them. */
+  protocols: Protocol[];
+  /** Protected ports this rule still opens to them, after higher-precedence Denies. */
+  ports: PortSet;
+  /** The same, per offending source and protocol (what a control mapping needs). */
+  parts: ExposurePart[];
+}
+
+export interface ExposurePart {
+  source: string;
+  protocol: Protocol;
+  ports: PortSet;
+}
+
+interface DenyView {
+  priority: number;
+  protocol: string;
+  sources: string[];
+  destinations: Destination[];
+  ports: PortSet;
+}
+
+function inboundDenies(nsg: ParsedNsg): DenyView[] {
+  return [...nsg.securityRules, ...nsg.defaultSecurityRules]
+    .filter((r) => isInbound(r) && !isAllow(r))
+    .map((r) => ({
+      priority: r.properties.priority,
+      protocol: r.properties.protocol,
+      sources: sourcePrefixesOf(r.properties),
+      destinations: destinationsOf(r.properties, false),
+      ports: portsOf(r.properties, false),
+    }));
+}
+
+/**
+ * What one user rule opens to offending sources, or undefined when nothing (not inbound, not an
+ * Allow, no protected protocol or port, no offending source, or fully shadowed by Denies above it).
+ */
+export function ruleExposure(
+  nsg: ParsedNsg,
+  rule: SecurityRule,
+  query: ExposureQuery,
+): RuleExposure | undefined {
+  if (!isInbound(rule) || !isAllow(rule)) return undefined;
+  const p = rule.properties;
+  const opened = intersect(portsOf(p, true), query.ports);
+  if (isEmpty(opened)) return undefined;
+  const protocols = query.protocols.filter((proto) => protocolMatches(p.protocol, proto));
+  if (protocols.length === 0) return undefined;
+  const offending = sourcePrefixesOf(p).filter((token) => query.isOffendingSource(token));
+  if (offending.length === 0) return undefined;
+
+  const above = inboundDenies(nsg).filter((d) => d.priority < p.priority);
+  const destinations = destinationsOf(p, true);
+  const sources: string[] = [];
+  const openProtocols: Protocol[] = [];
+  const parts: ExposurePart[] = [];
+  let ports: PortSet = NO_PORTS;
+
+  for (const token of offending) {
+    let tokenOpen = false;
+    for (const proto of protocols) {
+      let remaining: PortSet = NO_PORTS;
+      // A token is open wherever any of its atoms, towards any destination, keeps a port.
+      for (const atom of sourceAtoms(token)) {
+        for (const dest of destinations) {
+          let left = opened;
+          for (const deny of above) {
+            if (!protocolMatches(deny.protocol, proto)) continue;
+            if (!denySourceCovers(deny.sources, atom)) continue;
+            if (!deny.destinations.some((d) => destinationCovers(d, dest))) continue;
+            left = subtract(left, deny.ports);
+            if (isEmpty(left)) break;
+          }
+          remaining = union(remaining, left);
+        }
+      }
+      if (!isEmpty(remaining)) {
+        tokenOpen = true;
+        parts.push({ source: token, protocol: proto, ports: remaining });
+        ports = union(ports, remaining);
+        if (!openProtocols.includes(proto)) openProtocols.push(proto);
+      }
+    }
+    if (tokenOpen) sources.push(token);
+  }
+  if (sources.length === 0) return undefined;
+  return {
+    rule,
+    sources,
+    protocols: PROTOCOLS.filter((proto) => openProtocols.includes(proto)),
+    ports,
+    parts,
+  };
+}
+
+/** Every user rule's exposure, in precedence order. Default rules are never offending themselves. */
+export function nsgExposures(nsg: ParsedNsg, query: ExposureQuery): RuleExposure[] {
+  return [...nsg.securityRules]
+    .sort((a, b) => a.properties.priority - b.properties.priority)
+    .map((rule) => ruleExposure(nsg, rule, query))
+    .filter((e): e is RuleExposure => e !== undefined);
+}
+
+export interface SourcePolicy {
+  /** Prefixes the policy trusts (a bastion's, a tunnel server's). */
+  trusted: readonly Prefix[];
+  /** Whether a specific public prefix outside the trusted ones counts as exposure. */
+  publicPrefixes: boolean;
+}
+
+/**
+ * Whether a source token exposes the rule to the Internet. The anywhere spellings always do, even
+ * when a trusted prefix lies inside them; a prefix within a trusted one never does; other service
+ * tags (VirtualNetwork, AzureLoadBalancer, Storage, ...) are not the Internet.
+ */
+export function isInternetSource(token: string, policy: SourcePolicy): boolean {
+  if (isAnywhereTag(token)) return true;
+  const prefix = parsePrefix(token);
+  if (!prefix) return false;
+  if (isWholeSpace(prefix)) return true;
+  if (withinAny(prefix, policy.trusted)) return false;
+  return policy.publicPrefixes && reachesPublicSpace(prefix);
+}

@@ -1,0 +1,161 @@
+// What the three NSG remediations share: re-checking a finding against the (possibly newer) snapshot,
+// editing one security rule's fields the way ARM expects, and shaping the writer's operation.
+import { z } from "zod";
+import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
+import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
+import { formatPorts, parsePortList } from "./ports.ts";
+import { type ParsedNsg, parseNsg, type SecurityRule, type SecurityRuleProperties } from "./schema.ts";
+
+export const SECURITY_RULE_WRITE = "Microsoft.Network/networkSecurityGroups/securityRules/write";
+export const SECURITY_RULE_DELETE = "Microsoft.Network/networkSecurityGroups/securityRules/delete";
+// ARM checks this linked access on every PUT of a rule that names an application security group.
+export const ASG_JOIN_RULE = "Microsoft.Network/applicationSecurityGroups/joinNetworkSecurityRule/action";
+
+const MatchedRule = z.looseObject({
+  securityRule: z.string().min(1),
+  sources: z.array(z.string()),
+  ports: z.array(z.string()),
+  protocols: z.array(z.string()).optional(),
+});
+
+export interface Offending {
+  nsg: ParsedNsg;
+  rule: SecurityRule;
+  /** The exposure as it is now, which may be narrower than the finding's. */
+  exposure: RuleExposure;
+}
+
+function sameToken(a: string, b: string): boolean {
+  return a.trim().toLowerCase() === b.trim().toLowerCase();
+}
+
+/**
+ * The first rule in `finding.matched` that still offends in this snapshot, re-checked with the
+ * finding's own sources, ports and protocols (the finding does not carry the entry's options).
+ * Undefined when every matched rule is gone, changed, or now shadowed.
+ */
+export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offending | undefined {
+  const nsg = parseNsg(snapshot.resource);
+  for (const raw of finding.matched) {
+    const parsed = MatchedRule.safeParse(raw);
+    if (!parsed.success) continue;
+    const m = parsed.data;
+    // ARM resource names are case-insensitive; prefer an exact match.
+    const rule =
+      nsg.securityRules.find((r) => r.name === m.securityRule) ??
+      nsg.securityRules.find((r) => r.name.toLowerCase() === m.securityRule.toLowerCase());
+    if (!rule) continue;
+    const ports = parsePortList(m.ports);
+    const exposure = ruleExposure(nsg, rule, {
+      ports,
+      protocols: protocolsFor(rule, m.protocols),
+      isOffendingSource: (token) => m.sources.some((s) => sameToken(s, token)),
+    });
+    if (exposure) return { nsg, rule, exposure };
+  }
+  return undefined;
+}
+
+function protocolsFor(rule: SecurityRule, listed: readonly string[] | undefined): Protocol[] {
+  const known = (listed ?? []).flatMap((l) => PROTOCOLS.filter((p) => p.toLowerCase() === l.toLowerCase()));
+  if (known.length > 0) return known;
+  // A finding without protocols: whatever the rule itself opens.
+  return PROTOCOLS.filter((p) => protocolMatches(rule.properties.protocol, p));
+}
+
+/** True when `token` is one of the exposure's offending sources. */
+export function isOffendingToken(exposure: RuleExposure, token: string): boolean {
+  return exposure.sources.some((s) => sameToken(s, token));
+}
+
+type PairKey =
+  | ["sourceAddressPrefix", "sourceAddressPrefixes"]
+  | ["destinationPortRange", "destinationPortRanges"];
+
+export const SOURCE_PAIR: PairKey = ["sourceAddressPrefix", "sourceAddressPrefixes"];
+export const DESTINATION_PORT_PAIR: PairKey = ["destinationPortRange", "destinationPortRanges"];
+
+/**
+ * Writes a singular/plural field pair as ARM stores it: one value in the singular field with an empty
+ * plural array; several in the plural array with no singular field (ARM refuses both at once).
+ */
+export function withPair(
+  props: SecurityRuleProperties,
+  [single, plural]: PairKey,
+  values: readonly string[],
+): SecurityRuleProperties {
+  const next: SecurityRuleProperties = { ...props };
+  const [only] = values;
+  if (values.length === 1 && only !== undefined) {
+    next[single] = only;
+    next[plural] = [];
+  } else {
+    delete next[single];
+    next[plural] = [...values];
+  }
+  return next;
+}
+
+/** The rule with new properties, everything else (name, id, etag, unknown fields) as it was. */
+export function ruleWith(rule: SecurityRule, properties: SecurityRuleProperties): SecurityRule {
+  return { ...structuredClone(rule), properties: structuredClone(properties) };
+}
+
+/** The body of `PUT .../securityRules/{name}`: the properties without the read-only ones. */
+export function putBody(rule: SecurityRule): { properties: Record<string, unknown> } {
+  const { provisioningState: _readOnly, ...properties } = structuredClone(rule.properties);
+  return { properties };
+}
+
+function ifMatch(snapshot: Snapshot, rule: SecurityRule): string | undefined {
+  return rule.etag ?? snapshot.etag;
+}
+
+export function deleteChange(
+  remediation: string,
+  snapshot: Snapshot,
+  rule: SecurityRule,
+  summary: string,
+): PlannedChange {
+  return {
+    remediation,
+    resourceId: snapshot.resourceId,
+    summary,
+    operation: {
+      kind: "delete-security-rule",
+      nsgId: snapshot.resourceId,
+      ruleName: rule.name,
+      ifMatch: ifMatch(snapshot, rule),
+    },
+    before: structuredClone(rule),
+    after: null,
+  };
+}
+
+export function putChange(
+  remediation: string,
+  snapshot: Snapshot,
+  before: SecurityRule,
+  after: SecurityRule,
+  summary: string,
+): PlannedChange {
+  return {
+    remediation,
+    resourceId: snapshot.resourceId,
+    summary,
+    operation: {
+      kind: "put-security-rule",
+      nsgId: snapshot.resourceId,
+      ruleName: before.name,
+      ifMatch: ifMatch(snapshot, before),
+      rule: putBody(after),
+    },
+    before: structuredClone(before),
+    after,
+  };
+}
+
+/** "Tcp 22, 3389 from Internet" for summaries. */
+export function exposureText(exposure: RuleExposure): string {
+  return `${exposure.protocols.join("/")} ${formatPorts(exposure.ports).join(", ")} from ${exposure.sources.join(", ")}`;
+}

@@ -1,0 +1,25 @@
+import { normalise } from "../events/index.ts";
+import { type ChangeOutcome, type GuardianDeps, handleChanges } from "../pipeline.ts";
+import type { SkippedEvent } from "../types.ts";
+
+export interface OnChangeResult {
+  outcomes: ChangeOutcome[];
+  skipped: SkippedEvent[];
+  /** True when a dependency failed in a way that may pass: the trigger should retry the delivery. */
+  retryable: boolean;
+}
+
+/** The event path: normalise whatever the trigger delivered, then run the pipeline on every change. */
+export async function onChange(input: unknown, deps: GuardianDeps): Promise<OnChangeResult> {
+  const { changes, skipped } = await normalise(input);
+  for (const skip of skipped) {
+    if (skip.reason === "malformed") {
+      // Retrying a malformed event cannot help; keep it whole where operators look for what was not handled.
+      deps.log.error("guardian.deadletter", { what: "event", ...skip, event: input });
+    } else {
+      deps.log.info("guardian.skip", { ...skip });
+    }
+  }
+  const outcomes = await handleChanges(changes, deps);
+  return { outcomes, skipped, retryable: outcomes.some((o) => o.retryable !== undefined) };
+}

@@ -1,0 +1,30 @@
+import { azureSnapshot } from "../clouds/azure/snapshot.ts";
+import { parseArmId } from "../clouds/azure/ids.ts";
+import { awsSecurityGroupSnapshot } from "../clouds/aws/snapshot.ts";
+import { InputError } from "../errors.ts";
+import type { Snapshot } from "../types.ts";
+
+/**
+ * Turns resource JSON exactly as the cloud APIs return it into snapshots: one ARM GET body, an ARM list
+ * (`{"value":[...]}`), one DescribeSecurityGroups item or a whole response (`{"SecurityGroups":[...]}`), or an array
+ * of any of those.
+ */
+export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
+  if (Array.isArray(json)) return json.flatMap((item, i) => snapshotsFromJson(item, `${source}[${i}]`));
+  if (typeof json !== "object" || json === null) {
+    throw new InputError(`${source}: expected a resource object or a list of resources`);
+  }
+  const obj = json as Record<string, unknown>;
+  if (Array.isArray(obj.value) && obj.id === undefined) return snapshotsFromJson(obj.value, `${source}.value`);
+  if (Array.isArray(obj.SecurityGroups)) return snapshotsFromJson(obj.SecurityGroups, `${source}.SecurityGroups`);
+  if (typeof obj.GroupId === "string") return [awsSecurityGroupSnapshot(obj)];
+  if (typeof obj.id === "string") {
+    const id = parseArmId(obj.id);
+    if (!id?.type) throw new InputError(`${source}: "${obj.id}" is not an Azure resource id`);
+    const snap = azureSnapshot(obj, id.type);
+    if (snap) return [snap];
+  }
+  throw new InputError(
+    `${source}: not a resource the guardian knows (expected an ARM resource with "id", or a security group with "GroupId")`,
+  );
+}

@@ -1,0 +1,104 @@
+// A tiny case-insensitive router over ARM resource paths. Literal segments compare case-insensitively (ARM ids are
+// case-insensitive); `{name}` segments capture the decoded value as the caller spelled it.
+
+import type { EmulatorState } from "./state.ts";
+
+export interface RequestContext {
+  method: string;
+  /** Decoded path as the caller sent it (no query). */
+  path: string;
+  params: Record<string, string>;
+  query: URLSearchParams;
+  apiVersion: string;
+  /** Parsed JSON body; undefined when the request had none. */
+  body: unknown;
+  state: EmulatorState;
+}
+
+/** What a write handler did; the shared layer turns it into status, LRO headers and events. */
+export interface WriteOutcome {
+  /** 200 (updated), 201 (created), 202 (accepted delete) or 204 (nothing to delete). */
+  status: number;
+  /** The tracked (top-level) resource the write landed on; undefined after it was deleted. */
+  tracked: Record<string, unknown> | undefined;
+  /** Lower-cased id of the tracked resource (for operation status, locks and notifications). */
+  trackedId: string;
+  /** Location of the tracked resource, for the operation status URL. */
+  location: string;
+  /** Objects whose provisioningState lags until the long-running operation completes. */
+  touched: Record<string, unknown>[];
+}
+
+export interface CollectionRoute {
+  kind: "collection";
+  pattern: string;
+  list(ctx: RequestContext): Record<string, unknown>[];
+}
+
+export interface ItemRoute {
+  kind: "item";
+  pattern: string;
+  /** ARM resource type, e.g. `Microsoft.Network/networkSecurityGroups/securityRules`; operation names derive from it. */
+  resourceType: string;
+  /** Whether PUT and DELETE are long-running (Azure-AsyncOperation) as the spec's x-ms-long-running-operation says. */
+  longRunning: boolean;
+  /** Lower-cased id of the tracked resource a write on this path lands on (the parent NSG for a rule). */
+  trackedId(ctx: RequestContext): string;
+  /** Current representation, or undefined when absent. Throws an ArmError (404) when a parent is missing. */
+  read(ctx: RequestContext): Record<string, unknown> | undefined;
+  put?(ctx: RequestContext, current: Record<string, unknown> | undefined): WriteOutcome;
+  patch?(ctx: RequestContext, current: Record<string, unknown>): WriteOutcome;
+  delete?(ctx: RequestContext, current: Record<string, unknown> | undefined): WriteOutcome;
+  /** Puts a resource into state without validation or events (test seeding). */
+  seed?(ctx: RequestContext, resource: Record<string, unknown>): void;
+}
+
+export type Route = CollectionRoute | ItemRoute;
+
+export interface RouteMatch<R extends Route = Route> {
+  route: R;
+  params: Record<string, string>;
+}
+
+function splitPath(path: string): string[] {
+  return path.split("/").filter((segment) => segment.length > 0);
+}
+
+function matchPattern(pattern: string, path: string): Record<string, string> | undefined {
+  const want = splitPath(pattern);
+  const got = splitPath(path);
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i] as string;
+    const g = got[i] as string;
+    if (w.startsWith("{") && w.endsWith("}")) {
+      params[w.slice(1, -1)] = g;
+    } else if (w.toLowerCase() !== g.toLowerCase()) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+export function matchRoute(routes: readonly Route[], path: string): RouteMatch | undefined {
+  for (const route of routes) {
+    const params = matchPattern(route.pattern, path);
+    if (params) return { route, params };
+  }
+  return undefined;
+}
+
+/** Decodes each segment so `%20` in a name matches what the caller meant; ARM names cannot contain `/`. */
+export function decodePath(rawPath: string): string {
+  return rawPath
+    .split("/")
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment);
+      } catch {
+        return segment;
+      }
+    })
+    .join("/");
+}

@@ -1,0 +1,97 @@
+// In-memory ARM state. Only tracked (top-level) resources are stored; child resources live inside their parent's
+// JSON (`properties.securityRules`, `properties.subnets`) exactly as ARM returns them, so a parent GET and a child GET
+// can never disagree.
+
+import { randomUUID } from "node:crypto";
+import { isObject, type JsonObject, objectArray } from "./json.ts";
+
+export interface PendingOperation {
+  id: string;
+  /** Lower-cased id of the tracked resource the operation works on. */
+  trackedId: string;
+  subscriptionId: string;
+  location: string;
+  /** Polls still answered with InProgress. */
+  pollsLeft: number;
+  done: boolean;
+}
+
+export class EmulatorState {
+  readonly resources = new Map<string, JsonObject>();
+  readonly operations = new Map<string, PendingOperation>();
+  readonly lroPolls: number;
+
+  constructor(lroPolls: number) {
+    this.lroPolls = lroPolls;
+  }
+
+  newEtag(): string {
+    return `W/"${randomUUID()}"`;
+  }
+
+  newGuid(): string {
+    return randomUUID();
+  }
+
+  getTracked(id: string): JsonObject | undefined {
+    return this.resources.get(id.toLowerCase());
+  }
+
+  putTracked(resource: JsonObject): void {
+    const id = resource.id;
+    if (typeof id !== "string") throw new Error("tracked resource without id");
+    this.resources.set(id.toLowerCase(), resource);
+  }
+
+  deleteTracked(id: string): boolean {
+    return this.resources.delete(id.toLowerCase());
+  }
+
+  /**
+   * Gives the resource a new etag and copies it to every embedded child: in the Network RP a child's etag is its
+   * parent's, so any rule change changes the NSG's etag and every rule's etag.
+   */
+  restamp(resource: JsonObject): string {
+    const etag = this.newEtag();
+    resource.etag = etag;
+    for (const child of embeddedChildren(resource)) child.etag = etag;
+    return etag;
+  }
+
+  /** Pending operation on a tracked resource, if any (for the optional AnotherOperationInProgress lock). */
+  pendingOperationFor(trackedId: string): PendingOperation | undefined {
+    for (const op of this.operations.values()) {
+      if (!op.done && op.trackedId === trackedId) return op;
+    }
+    return undefined;
+  }
+
+  reset(): void {
+    this.resources.clear();
+    this.operations.clear();
+  }
+}
+
+/** Every child object embedded in a tracked resource's properties (rules, default rules, subnets, ...). */
+export function embeddedChildren(resource: JsonObject): JsonObject[] {
+  const props = resource.properties;
+  if (!isObject(props)) return [];
+  const children: JsonObject[] = [];
+  for (const value of Object.values(props)) {
+    for (const item of objectArray(value)) {
+      if (typeof item.id === "string" && isObject(item.properties)) children.push(item);
+    }
+  }
+  return children;
+}
+
+export function setProvisioningState(target: JsonObject, state: "Succeeded" | "Updating" | "Deleting"): void {
+  const props = target.properties;
+  if (isObject(props)) props.provisioningState = state;
+}
+
+/** Marks the tracked resource and all its embedded children Succeeded, as when the async operation finishes. */
+export function completeProvisioning(resource: JsonObject): void {
+  setProvisioningState(resource, "Succeeded");
+  for (const child of embeddedChildren(resource)) setProvisioningState(child, "Succeeded");
+}

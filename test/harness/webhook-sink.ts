@@ -1,0 +1,235 @@
+// A local stand-in for Slack incoming webhooks and Teams Workflows webhooks, for tests and the demo.
+// Slack answers `200` with the text body `ok` and, on errors, a short text code (invalid_payload, no_text,
+// invalid_blocks, no_service, channel_is_archived: docs.slack.dev "Sending messages using incoming webhooks",
+// Handling errors); 429 carries Retry-After in seconds. A Workflows trigger answers `202 Accepted` with an empty body.
+// The sink also enforces the Block Kit limits the renderer promises (50 blocks, 3,000-char sections, 150-char
+// header), so a test against it fails the way Slack would.
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+export interface SinkRequest {
+  path: string;
+  body: unknown;
+  headers: Record<string, string>;
+  /** The status the sink answered (0 when it closed the connection instead). */
+  status: number;
+}
+
+/** `"close"` drops the connection without an answer, as a host that is down or a proxy that resets would. */
+export type SinkFailure = number | "close";
+
+export interface WebhookSink {
+  /** Base URL, `http://127.0.0.1:<port>`. */
+  url: string;
+  /** A Slack-like webhook URL on the sink (`/slack/services/T.../B.../secret`). */
+  slackUrl: string;
+  /** A Workflows-like webhook URL on the sink, with a `sig` query parameter like the real ones. */
+  teamsUrl: string;
+  /** Messages delivered (answered 2xx), in arrival order. */
+  received: SinkRequest[];
+  /** Every request, including the ones the sink failed on purpose: what tests count attempts on. */
+  attempts: SinkRequest[];
+  /**
+   * Fails the next `times` requests (to paths starting with `pathPrefix`, e.g. `/slack`, or to any path) with
+   * `status`, adding `Retry-After: retryAfterSeconds` when given.
+   */
+  failNext(status: SinkFailure, times: number, retryAfterSeconds?: number, pathPrefix?: string): void;
+  /** Resolves once `received` holds at least `count` messages; rejects after `timeoutMs` (default 5 s). */
+  waitFor(count: number, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface WebhookSinkOptions {
+  /** Called for every delivered message; the demo prints from here. */
+  onReceive?: (request: SinkRequest) => void;
+}
+
+interface PendingFailure {
+  status: SinkFailure;
+  remaining: number;
+  retryAfterSeconds: number | undefined;
+  pathPrefix: string | undefined;
+}
+
+const SLACK_ERROR_TEXT: Record<number, string> = {
+  400: "invalid_payload",
+  403: "action_prohibited",
+  404: "no_service",
+  410: "channel_is_archived",
+  429: "rate_limited",
+  500: "internal_error",
+};
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(req.headers)) {
+    if (value !== undefined) out[key] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return out;
+}
+
+/** What Slack would reject in a Block Kit payload; undefined when it is acceptable. */
+function slackPayloadError(body: unknown): string | undefined {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return "invalid_payload";
+  const { text, blocks } = body as { text?: unknown; blocks?: unknown };
+  if (typeof text !== "string" && !Array.isArray(blocks)) return "no_text";
+  if (blocks === undefined) return undefined;
+  if (!Array.isArray(blocks) || blocks.length > 50) return "invalid_blocks";
+  for (const block of blocks) {
+    if (typeof block !== "object" || block === null) return "invalid_blocks";
+    const b = block as { type?: unknown; text?: { text?: unknown } };
+    const t = b.text?.text;
+    if (b.type === "header" && (typeof t !== "string" || t.length > 150)) return "invalid_blocks";
+    if (b.type === "section" && typeof t === "string" && t.length > 3000) return "invalid_blocks";
+  }
+  return undefined;
+}
+
+export async function startWebhookSink(options: WebhookSinkOptions = {}): Promise<WebhookSink> {
+  const received: SinkRequest[] = [];
+  const attempts: SinkRequest[] = [];
+  const failures: PendingFailure[] = [];
+  const waiters: { count: number; resolve: () => void }[] = [];
+
+  const notify = () => {
+    for (const waiter of [...waiters]) {
+      if (received.length >= waiter.count) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve();
+      }
+    }
+  };
+
+  const takeFailure = (path: string): PendingFailure | undefined => {
+    const failure = failures.find((f) => f.remaining > 0 && (!f.pathPrefix || path.startsWith(f.pathPrefix)));
+    if (!failure) return undefined;
+    failure.remaining--;
+    if (failure.remaining === 0) failures.splice(failures.indexOf(failure), 1);
+    return failure;
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const raw = await readBody(req);
+    const path = new URL(req.url ?? "/", "http://sink").pathname;
+    const headers = flatHeaders(req);
+    let body: unknown = raw;
+    let parsed = false;
+    try {
+      body = JSON.parse(raw);
+      parsed = true;
+    } catch {
+      // Kept as text: the channel answers 400 below.
+    }
+    const record = (status: number): SinkRequest => {
+      const entry = { path, body, headers, status };
+      attempts.push(entry);
+      return entry;
+    };
+    const isSlack = path.startsWith("/slack/");
+    const isTeams = path.startsWith("/teams/");
+
+    const failure = takeFailure(path);
+    if (failure) {
+      if (failure.status === "close") {
+        record(0);
+        req.socket.destroy();
+        return;
+      }
+      record(failure.status);
+      const extra: Record<string, string> =
+        failure.retryAfterSeconds !== undefined ? { "retry-after": String(failure.retryAfterSeconds) } : {};
+      if (isSlack) {
+        res.writeHead(failure.status, { "content-type": "text/plain; charset=utf-8", ...extra });
+        res.end(SLACK_ERROR_TEXT[failure.status] ?? "error");
+      } else {
+        res.writeHead(failure.status, { "content-type": "text/plain; charset=utf-8", ...extra });
+        res.end(`injected failure ${failure.status}`);
+      }
+      return;
+    }
+
+    if (req.method !== "POST" || (!isSlack && !isTeams)) {
+      record(404);
+      res.writeHead(404).end();
+      return;
+    }
+    if (isSlack) {
+      const error = parsed ? slackPayloadError(body) : "invalid_payload";
+      if (error) {
+        record(400);
+        res.writeHead(400, { "content-type": "text/plain; charset=utf-8" }).end(error);
+        return;
+      }
+      const entry = record(200);
+      received.push(entry);
+      res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("ok");
+    } else {
+      if (!parsed) {
+        record(400);
+        res.writeHead(400).end();
+        return;
+      }
+      const entry = record(202);
+      received.push(entry);
+      res.writeHead(202).end();
+    }
+    options.onReceive?.(received[received.length - 1] as SinkRequest);
+    notify();
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+
+  return {
+    url,
+    slackUrl: `${url}/slack/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX`,
+    teamsUrl: `${url}/teams/workflows/00000000000000000000000000000000/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sink-signature-0000`,
+    received,
+    attempts,
+    failNext(status, times, retryAfterSeconds, pathPrefix) {
+      failures.push({ status, remaining: times, retryAfterSeconds, pathPrefix });
+    },
+    waitFor(count, timeoutMs = 5000) {
+      if (received.length >= count) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const waiter = {
+          count,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        const timer = setTimeout(() => {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          reject(new Error(`webhook sink: ${received.length} of ${count} messages after ${timeoutMs} ms`));
+        }, timeoutMs);
+        waiters.push(waiter);
+      });
+    },
+    stop() {
+      return new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+    },
+  };
+}
