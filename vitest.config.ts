@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Integration tests start their own emulators on free ports; two workers match the CI machine.
     maxWorkers: 2,
+    globalSetup: ["test/global-setup.ts"],
   },
 });

@@ -24,6 +24,8 @@ export interface CloudPort {
   /** A snapshot from the resource an event carried (Resource Notifications); undefined if it carried none. */
   snapshotFromEvent(change: ResourceChange): Snapshot | undefined;
   consoleUrl(ref: ResourceRef): string;
+  /** Cloud-specific recognition of the guardian's own changes (an assumed-role session of its role). */
+  isOwnChange?(actor: Actor): boolean;
 }
 
 export interface GuardianDeps {
@@ -61,7 +63,7 @@ export async function handleChanges(changes: readonly ResourceChange[], deps: Gu
   const outcomes: ChangeOutcome[] = [];
   for (const group of groupByResource(changes)) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
-    const human = group.filter((c) => !isSelf(c.actor, deps.selfIdentities));
+    const human = group.filter((c) => !isSelfChange(c, deps));
     const change = (human.at(-1) ?? group.at(-1)) as ResourceChange;
     for (const dup of group.filter((c) => c !== change)) {
       deps.log.info("guardian.collapsed", { eventId: dup.eventId, into: change.eventId, resourceId: dup.resourceId });
@@ -77,10 +79,16 @@ export function isSelf(actor: Actor, identities: readonly string[]): boolean {
   return [actor.principalId, actor.appId, actor.name].some((v) => v !== undefined && mine.has(v.toLowerCase()));
 }
 
+function isSelfChange(change: ResourceChange, deps: GuardianDeps): boolean {
+  return (
+    isSelf(change.actor, deps.selfIdentities) || deps.clouds[change.cloud]?.isOwnChange?.(change.actor) === true
+  );
+}
+
 export async function handleChange(change: ResourceChange, deps: GuardianDeps): Promise<ChangeOutcome> {
   const outcome: ChangeOutcome = { change, status: "evaluated", findings: [], actions: [], deliveries: [] };
   const base = { eventId: change.eventId, correlationId: change.correlationId, resourceId: change.resourceId };
-  if (isSelf(change.actor, deps.selfIdentities)) {
+  if (isSelfChange(change, deps)) {
     deps.log.info("guardian.skip", { ...base, reason: "change made by the guardian's own identity" });
     return { ...outcome, status: "skipped-self" };
   }
@@ -150,7 +158,7 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
     const alert: Alert = {
       cloud: change.cloud,
       account: change.account,
-      resourceId: change.resourceId,
+      resourceId: snapshot.resourceId,
       resourceType: change.resourceType,
       operationName: change.operationName,
       actor: change.actor,
@@ -158,7 +166,8 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
       correlationId: change.correlationId,
       time: change.time,
       results: alerted,
-      consoleUrl: port.consoleUrl(ref),
+      // A group named in the event resolves to its id on read: link the resolved resource.
+      consoleUrl: port.consoleUrl({ ...ref, resourceId: snapshot.resourceId, region: snapshot.region ?? ref.region }),
       dryRun,
     };
     outcome.deliveries = await deliver(alert, deps);

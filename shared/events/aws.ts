@@ -84,13 +84,13 @@ const userIdentitySchema = z.looseObject({
 });
 
 const envelopeSchema = z.looseObject({
-  "detail-type": z.unknown(),
-  source: z.unknown(),
+  "detail-type": z.unknown().optional(),
+  source: z.unknown().optional(),
   id: optString,
   account: optString,
   region: optString,
   time: optString,
-  detail: z.unknown(),
+  detail: z.unknown().optional(),
 });
 
 const detailSchema = z.looseObject({
@@ -102,8 +102,8 @@ const detailSchema = z.looseObject({
   sourceIPAddress: optString,
   userAgent: optString,
   userIdentity: userIdentitySchema.optional().catch(undefined),
-  requestParameters: z.unknown(),
-  responseElements: z.unknown(),
+  requestParameters: z.unknown().optional(),
+  responseElements: z.unknown().optional(),
   requestID: optString,
   eventID: optString,
   errorCode: optString,
@@ -161,8 +161,10 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
   const source = envelope.data.source;
 
   if (typeof detailType !== "string") return skip("malformed", "detail-type is not a string", eventBridgeId);
-  if (typeof source !== "string")
+  if (source === undefined) return skip("malformed", "source is missing", eventBridgeId, detailType);
+  if (typeof source !== "string") {
     return skip("malformed", "source is not a string", eventBridgeId, detailType);
+  }
   if (detailType !== CLOUDTRAIL_DETAIL_TYPE || source !== EC2_SOURCE) {
     return skip(
       "irrelevant-event-type",
@@ -172,17 +174,18 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
     );
   }
 
-  if (envelope.data.detail === undefined)
-    return skip("malformed", "detail is missing", eventBridgeId, detailType);
-  if (asObject(envelope.data.detail) === undefined) {
-    return skip("malformed", "detail is not an object", eventBridgeId, detailType);
-  }
-  const parsed = detailSchema.safeParse(envelope.data.detail);
+  const rawDetail = envelope.data.detail;
+  if (rawDetail === undefined) return skip("malformed", "detail is missing", eventBridgeId, detailType);
+  const parsed = detailSchema.safeParse(rawDetail);
   if (!parsed.success) return skip("malformed", "detail is not an object", eventBridgeId, detailType);
   const detail = parsed.data;
+  // The CloudTrail id is the one CloudTrail Lake and the console search by; the EventBridge id is the fallback.
   const eventId = detail.eventID ?? eventBridgeId;
   const eventName = nonEmptyString(detail.eventName);
-  if (eventName === undefined) return skip("malformed", "detail.eventName is missing", eventId, detailType);
+  if (eventName === undefined) {
+    const problem = asObject(rawDetail)?.eventName === undefined ? "is missing" : "is not a non-empty string";
+    return skip("malformed", `detail.eventName ${problem}`, eventId, detailType);
+  }
   if (detail.eventSource !== undefined && detail.eventSource !== EC2_EVENT_SOURCE) {
     return skip("irrelevant-event-type", `${eventName} comes from ${detail.eventSource}`, eventId, eventName);
   }

@@ -33,11 +33,12 @@ export interface AzureResourceTypeSupport {
  * `unsupported-resource-type`. Adding a type (storage accounts, subnets, private endpoint connections) is one entry
  * here plus its reader, writer and rules.
  */
-export const SUPPORTED_AZURE_RESOURCE_TYPES: Readonly<Record<string, AzureResourceTypeSupport>> = Object.freeze({
-  "microsoft.network/networksecuritygroups": {
-    childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
-  },
-});
+export const SUPPORTED_AZURE_RESOURCE_TYPES: Readonly<Record<string, AzureResourceTypeSupport>> =
+  Object.freeze({
+    "microsoft.network/networksecuritygroups": {
+      childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
+    },
+  });
 
 /**
  * Resource Notifications payloads render booleans as 1/0 (event-schema-resources.md sample). These are the property
@@ -197,7 +198,13 @@ export function parseArmResourceId(id: string): ArmResourceId | undefined {
     resourceGroup = segments[3];
     if (resourceGroup === undefined) return undefined;
     if (segments.length === 4) {
-      return { subscriptionId, resourceGroup, type: "microsoft.resources/resourcegroups", segments, namespaceIndex: -1 };
+      return {
+        subscriptionId,
+        resourceGroup,
+        type: "microsoft.resources/resourcegroups",
+        segments,
+        namespaceIndex: -1,
+      };
     }
     at = 4;
   }
@@ -240,7 +247,8 @@ interface Target {
 
 /** Maps the touched resource to the one to evaluate, or names the unsupported type. */
 function targetFor(rawId: string, id: ArmResourceId): Target | { unsupported: string } {
-  if (Object.hasOwn(SUPPORTED_AZURE_RESOURCE_TYPES, id.type)) return { resourceId: rawId, resourceType: id.type };
+  if (Object.hasOwn(SUPPORTED_AZURE_RESOURCE_TYPES, id.type))
+    return { resourceId: rawId, resourceType: id.type };
   for (const [parentType, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
     if (support.childTypes.includes(id.type)) {
       const depth = parentType.split("/").length - 1;
@@ -259,7 +267,9 @@ export function normaliseArmBooleans(
   properties: Record<string, unknown>,
 ): Record<string, unknown> {
   const copy = structuredClone(properties);
-  const paths = Object.hasOwn(ARM_BOOLEAN_PROPERTIES, resourceType) ? ARM_BOOLEAN_PROPERTIES[resourceType] : [];
+  const paths = Object.hasOwn(ARM_BOOLEAN_PROPERTIES, resourceType)
+    ? ARM_BOOLEAN_PROPERTIES[resourceType]
+    : [];
   for (const path of paths ?? []) convertAt(copy, path.split("."));
   return copy;
 }
@@ -308,9 +318,12 @@ export function isValidationHandshake(input: unknown): { validationCode: string 
  */
 export function normaliseEventGrid(input: unknown): NormaliseResult {
   if (!isRecord(input) && !Array.isArray(input)) {
-    throw new InputError(`an Event Grid delivery is an event object or an array of events, got ${describe(input)}`, {
-      path: "",
-    });
+    throw new InputError(
+      `an Event Grid delivery is an event object or an array of events, got ${describe(input)}`,
+      {
+        path: "",
+      },
+    );
   }
   const items: readonly unknown[] = Array.isArray(input) ? input : [input];
   const changes: ResourceChange[] = [];
@@ -357,7 +370,8 @@ function normaliseItem(item: unknown, index: number): ResourceChange | SkippedEv
 
   if (eventType === VALIDATION_EVENT) {
     const data = validationData.safeParse(envelope.data);
-    if (!data.success) return malformed(zodDetail(where, "data", data.error), eventId, eventType);
+    if (!data.success)
+      return malformed(zodDetail(where, "data", envelope.data, data.error), eventId, eventType);
     return skip(
       "validation-handshake",
       "Event Grid subscription validation; the HTTP entry answers it with the validation code",
@@ -385,7 +399,7 @@ function eventTypeOf(item: Record<string, unknown>): string | undefined {
 function parseEnvelope(item: Record<string, unknown>, where: string): Envelope | string {
   if ("eventType" in item) {
     const parsed = eventGridEnvelope.safeParse(item);
-    if (!parsed.success) return zodDetail(where, "", parsed.error);
+    if (!parsed.success) return zodDetail(where, "", item, parsed.error);
     const e = parsed.data;
     return {
       schema: "eventgrid",
@@ -398,9 +412,17 @@ function parseEnvelope(item: Record<string, unknown>, where: string): Envelope |
     };
   }
   const parsed = cloudEventEnvelope.safeParse(item);
-  if (!parsed.success) return zodDetail(where, "", parsed.error);
+  if (!parsed.success) return zodDetail(where, "", item, parsed.error);
   const e = parsed.data;
-  return { schema: "cloudevents", id: e.id, type: e.type, subject: e.subject, time: e.time, topic: e.source, data: e.data };
+  return {
+    schema: "cloudevents",
+    id: e.id,
+    type: e.type,
+    subject: e.subject,
+    time: e.time,
+    topic: e.source,
+    data: e.data,
+  };
 }
 
 function resourcesEvent(
@@ -410,7 +432,8 @@ function resourcesEvent(
 ): ResourceChange | SkippedEvent {
   const { id: eventId, type: eventType } = envelope;
   const parsed = resourcesData.safeParse(envelope.data);
-  if (!parsed.success) return malformed(zodDetail(where, "data", parsed.error), eventId, eventType);
+  if (!parsed.success)
+    return malformed(zodDetail(where, "data", envelope.data, parsed.error), eventId, eventType);
   const data = parsed.data;
 
   const rawId = nonEmpty(data.resourceUri) ?? nonEmpty(envelope.subject);
@@ -433,7 +456,11 @@ function resourcesEvent(
   const armId = parseArmResourceId(rawId);
   if (armId === undefined) {
     const field = nonEmpty(data.resourceUri) ? "data.resourceUri" : "subject";
-    return malformed(`${where}: ${field} is not an ARM resource id: ${JSON.stringify(rawId)}`, eventId, eventType);
+    return malformed(
+      `${where}: ${field} is not an ARM resource id: ${JSON.stringify(rawId)}`,
+      eventId,
+      eventType,
+    );
   }
   const target = targetFor(rawId, armId);
   if ("unsupported" in target) {
@@ -484,7 +511,8 @@ function resourceNotificationsEvent(
 ): ResourceChange | SkippedEvent {
   const { id: eventId, type: eventType } = envelope;
   const parsed = resourceNotificationsData.safeParse(envelope.data);
-  if (!parsed.success) return malformed(zodDetail(where, "data", parsed.error), eventId, eventType);
+  if (!parsed.success)
+    return malformed(zodDetail(where, "data", envelope.data, parsed.error), eventId, eventType);
   const { resourceInfo, operationalInfo, apiVersion } = parsed.data;
 
   const armId = parseArmResourceId(resourceInfo.id);
@@ -497,11 +525,20 @@ function resourceNotificationsEvent(
   }
   const target = targetFor(resourceInfo.id, armId);
   if ("unsupported" in target) {
-    return skip("unsupported-resource-type", `${target.unsupported} is not a supported resource type`, eventId, eventType);
+    return skip(
+      "unsupported-resource-type",
+      `${target.unsupported} is not a supported resource type`,
+      eventId,
+      eventType,
+    );
   }
   const time = operationalInfo?.resourceEventTime ?? envelope.time;
   if (time === undefined || Number.isNaN(Date.parse(time))) {
-    return malformed(`${where}: data.operationalInfo.resourceEventTime is missing or not a date`, eventId, eventType);
+    return malformed(
+      `${where}: data.operationalInfo.resourceEventTime is missing or not a date`,
+      eventId,
+      eventType,
+    );
   }
 
   const change: ResourceChange = {
@@ -623,7 +660,12 @@ function compact<T extends Record<string, unknown>>(record: T): T {
   return out as T;
 }
 
-function skip(reason: SkippedEvent["reason"], detail: string, eventId?: string, eventType?: string): SkippedEvent {
+function skip(
+  reason: SkippedEvent["reason"],
+  detail: string,
+  eventId?: string,
+  eventType?: string,
+): SkippedEvent {
   const skipped: SkippedEvent = { reason, detail };
   if (eventId !== undefined) skipped.eventId = eventId;
   if (eventType !== undefined) skipped.eventType = eventType;
@@ -634,13 +676,23 @@ function malformed(detail: string, eventId?: string, eventType?: string): Skippe
   return skip("malformed", detail, eventId, eventType);
 }
 
-/** `event[2]: data.operationName: Invalid input: expected string, received undefined; ...` */
-function zodDetail(where: string, prefix: string, error: z.ZodError): string {
+/** `event[2]: data.operationName is missing; data.claims: Invalid input: expected record, received string` */
+function zodDetail(where: string, prefix: string, root: unknown, error: z.ZodError): string {
   const issues = error.issues.map((issue) => {
     const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
+    if (valueAt(root, issue.path) === undefined) return `${path || "event"} is missing`;
     return path ? `${path}: ${issue.message}` : issue.message;
   });
   return `${where}: ${issues.join("; ")}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const part of path) {
+    if (typeof node !== "object" || node === null) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part];
+  }
+  return node;
 }
 
 function formatPath(path: readonly PropertyKey[]): string {

@@ -9,7 +9,7 @@ export interface EvaluatedFinding {
 }
 
 export function ruleFor(entry: PolicyEntry): RuleDefinition {
-  return ruleRegistry[entry.rule] as RuleDefinition;
+  return (ruleRegistry as Record<string, RuleDefinition>)[entry.rule] as RuleDefinition;
 }
 
 /** Prefixes trusted for this entry: the policy's plus the entry's own option. */

@@ -34,7 +34,7 @@ export function formatProblem(p: PolicyProblem): string {
 
 export function parsePolicy(text: string, file = "policy.yaml"): Policy {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
     throw new PolicyError(
       file,
@@ -87,7 +87,8 @@ function flattenIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] 
       return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field "${key}"${suggest(key)}` }));
     }
     if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator === "rule") {
-      return [{ path: [...path, "rule"], message: "unknown rule (see `guardian rules` or policy.schema.json)" }];
+      const at = path.at(-1) === "rule" ? path : [...path, "rule"];
+      return [{ path: at, message: "unknown rule (see `guardian rules` or policy.schema.json)" }];
     }
     return [{ path, message: issue.message }];
   });

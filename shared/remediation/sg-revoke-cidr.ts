@@ -56,7 +56,7 @@ export const revokeCidr = {
 
     const ipPermissions: RevokePermission[] = entries.map((e) => revokeCidrsOf(e.permission, e));
     const ruleIds = entries.flatMap((e) => e.ruleIds);
-    const byRuleId = ruleIds.every((id): id is string => id !== undefined && id.startsWith("sgr-"));
+    const byRuleId = ruleIds.every((id): id is string => typeof id === "string" && id.startsWith("sgr-"));
     const revoked = entries.flatMap((e) => [...e.v4, ...e.v6]);
     const operation: Record<string, unknown> = {
       kind: "revoke-security-group-ingress",

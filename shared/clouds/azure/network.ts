@@ -1,5 +1,4 @@
 import type { TokenCredential } from "@azure/core-auth";
-import type { FullOperationResponse, OperationOptions } from "@azure/core-client";
 import { NetworkManagementClient, type NetworkManagementClientOptionalParams, type SecurityRule } from "@azure/arm-network";
 import { ConflictError, InputError, TransientError } from "../../errors.ts";
 import type { CallCounter, ResourceReader, ResourceRef, ResourceWriter } from "../ports.ts";
@@ -41,7 +40,7 @@ export class AzureNetwork {
       };
       if (endpoint) {
         options.endpoint = endpoint;
-        options.credentialScopes = [`${endpoint.replace(/\/$/, "")}/.default`];
+        options.credentials = { scopes: [`${endpoint.replace(/\/$/, "")}/.default`] };
       }
       if (ca) options.tlsOptions = { ca };
       client = new NetworkManagementClient(this.#config.credential, subscriptionId, options);
@@ -60,15 +59,15 @@ function nsgParts(resourceId: string) {
 }
 
 /** Captures the raw ARM JSON: rules evaluate the REST shape, not the SDK's flattened models. */
-function rawBody(): { options: OperationOptions; json: () => unknown } {
-  let text: string | undefined;
+function rawBody() {
+  let body: unknown;
   return {
     options: {
-      onResponse: (raw: FullOperationResponse) => {
-        text = raw.bodyAsText ?? undefined;
+      onResponse: (raw: { parsedBody?: unknown; bodyAsText?: string | null }) => {
+        body = raw.parsedBody ?? (raw.bodyAsText ? (JSON.parse(raw.bodyAsText) as unknown) : undefined);
       },
     },
-    json: () => (text ? (JSON.parse(text) as unknown) : undefined),
+    json: () => body,
   };
 }
 
@@ -140,15 +139,15 @@ export class AzureNsgWriter implements ResourceWriter {
     if (!ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
     const { subscriptionId, resourceGroup, name } = nsgParts(op.nsgId);
     const rules = this.#network.client(subscriptionId).securityRules;
-    const options = { requestOptions: { customHeaders: { "If-Match": ifMatch } }, updateIntervalInMs: 0 };
+    const options = { requestOptions: { headers: { "If-Match": ifMatch } }, updateIntervalInMs: 0 };
     this.#network.counter.writes++;
     try {
       if (op.kind === "delete-security-rule") {
-        await rules.beginDeleteAndWait(resourceGroup, name, op.ruleName, options);
+        await rules.delete(resourceGroup, name, op.ruleName, options);
       } else {
         // The SDK model is the ARM body with `properties` flattened into the top level.
         const parameters = { ...(op.rule?.properties ?? {}) } as SecurityRule;
-        await rules.beginCreateOrUpdateAndWait(resourceGroup, name, op.ruleName, parameters, options);
+        await rules.createOrUpdate(resourceGroup, name, op.ruleName, parameters, options);
       }
     } catch (error) {
       throw translate(error, op.nsgId, change.summary);

@@ -1,6 +1,7 @@
 // A tiny case-insensitive router over ARM resource paths. Literal segments compare case-insensitively (ARM ids are
 // case-insensitive); `{name}` segments capture the decoded value as the caller spelled it.
 
+import type { ArmError } from "./errors.ts";
 import type { EmulatorState } from "./state.ts";
 
 export interface RequestContext {
@@ -19,8 +20,10 @@ export interface RequestContext {
 export interface WriteOutcome {
   /** 200 (updated), 201 (created), 202 (accepted delete) or 204 (nothing to delete). */
   status: number;
-  /** The tracked (top-level) resource the write landed on; undefined after it was deleted. */
+  /** The tracked (top-level) resource the write landed on (as it was just before removal when it was deleted). */
   tracked: Record<string, unknown> | undefined;
+  /** True when the write removed the tracked resource itself. */
+  trackedDeleted?: boolean;
   /** Lower-cased id of the tracked resource (for operation status, locks and notifications). */
   trackedId: string;
   /** Location of the tracked resource, for the operation status URL. */
@@ -44,6 +47,8 @@ export interface ItemRoute {
   longRunning: boolean;
   /** Lower-cased id of the tracked resource a write on this path lands on (the parent NSG for a rule). */
   trackedId(ctx: RequestContext): string;
+  /** The error GET answers when `read` finds nothing (ResourceNotFound for tracked, NotFound for child resources). */
+  notFound(ctx: RequestContext): ArmError;
   /** Current representation, or undefined when absent. Throws an ArmError (404) when a parent is missing. */
   read(ctx: RequestContext): Record<string, unknown> | undefined;
   put?(ctx: RequestContext, current: Record<string, unknown> | undefined): WriteOutcome;

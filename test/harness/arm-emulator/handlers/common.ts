@@ -1,0 +1,60 @@
+// Pieces every resource handler needs: ids, body and location checks, tags.
+
+import { ArmError, badRequest, invalidRequestFormat } from "../errors.ts";
+import { isObject, type JsonObject } from "../json.ts";
+import type { RequestContext } from "../router.ts";
+
+export const RG_SCOPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}";
+export const SUB_SCOPE = "/subscriptions/{subscriptionId}";
+
+export function param(ctx: RequestContext, name: string): string {
+  const value = ctx.params[name];
+  if (value === undefined) throw new Error(`route has no {${name}} segment`);
+  return value;
+}
+
+export function trackedResourceId(ctx: RequestContext, type: string, nameParam: string): string {
+  return (
+    `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}` +
+    `/providers/${type}/${param(ctx, nameParam)}`
+  );
+}
+
+export function bodyObject(ctx: RequestContext): JsonObject {
+  if (!isObject(ctx.body)) throw invalidRequestFormat("The request body must be a JSON object. Path ''.");
+  return ctx.body;
+}
+
+/** ARM-level location rules: required on create, and a resource cannot move by PUT. */
+export function requireLocation(body: JsonObject, current: JsonObject | undefined, id: string): string {
+  const location = body.location;
+  if (typeof location !== "string" || location.trim() === "") {
+    if (current && typeof current.location === "string") return current.location;
+    throw badRequest("LocationRequired", "The location property is required for this definition.");
+  }
+  if (current && typeof current.location === "string") {
+    const norm = (s: string) => s.replace(/\s+/g, "").toLowerCase();
+    if (norm(current.location) !== norm(location)) {
+      throw new ArmError(
+        400,
+        "InvalidResourceLocation",
+        `The resource '${id.split("/").pop()}' already exists in location '${current.location}'. ` +
+          `A resource with the same name cannot be created in location '${location}'. Please select a new resource name.`,
+      );
+    }
+    return current.location;
+  }
+  return location.replace(/\s+/g, "").toLowerCase();
+}
+
+export function tagsFrom(value: unknown): Record<string, string> | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!isObject(value) || Object.values(value).some((v) => typeof v !== "string")) {
+    throw invalidRequestFormat("Error converting value to type 'Dictionary<String,String>'. Path 'tags'.");
+  }
+  return value as Record<string, string>;
+}
+
+export function nameOf(resource: JsonObject): string {
+  return typeof resource.name === "string" ? resource.name : "";
+}

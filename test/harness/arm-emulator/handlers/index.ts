@@ -1,0 +1,7 @@
+// Every resource type the emulator serves. A new type is one handler module plus one line here.
+
+import type { Route } from "../router.ts";
+import { networkSecurityGroupRoutes } from "./network-security-groups.ts";
+import { virtualNetworkRoutes } from "./virtual-networks.ts";
+
+export const resourceRoutes: readonly Route[] = [...networkSecurityGroupRoutes, ...virtualNetworkRoutes];

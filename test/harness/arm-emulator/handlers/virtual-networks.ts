@@ -1,0 +1,267 @@
+// virtualNetworks and their subnets (virtualNetwork.json). Subnets live in the VNet's `properties.subnets` and share
+// its etag, as ARM returns them.
+
+import { ArmError, childNotFound, invalidRequestFormat, resourceNotFound } from "../errors.ts";
+import { clone, isObject, type JsonObject, objectArray, propsOf, sameText } from "../json.ts";
+import type { ItemRoute, RequestContext, Route, WriteOutcome } from "../router.ts";
+import type { EmulatorState } from "../state.ts";
+import {
+  bodyObject,
+  nameOf,
+  param,
+  RG_SCOPE,
+  requireLocation,
+  SUB_SCOPE,
+  tagsFrom,
+  trackedResourceId,
+} from "./common.ts";
+
+export const VNET_TYPE = "Microsoft.Network/virtualNetworks";
+export const SUBNET_TYPE = "Microsoft.Network/virtualNetworks/subnets";
+const VNET_PATH = `${RG_SCOPE}/providers/${VNET_TYPE}/{virtualNetworkName}`;
+
+/** Fields the server owns; whatever the caller sent for them is ignored. */
+const READ_ONLY = new Set(["provisioningState", "resourceGuid", "ipConfigurations", "privateEndpoints"]);
+
+function vnetId(ctx: RequestContext): string {
+  return trackedResourceId(ctx, VNET_TYPE, "virtualNetworkName");
+}
+
+function storedVnet(ctx: RequestContext): JsonObject | undefined {
+  const vnet = ctx.state.getTracked(vnetId(ctx));
+  return vnet && sameText(vnet.type, VNET_TYPE) ? vnet : undefined;
+}
+
+function requireVnet(ctx: RequestContext): JsonObject {
+  const vnet = storedVnet(ctx);
+  if (!vnet) throw resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName"));
+  return vnet;
+}
+
+function subnetsOf(vnet: JsonObject): JsonObject[] {
+  return objectArray(propsOf(vnet).subnets);
+}
+
+function buildSubnet(
+  state: EmulatorState,
+  input: unknown,
+  id: string,
+  name: string,
+  etag: string,
+  path: string,
+  validate: boolean,
+): JsonObject {
+  if (!isObject(input)) throw invalidRequestFormat(`Error converting value to type 'Subnet'. Path '${path}'.`);
+  const given = isObject(input.properties) ? input.properties : {};
+  const nsgRef = given.networkSecurityGroup;
+  if (validate && nsgRef !== undefined && nsgRef !== null) {
+    if (!isObject(nsgRef) || typeof nsgRef.id !== "string") {
+      throw invalidRequestFormat(`Error converting value to type 'NetworkSecurityGroup'. Path '${path}.properties.networkSecurityGroup'.`);
+    }
+    if (!state.getTracked(nsgRef.id)) {
+      throw new ArmError(
+        400,
+        "InvalidResourceReference",
+        `Resource ${nsgRef.id} referenced by resource ${id} was not found. Please make sure that the referenced ` +
+          "resource exists, and that both resources are in the same region.",
+      );
+    }
+  }
+  const properties: JsonObject = { provisioningState: "Succeeded" };
+  for (const [key, value] of Object.entries(given)) {
+    if (!READ_ONLY.has(key) && value !== null && value !== undefined) properties[key] = clone(value);
+  }
+  if (Array.isArray(properties.serviceEndpoints)) {
+    properties.serviceEndpoints = objectArray(properties.serviceEndpoints).map((se) => ({
+      ...se,
+      provisioningState: "Succeeded",
+    }));
+  }
+  properties.delegations ??= [];
+  properties.privateEndpointNetworkPolicies ??= "Disabled";
+  properties.privateLinkServiceNetworkPolicies ??= "Enabled";
+  return { name, id, etag, properties, type: SUBNET_TYPE };
+}
+
+function buildVnet(
+  ctx: RequestContext,
+  body: JsonObject,
+  current: JsonObject | undefined,
+  validate: boolean,
+): JsonObject {
+  const id = current ? String(current.id) : typeof body.id === "string" && !validate ? body.id : vnetId(ctx);
+  const location = requireLocation(body, current, id);
+  const tags = tagsFrom(body.tags);
+  if (body.properties !== undefined && !isObject(body.properties)) {
+    throw invalidRequestFormat("Error converting value to type 'VirtualNetworkPropertiesFormat'. Path 'properties'.");
+  }
+  const given = isObject(body.properties) ? body.properties : {};
+  const etag = ctx.state.newEtag();
+  const subnetsIn: unknown[] = Array.isArray(given.subnets) ? given.subnets : [];
+  const subnets = subnetsIn.map((raw, i) => {
+    const name = isObject(raw) && typeof raw.name === "string" ? raw.name : undefined;
+    if (!name) throw invalidRequestFormat(`Required property 'name' not found in JSON. Path 'properties.subnets[${i}]'.`);
+    return buildSubnet(ctx.state, raw, `${id}/subnets/${name}`, name, etag, `properties.subnets[${i}]`, validate);
+  });
+  const currentProps = current && isObject(current.properties) ? current.properties : {};
+  const properties: JsonObject = {
+    provisioningState: "Succeeded",
+    resourceGuid:
+      typeof currentProps.resourceGuid === "string"
+        ? currentProps.resourceGuid
+        : typeof given.resourceGuid === "string" && !validate
+          ? given.resourceGuid
+          : ctx.state.newGuid(),
+    addressSpace: isObject(given.addressSpace) ? clone(given.addressSpace) : { addressPrefixes: [] },
+  };
+  for (const [key, value] of Object.entries(given)) {
+    if (!READ_ONLY.has(key) && !(key in properties) && key !== "subnets" && value !== undefined && value !== null) {
+      properties[key] = clone(value);
+    }
+  }
+  properties.subnets = subnets;
+  properties.virtualNetworkPeerings ??= [];
+  properties.enableDdosProtection ??= false;
+  return {
+    name: current ? current.name : id.split("/").pop(),
+    id,
+    etag,
+    type: VNET_TYPE,
+    location,
+    ...(tags === undefined ? {} : { tags }),
+    properties,
+  };
+}
+
+function outcome(status: number, vnet: JsonObject, touched: JsonObject[]): WriteOutcome {
+  return {
+    status,
+    tracked: vnet,
+    trackedId: String(vnet.id).toLowerCase(),
+    location: String(vnet.location ?? ""),
+    touched,
+  };
+}
+
+const vnetItem: ItemRoute = {
+  kind: "item",
+  pattern: VNET_PATH,
+  resourceType: VNET_TYPE,
+  longRunning: true,
+  trackedId: (ctx) => vnetId(ctx).toLowerCase(),
+  notFound: (ctx) => resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName")),
+  read(ctx) {
+    const vnet = storedVnet(ctx);
+    return vnet ? clone(vnet) : undefined;
+  },
+  put(ctx) {
+    const current = storedVnet(ctx);
+    const vnet = buildVnet(ctx, bodyObject(ctx), current, true);
+    ctx.state.putTracked(vnet);
+    ctx.state.restamp(vnet);
+    return outcome(current ? 200 : 201, vnet, [vnet]);
+  },
+  patch(ctx) {
+    // VirtualNetworks_UpdateTags: only tags change, synchronously.
+    const vnet = requireVnet(ctx);
+    const tags = tagsFrom(bodyObject(ctx).tags);
+    if (tags !== undefined) vnet.tags = tags;
+    ctx.state.restamp(vnet);
+    return outcome(200, vnet, []);
+  },
+  delete(ctx) {
+    const vnet = storedVnet(ctx);
+    if (!vnet) return { status: 204, tracked: undefined, trackedId: vnetId(ctx).toLowerCase(), location: "", touched: [] };
+    ctx.state.deleteTracked(String(vnet.id));
+    return { ...outcome(202, vnet, []), trackedDeleted: true };
+  },
+  seed(ctx, resource) {
+    const vnet = buildVnet(ctx, resource, storedVnet(ctx), false);
+    if (typeof resource.etag === "string") vnet.etag = resource.etag;
+    for (const subnet of subnetsOf(vnet)) subnet.etag = vnet.etag;
+    ctx.state.putTracked(vnet);
+  },
+};
+
+function findSubnet(vnet: JsonObject, name: string): { subnet: JsonObject; index: number } | undefined {
+  const subnets = subnetsOf(vnet);
+  const index = subnets.findIndex((s) => sameText(s.name, name));
+  const subnet = subnets[index];
+  return subnet ? { subnet, index } : undefined;
+}
+
+function putSubnet(ctx: RequestContext, input: JsonObject, validate: boolean): WriteOutcome {
+  const vnet = requireVnet(ctx);
+  const name = param(ctx, "subnetName");
+  const existing = findSubnet(vnet, name);
+  const id = existing ? String(existing.subnet.id) : `${String(vnet.id)}/subnets/${name}`;
+  const subnet = buildSubnet(
+    ctx.state,
+    input,
+    id,
+    existing ? nameOf(existing.subnet) : name,
+    String(vnet.etag),
+    "",
+    validate,
+  );
+  const subnets = subnetsOf(vnet);
+  if (existing) subnets[existing.index] = subnet;
+  else subnets.push(subnet);
+  propsOf(vnet).subnets = subnets;
+  ctx.state.restamp(vnet);
+  return outcome(existing ? 200 : 201, vnet, [vnet, subnet]);
+}
+
+const subnetItem: ItemRoute = {
+  kind: "item",
+  pattern: `${VNET_PATH}/subnets/{subnetName}`,
+  resourceType: SUBNET_TYPE,
+  longRunning: true,
+  trackedId: (ctx) => vnetId(ctx).toLowerCase(),
+  notFound: (ctx) => childNotFound(`${vnetId(ctx)}/subnets/${param(ctx, "subnetName")}`),
+  read(ctx) {
+    const found = findSubnet(requireVnet(ctx), param(ctx, "subnetName"));
+    return found ? clone(found.subnet) : undefined;
+  },
+  put: (ctx) => putSubnet(ctx, bodyObject(ctx), true),
+  delete(ctx) {
+    const vnet = requireVnet(ctx);
+    const existing = findSubnet(vnet, param(ctx, "subnetName"));
+    if (!existing) return outcome(204, vnet, []);
+    const subnets = subnetsOf(vnet);
+    subnets.splice(existing.index, 1);
+    propsOf(vnet).subnets = subnets;
+    ctx.state.restamp(vnet);
+    return outcome(202, vnet, [vnet]);
+  },
+  seed(ctx, resource) {
+    putSubnet(ctx, resource, false);
+  },
+};
+
+function vnetsUnder(state: EmulatorState, prefix: string): JsonObject[] {
+  const lower = prefix.toLowerCase();
+  return [...state.resources.entries()]
+    .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, VNET_TYPE))
+    .map(([, r]) => clone(r));
+}
+
+export const virtualNetworkRoutes: Route[] = [
+  {
+    kind: "collection",
+    pattern: `${SUB_SCOPE}/providers/${VNET_TYPE}`,
+    list: (ctx) => vnetsUnder(ctx.state, `/subscriptions/${param(ctx, "subscriptionId")}/`),
+  },
+  {
+    kind: "collection",
+    pattern: `${RG_SCOPE}/providers/${VNET_TYPE}`,
+    list: (ctx) =>
+      vnetsUnder(
+        ctx.state,
+        `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
+      ),
+  },
+  vnetItem,
+  { kind: "collection", pattern: `${VNET_PATH}/subnets`, list: (ctx) => clone(subnetsOf(requireVnet(ctx))) },
+  subnetItem,
+];

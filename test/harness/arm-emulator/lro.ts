@@ -1,0 +1,85 @@
+// Long-running operations the Network RP way: the write answers 201/200 (PUT) or 202 (DELETE) with an
+// Azure-AsyncOperation URL (`.../providers/Microsoft.Network/locations/{location}/operations/{id}`), which reports
+// {"status":"InProgress"} for `lroPolls` polls and then {"status":"Succeeded"}. DELETE also gets a Location URL
+// (`.../operationResults/{id}`): 202 while running, 204 when done. The write itself is applied at request time;
+// only provisioningState lags until the operation completes.
+
+import { ArmError } from "./errors.ts";
+import type { JsonObject } from "./json.ts";
+import { completeProvisioning, type EmulatorState, type PendingOperation, setProvisioningState } from "./state.ts";
+
+export const OPERATION_STATUS_PATTERN =
+  "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operations/{operationId}";
+export const OPERATION_RESULT_PATTERN =
+  "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operationResults/{operationId}";
+
+export function startOperation(
+  state: EmulatorState,
+  input: { trackedId: string; subscriptionId: string; location: string; touched: JsonObject[] },
+): PendingOperation {
+  const op: PendingOperation = {
+    id: state.newGuid(),
+    trackedId: input.trackedId,
+    subscriptionId: input.subscriptionId,
+    location: input.location || "global",
+    pollsLeft: state.lroPolls,
+    done: state.lroPolls <= 0,
+  };
+  if (!op.done) for (const target of input.touched) setProvisioningState(target, "Updating");
+  state.operations.set(op.id, op);
+  return op;
+}
+
+export function operationHeaders(
+  baseUrl: string,
+  op: PendingOperation,
+  apiVersion: string,
+  withLocation: boolean,
+): Record<string, string> {
+  const prefix = `${baseUrl}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${op.location}`;
+  const query = `?api-version=${encodeURIComponent(apiVersion)}`;
+  return {
+    "Azure-AsyncOperation": `${prefix}/operations/${op.id}${query}`,
+    ...(withLocation ? { Location: `${prefix}/operationResults/${op.id}${query}` } : {}),
+    // Real ARM says 10; zero keeps tests fast while still exercising the SDK's Retry-After handling.
+    "Retry-After": "0",
+  };
+}
+
+function advance(state: EmulatorState, op: PendingOperation): void {
+  if (op.done) return;
+  if (op.pollsLeft > 0) {
+    op.pollsLeft -= 1;
+    return;
+  }
+  op.done = true;
+  const tracked = state.getTracked(op.trackedId);
+  if (tracked) completeProvisioning(tracked);
+}
+
+function find(state: EmulatorState, operationId: string): PendingOperation {
+  const op = state.operations.get(operationId);
+  if (!op) throw new ArmError(404, "NotFound", `Operation ${operationId} not found.`);
+  return op;
+}
+
+/** GET on the Azure-AsyncOperation URL. */
+export function pollStatus(state: EmulatorState, operationId: string): { status: number; body: JsonObject } {
+  const op = find(state, operationId);
+  advance(state, op);
+  return { status: 200, body: { status: op.done ? "Succeeded" : "InProgress" } };
+}
+
+/** GET on the Location URL (operationResults). */
+export function pollResult(
+  state: EmulatorState,
+  operationId: string,
+  baseUrl: string,
+  apiVersion: string,
+): { status: number; headers: Record<string, string> } {
+  const op = find(state, operationId);
+  advance(state, op);
+  if (op.done) return { status: 204, headers: {} };
+  const { Location, "Retry-After": retryAfter } = operationHeaders(baseUrl, op, apiVersion, true);
+  return { status: 202, headers: { Location: Location ?? "", "Retry-After": retryAfter ?? "0" } };
+}

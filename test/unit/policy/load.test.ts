@@ -1,0 +1,134 @@
+import { readFile } from "node:fs/promises";
+import { describe, expect, it } from "vitest";
+import { loadPolicyFile, PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
+import { policyJsonSchema } from "../../../shared/policy/schema.ts";
+
+function problemsOf(text: string) {
+  try {
+    parsePolicy(text, "p.yaml");
+  } catch (error) {
+    if (error instanceof PolicyError) return error.problems;
+    throw error;
+  }
+  throw new Error("expected the policy to be rejected");
+}
+
+const valid = `version: 1
+trustedSources: [203.0.113.10/32]
+rules:
+  - name: no-ssh
+    rule: nsg-inbound-exposure
+    mode: remediate
+    options:
+      ports: [22]
+`;
+
+describe("policy loading", () => {
+  it("loads a valid policy and fills defaults", () => {
+    const policy = parsePolicy(valid);
+    expect(policy.dryRun).toBe(false);
+    expect(policy.exemptTag).toBe("guardian:exempt");
+    expect(policy.maxWritesPerEvent).toBe(10);
+    const [entry] = policy.rules;
+    expect(entry?.severity).toBe("medium");
+    expect(entry?.exemptions).toEqual([]);
+    expect(entry?.mode).toBe("remediate");
+  });
+
+  it("defaults mode to alert", () => {
+    const policy = parsePolicy(valid.replace("    mode: remediate\n", ""));
+    expect(policy.rules[0]?.mode).toBe("alert");
+  });
+
+  it("ships a baseline that validates", async () => {
+    const policy = await loadPolicyFile("policies/baseline.yaml");
+    expect(policy.rules.map((r) => r.rule)).toContain("nsg-inbound-exposure");
+    expect(policy.rules.map((r) => r.rule)).toContain("sg-ingress-exposure");
+  });
+
+  it("names the YAML path and line of a typo in a mode", () => {
+    const problems = problemsOf(valid.replace("mode: remediate", "mode: remediat"));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.path).toBe("rules[0].mode");
+    expect(problems[0]?.line).toBe(6);
+  });
+
+  it("reports an unknown key with a suggestion and its line", () => {
+    const problems = problemsOf(valid.replace("    mode: remediate", "    mdoe: remediate"));
+    expect(problems[0]?.path).toBe("rules[0].mdoe");
+    expect(problems[0]?.line).toBe(6);
+    expect(problems[0]?.message).toContain('did you mean "mode"');
+  });
+
+  it("reports a typo inside a rule's options (strict options schema)", () => {
+    const problems = problemsOf(valid.replace("      ports: [22]", "      port: [22]"));
+    expect(problems[0]?.path).toBe("rules[0].options.port");
+    expect(problems[0]?.line).toBe(8);
+  });
+
+  it("reports an unknown rule id", () => {
+    const problems = problemsOf(valid.replace("rule: nsg-inbound-exposure", "rule: nsg-open-ssh"));
+    expect(problems[0]?.path).toBe("rules[0].rule");
+    expect(problems[0]?.line).toBe(5);
+  });
+
+  it("reports a remediation the rule does not support", () => {
+    const problems = problemsOf(valid.replace("    mode: remediate", "    mode: remediate\n    remediation: revoke-cidr"));
+    expect(problems[0]?.path).toBe("rules[0].remediation");
+    expect(problems[0]?.line).toBe(7);
+  });
+
+  it("rejects a trusted source that is not a prefix", () => {
+    const problems = problemsOf(valid.replace("203.0.113.10/32", "203.0.113.300/32"));
+    expect(problems[0]?.path).toBe("trustedSources[0]");
+    expect(problems[0]?.line).toBe(2);
+  });
+
+  it("rejects duplicate entry names", () => {
+    const dup = `${valid}  - name: no-ssh\n    rule: nsg-inbound-exposure\n`;
+    const problems = problemsOf(dup);
+    expect(problems[0]?.message).toContain("duplicate entry name");
+    expect(problems[0]?.line).toBe(9);
+  });
+
+  it("requires trusted sources for restrict-source", () => {
+    const text = valid
+      .replace("trustedSources: [203.0.113.10/32]\n", "")
+      .replace("    mode: remediate", "    mode: remediate\n    remediation: restrict-source");
+    const problems = problemsOf(text);
+    expect(problems[0]?.message).toContain("restrict-source needs trustedSources");
+  });
+
+  it("reports YAML syntax errors with their line", () => {
+    const problems = problemsOf("version: 1\nrules:\n  - name: [unclosed\n");
+    expect(problems[0]?.message).toMatch(/^YAML syntax/);
+    expect(problems[0]?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it("rejects an exemption with a bad date or no reason", () => {
+    const text = `${valid}    exemptions:\n      - resourceId: /subscriptions/x\n        expires: 2027-13-01\n`;
+    const problems = problemsOf(text);
+    const paths = problems.map((p) => p.path);
+    expect(paths).toContain("rules[0].exemptions[0].expires");
+    expect(paths).toContain("rules[0].exemptions[0].reason");
+  });
+
+  it("error message lists file, line and path", () => {
+    expect(() => parsePolicy(valid.replace("version: 1", "version: 2"), "mine.yaml")).toThrow(
+      /mine\.yaml: line 1, version: /,
+    );
+  });
+});
+
+describe("policy JSON schema", () => {
+  it("is in sync with the committed policy.schema.json", async () => {
+    const committed = JSON.parse(await readFile("policy.schema.json", "utf8")) as unknown;
+    expect(committed).toEqual(policyJsonSchema());
+  });
+
+  it("describes every rule's options for editors", () => {
+    const text = JSON.stringify(policyJsonSchema());
+    expect(text).toContain("nsg-inbound-exposure");
+    expect(text).toContain("publicPrefixes");
+  });
+});

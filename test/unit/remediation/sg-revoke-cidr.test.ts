@@ -1,0 +1,251 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { revokeCidr } from "../../../shared/remediation/sg-revoke-cidr.ts";
+import { sgIngressExposure } from "../../../shared/rules/sg-ingress-exposure.ts";
+import type { RuleContext } from "../../../shared/rules/types.ts";
+import type { Finding, Snapshot } from "../../../shared/types.ts";
+import { groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
+
+const noTrust: RuleContext = { trustedSources: [] };
+
+function findingFor(snapshot: Snapshot, raw: unknown = {}, context = noTrust): Finding {
+  const [violation] = sgIngressExposure.evaluate(snapshot, sgIngressExposure.options.parse(raw), context);
+  if (!violation) throw new Error("expected a violation");
+  return {
+    policyRule: "no-admin-ports-from-world",
+    ruleId: "sg-ingress-exposure",
+    resourceId: snapshot.resourceId,
+    resourceType: snapshot.resourceType,
+    severity: "high",
+    message: violation.message,
+    controls: violation.controls ?? [],
+    matched: violation.matched,
+  };
+}
+
+interface Perm {
+  IpProtocol: string;
+  FromPort?: number;
+  ToPort?: number;
+  IpRanges?: { CidrIp: string; Description?: string }[];
+  Ipv6Ranges?: { CidrIpv6: string; Description?: string }[];
+  PrefixListIds?: { PrefixListId: string }[];
+  UserIdGroupPairs?: { GroupId?: string; UserId?: string }[];
+}
+
+/**
+ * What EC2 does with RevokeSecurityGroupIngress by IpPermissions: per entry, find the rule with exactly that
+ * protocol and ports, drop exactly the listed sources, and drop a permission left without sources.
+ */
+function applyRevoke(group: Record<string, unknown>, ipPermissions: Perm[]): Record<string, unknown> {
+  let permissions = structuredClone(group.IpPermissions as Perm[]);
+  for (const revoke of ipPermissions) {
+    const target = permissions.find(
+      (p) => p.IpProtocol === revoke.IpProtocol && p.FromPort === revoke.FromPort && p.ToPort === revoke.ToPort,
+    );
+    if (!target) throw new Error(`unknown permission ${JSON.stringify(revoke)}`);
+    const v4 = (revoke.IpRanges ?? []).map((r) => r.CidrIp);
+    const v6 = (revoke.Ipv6Ranges ?? []).map((r) => r.CidrIpv6);
+    for (const cidr of v4) if (!target.IpRanges?.some((r) => r.CidrIp === cidr)) throw new Error(`unknown ${cidr}`);
+    target.IpRanges = (target.IpRanges ?? []).filter((r) => !v4.includes(r.CidrIp));
+    target.Ipv6Ranges = (target.Ipv6Ranges ?? []).filter((r) => !v6.includes(r.CidrIpv6));
+    permissions = permissions.filter(
+      (p) =>
+        (p.IpRanges?.length ?? 0) +
+          (p.Ipv6Ranges?.length ?? 0) +
+          (p.PrefixListIds?.length ?? 0) +
+          (p.UserIdGroupPairs?.length ?? 0) >
+        0,
+    );
+  }
+  return { ...group, IpPermissions: permissions };
+}
+
+/** Every (permission key, source) of a group's ingress, as comparable strings. */
+function sourcesOf(group: Record<string, unknown>): string[] {
+  return (group.IpPermissions as Perm[]).flatMap((p) => {
+    const key = `${p.IpProtocol}:${p.FromPort}:${p.ToPort}`;
+    return [
+      ...(p.IpRanges ?? []).map((r) => `${key} ${r.CidrIp}`),
+      ...(p.Ipv6Ranges ?? []).map((r) => `${key} ${r.CidrIpv6}`),
+      ...(p.PrefixListIds ?? []).map((r) => `${key} ${r.PrefixListId}`),
+      ...(p.UserIdGroupPairs ?? []).map((r) => `${key} ${r.GroupId}`),
+    ];
+  });
+}
+
+describe("revoke-cidr", () => {
+  it("revokes exactly 0.0.0.0/0 and ::/0 of a mixed permission in one call, neighbours untouched", () => {
+    const group = groupNamed("mixed-sources");
+    const snapshot = snapshotOf(group);
+    const plan = revokeCidr.plan(snapshot, findingFor(snapshot), noTrust);
+    expect(plan?.operation).toEqual({
+      kind: "revoke-security-group-ingress",
+      groupId: "sg-0a1b2c3d4e5f60705",
+      ipPermissions: [
+        {
+          IpProtocol: "tcp",
+          FromPort: 22,
+          ToPort: 22,
+          IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+          Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+        },
+      ],
+    });
+    const before = (group.IpPermissions as Perm[])[0];
+    expect(plan?.before).toEqual([before]);
+    expect(plan?.after).toEqual([
+      {
+        ...before,
+        IpRanges: [{ CidrIp: "10.0.0.0/16", Description: "office vpn" }],
+        Ipv6Ranges: [],
+      },
+    ]);
+    expect(plan?.summary).toBe(
+      "revoke ingress tcp 22 from 0.0.0.0/0, tcp 22 from ::/0 on sg-0a1b2c3d4e5f60705 " +
+        "(2 CIDRs in one RevokeSecurityGroupIngress call); other sources stay",
+    );
+    expect(plan?.remediation).toBe("revoke-cidr");
+    expect(plan?.resourceId).toBe("sg-0a1b2c3d4e5f60705");
+  });
+
+  it("revokes several permissions in one call and reports a permission left empty as null after", () => {
+    const snapshot = snapshotOf(groupNamed("wide-ranges"));
+    const plan = revokeCidr.plan(snapshot, findingFor(snapshot), noTrust);
+    expect(plan?.operation.ipPermissions).toEqual([
+      { IpProtocol: "tcp", FromPort: 0, ToPort: 65535, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 20, ToPort: 25, Ipv6Ranges: [{ CidrIpv6: "::/0" }] },
+    ]);
+    expect(plan?.after).toEqual([null, null]);
+  });
+
+  it("keeps -1 without ports and numeric protocols exactly as the group holds them", () => {
+    const all = snapshotOf(groupNamed("all-open"));
+    expect(revokeCidr.plan(all, findingFor(all), noTrust)?.operation.ipPermissions).toEqual([
+      { IpProtocol: "-1", IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+    ]);
+    const numeric = snapshotOf(groupNamed("numeric-protocols"));
+    expect(revokeCidr.plan(numeric, findingFor(numeric), noTrust)?.operation.ipPermissions).toEqual([
+      { IpProtocol: "6", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+    ]);
+  });
+
+  it("re-checks the snapshot: only CIDRs still present are revoked, none left gives undefined", () => {
+    const group = groupNamed("mixed-sources");
+    const finding = findingFor(snapshotOf(group));
+    const permissions = group.IpPermissions as Perm[];
+    const first = permissions[0];
+    if (!first) throw new Error("fixture");
+    first.Ipv6Ranges = [];
+    const newer = snapshotOf(group);
+    expect(revokeCidr.plan(newer, finding, noTrust)?.operation.ipPermissions).toEqual([
+      { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+    ]);
+    first.IpRanges = [{ CidrIp: "10.0.0.0/16" }];
+    expect(revokeCidr.plan(snapshotOf(group), finding, noTrust)).toBeUndefined();
+    // The same CIDR on a different port range is a different rule: not the one the finding named.
+    first.FromPort = 2222;
+    first.ToPort = 2222;
+    first.IpRanges = [{ CidrIp: "0.0.0.0/0" }];
+    expect(revokeCidr.plan(snapshotOf(group), finding, noTrust)).toBeUndefined();
+  });
+
+  it("revokes by security group rule ids when every matched CIDR carries one", () => {
+    const snapshot = snapshotOf(groupNamed("mixed-sources"));
+    const finding = findingFor(snapshot);
+    const withIds = {
+      ...finding,
+      matched: finding.matched.map((m, i) => ({ ...m, ruleId: `sgr-0123456789abcdef${i}` })),
+    };
+    expect(revokeCidr.plan(snapshot, withIds, noTrust)?.operation).toEqual({
+      kind: "revoke-security-group-ingress",
+      groupId: "sg-0a1b2c3d4e5f60705",
+      securityGroupRuleIds: ["sgr-0123456789abcdef0", "sgr-0123456789abcdef1"],
+    });
+    const someIds = { ...finding, matched: [{ ...finding.matched[0], ruleId: "sgr-0123456789abcdef0" }, finding.matched[1] ?? {}] };
+    expect(revokeCidr.plan(snapshot, someIds, noTrust)?.operation).toHaveProperty("ipPermissions");
+  });
+
+  it("ignores matched entries that are not ingress exposures", () => {
+    const snapshot = snapshotOf(groupNamed("mixed-sources"));
+    const finding = {
+      ...findingFor(snapshot),
+      matched: [{ direction: "egress", protocol: "-1", cidr: "0.0.0.0/0" }, { securityRule: "allow-ssh" }],
+    };
+    expect(revokeCidr.plan(snapshot, finding, noTrust)).toBeUndefined();
+  });
+
+  it("declares the write permission it needs", () => {
+    expect(revokeCidr.permissions).toEqual(["ec2:RevokeSecurityGroupIngress"]);
+    expect(revokeCidr.resourceTypes).toEqual(["aws:ec2:security-group"]);
+  });
+});
+
+// Property: for any group and policy, applying the plan and re-evaluating finds nothing, and every source the
+// finding did not name (other CIDRs, prefix lists, group references) is still there.
+const cidrs4 = ["0.0.0.0/0", "10.0.0.0/16", "192.168.1.0/24", "198.51.100.0/24", "203.0.113.7/32", "0.0.0.0/1"];
+const cidrs6 = ["::/0", "fd00::/8", "2001:db8::/32", "2001:db8:1::/48"];
+const protocols = ["tcp", "udp", "-1", "6", "17", "icmp", "50"];
+
+const permissionArb = fc
+  .record({
+    protocol: fc.constantFrom(...protocols),
+    from: fc.integer({ min: 0, max: 4000 }),
+    width: fc.constantFrom(0, 0, 3, 100, 65535),
+    v4: fc.subarray(cidrs4),
+    v6: fc.subarray(cidrs6),
+    prefixList: fc.boolean(),
+    groupRef: fc.boolean(),
+  })
+  .map(({ protocol, from, width, v4, v6, prefixList, groupRef }): Perm => {
+    const ported = ["tcp", "udp", "6", "17"].includes(protocol);
+    const ports = ported
+      ? { FromPort: from, ToPort: Math.min(from + width, 65535) }
+      : protocol === "icmp"
+        ? { FromPort: 8, ToPort: -1 }
+        : {};
+    return {
+      IpProtocol: protocol,
+      ...ports,
+      IpRanges: v4.map((CidrIp) => ({ CidrIp })),
+      Ipv6Ranges: v6.map((CidrIpv6) => ({ CidrIpv6 })),
+      PrefixListIds: prefixList ? [{ PrefixListId: "pl-0123456789abcdef0" }] : [],
+      UserIdGroupPairs: groupRef ? [{ GroupId: "sg-0a1b2c3d4e5f60706", UserId: "123456789012" }] : [],
+    };
+  });
+
+// EC2 merges rules with the same protocol and ports into one permission, so keys are unique in a group.
+const groupArb = fc
+  .uniqueArray(permissionArb, { selector: (p) => `${p.IpProtocol}:${p.FromPort}:${p.ToPort}`, maxLength: 6 })
+  .map((IpPermissions) => ({ ...groupNamed("web-public"), IpPermissions }));
+
+const optionsArb = fc.record({
+  ports: fc.constantFrom<(number | string)[]>([22, 3389], [22], ["0-65535"], [443, "3000-3100"]),
+  protocols: fc.constantFrom<("tcp" | "udp")[]>(["tcp"], ["udp"], ["tcp", "udp"]),
+  publicPrefixes: fc.boolean(),
+  trustedSources: fc.constantFrom([], ["203.0.113.0/24"], ["198.51.100.0/24", "2001:db8::/32"]),
+});
+
+describe("revoke-cidr property", () => {
+  it("leaves no finding and every non-offending source in place", () => {
+    fc.assert(
+      fc.property(groupArb, optionsArb, (group, raw) => {
+        const snapshot = snapshotOf(group);
+        const options = sgIngressExposure.options.parse(raw);
+        const violations = sgIngressExposure.evaluate(snapshot, options, noTrust);
+        if (violations.length === 0) return;
+        const finding = findingFor(snapshot, raw);
+        const plan = revokeCidr.plan(snapshot, finding, noTrust);
+        expect(plan).toBeDefined();
+        const after = applyRevoke(group, plan?.operation.ipPermissions as Perm[]);
+        expect(sgIngressExposure.evaluate(snapshotOf(after), options, noTrust)).toEqual([]);
+        const revoked = new Set(finding.matched.map((m) => `${m.protocol}:${m.fromPort}:${m.toPort} ${m.cidr}`));
+        const expected = sourcesOf(group).filter((s) => !revoked.has(s));
+        expect(sourcesOf(after)).toEqual(expected);
+        // The other groups' fields are untouched by construction; the egress too.
+        expect(after.IpPermissionsEgress).toEqual(group.IpPermissionsEgress);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

@@ -1,0 +1,300 @@
+// NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
+import { describe, expect, it } from "vitest";
+import { parse as parseYaml } from "yaml";
+import { InputError } from "../../../shared/errors.ts";
+import { nsgInboundExposure } from "../../../shared/rules/nsg-inbound-exposure.ts";
+import type { Violation } from "../../../shared/rules/types.ts";
+import { loadFixture, NSG_ID, nsgWith, type RuleSpec, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
+
+function evaluate(resource: unknown, options: unknown = {}, trustedSources: string[] = []): Violation[] {
+  const parsed = nsgInboundExposure.options.parse(options);
+  return nsgInboundExposure.evaluate(snapshotOf(resource as Record<string, unknown>), parsed, { trustedSources });
+}
+
+/** The matched entries, keyed by security rule name. */
+function matched(resource: unknown, options: unknown = {}, trusted: string[] = []): Record<string, Record<string, unknown>> {
+  const violations = evaluate(resource, options, trusted);
+  expect(violations.length).toBeLessThanOrEqual(1);
+  return Object.fromEntries((violations[0]?.matched ?? []).map((m) => [String(m.securityRule), m]));
+}
+
+const ssh = { ports: [22] };
+const allowSsh = (source: RuleSpec["source"], extra: Partial<RuleSpec> = {}): RuleSpec => ({
+  name: "allow-ssh",
+  priority: 200,
+  source,
+  ports: "22",
+  ...extra,
+});
+
+describe("nsg-inbound-exposure: the spec example", () => {
+  const nsg = loadFixture("NetworkSecurityGroupGet.json");
+
+  it("reports rule1 (protocol *, port 80, source *) as HTTP from the Internet", () => {
+    const [violation] = evaluate(nsg, { ports: [80, 443] });
+    expect(violation?.matched).toEqual([
+      {
+        securityRule: "rule1",
+        id: `${String(nsg.id)}/securityRules/rule1`,
+        priority: 130,
+        protocol: "*",
+        sources: ["*"],
+        ports: ["80"],
+        protocols: ["Tcp"],
+        direction: "Inbound",
+      },
+    ]);
+    expect(violation?.message).toBe("Security rule rule1 (priority 130) allows Tcp 80 from *");
+    expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.4", "CIS Azure v3.0.0 7.4"]);
+  });
+
+  it("is silent when the protected port is not the one rule1 opens", () => {
+    expect(evaluate(nsg, ssh)).toEqual([]);
+  });
+
+  it("never reports the default rules, even with every port and protocol protected", () => {
+    const onlyDefaults = nsgWith([]);
+    expect(evaluate(onlyDefaults, { protocols: ["Tcp", "Udp", "Icmp", "Esp", "Ah"] })).toEqual([]);
+  });
+});
+
+describe("nsg-inbound-exposure: every spelling of anywhere", () => {
+  for (const source of ["*", "Internet", "internet", "Any", "ANY", "0.0.0.0/0", "::/0"]) {
+    it(`reports SSH from ${source}`, () => {
+      const m = matched(nsgWith([allowSsh(source)]), ssh);
+      expect(m["allow-ssh"]).toMatchObject({ sources: [source], ports: ["22"], protocols: ["Tcp"] });
+    });
+  }
+
+  it("reports a plural source list with one bad prefix among good ones, naming only the bad one", () => {
+    const m = matched(loadFixture("nsg-mixed.json"), { ports: [3389] });
+    expect(Object.keys(m)).toEqual(["allow-rdp-partners"]);
+    expect(m["allow-rdp-partners"]).toMatchObject({ sources: ["0.0.0.0/0"], ports: ["3389"] });
+  });
+});
+
+describe("nsg-inbound-exposure: ports", () => {
+  it("finds 22 inside a range, 3389 inside a plural list, and reports only the protected ports", () => {
+    const nsg = nsgWith([
+      { name: "range", priority: 100, source: "*", ports: "20-25" },
+      { name: "plural", priority: 110, source: "Internet", ports: ["80", "3000-4000"] },
+      { name: "beside", priority: 120, source: "*", ports: "23-25" },
+    ]);
+    const m = matched(nsg, { ports: [22, 3389] });
+    expect(Object.keys(m).sort()).toEqual(["plural", "range"]);
+    expect(m.range?.ports).toEqual(["22"]);
+    expect(m.plural?.ports).toEqual(["3389"]);
+  });
+
+  it("reads `*` as every port and accepts range options", () => {
+    const nsg = nsgWith([allowSsh("*", { ports: "*" })]);
+    expect(matched(nsg, ssh)["allow-ssh"]?.ports).toEqual(["22"]);
+    expect(matched(nsg, { ports: ["1000-2000", 22] })["allow-ssh"]?.ports).toEqual(["22", "1000-2000"]);
+    expect(matched(nsg)["allow-ssh"]?.ports).toEqual(["0-65535"]);
+  });
+});
+
+describe("nsg-inbound-exposure: protocols", () => {
+  const nsg = nsgWith([
+    { name: "any-proto", priority: 100, protocol: "*", source: "*", ports: "53" },
+    { name: "udp-only", priority: 110, protocol: "Udp", source: "*", ports: "161" },
+    { name: "tcp-upper", priority: 120, protocol: "TCP", source: "*", ports: "22" },
+  ]);
+
+  it("protects Tcp by default: a `*` rule allows it, a Udp rule does not, `TCP` is Tcp", () => {
+    expect(Object.keys(matched(nsg)).sort()).toEqual(["any-proto", "tcp-upper"]);
+  });
+
+  it("protects Udp when asked, and maps it to the CIS UDP recommendation", () => {
+    const [violation] = evaluate(nsg, { protocols: ["Udp"] });
+    const m = Object.fromEntries((violation?.matched ?? []).map((x) => [String(x.securityRule), x]));
+    expect(Object.keys(m).sort()).toEqual(["any-proto", "udp-only"]);
+    expect(m["any-proto"]).toMatchObject({ protocol: "*", protocols: ["Udp"], ports: ["53"] });
+    expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.3", "CIS Azure v3.0.0 7.3"]);
+  });
+});
+
+describe("nsg-inbound-exposure: trusted sources and public prefixes", () => {
+  it("does not report a trusted bastion or tunnel IP (policy-wide or the entry's own)", () => {
+    const nsg = nsgWith([allowSsh("203.0.113.10/32"), { name: "tunnel", priority: 210, source: "198.51.100.7", ports: "22" }]);
+    expect(evaluate(nsg, ssh, ["203.0.113.10/32", "198.51.100.7"])).toEqual([]);
+    expect(evaluate(nsg, { ...ssh, trustedSources: ["203.0.113.0/24", "198.51.100.0/24"] })).toEqual([]);
+  });
+
+  it("still reports a source that merely contains a trusted prefix", () => {
+    const nsg = nsgWith([allowSsh("203.0.113.0/24"), { name: "world", priority: 210, source: "0.0.0.0/0", ports: "22" }]);
+    expect(Object.keys(matched(nsg, ssh, ["203.0.113.10/32"])).sort()).toEqual(["allow-ssh", "world"]);
+    // Anywhere always counts, even when someone trusts the whole space.
+    expect(Object.keys(matched(nsg, ssh, ["0.0.0.0/0"]))).toEqual(["world"]);
+  });
+
+  it("counts a specific public /24 only when publicPrefixes is on, and maps it to no CIS control", () => {
+    const nsg = nsgWith([allowSsh("198.51.100.0/24")]);
+    const [violation] = evaluate(nsg, ssh);
+    expect(violation?.matched[0]).toMatchObject({ securityRule: "allow-ssh", sources: ["198.51.100.0/24"] });
+    expect(violation?.controls).toEqual([]);
+    expect(evaluate(nsg, { ...ssh, publicPrefixes: false })).toEqual([]);
+  });
+
+  it("never counts private space, VirtualNetwork, AzureLoadBalancer, other service tags or ASGs", () => {
+    const nsg = nsgWith([
+      allowSsh("10.0.0.0/8"),
+      { name: "vnet", priority: 210, source: "VirtualNetwork", ports: "22" },
+      { name: "alb", priority: 220, source: "AzureLoadBalancer", ports: "22" },
+      { name: "storage", priority: 230, source: "Storage.WestEurope", ports: "22" },
+      { name: "asg", priority: 240, sourceAsgs: ["asg-jump"], ports: "22" },
+      { name: "ula", priority: 250, source: ["fd00::/8", "192.168.0.0/16"], ports: "22" },
+    ]);
+    expect(evaluate(nsg, ssh)).toEqual([]);
+  });
+
+  it("ignores outbound rules", () => {
+    const nsg = nsgWith([allowSsh("*", { direction: "Outbound", destination: "Internet" })]);
+    expect(evaluate(nsg, ssh)).toEqual([]);
+  });
+});
+
+describe("nsg-inbound-exposure: precedence", () => {
+  const deny = (name: string, priority: number, extra: Partial<RuleSpec>): RuleSpec => ({
+    name,
+    priority,
+    access: "Deny",
+    protocol: "*",
+    source: "*",
+    ...extra,
+  });
+
+  it("a higher-precedence Deny shadows the Allow entirely", () => {
+    const nsg = nsgWith([deny("deny-ssh", 100, { ports: "22" }), allowSsh("Internet")]);
+    expect(evaluate(nsg, ssh)).toEqual([]);
+  });
+
+  it("two Denies that split the range shadow it together", () => {
+    const nsg = nsgWith([
+      deny("deny-low", 100, { ports: "20-22" }),
+      deny("deny-high", 110, { source: "Internet", ports: ["23", "24-25"] }),
+      allowSsh("Internet", { ports: "20-25", priority: 300 }),
+    ]);
+    expect(evaluate(nsg)).toEqual([]);
+  });
+
+  it("a partial Deny leaves exactly the rest of the range", () => {
+    const nsg = nsgWith([deny("deny-ssh", 100, { ports: "22" }), allowSsh("*", { ports: "20-25" })]);
+    expect(matched(nsg)["allow-ssh"]?.ports).toEqual(["20-21", "23-25"]);
+    expect(matched(nsg, { ports: [22, 3389, "20-21"] })["allow-ssh"]?.ports).toEqual(["20-21"]);
+    expect(evaluate(nsg, { ports: [22, 3389] })).toEqual([]);
+  });
+
+  it("a lower-precedence Deny does not shadow", () => {
+    const nsg = nsgWith([allowSsh("*", { priority: 100 }), deny("deny-ssh", 200, { ports: "22" })]);
+    expect(matched(nsg, ssh)["allow-ssh"]?.ports).toEqual(["22"]);
+  });
+
+  it("a Deny covers a source within its prefix, and 0.0.0.0/0 alone leaves `*` open over IPv6", () => {
+    const covered = nsgWith([deny("deny-net", 100, { source: "198.51.100.0/24", ports: "22" }), allowSsh("198.51.100.0/25")]);
+    expect(evaluate(covered, ssh)).toEqual([]);
+
+    const v4only = nsgWith([deny("deny-v4", 100, { source: "0.0.0.0/0", ports: "22" }), allowSsh("*")]);
+    expect(matched(v4only, ssh)["allow-ssh"]?.sources).toEqual(["*"]);
+
+    const both = nsgWith([
+      deny("deny-v4", 100, { source: "0.0.0.0/0", ports: "22" }),
+      deny("deny-v6", 110, { source: "::/0", ports: "22" }),
+      allowSsh("*"),
+    ]);
+    expect(evaluate(both, ssh)).toEqual([]);
+  });
+
+  it("a Deny shadows only its protocol, its destinations and public sources it covers", () => {
+    const udpDeny = nsgWith([deny("deny-udp", 100, { protocol: "Udp", ports: "22" }), allowSsh("*")]);
+    expect(Object.keys(matched(udpDeny, ssh))).toEqual(["allow-ssh"]);
+
+    const narrowDest = nsgWith([deny("deny-host", 100, { destination: "10.0.0.4", ports: "22" }), allowSsh("*")]);
+    expect(Object.keys(matched(narrowDest, ssh))).toEqual(["allow-ssh"]);
+
+    const wideDest = nsgWith([
+      deny("deny-subnet", 100, { destination: "10.0.0.0/24", ports: "22" }),
+      allowSsh("*", { destination: ["10.0.0.4", "10.0.0.5"] }),
+    ]);
+    expect(evaluate(wideDest, ssh)).toEqual([]);
+
+    const tagSource = nsgWith([deny("deny-vnet", 100, { source: "VirtualNetwork", ports: "22" }), allowSsh("*")]);
+    expect(Object.keys(matched(tagSource, ssh))).toEqual(["allow-ssh"]);
+  });
+});
+
+describe("nsg-inbound-exposure: the whole mixed NSG", () => {
+  it("lists every offending rule in one violation, in precedence order", () => {
+    const nsg = loadFixture("nsg-mixed.json");
+    const violations = evaluate(nsg, { ports: [22, 23, 80, 443, 3389] });
+    expect(violations).toHaveLength(1);
+    const [v] = violations;
+    expect(v?.matched.map((m) => [m.securityRule, m.sources, m.ports])).toEqual([
+      ["allow-https-internet", ["Internet"], ["80", "443"]],
+      ["allow-ssh-any", ["*"], ["22"]],
+      ["allow-rdp-partners", ["0.0.0.0/0"], ["3389"]],
+      // 23 is denied by deny-telnet at 105.
+      ["allow-admin-range", ["Any"], ["22"]],
+      ["allow-bastion-ssh", ["203.0.113.10/32"], ["22"]],
+    ]);
+    expect(v?.matched[1]).toEqual({
+      securityRule: "allow-ssh-any",
+      id: `${NSG_ID}/securityRules/allow-ssh-any`,
+      priority: 110,
+      protocol: "Tcp",
+      sources: ["*"],
+      ports: ["22"],
+      protocols: ["Tcp"],
+      direction: "Inbound",
+    });
+    expect(v?.message).toContain("Security rule allow-ssh-any (priority 110) allows Tcp 22 from *");
+    expect(v?.message).toContain("Security rule allow-https-internet (priority 100) allows Tcp 80, 443 from Internet");
+    expect(v?.controls).toEqual([
+      "CIS Azure v2.0.0 6.1",
+      "CIS Azure v3.0.0 7.1",
+      "CIS Azure v2.0.0 6.2",
+      "CIS Azure v3.0.0 7.2",
+      "CIS Azure v2.0.0 6.4",
+      "CIS Azure v3.0.0 7.4",
+    ]);
+  });
+});
+
+describe("nsg-inbound-exposure: input validation", () => {
+  it("rejects option typos and bad ports", () => {
+    const schema = nsgInboundExposure.options;
+    expect(schema.safeParse({ port: [22] }).success).toBe(false);
+    expect(schema.safeParse({ ports: [70000] }).success).toBe(false);
+    expect(schema.safeParse({ ports: ["25-20"] }).success).toBe(false);
+    expect(schema.safeParse({ ports: ["ssh"] }).success).toBe(false);
+    expect(schema.safeParse({ protocols: ["Gre"] }).success).toBe(false);
+    expect(schema.safeParse({ trustedSources: ["bastion"] }).success).toBe(false);
+    expect(schema.parse({})).toEqual({ protocols: ["Tcp"], trustedSources: [], publicPrefixes: true });
+  });
+
+  it("rejects a resource that is not an NSG with a message naming the field", () => {
+    const storage = { type: "Microsoft.Storage/storageAccounts", properties: { networkAcls: { defaultAction: "Allow" } } };
+    expect(() => evaluate(storage)).toThrow(InputError);
+    expect(() => evaluate(storage)).toThrow(/not a network security group.*type.*properties\.securityRules/s);
+    const badRule = nsgWith([{ name: "x", properties: { protocol: "Tcp", access: "Maybe", priority: 100, direction: "Inbound" } }]);
+    expect(() => evaluate(badRule)).toThrow(/properties\.securityRules\.0\.properties\.access: expected Allow or Deny/);
+  });
+
+  it("tolerates fields ARM adds", () => {
+    const nsg = nsgWith([allowSsh("*")]);
+    (nsg.properties as Record<string, unknown>).flushConnection = false;
+    expect(matched(nsg, ssh)["allow-ssh"]?.ports).toEqual(["22"]);
+  });
+});
+
+describe("nsg-inbound-exposure: definition", () => {
+  it("declares its id, permission, remediations and a valid example", () => {
+    expect(nsgInboundExposure.id).toBe("nsg-inbound-exposure");
+    expect(nsgInboundExposure.resourceTypes).toEqual(["microsoft.network/networksecuritygroups"]);
+    expect(nsgInboundExposure.permissions).toEqual(["Microsoft.Network/networkSecurityGroups/read"]);
+    expect(nsgInboundExposure.remediations[0]).toBe("delete-rule");
+    const [entry] = parseYaml(nsgInboundExposure.example) as [{ rule: string; options: unknown }];
+    expect(entry.rule).toBe("nsg-inbound-exposure");
+    expect(nsgInboundExposure.options.parse(entry.options)).toMatchObject({ ports: [22], protocols: ["Tcp"] });
+  });
+});
