@@ -318,12 +318,10 @@ export function isValidationHandshake(input: unknown): { validationCode: string 
  */
 export function normaliseEventGrid(input: unknown): NormaliseResult {
   if (!isRecord(input) && !Array.isArray(input)) {
-    throw new InputError(
-      `an Event Grid delivery is an event object or an array of events, got ${describe(input)}`,
-      {
-        path: "",
-      },
-    );
+    const what = describe(input);
+    throw new InputError(`an Event Grid delivery is an event object or an array of events, got ${what}`, {
+      path: "",
+    });
   }
   const items: readonly unknown[] = Array.isArray(input) ? input : [input];
   const changes: ResourceChange[] = [];
@@ -370,8 +368,9 @@ function normaliseItem(item: unknown, index: number): ResourceChange | SkippedEv
 
   if (eventType === VALIDATION_EVENT) {
     const data = validationData.safeParse(envelope.data);
-    if (!data.success)
+    if (!data.success) {
       return malformed(zodDetail(where, "data", envelope.data, data.error), eventId, eventType);
+    }
     return skip(
       "validation-handshake",
       "Event Grid subscription validation; the HTTP entry answers it with the validation code",

@@ -15,7 +15,6 @@ import {
 } from "./deliver.ts";
 import {
   actorFacts,
-  capList,
   compactMatched,
   describeOutcome,
   orderedResults,
@@ -120,9 +119,12 @@ function resultSection(result: ActionResult): SlackBlock {
   ];
   if (f.matched.length > 0) {
     lines.push("*Matched:*");
-    for (const item of capList(f.matched.map(compactMatched), MAX_MATCHED_SHOWN)) {
-      lines.push(`• ${escapeMrkdwn(truncate(item, 400))}`);
+    // Inline code, so a `*` source or port (the very thing the alert is about) is shown, not read as bold.
+    for (const item of f.matched.slice(0, MAX_MATCHED_SHOWN)) {
+      lines.push(`• \`${escapeMrkdwn(truncate(compactMatched(item), 400).replace(/`/g, "'"))}\``);
     }
+    if (f.matched.length > MAX_MATCHED_SHOWN)
+      lines.push(`• … (${f.matched.length - MAX_MATCHED_SHOWN} more)`);
   }
   lines.push(`*Done:* ${escapeMrkdwn(truncate(describeOutcome(result), 500))}`);
   if (result.reason) lines.push(`*Why:* ${escapeMrkdwn(truncate(result.reason, 500))}`);

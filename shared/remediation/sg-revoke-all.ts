@@ -2,18 +2,18 @@ import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
 import { AWS_SECURITY_GROUP_TYPE, isDefaultGroup, parseSecurityGroup } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
-import type { Remediation } from "./types.ts";
+import type { Remediation, RemediationContext } from "./types.ts";
 
 /**
  * Empties a VPC's default security group: every ingress and egress permission the snapshot holds now
  * (not only what the finding saw: the goal is an empty group, and rules added since are just as wrong).
  */
-export const revokeAll = {
+export const revokeAll: Remediation = {
   id: "revoke-all",
   description: "Revoke every inbound and outbound rule of a VPC's default security group",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
-  plan(snapshot: Snapshot, _finding: Finding): PlannedChange | undefined {
+  plan(snapshot: Snapshot, _finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     const group = parseSecurityGroup(snapshot.resource);
     // Emptying any other group would cut off whatever uses it: a policy pointing this at another rule is a
     // mistake to surface, not to carry out.
@@ -36,4 +36,4 @@ export const revokeAll = {
       after: { IpPermissions: [], IpPermissionsEgress: [] },
     };
   },
-} satisfies Remediation;
+};

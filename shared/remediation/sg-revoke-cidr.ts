@@ -7,7 +7,7 @@ import {
   samePermissionKey,
 } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
-import type { Remediation } from "./types.ts";
+import type { Remediation, RemediationContext } from "./types.ts";
 
 interface PerPermission {
   permission: IpPermission;
@@ -22,13 +22,13 @@ interface PerPermission {
  * protocol, ports and CIDR and leaves the permission's other CIDRs, prefix lists and group references alone.
  * Security group rule ids are used instead only when every revoked CIDR came with one.
  */
-export const revokeCidr = {
+export const revokeCidr: Remediation = {
   id: "revoke-cidr",
   description:
     "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress"],
-  plan(snapshot: Snapshot, finding: Finding): PlannedChange | undefined {
+  plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     const group = parseSecurityGroup(snapshot.resource);
     const wanted = parseMatched(exposureMatchSchema, finding.matched).filter(
       (m) => m.direction === undefined || m.direction === "ingress",
@@ -78,7 +78,7 @@ export const revokeCidr = {
       after: entries.map((e) => withoutCidrs(e.permission, e) ?? null),
     };
   },
-} satisfies Remediation;
+};
 
 function portsText(permission: IpPermission): string {
   if (permission.IpProtocol === "-1") return "all traffic";

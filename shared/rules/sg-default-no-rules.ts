@@ -10,7 +10,7 @@ import {
   parseSecurityGroup,
   protocolLabel,
 } from "./sg/security-group.ts";
-import type { RuleDefinition, Violation } from "./types.ts";
+import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 
 export const sgDefaultNoRulesOptions = z.strictObject({});
 
@@ -65,7 +65,7 @@ export const sgDefaultNoRules = {
     "  remediation: revoke-all",
     "",
   ].join("\n"),
-  evaluate(snapshot: Snapshot): Violation[] {
+  evaluate(snapshot: Snapshot, _options: z.infer<typeof sgDefaultNoRulesOptions>, _context: RuleContext): Violation[] {
     const group = parseSecurityGroup(snapshot.resource);
     if (!isDefaultGroup(group)) return [];
     const matched = [

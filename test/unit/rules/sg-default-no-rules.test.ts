@@ -3,7 +3,8 @@ import { sgDefaultNoRules } from "../../../shared/rules/sg-default-no-rules.ts";
 import { groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
 
 const context = { trustedSources: [] };
-const evaluate = (group: Record<string, unknown>) => sgDefaultNoRules.evaluate(snapshotOf(group), {}, context);
+const evaluate = (group: Record<string, unknown>) =>
+  sgDefaultNoRules.evaluate(snapshotOf(group), {}, context);
 
 describe("sg-default-no-rules", () => {
   it("reports each source of a default group's standard rules, inbound and outbound", () => {
@@ -38,7 +39,13 @@ describe("sg-default-no-rules", () => {
       { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: "10.0.0.0/16" },
       { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: "0.0.0.0/0" },
       { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: "::/0" },
-      { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, prefixListId: "pl-0123456789abcdef0" },
+      {
+        direction: "ingress",
+        protocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        prefixListId: "pl-0123456789abcdef0",
+      },
       {
         direction: "ingress",
         protocol: "tcp",

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
-import { type SgIngressExposureOptions, sgIngressExposure } from "../../../shared/rules/sg-ingress-exposure.ts";
+import {
+  type SgIngressExposureOptions,
+  sgIngressExposure,
+} from "../../../shared/rules/sg-ingress-exposure.ts";
 import type { RuleContext, Violation } from "../../../shared/rules/types.ts";
 import { cliDocsExample, groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
 
@@ -20,7 +23,12 @@ function cidrsOf(violations: Violation[]): unknown[] {
 
 describe("sg-ingress-exposure options", () => {
   it("defaults to tcp 22 and 3389, public prefixes counted", () => {
-    expect(options()).toEqual({ ports: [22, 3389], protocols: ["tcp"], trustedSources: [], publicPrefixes: true });
+    expect(options()).toEqual({
+      ports: [22, 3389],
+      protocols: ["tcp"],
+      trustedSources: [],
+      publicPrefixes: true,
+    });
   });
 
   it("rejects unknown keys, bad ports, bad protocols and bad prefixes", () => {
@@ -127,7 +135,9 @@ describe("sg-ingress-exposure", () => {
     const trusted = { trustedSources: ["203.0.113.10/32"] };
     expect(cidrsOf(evaluate("partners", {}, trusted))).toEqual(["198.51.100.0/24"]);
     expect(cidrsOf(evaluate("partners", {}, noTrust))).toEqual(["203.0.113.10/32", "198.51.100.0/24"]);
-    expect(cidrsOf(evaluate("partners", { trustedSources: ["203.0.113.0/24"] }))).toEqual(["198.51.100.0/24"]);
+    expect(cidrsOf(evaluate("partners", { trustedSources: ["203.0.113.0/24"] }))).toEqual([
+      "198.51.100.0/24",
+    ]);
     expect(evaluate("partners", { publicPrefixes: false })).toEqual([]);
     // A specific public prefix fails no Security Hub control: those are about 0.0.0.0/0 and ::/0.
     const [violation] = evaluate("partners", {}, trusted);
@@ -159,9 +169,9 @@ describe("sg-ingress-exposure", () => {
       { protocol: "17", fromPort: 3389 },
     ]);
     // ICMP type 8 in FromPort is not port 8; protocol 50 (ESP) has no ports.
-    expect(evaluate("numeric-protocols", { ports: [8, "0-65535"] })[0]?.matched.map((m) => m.protocol)).toEqual([
-      "6",
-    ]);
+    expect(
+      evaluate("numeric-protocols", { ports: [8, "0-65535"] })[0]?.matched.map((m) => m.protocol),
+    ).toEqual(["6"]);
   });
 
   it("evaluates the AWS CLI documentation example (a public /24 on 22, a self reference)", () => {
@@ -169,18 +179,28 @@ describe("sg-ingress-exposure", () => {
     if (!group) throw new Error("fixture is empty");
     const [violation] = sgIngressExposure.evaluate(snapshotOf(group), options(), noTrust);
     expect(violation?.matched).toEqual([
-      { protocol: "tcp", fromPort: 22, toPort: 22, cidr: "203.0.113.0/24", family: "ipv4", ports: ["22"], controls: [] },
+      {
+        protocol: "tcp",
+        fromPort: 22,
+        toPort: 22,
+        cidr: "203.0.113.0/24",
+        family: "ipv4",
+        ports: ["22"],
+        controls: [],
+      },
     ]);
   });
 
   it("rejects a resource that is not a security group with an InputError naming the field", () => {
     const snapshot = snapshotOf({ GroupId: "sg-0a1b2c3d4e5f60701", IpPermissions: [{ FromPort: 22 }] });
     expect(() => sgIngressExposure.evaluate(snapshot, options(), noTrust)).toThrow(InputError);
-    expect(() => sgIngressExposure.evaluate(snapshot, options(), noTrust)).toThrow(/IpPermissions\.0\.IpProtocol/);
+    expect(() => sgIngressExposure.evaluate(snapshot, options(), noTrust)).toThrow(
+      /IpPermissions\.0\.IpProtocol/,
+    );
   });
 
   it("tolerates fields it does not know and null lists", () => {
-    const group = { ...groupNamed("web-public"), SomethingNew: { a: 1 } };
+    const group: Record<string, unknown> = { ...groupNamed("web-public"), SomethingNew: { a: 1 } };
     const permissions = group.IpPermissions as Record<string, unknown>[];
     group.IpPermissions = permissions.map((p) => ({ ...p, PrefixListIds: null, Extra: true }));
     expect(cidrsOf(sgIngressExposure.evaluate(snapshotOf(group), options(), noTrust))).toEqual(["0.0.0.0/0"]);

@@ -52,18 +52,9 @@ describe("security group parsing", () => {
   });
 
   it("normalises protocol names and numbers", () => {
-    expect(["tcp", "6", "udp", "17", "-1", "icmp", "1", "icmpv6", "58", "50"].map(normaliseProtocol)).toEqual([
-      "tcp",
-      "tcp",
-      "udp",
-      "udp",
-      "all",
-      "icmp",
-      "icmp",
-      "icmpv6",
-      "icmpv6",
-      "other",
-    ]);
+    expect(["tcp", "6", "udp", "17", "-1", "icmp", "1", "icmpv6", "58", "50"].map(normaliseProtocol)).toEqual(
+      ["tcp", "tcp", "udp", "udp", "all", "icmp", "icmp", "icmpv6", "icmpv6", "other"],
+    );
   });
 
   it("reads ports: ranges for tcp/udp, everything for -1 and port-less protocols, all for a -1 tcp range", () => {
@@ -79,19 +70,25 @@ describe("exposure controls", () => {
   const perm = (p: object) => ipPermissionSchema.parse(p);
 
   it("maps tcp 3389 from 0.0.0.0/0 to EC2.14 and the IPv4 admin-port controls", () => {
-    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 3389, ToPort: 3389 }), "ipv4", true)).toEqual([
-      "Security Hub EC2.14",
-      "Security Hub EC2.18",
-      "Security Hub EC2.19",
-      "Security Hub EC2.53",
-      "CIS AWS v3.0.0 5.2",
-      "CIS AWS v5.0.0 5.3",
-    ]);
+    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 3389, ToPort: 3389 }), "ipv4", true)).toEqual(
+      [
+        "Security Hub EC2.14",
+        "Security Hub EC2.18",
+        "Security Hub EC2.19",
+        "Security Hub EC2.53",
+        "CIS AWS v3.0.0 5.2",
+        "CIS AWS v5.0.0 5.3",
+      ],
+    );
   });
 
   it("leaves EC2.18 out for 443 alone (authorized by Security Hub's default) and names nothing for a /24", () => {
-    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 443, ToPort: 443 }), "ipv4", true)).toEqual([]);
-    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 22, ToPort: 22 }), "ipv4", false)).toEqual([]);
+    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 443, ToPort: 443 }), "ipv4", true)).toEqual(
+      [],
+    );
+    expect(exposureControls(perm({ IpProtocol: "tcp", FromPort: 22, ToPort: 22 }), "ipv4", false)).toEqual(
+      [],
+    );
   });
 
   it("names nothing for ICMP", () => {

@@ -1,0 +1,450 @@
+// The request pipeline shared by every resource type: api-version, authentication, injected faults, body parsing,
+// routing, If-Match / If-None-Match, long-running operations, the request log and Event Grid events.
+
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { decodeToken } from "./auth.ts";
+import { ArmError, invalidRequestFormat } from "./errors.ts";
+import { resourceEvent, resourceNotificationEvent } from "./events.ts";
+import { clone, type JsonObject } from "./json.ts";
+import {
+  OPERATION_RESULT_PATTERN,
+  OPERATION_STATUS_PATTERN,
+  operationHeaders,
+  pollResult,
+  pollStatus,
+  startOperation,
+} from "./lro.ts";
+import { decodePath, type ItemRoute, matchRoute, type RequestContext, type Route, type WriteOutcome } from "./router.ts";
+import { completeProvisioning, type EmulatorState } from "./state.ts";
+
+export interface FaultSpec {
+  method?: string;
+  pathIncludes?: string;
+  status: 429 | 500 | 503;
+  retryAfterSeconds?: number;
+  times: number;
+  /** Error code in the body; defaults to TooManyRequests / InternalServerError / ServiceUnavailable. */
+  code?: string;
+}
+
+export interface RequestLogEntry {
+  method: string;
+  path: string;
+  status: number;
+}
+
+export type EventListener = (events: object[]) => void;
+
+export interface PipelineOptions {
+  emitResourceNotifications: boolean;
+  notificationBooleansAsNumbers: boolean;
+  enforceOperationLocks: boolean;
+}
+
+export interface Pipeline {
+  state: EmulatorState;
+  routes: readonly Route[];
+  options: PipelineOptions;
+  baseUrl: () => string;
+  faults: FaultSpec[];
+  requests: RequestLogEntry[];
+  events: object[];
+  listeners: Set<EventListener>;
+}
+
+const DEFAULT_FAULT_CODES: Record<FaultSpec["status"], string> = {
+  429: "TooManyRequests",
+  500: "InternalServerError",
+  503: "ServiceUnavailable",
+};
+
+interface Reply {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks);
+}
+
+function errorReply(error: ArmError): Reply {
+  return { status: error.status, body: error.toBody(), headers: error.headers };
+}
+
+function authenticate(header: string | undefined): JsonObject {
+  const challenge = {
+    "WWW-Authenticate":
+      'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
+      'error_description="The authentication failed because of missing \'Authorization\' header."',
+  };
+  if (!header) {
+    throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.", {
+      headers: challenge,
+    });
+  }
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match) {
+    throw new ArmError(
+      401,
+      "AuthenticationFailed",
+      "Authentication failed. The 'Authorization' header is provided in an invalid format.",
+      { headers: challenge },
+    );
+  }
+  const claims = decodeToken(match[1] as string);
+  if (!claims) throw new ArmError(401, "InvalidAuthenticationToken", "The access token is invalid.");
+  if (typeof claims.exp === "number" && claims.exp * 1000 < Date.now()) {
+    throw new ArmError(
+      401,
+      "ExpiredAuthenticationToken",
+      `The access token expiry UTC time '${new Date(claims.exp * 1000).toUTCString()}' is earlier than current ` +
+        `UTC time '${new Date().toUTCString()}'.`,
+    );
+  }
+  return claims;
+}
+
+function takeFault(faults: FaultSpec[], method: string, path: string): FaultSpec | undefined {
+  const index = faults.findIndex(
+    (f) =>
+      f.times > 0 &&
+      (f.method === undefined || f.method.toUpperCase() === method) &&
+      (f.pathIncludes === undefined || path.toLowerCase().includes(f.pathIncludes.toLowerCase())),
+  );
+  const fault = faults[index];
+  if (!fault) return undefined;
+  fault.times -= 1;
+  if (fault.times <= 0) faults.splice(index, 1);
+  return fault;
+}
+
+function faultReply(fault: FaultSpec): Reply {
+  const code = fault.code ?? DEFAULT_FAULT_CODES[fault.status];
+  const message =
+    fault.status === 429
+      ? "The request was throttled. Please retry after the number of seconds in the Retry-After header."
+      : `The service returned ${fault.status} (injected fault).`;
+  return {
+    status: fault.status,
+    body: { error: { code, message } },
+    headers: fault.retryAfterSeconds === undefined ? {} : { "Retry-After": String(fault.retryAfterSeconds) },
+  };
+}
+
+function etagMatches(ifMatch: string, etag: unknown): boolean {
+  return ifMatch
+    .split(",")
+    .map((v) => v.trim())
+    .some((v) => v === etag);
+}
+
+function checkPreconditions(req: IncomingMessage, current: JsonObject | undefined, id: string): void {
+  const ifMatch = req.headers["if-match"];
+  const ifNoneMatch = req.headers["if-none-match"];
+  if (typeof ifMatch === "string" && ifMatch.trim() !== "") {
+    if (ifMatch.trim() === "*") {
+      if (!current) {
+        throw new ArmError(
+          412,
+          "PreconditionFailed",
+          `The condition specified using HTTP conditional header(s) is not met: resource ${id} does not exist (If-Match: *).`,
+        );
+      }
+    } else if (!current || !etagMatches(ifMatch, current.etag)) {
+      throw new ArmError(
+        412,
+        "PreconditionFailed",
+        `The condition specified using HTTP conditional header(s) is not met: If-Match ${ifMatch} does not match ` +
+          `the current etag ${current ? String(current.etag) : "(resource does not exist)"} of resource ${id}.`,
+      );
+    }
+  }
+  if (typeof ifNoneMatch === "string" && ifNoneMatch.trim() === "*" && current) {
+    throw new ArmError(
+      412,
+      "PreconditionFailed",
+      `The condition specified using HTTP conditional header(s) is not met: resource ${id} already exists (If-None-Match: *).`,
+    );
+  }
+}
+
+/** Reads any resource by id through its route; undefined when absent or when a parent is missing. */
+export function readById(pipeline: Pipeline, id: string): JsonObject | undefined {
+  const path = decodePath(id);
+  const match = matchRoute(pipeline.routes, path);
+  if (!match || match.route.kind !== "item") return undefined;
+  try {
+    return match.route.read(syntheticContext(pipeline, path, match.params));
+  } catch (error) {
+    if (error instanceof ArmError) return undefined;
+    throw error;
+  }
+}
+
+export function syntheticContext(pipeline: Pipeline, path: string, params: Record<string, string>): RequestContext {
+  return {
+    method: "GET",
+    path,
+    params,
+    query: new URLSearchParams(),
+    apiVersion: "",
+    body: undefined,
+    state: pipeline.state,
+  };
+}
+
+interface CallerInfo {
+  claims: JsonObject;
+  correlationId: string;
+  clientRequestId: string;
+  clientIp: string;
+  url: string;
+}
+
+function buildEvents(
+  pipeline: Pipeline,
+  ctx: RequestContext,
+  route: ItemRoute,
+  outcome: WriteOutcome,
+  caller: CallerInfo,
+): JsonObject[] {
+  const isDelete = ctx.method === "DELETE";
+  const subscriptionId = ctx.params.subscriptionId ?? "";
+  const eventTime = new Date().toISOString();
+  const events: JsonObject[] = [
+    resourceEvent({
+      kind: isDelete ? "delete" : "write",
+      subject: ctx.path,
+      operationName: `${route.resourceType}/${isDelete ? "delete" : "write"}`,
+      subscriptionId,
+      tokenClaims: caller.claims,
+      correlationId: caller.correlationId,
+      // The schema documents httpRequest on updates and deletes only.
+      ...(outcome.status === 201
+        ? {}
+        : {
+            httpRequest: {
+              clientRequestId: caller.clientRequestId,
+              clientIpAddress: caller.clientIp,
+              method: ctx.method,
+              url: caller.url,
+            },
+          }),
+      eventTime,
+    }),
+  ];
+  if (pipeline.options.emitResourceNotifications && outcome.tracked) {
+    let resource: JsonObject | undefined = outcome.tracked;
+    if (!outcome.trackedDeleted) {
+      // The notification carries the resource as committed, i.e. once its operation succeeded.
+      resource = readById(pipeline, String(outcome.tracked.id)) ?? clone(outcome.tracked);
+      completeProvisioning(resource);
+    }
+    events.push(
+      resourceNotificationEvent({
+        kind: outcome.trackedDeleted ? "deleted" : "createdOrUpdated",
+        subscriptionId,
+        resource,
+        apiVersion: ctx.apiVersion,
+        eventTime,
+        booleansAsNumbers: pipeline.options.notificationBooleansAsNumbers,
+      }),
+    );
+  }
+  return events;
+}
+
+function handleItemWrite(
+  pipeline: Pipeline,
+  req: IncomingMessage,
+  ctx: RequestContext,
+  route: ItemRoute,
+  caller: CallerInfo,
+): { reply: Reply; events: JsonObject[] } {
+  const method = ctx.method;
+  const handler = method === "PUT" ? route.put : method === "PATCH" ? route.patch : route.delete;
+  if (!handler) {
+    throw new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+  }
+  if (pipeline.options.enforceOperationLocks) {
+    const pending = pipeline.state.pendingOperationFor(route.trackedId(ctx));
+    if (pending) {
+      const { "Azure-AsyncOperation": statusUrl } = operationHeaders(pipeline.baseUrl(), pending, ctx.apiVersion, false);
+      throw new ArmError(
+        409,
+        "AnotherOperationInProgress",
+        `Another operation on this or dependent resource is in progress. To retrieve status of the operation use uri: ${statusUrl}.`,
+      );
+    }
+  }
+  const current = route.read(ctx);
+  checkPreconditions(req, current, ctx.path);
+  if (method === "PATCH" && !current) throw route.notFound(ctx);
+  const outcome = (handler as (c: RequestContext, cur: JsonObject | undefined) => WriteOutcome)(ctx, current);
+  if (outcome.status === 204) return { reply: { status: 204 }, events: [] };
+
+  let headers: Record<string, string> = {};
+  if (route.longRunning && method !== "PATCH") {
+    const op = startOperation(pipeline.state, {
+      trackedId: outcome.trackedId,
+      subscriptionId: ctx.params.subscriptionId ?? "",
+      location: outcome.location,
+      touched: outcome.touched,
+    });
+    headers = operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, method === "DELETE");
+  }
+  const events = buildEvents(pipeline, ctx, route, outcome, caller);
+  if (method === "DELETE") {
+    return { reply: { status: route.longRunning ? 202 : 200, headers }, events };
+  }
+  return { reply: { status: outcome.status, body: route.read(ctx), headers }, events };
+}
+
+function route(
+  pipeline: Pipeline,
+  req: IncomingMessage,
+  ctx: RequestContext,
+  caller: CallerInfo,
+): { reply: Reply; events: JsonObject[] } {
+  const statusMatch = matchRoute(
+    [
+      { kind: "collection", pattern: OPERATION_STATUS_PATTERN, list: () => [] },
+      { kind: "collection", pattern: OPERATION_RESULT_PATTERN, list: () => [] },
+    ],
+    ctx.path,
+  );
+  if (statusMatch && ctx.method === "GET") {
+    const operationId = statusMatch.params.operationId ?? "";
+    if (statusMatch.route.pattern === OPERATION_STATUS_PATTERN) {
+      const { status, body } = pollStatus(pipeline.state, operationId);
+      return { reply: { status, body, headers: body.status === "Succeeded" ? {} : { "Retry-After": "0" } }, events: [] };
+    }
+    return { reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion), events: [] };
+  }
+
+  const match = matchRoute(pipeline.routes, ctx.path);
+  if (!match) {
+    throw new ArmError(
+      404,
+      "InvalidResourceType",
+      `The resource type could not be found for path '${ctx.path}' and api version '${ctx.apiVersion}'.`,
+    );
+  }
+  ctx.params = match.params;
+  const r = match.route;
+  if (r.kind === "collection") {
+    if (ctx.method !== "GET") {
+      throw new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${ctx.method}'.`);
+    }
+    return { reply: { status: 200, body: { value: r.list(ctx) } }, events: [] };
+  }
+  if (ctx.method === "GET") {
+    const resource = r.read(ctx);
+    if (!resource) throw r.notFound(ctx);
+    return { reply: { status: 200, body: resource }, events: [] };
+  }
+  return handleItemWrite(pipeline, req, ctx, r, caller);
+}
+
+function send(res: ServerResponse, reply: Reply, baseHeaders: Record<string, string>): void {
+  const payload = reply.body === undefined ? undefined : Buffer.from(JSON.stringify(reply.body), "utf8");
+  res.statusCode = reply.status;
+  for (const [k, v] of Object.entries({ ...baseHeaders, ...(reply.headers ?? {}) })) res.setHeader(k, v);
+  if (payload) {
+    res.setHeader("Content-Type", "application/json; charset=utf-8");
+    res.setHeader("Content-Length", payload.length);
+    res.end(payload);
+  } else {
+    res.setHeader("Content-Length", 0);
+    res.end();
+  }
+}
+
+function dispatch(pipeline: Pipeline, batch: JsonObject[]): void {
+  for (const listener of pipeline.listeners) {
+    try {
+      listener(batch);
+    } catch (error) {
+      // A failing consumer must not take the emulator down; surface it where a developer will see it.
+      console.error("arm-emulator: event listener threw", error);
+    }
+  }
+}
+
+export async function handle(pipeline: Pipeline, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = (req.method ?? "GET").toUpperCase();
+  const url = new URL(req.url ?? "/", pipeline.baseUrl());
+  const path = decodePath(url.pathname);
+  const correlationId = String(req.headers["x-ms-correlation-request-id"] ?? randomUUID());
+  const baseHeaders = {
+    "x-ms-request-id": randomUUID(),
+    "x-ms-correlation-request-id": correlationId,
+    "Cache-Control": "no-cache",
+  };
+  let reply: Reply;
+  let events: JsonObject[] = [];
+  try {
+    const raw = await readBody(req);
+    const apiVersion = url.searchParams.get("api-version");
+    if (!apiVersion) {
+      throw new ArmError(
+        400,
+        "MissingApiVersionParameter",
+        "The api-version query parameter (?api-version=) is required for all requests.",
+      );
+    }
+    const claims = authenticate(req.headers.authorization);
+    const fault = takeFault(pipeline.faults, method, path);
+    if (fault) {
+      reply = faultReply(fault);
+    } else {
+      let body: unknown;
+      if ((method === "PUT" || method === "PATCH") && raw.length > 0) {
+        try {
+          body = JSON.parse(raw.toString("utf8"));
+        } catch (error) {
+          throw invalidRequestFormat(error instanceof Error ? error.message : "Invalid JSON.");
+        }
+      }
+      const ctx: RequestContext = {
+        method,
+        path,
+        params: {},
+        query: url.searchParams,
+        apiVersion,
+        body,
+        state: pipeline.state,
+      };
+      const remote = req.socket.remoteAddress ?? "";
+      const caller: CallerInfo = {
+        claims,
+        correlationId,
+        clientRequestId: String(req.headers["x-ms-client-request-id"] ?? ""),
+        clientIp: remote.replace(/^::ffff:/, ""),
+        url: url.toString(),
+      };
+      ({ reply, events } = route(pipeline, req, ctx, caller));
+    }
+  } catch (error) {
+    if (error instanceof ArmError) {
+      reply = errorReply(error);
+    } else {
+      console.error("arm-emulator: unexpected error", error);
+      reply = {
+        status: 500,
+        body: { error: { code: "InternalServerError", message: error instanceof Error ? error.message : String(error) } },
+      };
+    }
+    events = [];
+  }
+  pipeline.requests.push({ method, path, status: reply.status });
+  // Recorded before the response leaves so a caller that awaited its write always finds the events; listeners run
+  // once the response is flushed so a consumer that reads back never races the writer's own response.
+  pipeline.events.push(...events);
+  if (events.length > 0) res.once("finish", () => dispatch(pipeline, events));
+  send(res, reply, baseHeaders);
+}

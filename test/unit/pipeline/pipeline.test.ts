@@ -1,0 +1,279 @@
+import { describe, expect, it } from "vitest";
+import { memoryAuditSink } from "../../../shared/audit/index.ts";
+import type { ResourceRef } from "../../../shared/clouds/ports.ts";
+import { ConflictError, TransientError } from "../../../shared/errors.ts";
+import { memoryLogger } from "../../../shared/log.ts";
+import type { Alert, Notifier } from "../../../shared/notify/types.ts";
+import { type CloudPort, type GuardianDeps, handleChanges } from "../../../shared/pipeline.ts";
+import { parsePolicy } from "../../../shared/policy/load.ts";
+import type { PlannedChange, ResourceChange, Snapshot } from "../../../shared/types.ts";
+import { applyChange, NSG_ID, nsgWith, rulesOf, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
+
+const policyText = (extra = "") => `version: 1
+trustedSources: [203.0.113.10/32]
+rules:
+  - name: no-ssh
+    rule: nsg-inbound-exposure
+    mode: remediate
+    severity: critical
+    options: { ports: [22] }
+${extra}`;
+
+/** An in-memory NSG "cloud": reads return the current state; writes apply the plan unless a conflict is scripted. */
+function memoryCloud(initial: Record<string, unknown>) {
+  let state = initial;
+  const calls = { reads: 0, writes: 0 };
+  const conflicts: (() => void)[] = [];
+  const port: CloudPort = {
+    reader: {
+      async read(_ref: ResourceRef): Promise<Snapshot | undefined> {
+        calls.reads++;
+        return snapshotOf(structuredClone(state));
+      },
+    },
+    writer: {
+      async apply(change: PlannedChange, snapshot: Snapshot) {
+        calls.writes++;
+        const concurrent = conflicts.shift();
+        if (concurrent) {
+          concurrent();
+          throw new ConflictError("412", snapshot.resourceId);
+        }
+        state = applyChange(state as never, change);
+      },
+    },
+    snapshotFromEvent: () => undefined,
+    consoleUrl: (ref) => `https://portal.example/${ref.resourceId}`,
+  };
+  return {
+    port,
+    calls,
+    state: () => state,
+    set: (s: Record<string, unknown>) => {
+      state = s;
+    },
+    conflicts,
+  };
+}
+
+function sink(): Notifier & { alerts: Alert[] } {
+  const alerts: Alert[] = [];
+  return {
+    channel: "memory",
+    alerts,
+    async send(alert) {
+      alerts.push(alert);
+    },
+  };
+}
+
+function change(over: Partial<ResourceChange> = {}): ResourceChange {
+  return {
+    cloud: "azure",
+    account: "00000000-0000-0000-0000-000000000000",
+    resourceId: NSG_ID,
+    resourceType: "microsoft.network/networksecuritygroups",
+    operation: "write",
+    operationName: "Microsoft.Network/networkSecurityGroups/securityRules/write",
+    subjectId: `${NSG_ID}/securityRules/open-ssh`,
+    actor: { name: "alice@contoso.com", principalId: "a1", principalType: "User" },
+    eventId: "evt-1",
+    correlationId: "corr-1",
+    time: "2026-11-23T10:00:00Z",
+    ...over,
+  };
+}
+
+const openSsh = { name: "open-ssh", priority: 110, source: "Internet", ports: "22" };
+const keepMe = { name: "allow-vnet-https", priority: 120, source: "VirtualNetwork", ports: "443" };
+
+function deps(cloud: ReturnType<typeof memoryCloud>, over: Partial<GuardianDeps> = {}) {
+  const audit = memoryAuditSink();
+  const notifier = sink();
+  const log = memoryLogger();
+  const d: GuardianDeps = {
+    policy: parsePolicy(policyText()),
+    clouds: { azure: cloud.port },
+    notifiers: [notifier],
+    audit,
+    selfIdentities: ["guardian-oid"],
+    dryRun: false,
+    log,
+    now: () => new Date("2026-11-23T10:00:00Z"),
+    ...over,
+  };
+  return { d, audit, notifier, log };
+}
+
+describe("pipeline", () => {
+  it("remediates only the offending rule, audits before alerting, and alerts once per resource", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
+    const { d, audit, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["allow-vnet-https"]);
+    expect(cloud.calls).toEqual({ reads: 1, writes: 1 });
+    expect(audit.records).toHaveLength(1);
+    expect(audit.records[0]).toMatchObject({ outcome: "applied", eventId: "evt-1", correlationId: "corr-1" });
+    expect((audit.records[0]?.before as { name: string }).name).toBe("open-ssh");
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.actor.name).toBe("alice@contoso.com");
+  });
+
+  it("changes nothing in dry-run (environment switch) but reports the plan", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d, notifier } = deps(cloud, { dryRun: true });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("dry-run");
+    expect(outcome?.actions[0]?.planned?.summary).toMatch(/open-ssh/);
+    expect(cloud.calls.writes).toBe(0);
+    expect(notifier.alerts[0]?.dryRun).toBe(true);
+  });
+
+  it("honours the policy's dry-run switch too", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d } = deps(cloud, { policy: parsePolicy(policyText().replace("version: 1", "version: 1\ndryRun: true")) });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("dry-run");
+    expect(cloud.calls.writes).toBe(0);
+  });
+
+  it("does not act on its own changes", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change({ actor: { principalId: "GUARDIAN-OID" } })], d);
+    expect(outcome?.status).toBe("skipped-self");
+    expect(cloud.calls).toEqual({ reads: 0, writes: 0 });
+    expect(notifier.alerts).toHaveLength(0);
+  });
+
+  it("on a concurrent edit re-reads and re-evaluates, and stops if the edit removed the exposure", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
+    cloud.conflicts.push(() => cloud.set(nsgWith([{ ...openSsh, source: "10.0.0.0/8" }, keepMe])));
+    const { d } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("already-compliant");
+    // The human's edit stands: nothing of theirs was overwritten.
+    expect(rulesOf(cloud.state()).find((r) => r.name === "open-ssh")).toBeDefined();
+    expect(cloud.calls).toEqual({ reads: 2, writes: 1 });
+  });
+
+  it("on a concurrent edit that leaves the exposure, re-plans against the new state", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    cloud.conflicts.push(() => cloud.set(nsgWith([openSsh, keepMe])));
+    const { d } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("applied");
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["allow-vnet-https"]);
+  });
+
+  it("gives up after repeated conflicts and says so", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    for (let i = 0; i < 5; i++) cloud.conflicts.push(() => undefined);
+    const { d } = deps(cloud, { maxConflictRetries: 2 });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("conflict");
+    expect(cloud.calls.writes).toBe(3);
+  });
+
+  it("respects the exemption tag and policy exemptions, and ignores expired ones", async () => {
+    const tagged = nsgWith([openSsh]);
+    tagged.tags = { "guardian:exempt": "no-ssh" };
+    const cloud = memoryCloud(tagged);
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]).toMatchObject({ outcome: "skipped-exempt" });
+    expect(notifier.alerts).toHaveLength(0);
+
+    const exemptions = (expires: string) =>
+      policyText(`    exemptions:\n      - resourceId: ${NSG_ID}\n        expires: ${expires}\n        reason: CHG-1\n`);
+    const cloud2 = memoryCloud(nsgWith([openSsh]));
+    const active = deps(cloud2, { policy: parsePolicy(exemptions("2026-12-01")) });
+    expect((await handleChanges([change()], active.d))[0]?.actions[0]?.outcome).toBe("skipped-exempt");
+    const expired = deps(cloud2, { policy: parsePolicy(exemptions("2026-11-01")) });
+    expect((await handleChanges([change()], expired.d))[0]?.actions[0]?.outcome).toBe("applied");
+  });
+
+  it("alert mode alerts without writing; report mode records without alerting", async () => {
+    for (const mode of ["alert", "report"] as const) {
+      const cloud = memoryCloud(nsgWith([openSsh]));
+      const { d, notifier, audit } = deps(cloud, {
+        policy: parsePolicy(policyText().replace("mode: remediate", `mode: ${mode}`)),
+      });
+      await handleChanges([change()], d);
+      expect(cloud.calls.writes).toBe(0);
+      expect(audit.records[0]?.outcome).toBe("skipped-mode");
+      expect(notifier.alerts).toHaveLength(mode === "alert" ? 1 : 0);
+    }
+  });
+
+  it("caps writes per event (blast radius) and alerts the rest", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d } = deps(cloud, {
+      policy: parsePolicy(policyText().replace("version: 1", "version: 1\nmaxWritesPerEvent: 0")),
+    });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("skipped-cap");
+    expect(cloud.calls.writes).toBe(0);
+  });
+
+  it("handles a batch once per resource, attributing it to the human", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d, notifier } = deps(cloud);
+    const outcomes = await handleChanges(
+      [
+        change({ eventId: "e1" }),
+        change({ eventId: "e2", time: "2026-11-23T10:00:01Z" }),
+        change({ eventId: "e3", time: "2026-11-23T10:00:02Z", actor: { principalId: "guardian-oid" } }),
+      ],
+      d,
+    );
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]?.change.eventId).toBe("e2");
+    expect(notifier.alerts).toHaveLength(1);
+  });
+
+  it("skips a deleted resource without a read", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const { d } = deps(cloud);
+    const [outcome] = await handleChanges([change({ operation: "delete", subjectId: undefined })], d);
+    expect(outcome?.status).toBe("resource-deleted");
+    expect(cloud.calls.reads).toBe(0);
+  });
+
+  it("marks a throttled write retryable and dead-letters an undeliverable alert", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    cloud.port.writer.apply = async () => {
+      throw new TransientError("429 throttled");
+    };
+    const failing: Notifier = {
+      channel: "slack",
+      send: async () => {
+        throw new TransientError("slack is down");
+      },
+    };
+    const { d, log } = deps(cloud, { notifiers: [failing] });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("failed");
+    expect(outcome?.retryable).toBeInstanceOf(TransientError);
+    expect(outcome?.deliveries).toEqual([{ channel: "slack", ok: false, error: "slack is down" }]);
+    const dead = log.lines.find((l) => l.message === "guardian.deadletter");
+    expect(dead?.alert).toMatchObject({ resourceId: NSG_ID });
+  });
+
+  it("uses the resource an event carried instead of reading, but reads for an etag before writing", async () => {
+    const resource = nsgWith([openSsh]);
+    const cloud = memoryCloud(resource);
+    const carried = structuredClone(resource);
+    delete carried.etag;
+    for (const r of rulesOf(carried)) delete r.etag;
+    cloud.port.snapshotFromEvent = (c) => (c.resource ? snapshotOf(c.resource as never, undefined) : undefined);
+    const { d } = deps(cloud, { dryRun: true });
+    await handleChanges([change({ resource: carried })], d);
+    expect(cloud.calls.reads).toBe(0);
+    const live = deps(cloud);
+    const [outcome] = await handleChanges([change({ resource: carried })], live.d);
+    expect(outcome?.actions[0]?.outcome).toBe("applied");
+    expect(cloud.calls.reads).toBe(1);
+  });
+});
