@@ -247,8 +247,9 @@ interface Target {
 
 /** Maps the touched resource to the one to evaluate, or names the unsupported type. */
 function targetFor(rawId: string, id: ArmResourceId): Target | { unsupported: string } {
-  if (Object.hasOwn(SUPPORTED_AZURE_RESOURCE_TYPES, id.type))
+  if (Object.hasOwn(SUPPORTED_AZURE_RESOURCE_TYPES, id.type)) {
     return { resourceId: rawId, resourceType: id.type };
+  }
   for (const [parentType, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
     if (support.childTypes.includes(id.type)) {
       const depth = parentType.split("/").length - 1;

@@ -65,7 +65,11 @@ export const sgDefaultNoRules = {
     "  remediation: revoke-all",
     "",
   ].join("\n"),
-  evaluate(snapshot: Snapshot, _options: z.infer<typeof sgDefaultNoRulesOptions>, _context: RuleContext): Violation[] {
+  evaluate(
+    snapshot: Snapshot,
+    _options: z.infer<typeof sgDefaultNoRulesOptions>,
+    _context: RuleContext,
+  ): Violation[] {
     const group = parseSecurityGroup(snapshot.resource);
     if (!isDefaultGroup(group)) return [];
     const matched = [

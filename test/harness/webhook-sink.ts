@@ -1,7 +1,8 @@
 // A local stand-in for Slack incoming webhooks and Teams Workflows webhooks, for tests and the demo.
-// Slack answers `200` with the text body `ok` and, on errors, a short text code (invalid_payload, no_text,
-// invalid_blocks, no_service, channel_is_archived: docs.slack.dev "Sending messages using incoming webhooks",
-// Handling errors); 429 carries Retry-After in seconds. A Workflows trigger answers `202 Accepted` with an empty body.
+// Slack answers `200` with the text body `ok` and, on errors, the status with a short text code (400 invalid_payload,
+// 403 action_prohibited, 404 channel_not_found, 410 channel_is_archived, 500 rollup_error: api.slack.com changelog
+// 2016-05-17 "Improving error conditions for Incoming Webhooks"; no_text and invalid_blocks from the incoming-webhooks
+// error table); 429 carries Retry-After in seconds (api.slack.com rate limits). A Workflows trigger answers `202 Accepted` with an empty body.
 // The sink also enforces the Block Kit limits the renderer promises (50 blocks, 3,000-char sections, 150-char
 // header), so a test against it fails the way Slack would.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -54,10 +55,10 @@ interface PendingFailure {
 const SLACK_ERROR_TEXT: Record<number, string> = {
   400: "invalid_payload",
   403: "action_prohibited",
-  404: "no_service",
+  404: "channel_not_found",
   410: "channel_is_archived",
   429: "rate_limited",
-  500: "internal_error",
+  500: "rollup_error",
 };
 
 function readBody(req: IncomingMessage): Promise<string> {
@@ -232,4 +233,22 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
       });
     },
   };
+}
+
+/** One line per delivered message, for the demo: the channel and the title the recipient would see first. */
+export function summarizeDelivery(request: SinkRequest): string {
+  const body = request.body as {
+    blocks?: { type?: string; text?: { text?: string } }[];
+    text?: string;
+    attachments?: { content?: { body?: { type?: string; text?: string }[] } }[];
+  } | null;
+  if (request.path.startsWith("/slack/")) {
+    const header = body?.blocks?.find((b) => b.type === "header")?.text?.text;
+    return `slack  ${request.status}  ${header ?? body?.text ?? "(no text)"}`;
+  }
+  if (request.path.startsWith("/teams/")) {
+    const first = body?.attachments?.[0]?.content?.body?.find((e) => e.type === "TextBlock")?.text;
+    return `teams  ${request.status}  ${first ?? "(no card)"}`;
+  }
+  return `${request.path}  ${request.status}`;
 }

@@ -9,7 +9,7 @@ import {
   TeamsNotifier,
   type WebhookDeliveryError,
 } from "../../shared/notify/index.ts";
-import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
+import { startWebhookSink, summarizeDelivery, type WebhookSink } from "../harness/webhook-sink.ts";
 import { manyResults, nsgAlert, remediated } from "../unit/notify/alert-fixtures.ts";
 
 const fast = { retry: { maxAttempts: 3, backoffMs: 10, maxTotalWaitMs: 5000 } };
@@ -51,6 +51,23 @@ describe("notifiers against the webhook sink", () => {
     expect(body.type).toBe("message");
     expect(body.attachments[0]?.contentType).toBe("application/vnd.microsoft.card.adaptive");
     expect(body.attachments[0]?.content.version).toBe("1.4");
+
+    expect(sink.received.map(summarizeDelivery).sort()).toEqual([
+      "slack  200  HIGH · Remediated: SSH open to the Internet on nsg-bastion",
+      "teams  202  HIGH · Remediated: SSH open to the Internet on nsg-bastion",
+    ]);
+  });
+
+  it("rejects an over-limit Slack payload the way Slack does", async () => {
+    const blocks = Array.from({ length: 51 }, () => ({ type: "divider" }));
+    const response = await fetch(sink.slackUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ text: "x", blocks }),
+    });
+    expect(response.status).toBe(400);
+    expect(await response.text()).toBe("invalid_blocks");
+    expect(sink.received).toHaveLength(0);
   });
 
   it("passes the sink's Block Kit limits with 120 findings", async () => {

@@ -63,7 +63,19 @@ export interface ParsedNsg {
   securityRules: SecurityRule[];
   /** The platform rules at 65000+, which can only be overridden, never edited. */
   defaultSecurityRules: SecurityRule[];
+  /**
+   * The user rules exactly as the input held them (same index as `securityRules`). Edits start from
+   * these so that a PUT body and the audit's before/after keep ARM's field order and every field.
+   */
+  rawSecurityRules: RawSecurityRule[];
 }
+
+/** A validated security rule as it came in: the shape of SecurityRule, keys in ARM's order. */
+export type RawSecurityRule = Record<string, unknown> & {
+  name: string;
+  etag?: string;
+  properties: Record<string, unknown>;
+};
 
 /** Validates a snapshot's resource as an NSG; InputError names the first fields that are wrong. */
 export function parseNsg(resource: unknown): ParsedNsg {
@@ -80,9 +92,12 @@ export function parseNsg(resource: unknown): ParsedNsg {
     });
   }
   const nsg = result.data;
+  // Validated above, so the input has this shape.
+  const raw = resource as { properties: { securityRules: RawSecurityRule[] } };
   return {
     nsg,
     securityRules: nsg.properties.securityRules,
     defaultSecurityRules: nsg.properties.defaultSecurityRules ?? [],
+    rawSecurityRules: raw.properties.securityRules,
   };
 }

@@ -6,7 +6,12 @@
 
 import { ArmError } from "./errors.ts";
 import type { JsonObject } from "./json.ts";
-import { completeProvisioning, type EmulatorState, type PendingOperation, setProvisioningState } from "./state.ts";
+import {
+  completeProvisioning,
+  type EmulatorState,
+  type PendingOperation,
+  setProvisioningState,
+} from "./state.ts";
 
 export const OPERATION_STATUS_PATTERN =
   "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operations/{operationId}";

@@ -15,7 +15,14 @@ import {
   pollStatus,
   startOperation,
 } from "./lro.ts";
-import { decodePath, type ItemRoute, matchRoute, type RequestContext, type Route, type WriteOutcome } from "./router.ts";
+import {
+  decodePath,
+  type ItemRoute,
+  matchRoute,
+  type RequestContext,
+  type Route,
+  type WriteOutcome,
+} from "./router.ts";
 import { completeProvisioning, type EmulatorState } from "./state.ts";
 
 export interface FaultSpec {
@@ -79,12 +86,17 @@ function authenticate(header: string | undefined): JsonObject {
   const challenge = {
     "WWW-Authenticate":
       'Bearer authorization_uri="https://login.microsoftonline.com/common", error="invalid_token", ' +
-      'error_description="The authentication failed because of missing \'Authorization\' header."',
+      "error_description=\"The authentication failed because of missing 'Authorization' header.\"",
   };
   if (!header) {
-    throw new ArmError(401, "AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.", {
-      headers: challenge,
-    });
+    throw new ArmError(
+      401,
+      "AuthenticationFailed",
+      "Authentication failed. The 'Authorization' header is missing.",
+      {
+        headers: challenge,
+      },
+    );
   }
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!match) {
@@ -176,7 +188,7 @@ function checkPreconditions(req: IncomingMessage, current: JsonObject | undefine
 export function readById(pipeline: Pipeline, id: string): JsonObject | undefined {
   const path = decodePath(id);
   const match = matchRoute(pipeline.routes, path);
-  if (!match || match.route.kind !== "item") return undefined;
+  if (match?.route.kind !== "item") return undefined;
   try {
     return match.route.read(syntheticContext(pipeline, path, match.params));
   } catch (error) {
@@ -185,7 +197,11 @@ export function readById(pipeline: Pipeline, id: string): JsonObject | undefined
   }
 }
 
-export function syntheticContext(pipeline: Pipeline, path: string, params: Record<string, string>): RequestContext {
+export function syntheticContext(
+  pipeline: Pipeline,
+  path: string,
+  params: Record<string, string>,
+): RequestContext {
   return {
     method: "GET",
     path,
@@ -268,12 +284,21 @@ function handleItemWrite(
   const method = ctx.method;
   const handler = method === "PUT" ? route.put : method === "PATCH" ? route.patch : route.delete;
   if (!handler) {
-    throw new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${method}'.`);
+    throw new ArmError(
+      405,
+      "MethodNotAllowed",
+      `The requested resource does not support http method '${method}'.`,
+    );
   }
   if (pipeline.options.enforceOperationLocks) {
     const pending = pipeline.state.pendingOperationFor(route.trackedId(ctx));
     if (pending) {
-      const { "Azure-AsyncOperation": statusUrl } = operationHeaders(pipeline.baseUrl(), pending, ctx.apiVersion, false);
+      const { "Azure-AsyncOperation": statusUrl } = operationHeaders(
+        pipeline.baseUrl(),
+        pending,
+        ctx.apiVersion,
+        false,
+      );
       throw new ArmError(
         409,
         "AnotherOperationInProgress",
@@ -321,7 +346,10 @@ function route(
     const operationId = statusMatch.params.operationId ?? "";
     if (statusMatch.route.pattern === OPERATION_STATUS_PATTERN) {
       const { status, body } = pollStatus(pipeline.state, operationId);
-      return { reply: { status, body, headers: body.status === "Succeeded" ? {} : { "Retry-After": "0" } }, events: [] };
+      return {
+        reply: { status, body, headers: body.status === "Succeeded" ? {} : { "Retry-After": "0" } },
+        events: [],
+      };
     }
     return { reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion), events: [] };
   }
@@ -338,7 +366,11 @@ function route(
   const r = match.route;
   if (r.kind === "collection") {
     if (ctx.method !== "GET") {
-      throw new ArmError(405, "MethodNotAllowed", `The requested resource does not support http method '${ctx.method}'.`);
+      throw new ArmError(
+        405,
+        "MethodNotAllowed",
+        `The requested resource does not support http method '${ctx.method}'.`,
+      );
     }
     return { reply: { status: 200, body: { value: r.list(ctx) } }, events: [] };
   }
@@ -436,7 +468,12 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
       console.error("arm-emulator: unexpected error", error);
       reply = {
         status: 500,
-        body: { error: { code: "InternalServerError", message: error instanceof Error ? error.message : String(error) } },
+        body: {
+          error: {
+            code: "InternalServerError",
+            message: error instanceof Error ? error.message : String(error),
+          },
+        },
       };
     }
     events = [];

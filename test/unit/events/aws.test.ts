@@ -65,8 +65,8 @@ describe("normaliseAwsEvent: security group changes", () => {
       operation: "write",
       operationName: "AuthorizeSecurityGroupIngress",
       actor: {
-        name: "arn:aws:sts::770203350335:assumed-role/Shibboleth-InfraMgt/wrh@bu.edu",
-        principalId: "AROA3GU5SOU7SMTVU2WWV:wrh@bu.edu",
+        name: "arn:aws:sts::770203350335:assumed-role/Shibboleth-InfraMgt/engineer@example.edu",
+        principalId: "AROA3GU5SOU7SMTVU2WWV:engineer@example.edu",
         principalType: "AssumedRole",
         appId: "arn:aws:iam::770203350335:role/Shibboleth-InfraMgt",
         sourceIp: "AWS Internal",

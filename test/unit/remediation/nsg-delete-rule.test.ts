@@ -7,6 +7,7 @@ import { restrictSource } from "../../../shared/remediation/nsg-restrict-source.
 import type { Remediation } from "../../../shared/remediation/types.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {
+  afterProperties,
   applyChange,
   ETAG,
   findingOf,
@@ -52,7 +53,11 @@ describe("delete-rule: delete", () => {
   it("falls back to the NSG's etag, and to none, when the rule carries no etag (the spec example)", () => {
     const nsg = loadFixture("NetworkSecurityGroupGet.json");
     const finding = mustFind(nsg, { ports: [80] });
-    const withEtag = deleteRule.plan(snapshotOf(nsg, 'W/"00000000-0000-0000-0000-00000000abcd"'), finding, ctx);
+    const withEtag = deleteRule.plan(
+      snapshotOf(nsg, 'W/"00000000-0000-0000-0000-00000000abcd"'),
+      finding,
+      ctx,
+    );
     expect(withEtag?.operation).toEqual({
       kind: "delete-security-rule",
       nsgId: String(nsg.id),
@@ -87,13 +92,14 @@ describe("delete-rule: narrowing", () => {
       after: { ...before, properties: afterProps },
     });
     // The PUT body carries no read-only field.
-    expect("provisioningState" in ((change?.operation.rule as { properties: object }).properties ?? {})).toBe(false);
+    const body = change?.operation.rule as { properties: object } | undefined;
+    expect(body && "provisioningState" in body.properties).toBe(false);
   });
 
   it("collapses to the singular field with an empty plural array when one source remains", () => {
     const nsg = nsgWith([{ name: "mixed", priority: 100, source: ["10.0.0.0/8", "Internet"], ports: "22" }]);
     const change = deleteRule.plan(snapshotOf(nsg), mustFind(nsg, { ports: [22] }), ctx);
-    const props = (change?.after as { properties: Record<string, unknown> }).properties;
+    const props = afterProperties(change);
     expect(props.sourceAddressPrefix).toBe("10.0.0.0/8");
     expect(props.sourceAddressPrefixes).toEqual([]);
   });
@@ -101,11 +107,17 @@ describe("delete-rule: narrowing", () => {
   it("splits a range around the protected port", () => {
     const nsg = loadFixture("nsg-mixed.json");
     const finding = mustFind(nsg, { ports: [22] });
-    const onlyAdmin = { ...finding, matched: finding.matched.filter((m) => m.securityRule === "allow-admin-range") };
+    const onlyAdmin = {
+      ...finding,
+      matched: finding.matched.filter((m) => m.securityRule === "allow-admin-range"),
+    };
     const change = deleteRule.plan(snapshotOf(nsg), onlyAdmin, ctx);
     const before = ruleNamed(nsg, "allow-admin-range");
     const { destinationPortRange: _, ...rest } = before.properties as Record<string, unknown>;
-    expect(change?.after).toEqual({ ...before, properties: { ...rest, destinationPortRanges: ["20-21", "23-25"] } });
+    expect(change?.after).toEqual({
+      ...before,
+      properties: { ...rest, destinationPortRanges: ["20-21", "23-25"] },
+    });
     expect(change?.summary).toBe(
       "remove port 22 from security rule allow-admin-range (it allowed Tcp 22 from Any); keeps 20-21, 23-25",
     );
@@ -117,23 +129,20 @@ describe("delete-rule: narrowing", () => {
       { name: "web", priority: 110, source: "Internet", ports: ["80", "443", "8000-8100"] },
     ]);
     const all = deleteRule.plan(snapshotOf(nsg), mustFind(nsg, { ports: [22] }), ctx);
-    expect((all?.after as { properties: Record<string, unknown> }).properties.destinationPortRanges).toEqual([
-      "0-21",
-      "23-65535",
-    ]);
+    expect(afterProperties(all).destinationPortRanges).toEqual(["0-21", "23-65535"]);
     const webFinding = mustFind(nsg, { ports: [443, 8080] });
-    const web = deleteRule.plan(snapshotOf(nsg), { ...webFinding, matched: webFinding.matched.slice(1) }, ctx);
-    expect((web?.after as { properties: Record<string, unknown> }).properties.destinationPortRanges).toEqual([
-      "80",
-      "8000-8079",
-      "8081-8100",
-    ]);
+    const web = deleteRule.plan(
+      snapshotOf(nsg),
+      { ...webFinding, matched: webFinding.matched.slice(1) },
+      ctx,
+    );
+    expect(afterProperties(web).destinationPortRanges).toEqual(["80", "8000-8079", "8081-8100"]);
   });
 
   it("collapses to the singular port field when one port remains", () => {
     const nsg = nsgWith([{ name: "web", priority: 100, source: "Internet", ports: ["80", "443"] }]);
     const change = deleteRule.plan(snapshotOf(nsg), mustFind(nsg, { ports: [443] }), ctx);
-    const props = (change?.after as { properties: Record<string, unknown> }).properties;
+    const props = afterProperties(change);
     expect(props.destinationPortRange).toBe("80");
     expect(props.destinationPortRanges).toEqual([]);
   });
@@ -144,10 +153,7 @@ describe("delete-rule: narrowing", () => {
       { name: "admin", priority: 200, source: "*", ports: "20-25" },
     ]);
     const change = deleteRule.plan(snapshotOf(nsg), mustFind(nsg, { ports: [22, 23] }), ctx);
-    expect((change?.after as { properties: Record<string, unknown> }).properties.destinationPortRanges).toEqual([
-      "20-22",
-      "24-25",
-    ]);
+    expect(afterProperties(change).destinationPortRanges).toEqual(["20-22", "24-25"]);
   });
 
   it("leaves every other rule of the NSG byte-identical", () => {
@@ -187,10 +193,12 @@ describe("delete-rule: re-check against a newer snapshot", () => {
       { name: "rdp", priority: 110, source: ["Internet", "10.1.0.0/16"], ports: "3389", etag: 'W/"newer"' },
     ]);
     const change = deleteRule.plan(snapshotOf(newer), finding, ctx);
-    expect(change?.operation).toMatchObject({ kind: "put-security-rule", ruleName: "rdp", ifMatch: 'W/"newer"' });
-    expect((change?.after as { properties: Record<string, unknown> }).properties.sourceAddressPrefix).toBe(
-      "10.1.0.0/16",
-    );
+    expect(change?.operation).toMatchObject({
+      kind: "put-security-rule",
+      ruleName: "rdp",
+      ifMatch: 'W/"newer"',
+    });
+    expect(afterProperties(change).sourceAddressPrefix).toBe("10.1.0.0/16");
   });
 });
 
@@ -213,8 +221,14 @@ const PORTS = ["*", "22", "20-25", "3389", "80", "443", "3000-4000", "1-1024"];
 const ruleArb = fc.record({
   access: fc.constantFrom<"Allow" | "Deny">("Allow", "Allow", "Deny"),
   protocol: fc.constantFrom("Tcp", "Udp", "*", "Icmp"),
-  source: fc.oneof(fc.constantFrom(...SOURCES), fc.uniqueArray(fc.constantFrom(...SOURCES), { minLength: 2, maxLength: 3 })),
-  ports: fc.oneof(fc.constantFrom(...PORTS), fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 2, maxLength: 3 })),
+  source: fc.oneof(
+    fc.constantFrom(...SOURCES),
+    fc.uniqueArray(fc.constantFrom(...SOURCES), { minLength: 2, maxLength: 3 }),
+  ),
+  ports: fc.oneof(
+    fc.constantFrom(...PORTS),
+    fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 2, maxLength: 3 }),
+  ),
   destination: fc.constantFrom("*", "10.0.0.4", "10.0.0.0/24", "VirtualNetwork"),
 });
 
@@ -287,7 +301,9 @@ describe("NSG remediations: properties", () => {
         const before = (change.before as { properties: Record<string, unknown> }).properties;
         const after = (change.after as { properties: Record<string, unknown> }).properties;
         const list = (p: Record<string, unknown>, one: string, many: string) =>
-          [p[one], ...((p[many] as string[] | undefined) ?? [])].filter((v): v is string => typeof v === "string");
+          [p[one], ...((p[many] as string[] | undefined) ?? [])].filter(
+            (v): v is string => typeof v === "string",
+          );
         for (const s of list(after, "sourceAddressPrefix", "sourceAddressPrefixes")) {
           expect(list(before, "sourceAddressPrefix", "sourceAddressPrefixes")).toContain(s);
         }

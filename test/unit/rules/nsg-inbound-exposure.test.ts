@@ -8,11 +8,17 @@ import { loadFixture, NSG_ID, nsgWith, type RuleSpec, snapshotOf } from "../../f
 
 function evaluate(resource: unknown, options: unknown = {}, trustedSources: string[] = []): Violation[] {
   const parsed = nsgInboundExposure.options.parse(options);
-  return nsgInboundExposure.evaluate(snapshotOf(resource as Record<string, unknown>), parsed, { trustedSources });
+  return nsgInboundExposure.evaluate(snapshotOf(resource as Record<string, unknown>), parsed, {
+    trustedSources,
+  });
 }
 
 /** The matched entries, keyed by security rule name. */
-function matched(resource: unknown, options: unknown = {}, trusted: string[] = []): Record<string, Record<string, unknown>> {
+function matched(
+  resource: unknown,
+  options: unknown = {},
+  trusted: string[] = [],
+): Record<string, Record<string, unknown>> {
   const violations = evaluate(resource, options, trusted);
   expect(violations.length).toBeLessThanOrEqual(1);
   return Object.fromEntries((violations[0]?.matched ?? []).map((m) => [String(m.securityRule), m]));
@@ -116,13 +122,19 @@ describe("nsg-inbound-exposure: protocols", () => {
 
 describe("nsg-inbound-exposure: trusted sources and public prefixes", () => {
   it("does not report a trusted bastion or tunnel IP (policy-wide or the entry's own)", () => {
-    const nsg = nsgWith([allowSsh("203.0.113.10/32"), { name: "tunnel", priority: 210, source: "198.51.100.7", ports: "22" }]);
+    const nsg = nsgWith([
+      allowSsh("203.0.113.10/32"),
+      { name: "tunnel", priority: 210, source: "198.51.100.7", ports: "22" },
+    ]);
     expect(evaluate(nsg, ssh, ["203.0.113.10/32", "198.51.100.7"])).toEqual([]);
     expect(evaluate(nsg, { ...ssh, trustedSources: ["203.0.113.0/24", "198.51.100.0/24"] })).toEqual([]);
   });
 
   it("still reports a source that merely contains a trusted prefix", () => {
-    const nsg = nsgWith([allowSsh("203.0.113.0/24"), { name: "world", priority: 210, source: "0.0.0.0/0", ports: "22" }]);
+    const nsg = nsgWith([
+      allowSsh("203.0.113.0/24"),
+      { name: "world", priority: 210, source: "0.0.0.0/0", ports: "22" },
+    ]);
     expect(Object.keys(matched(nsg, ssh, ["203.0.113.10/32"])).sort()).toEqual(["allow-ssh", "world"]);
     // Anywhere always counts, even when someone trusts the whole space.
     expect(Object.keys(matched(nsg, ssh, ["0.0.0.0/0"]))).toEqual(["world"]);
@@ -191,7 +203,10 @@ describe("nsg-inbound-exposure: precedence", () => {
   });
 
   it("a Deny covers a source within its prefix, and 0.0.0.0/0 alone leaves `*` open over IPv6", () => {
-    const covered = nsgWith([deny("deny-net", 100, { source: "198.51.100.0/24", ports: "22" }), allowSsh("198.51.100.0/25")]);
+    const covered = nsgWith([
+      deny("deny-net", 100, { source: "198.51.100.0/24", ports: "22" }),
+      allowSsh("198.51.100.0/25"),
+    ]);
     expect(evaluate(covered, ssh)).toEqual([]);
 
     const v4only = nsgWith([deny("deny-v4", 100, { source: "0.0.0.0/0", ports: "22" }), allowSsh("*")]);
@@ -209,7 +224,10 @@ describe("nsg-inbound-exposure: precedence", () => {
     const udpDeny = nsgWith([deny("deny-udp", 100, { protocol: "Udp", ports: "22" }), allowSsh("*")]);
     expect(Object.keys(matched(udpDeny, ssh))).toEqual(["allow-ssh"]);
 
-    const narrowDest = nsgWith([deny("deny-host", 100, { destination: "10.0.0.4", ports: "22" }), allowSsh("*")]);
+    const narrowDest = nsgWith([
+      deny("deny-host", 100, { destination: "10.0.0.4", ports: "22" }),
+      allowSsh("*"),
+    ]);
     expect(Object.keys(matched(narrowDest, ssh))).toEqual(["allow-ssh"]);
 
     const wideDest = nsgWith([
@@ -218,7 +236,10 @@ describe("nsg-inbound-exposure: precedence", () => {
     ]);
     expect(evaluate(wideDest, ssh)).toEqual([]);
 
-    const tagSource = nsgWith([deny("deny-vnet", 100, { source: "VirtualNetwork", ports: "22" }), allowSsh("*")]);
+    const tagSource = nsgWith([
+      deny("deny-vnet", 100, { source: "VirtualNetwork", ports: "22" }),
+      allowSsh("*"),
+    ]);
     expect(Object.keys(matched(tagSource, ssh))).toEqual(["allow-ssh"]);
   });
 });
@@ -248,7 +269,9 @@ describe("nsg-inbound-exposure: the whole mixed NSG", () => {
       direction: "Inbound",
     });
     expect(v?.message).toContain("Security rule allow-ssh-any (priority 110) allows Tcp 22 from *");
-    expect(v?.message).toContain("Security rule allow-https-internet (priority 100) allows Tcp 80, 443 from Internet");
+    expect(v?.message).toContain(
+      "Security rule allow-https-internet (priority 100) allows Tcp 80, 443 from Internet",
+    );
     expect(v?.controls).toEqual([
       "CIS Azure v2.0.0 6.1",
       "CIS Azure v3.0.0 7.1",
@@ -273,11 +296,18 @@ describe("nsg-inbound-exposure: input validation", () => {
   });
 
   it("rejects a resource that is not an NSG with a message naming the field", () => {
-    const storage = { type: "Microsoft.Storage/storageAccounts", properties: { networkAcls: { defaultAction: "Allow" } } };
+    const storage = {
+      type: "Microsoft.Storage/storageAccounts",
+      properties: { networkAcls: { defaultAction: "Allow" } },
+    };
     expect(() => evaluate(storage)).toThrow(InputError);
     expect(() => evaluate(storage)).toThrow(/not a network security group.*type.*properties\.securityRules/s);
-    const badRule = nsgWith([{ name: "x", properties: { protocol: "Tcp", access: "Maybe", priority: 100, direction: "Inbound" } }]);
-    expect(() => evaluate(badRule)).toThrow(/properties\.securityRules\.0\.properties\.access: expected Allow or Deny/);
+    const badRule = nsgWith([
+      { name: "x", properties: { protocol: "Tcp", access: "Maybe", priority: 100, direction: "Inbound" } },
+    ]);
+    expect(() => evaluate(badRule)).toThrow(
+      /properties\.securityRules\.0\.properties\.access: expected Allow or Deny/,
+    );
   });
 
   it("tolerates fields ARM adds", () => {
@@ -295,6 +325,9 @@ describe("nsg-inbound-exposure: definition", () => {
     expect(nsgInboundExposure.remediations[0]).toBe("delete-rule");
     const [entry] = parseYaml(nsgInboundExposure.example) as [{ rule: string; options: unknown }];
     expect(entry.rule).toBe("nsg-inbound-exposure");
-    expect(nsgInboundExposure.options.parse(entry.options)).toMatchObject({ ports: [22], protocols: ["Tcp"] });
+    expect(nsgInboundExposure.options.parse(entry.options)).toMatchObject({
+      ports: [22],
+      protocols: ["Tcp"],
+    });
   });
 });

@@ -4,7 +4,7 @@
 import { ArmError, childNotFound, invalidRequestFormat, resourceNotFound } from "../errors.ts";
 import { clone, isObject, type JsonObject, objectArray, propsOf, sameText } from "../json.ts";
 import type { ItemRoute, RequestContext, Route, WriteOutcome } from "../router.ts";
-import { embeddedChildren, type EmulatorState } from "../state.ts";
+import { type EmulatorState, embeddedChildren } from "../state.ts";
 import {
   bodyObject,
   nameOf,
@@ -61,26 +61,43 @@ function rulesOf(nsg: JsonObject): JsonObject[] {
   return objectArray(propsOf(nsg).securityRules);
 }
 
-function buildNsg(ctx: RequestContext, body: JsonObject, current: JsonObject | undefined, validate: boolean): JsonObject {
+function buildNsg(
+  ctx: RequestContext,
+  body: JsonObject,
+  current: JsonObject | undefined,
+  validate: boolean,
+): JsonObject {
   const id = current ? String(current.id) : typeof body.id === "string" && !validate ? body.id : nsgId(ctx);
   const location = requireLocation(body, current, id);
   const tags = tagsFrom(body.tags);
   if (body.properties !== undefined && !isObject(body.properties)) {
-    throw invalidRequestFormat("Error converting value to type 'NetworkSecurityGroupPropertiesFormat'. Path 'properties'.");
+    throw invalidRequestFormat(
+      "Error converting value to type 'NetworkSecurityGroupPropertiesFormat'. Path 'properties'.",
+    );
   }
   const props = isObject(body.properties) ? body.properties : {};
   if (props.securityRules !== undefined && !Array.isArray(props.securityRules)) {
-    throw invalidRequestFormat("Error converting value to type 'List<SecurityRule>'. Path 'properties.securityRules'.");
+    throw invalidRequestFormat(
+      "Error converting value to type 'List<SecurityRule>'. Path 'properties.securityRules'.",
+    );
   }
   const etag = ctx.state.newEtag();
   const rulesIn: unknown[] = Array.isArray(props.securityRules) ? props.securityRules : [];
   const rules = rulesIn.map((raw, i) => {
     const name = isObject(raw) && typeof raw.name === "string" ? raw.name : undefined;
     if (!name) {
-      throw invalidRequestFormat(`Required property 'name' not found in JSON. Path 'properties.securityRules[${i}]'.`);
+      throw invalidRequestFormat(
+        `Required property 'name' not found in JSON. Path 'properties.securityRules[${i}]'.`,
+      );
     }
     if (!validate && isObject(raw)) return { ...clone(raw), name, id: `${id}/securityRules/${name}`, etag };
-    return buildSecurityRule(raw, `${id}/securityRules/${name}`, name, etag, `properties.securityRules[${i}]`);
+    return buildSecurityRule(
+      raw,
+      `${id}/securityRules/${name}`,
+      name,
+      etag,
+      `properties.securityRules[${i}]`,
+    );
   });
   if (validate) assertNoPriorityConflict(rules);
   const currentProps = current && isObject(current.properties) ? current.properties : {};
@@ -138,7 +155,14 @@ const nsgItem: ItemRoute = {
   },
   delete(ctx) {
     const nsg = storedNsg(ctx);
-    if (!nsg) return { status: 204, tracked: undefined, trackedId: nsgId(ctx).toLowerCase(), location: "", touched: [] };
+    if (!nsg)
+      return {
+        status: 204,
+        tracked: undefined,
+        trackedId: nsgId(ctx).toLowerCase(),
+        location: "",
+        touched: [],
+      };
     const inUse = referencingSubnets(ctx.state, String(nsg.id));
     if (inUse.length > 0) {
       throw new ArmError(
@@ -197,7 +221,13 @@ const securityRuleItem: ItemRoute = {
     const name = param(ctx, "securityRuleName");
     const existing = findRule(nsg, name);
     const id = existing ? String(existing.rule.id) : `${String(nsg.id)}/securityRules/${name}`;
-    const rule = buildSecurityRule(bodyObject(ctx), id, existing ? nameOf(existing.rule) : name, String(nsg.etag), "");
+    const rule = buildSecurityRule(
+      bodyObject(ctx),
+      id,
+      existing ? nameOf(existing.rule) : name,
+      String(nsg.etag),
+      "",
+    );
     const rules = rulesOf(nsg);
     if (existing) rules[existing.index] = rule;
     else rules.push(rule);
@@ -220,7 +250,11 @@ const securityRuleItem: ItemRoute = {
     const nsg = requireNsg(ctx);
     const name = param(ctx, "securityRuleName");
     const existing = findRule(nsg, name);
-    const rule = { ...clone(resource), name: existing ? nameOf(existing.rule) : name, type: `${NSG_TYPE}/securityRules` };
+    const rule = {
+      ...clone(resource),
+      name: existing ? nameOf(existing.rule) : name,
+      type: `${NSG_TYPE}/securityRules`,
+    };
     const rules = rulesOf(nsg);
     if (existing) rules[existing.index] = rule;
     else rules.push(rule);
@@ -235,10 +269,13 @@ const defaultSecurityRuleItem: ItemRoute = {
   resourceType: `${NSG_TYPE}/defaultSecurityRules`,
   longRunning: false,
   trackedId: (ctx) => nsgId(ctx).toLowerCase(),
-  notFound: (ctx) => childNotFound(`${nsgId(ctx)}/defaultSecurityRules/${param(ctx, "defaultSecurityRuleName")}`),
+  notFound: (ctx) =>
+    childNotFound(`${nsgId(ctx)}/defaultSecurityRules/${param(ctx, "defaultSecurityRuleName")}`),
   read(ctx) {
     const name = param(ctx, "defaultSecurityRuleName");
-    const rule = objectArray(propsOf(requireNsg(ctx)).defaultSecurityRules).find((r) => sameText(r.name, name));
+    const rule = objectArray(propsOf(requireNsg(ctx)).defaultSecurityRules).find((r) =>
+      sameText(r.name, name),
+    );
     return rule ? clone(rule) : undefined;
   },
 };
@@ -266,7 +303,11 @@ export const networkSecurityGroupRoutes: Route[] = [
       ),
   },
   nsgItem,
-  { kind: "collection", pattern: `${NSG_PATH}/securityRules`, list: (ctx) => clone(rulesOf(requireNsg(ctx))) },
+  {
+    kind: "collection",
+    pattern: `${NSG_PATH}/securityRules`,
+    list: (ctx) => clone(rulesOf(requireNsg(ctx))),
+  },
   securityRuleItem,
   {
     kind: "collection",
@@ -275,4 +316,3 @@ export const networkSecurityGroupRoutes: Route[] = [
   },
   defaultSecurityRuleItem,
 ];
-

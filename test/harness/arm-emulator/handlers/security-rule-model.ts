@@ -16,11 +16,16 @@ const SINGULAR_ONLY_PREFIXES = ["*", "internet", "virtualnetwork", "azureloadbal
 
 function canonicalEnum(value: unknown, allowed: readonly string[], path: string, typeName: string): string {
   if (value === undefined || value === null) {
-    throw invalidRequestFormat(`Required property '${path.split(".").pop()}' not found in JSON. Path '${path}'.`);
+    throw invalidRequestFormat(
+      `Required property '${path.split(".").pop()}' not found in JSON. Path '${path}'.`,
+    );
   }
-  const match = typeof value === "string" ? allowed.find((a) => a.toLowerCase() === value.toLowerCase()) : undefined;
+  const match =
+    typeof value === "string" ? allowed.find((a) => a.toLowerCase() === value.toLowerCase()) : undefined;
   if (match === undefined) {
-    throw invalidRequestFormat(`Error converting value ${JSON.stringify(value)} to type '${typeName}'. Path '${path}'.`);
+    throw invalidRequestFormat(
+      `Error converting value ${JSON.stringify(value)} to type '${typeName}'. Path '${path}'.`,
+    );
   }
   return match;
 }
@@ -36,7 +41,9 @@ function stringList(value: unknown, path: string): string[] {
 function optionalString(value: unknown, path: string): string | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "string") {
-    throw invalidRequestFormat(`Error converting value ${JSON.stringify(value)} to type 'String'. Path '${path}'.`);
+    throw invalidRequestFormat(
+      `Error converting value ${JSON.stringify(value)} to type 'String'. Path '${path}'.`,
+    );
   }
   return value;
 }
@@ -86,7 +93,10 @@ function exactlyOne(ruleId: string, label: string, fields: Record<string, boolea
 function checkPluralPrefixes(ruleId: string, field: string, prefixes: string[]): void {
   for (const prefix of prefixes) {
     if (prefix.trim() === "") {
-      throw badRequest("SecurityRuleInvalidAddressPrefix", `Security rule ${ruleId} has an empty address prefix.`);
+      throw badRequest(
+        "SecurityRuleInvalidAddressPrefix",
+        `Security rule ${ruleId} has an empty address prefix.`,
+      );
     }
     if (SINGULAR_ONLY_PREFIXES.includes(prefix.toLowerCase())) {
       throw badRequest(
@@ -100,7 +110,9 @@ function checkPluralPrefixes(ruleId: string, field: string, prefixes: string[]):
 
 function checkPriority(value: unknown, path: string): number {
   if (value !== undefined && value !== null && typeof value !== "number") {
-    throw invalidRequestFormat(`Error converting value ${JSON.stringify(value)} to type 'Int32'. Path '${path}'.`);
+    throw invalidRequestFormat(
+      `Error converting value ${JSON.stringify(value)} to type 'Int32'. Path '${path}'.`,
+    );
   }
   const priority = value ?? 0;
   if (!Number.isInteger(priority) || priority < 100 || priority > 4096) {
@@ -116,8 +128,15 @@ function checkPriority(value: unknown, path: string): number {
  * Builds the stored rule (server fields included) from a request body `{ name?, properties: {...} }`.
  * Read-only fields in the input (etag, provisioningState, id) are ignored.
  */
-export function buildSecurityRule(input: unknown, id: string, name: string, etag: string, path: string): JsonObject {
-  if (!isObject(input)) throw invalidRequestFormat(`Error converting value to type 'SecurityRule'. Path '${path}'.`);
+export function buildSecurityRule(
+  input: unknown,
+  id: string,
+  name: string,
+  etag: string,
+  path: string,
+): JsonObject {
+  if (!isObject(input))
+    throw invalidRequestFormat(`Error converting value to type 'SecurityRule'. Path '${path}'.`);
   const p = input.properties;
   if (!isObject(p)) {
     throw invalidRequestFormat(`Required property 'properties' not found in JSON. Path '${path}'.`);
@@ -136,8 +155,13 @@ export function buildSecurityRule(input: unknown, id: string, name: string, etag
   const sourcePortRanges = stringList(p.sourcePortRanges, at("sourcePortRanges"));
   const destinationPortRanges = stringList(p.destinationPortRanges, at("destinationPortRanges"));
   const sourceAddressPrefixes = stringList(p.sourceAddressPrefixes, at("sourceAddressPrefixes"));
-  const destinationAddressPrefixes = stringList(p.destinationAddressPrefixes, at("destinationAddressPrefixes"));
-  const sourceAsgs = Array.isArray(p.sourceApplicationSecurityGroups) ? p.sourceApplicationSecurityGroups : [];
+  const destinationAddressPrefixes = stringList(
+    p.destinationAddressPrefixes,
+    at("destinationAddressPrefixes"),
+  );
+  const sourceAsgs = Array.isArray(p.sourceApplicationSecurityGroups)
+    ? p.sourceApplicationSecurityGroups
+    : [];
   const destinationAsgs = Array.isArray(p.destinationApplicationSecurityGroups)
     ? p.destinationApplicationSecurityGroups
     : [];
@@ -161,7 +185,12 @@ export function buildSecurityRule(input: unknown, id: string, name: string, etag
     destinationAddressPrefixes: destinationAddressPrefixes.length > 0,
     destinationApplicationSecurityGroups: destinationAsgs.length > 0,
   });
-  for (const range of [sourcePortRange, destinationPortRange, ...sourcePortRanges, ...destinationPortRanges]) {
+  for (const range of [
+    sourcePortRange,
+    destinationPortRange,
+    ...sourcePortRanges,
+    ...destinationPortRanges,
+  ]) {
     if (present(range)) checkPortRange(range as string);
   }
   checkPluralPrefixes(id, "SourceAddressPrefixes", sourceAddressPrefixes);

@@ -34,7 +34,8 @@ function storedVnet(ctx: RequestContext): JsonObject | undefined {
 
 function requireVnet(ctx: RequestContext): JsonObject {
   const vnet = storedVnet(ctx);
-  if (!vnet) throw resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName"));
+  if (!vnet)
+    throw resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName"));
   return vnet;
 }
 
@@ -51,12 +52,15 @@ function buildSubnet(
   path: string,
   validate: boolean,
 ): JsonObject {
-  if (!isObject(input)) throw invalidRequestFormat(`Error converting value to type 'Subnet'. Path '${path}'.`);
+  if (!isObject(input))
+    throw invalidRequestFormat(`Error converting value to type 'Subnet'. Path '${path}'.`);
   const given = isObject(input.properties) ? input.properties : {};
   const nsgRef = given.networkSecurityGroup;
   if (validate && nsgRef !== undefined && nsgRef !== null) {
     if (!isObject(nsgRef) || typeof nsgRef.id !== "string") {
-      throw invalidRequestFormat(`Error converting value to type 'NetworkSecurityGroup'. Path '${path}.properties.networkSecurityGroup'.`);
+      throw invalidRequestFormat(
+        `Error converting value to type 'NetworkSecurityGroup'. Path '${path}.properties.networkSecurityGroup'.`,
+      );
     }
     if (!state.getTracked(nsgRef.id)) {
       throw new ArmError(
@@ -93,15 +97,28 @@ function buildVnet(
   const location = requireLocation(body, current, id);
   const tags = tagsFrom(body.tags);
   if (body.properties !== undefined && !isObject(body.properties)) {
-    throw invalidRequestFormat("Error converting value to type 'VirtualNetworkPropertiesFormat'. Path 'properties'.");
+    throw invalidRequestFormat(
+      "Error converting value to type 'VirtualNetworkPropertiesFormat'. Path 'properties'.",
+    );
   }
   const given = isObject(body.properties) ? body.properties : {};
   const etag = ctx.state.newEtag();
   const subnetsIn: unknown[] = Array.isArray(given.subnets) ? given.subnets : [];
   const subnets = subnetsIn.map((raw, i) => {
     const name = isObject(raw) && typeof raw.name === "string" ? raw.name : undefined;
-    if (!name) throw invalidRequestFormat(`Required property 'name' not found in JSON. Path 'properties.subnets[${i}]'.`);
-    return buildSubnet(ctx.state, raw, `${id}/subnets/${name}`, name, etag, `properties.subnets[${i}]`, validate);
+    if (!name)
+      throw invalidRequestFormat(
+        `Required property 'name' not found in JSON. Path 'properties.subnets[${i}]'.`,
+      );
+    return buildSubnet(
+      ctx.state,
+      raw,
+      `${id}/subnets/${name}`,
+      name,
+      etag,
+      `properties.subnets[${i}]`,
+      validate,
+    );
   });
   const currentProps = current && isObject(current.properties) ? current.properties : {};
   const properties: JsonObject = {
@@ -115,7 +132,13 @@ function buildVnet(
     addressSpace: isObject(given.addressSpace) ? clone(given.addressSpace) : { addressPrefixes: [] },
   };
   for (const [key, value] of Object.entries(given)) {
-    if (!READ_ONLY.has(key) && !(key in properties) && key !== "subnets" && value !== undefined && value !== null) {
+    if (
+      !READ_ONLY.has(key) &&
+      !(key in properties) &&
+      key !== "subnets" &&
+      value !== undefined &&
+      value !== null
+    ) {
       properties[key] = clone(value);
     }
   }
@@ -149,7 +172,8 @@ const vnetItem: ItemRoute = {
   resourceType: VNET_TYPE,
   longRunning: true,
   trackedId: (ctx) => vnetId(ctx).toLowerCase(),
-  notFound: (ctx) => resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName")),
+  notFound: (ctx) =>
+    resourceNotFound(VNET_TYPE, param(ctx, "virtualNetworkName"), param(ctx, "resourceGroupName")),
   read(ctx) {
     const vnet = storedVnet(ctx);
     return vnet ? clone(vnet) : undefined;
@@ -171,7 +195,14 @@ const vnetItem: ItemRoute = {
   },
   delete(ctx) {
     const vnet = storedVnet(ctx);
-    if (!vnet) return { status: 204, tracked: undefined, trackedId: vnetId(ctx).toLowerCase(), location: "", touched: [] };
+    if (!vnet)
+      return {
+        status: 204,
+        tracked: undefined,
+        trackedId: vnetId(ctx).toLowerCase(),
+        location: "",
+        touched: [],
+      };
     ctx.state.deleteTracked(String(vnet.id));
     return { ...outcome(202, vnet, []), trackedDeleted: true };
   },

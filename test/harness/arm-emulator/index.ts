@@ -1,0 +1,139 @@
+// Stateful HTTPS emulator of the Azure Resource Manager endpoints the guardian uses (Microsoft.Network NSGs, security
+// rules, VNets, subnets), for integration tests, the demo and benchmarks. The product never imports it.
+
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { resourceRoutes } from "./handlers/index.ts";
+import { clone, isObject } from "./json.ts";
+import { decodePath, matchRoute } from "./router.ts";
+import {
+  type EventListener,
+  type FaultSpec,
+  handle,
+  type Pipeline,
+  type RequestLogEntry,
+  readById,
+  syntheticContext,
+} from "./server.ts";
+import { EmulatorState } from "./state.ts";
+import { generateCertificate } from "./tls.ts";
+
+export { decodeToken, mintToken, staticTokenCredential } from "./auth.ts";
+export {
+  armClientOptions,
+  DEFAULT_SUBSCRIPTION_ID,
+  networkClientFor,
+  type RawArmResponse,
+  rawArmRequest,
+} from "./client.ts";
+export { DEFAULT_TENANT_ID, eventClaims } from "./events.ts";
+export type { FaultSpec, RequestLogEntry } from "./server.ts";
+
+export interface ArmEmulator {
+  /** `https://127.0.0.1:<port>` */
+  url: string;
+  /** PEM of the self-signed certificate, for `tlsOptions.ca`. */
+  ca: string;
+  stop(): Promise<void>;
+  /** Puts an ARM JSON resource (with `id`) into state directly: no validation, no event. Children need their parent. */
+  seed(resource: object): void;
+  /** Current ARM JSON of any resource the emulator serves (ids are case-insensitive, as in ARM). */
+  get(id: string): unknown | undefined;
+  /** Called with the Event Grid events of each successful write, after its response is sent. Returns unsubscribe. */
+  onEvent(listener: (events: object[]) => void): () => void;
+  /** Every event emitted so far (recorded before the write's response is sent). */
+  readonly events: object[];
+  /** Every request answered, in order, including LRO polls and failures. */
+  readonly requests: RequestLogEntry[];
+  /** The next `times` requests matching `method` / `pathIncludes` fail with `status` before reaching any handler. */
+  injectFault(fault: FaultSpec): void;
+  /** Clears state, events, requests and faults (listeners stay subscribed). */
+  reset(): void;
+}
+
+export interface ArmEmulatorOptions {
+  /** Port to listen on (127.0.0.1); 0, the default, picks a free one. */
+  port?: number;
+  /** How many polls of an operation answer InProgress before Succeeded (default 1; 0 completes at once). */
+  lroPolls?: number;
+  /** Also emit Microsoft.ResourceNotifications.Resources.* events for the tracked resource (default false). */
+  emitResourceNotifications?: boolean;
+  /** Render booleans in Resource Notifications payloads as 1/0, as the documented sample does (default false). */
+  notificationBooleansAsNumbers?: boolean;
+  /** Answer 409 AnotherOperationInProgress to writes on a resource whose operation has not completed (default false). */
+  enforceOperationLocks?: boolean;
+}
+
+export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
+  const { key, cert } = await generateCertificate();
+  let url = "";
+  const pipeline: Pipeline = {
+    state: new EmulatorState(options.lroPolls ?? 1),
+    routes: resourceRoutes,
+    options: {
+      emitResourceNotifications: options.emitResourceNotifications ?? false,
+      notificationBooleansAsNumbers: options.notificationBooleansAsNumbers ?? false,
+      enforceOperationLocks: options.enforceOperationLocks ?? false,
+    },
+    baseUrl: () => url,
+    faults: [],
+    requests: [],
+    events: [],
+    listeners: new Set<EventListener>(),
+  };
+
+  const server: Server = createServer({ key, cert }, (req, res) => {
+    handle(pipeline, req, res).catch((error: unknown) => {
+      console.error("arm-emulator: request failed", error);
+      if (!res.headersSent) res.statusCode = 500;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    ca: cert,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        // SDK clients keep connections alive; close them so stop() does not wait for their idle timeout.
+        server.closeAllConnections();
+      }),
+    seed(resource) {
+      if (!isObject(resource) || typeof resource.id !== "string")
+        throw new Error("seed: resource needs a string id");
+      const path = decodePath(resource.id);
+      const match = matchRoute(pipeline.routes, path);
+      if (match?.route.kind !== "item" || !match.route.seed) {
+        throw new Error(`seed: the emulator cannot hold ${resource.id}`);
+      }
+      match.route.seed(syntheticContext(pipeline, path, match.params), clone(resource));
+    },
+    get: (id) => readById(pipeline, id),
+    onEvent(listener) {
+      pipeline.listeners.add(listener);
+      return () => {
+        pipeline.listeners.delete(listener);
+      };
+    },
+    events: pipeline.events,
+    requests: pipeline.requests,
+    injectFault(fault) {
+      pipeline.faults.push({ ...fault });
+    },
+    reset() {
+      pipeline.state.reset();
+      pipeline.events.length = 0;
+      pipeline.requests.length = 0;
+      pipeline.faults.length = 0;
+    },
+  };
+}
