@@ -2,6 +2,7 @@ import type { AuditSink } from "./audit/index.ts";
 import type { ResourceReader, ResourceRef, ResourceWriter } from "./clouds/ports.ts";
 import { ConflictError, InputError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
+import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
 import { type EvaluatedFinding, evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
@@ -267,16 +268,7 @@ function auditRecord(change: ResourceChange, result: ActionResult): AuditRecord 
 }
 
 async function deliver(alert: Alert, deps: GuardianDeps): Promise<ChangeOutcome["deliveries"]> {
-  const deliveries = await Promise.all(
-    deps.notifiers.map(async (n) => {
-      try {
-        await n.send(alert);
-        return { channel: n.channel, ok: true };
-      } catch (error) {
-        return { channel: n.channel, ok: false, error: error instanceof Error ? error.message : String(error) };
-      }
-    }),
-  );
+  const deliveries = await sendAll(deps.notifiers, alert);
   for (const d of deliveries.filter((x) => !x.ok)) {
     // The remediation already happened, so a retry of the event would find nothing to alert about:
     // the undelivered alert is kept whole in the dead-letter log instead of being lost.

@@ -37,7 +37,7 @@ export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFin
           resourceType: snapshot.resourceType,
           severity: entry.severity,
           message: violation.message,
-          controls: [...new Set([...rule.controls, ...(entry.controls ?? [])])],
+          controls: [...new Set([...(violation.controls ?? rule.controls), ...(entry.controls ?? [])])],
           matched: violation.matched,
         },
       });

@@ -1,7 +1,7 @@
 // Removes an NSG rule's Internet exposure with the smallest edit: drop only the offending sources when
 // others remain, else only the offending ports when others remain, else delete the rule.
 import { destinationPortSpecsOf, sourcePrefixesOf } from "../rules/nsg/exposure.ts";
-import { formatPorts, parsePortSpec, subtract } from "../rules/nsg/ports.ts";
+import { formatPorts, type PortSet, parsePortSpec, subtract } from "../rules/nsg/ports.ts";
 import {
   ASG_JOIN_RULE,
   DESTINATION_PORT_PAIR,
@@ -23,10 +23,7 @@ import type { Remediation, RemediationContext } from "./types.ts";
 const ID = "delete-rule";
 
 /** Each port spec minus the offending ports, split where needed; undefined if a spec is unreadable. */
-function remainingPortSpecs(
-  specs: readonly string[],
-  offending: Parameters<typeof subtract>[1],
-): string[] | undefined {
+function remainingPortSpecs(specs: readonly string[], offending: PortSet): string[] | undefined {
   const out: string[] = [];
   for (const spec of specs) {
     const interval = parsePortSpec(spec);
@@ -45,7 +42,7 @@ function remainingPortSpecs(
 function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
   const found = firstStillOffending(snapshot, finding);
   if (!found) return undefined;
-  const { rule, exposure } = found;
+  const { rule, raw, exposure } = found;
   const p = rule.properties;
   const what = exposureText(exposure);
 
@@ -54,12 +51,12 @@ function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext
   const removed = sources.filter((token) => isOffendingToken(exposure, token));
   const asgCount = p.sourceApplicationSecurityGroups?.length ?? 0;
   if (kept.length > 0 || asgCount > 0) {
-    const after = ruleWith(rule, withPair(p, SOURCE_PAIR, kept));
+    const after = ruleWith(raw, withPair(raw.properties, SOURCE_PAIR, kept));
     const keeps = kept.length > 0 ? kept.join(", ") : "its application security groups";
     return putChange(
       ID,
       snapshot,
-      rule,
+      raw,
       after,
       `remove source ${removed.join(", ")} from security rule ${rule.name} (it allowed ${what}); keeps ${keeps}`,
     );
@@ -68,17 +65,17 @@ function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext
   const specs = destinationPortSpecsOf(p);
   const remaining = remainingPortSpecs(specs, exposure.ports);
   if (remaining && remaining.length > 0) {
-    const after = ruleWith(rule, withPair(p, DESTINATION_PORT_PAIR, remaining));
+    const after = ruleWith(raw, withPair(raw.properties, DESTINATION_PORT_PAIR, remaining));
     return putChange(
       ID,
       snapshot,
-      rule,
+      raw,
       after,
       `remove port ${formatPorts(exposure.ports).join(", ")} from security rule ${rule.name} (it allowed ${what}); keeps ${remaining.join(", ")}`,
     );
   }
 
-  return deleteChange(ID, snapshot, rule, `delete security rule ${rule.name} (it allowed ${what})`);
+  return deleteChange(ID, snapshot, raw, `delete security rule ${rule.name} (it allowed ${what})`);
 }
 
 export const deleteRule = {

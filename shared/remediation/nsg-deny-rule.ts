@@ -27,15 +27,15 @@ function annotated(description: string | null | undefined): string | undefined {
 function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
   const found = firstStillOffending(snapshot, finding);
   if (!found) return undefined;
-  const { rule, exposure } = found;
-  const properties = { ...rule.properties, access: "Deny" };
+  const { rule, raw, exposure } = found;
+  const properties: Record<string, unknown> = { ...raw.properties, access: "Deny" };
   const description = annotated(rule.properties.description);
   if (description !== undefined) properties.description = description;
   return putChange(
     ID,
     snapshot,
-    rule,
-    ruleWith(rule, properties),
+    raw,
+    ruleWith(raw, properties),
     `set security rule ${rule.name} to Deny (it allowed ${exposureText(exposure)})`,
   );
 }

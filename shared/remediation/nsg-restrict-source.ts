@@ -32,17 +32,17 @@ function plan(snapshot: Snapshot, finding: Finding, context: RemediationContext)
   }
   const found = firstStillOffending(snapshot, finding);
   if (!found) return undefined;
-  const { rule, exposure } = found;
+  const { rule, raw, exposure } = found;
   const sources = sourcePrefixesOf(rule.properties);
   const kept = sources.filter((token) => !isOffendingToken(exposure, token));
   const removed = sources.filter((token) => isOffendingToken(exposure, token));
   const next = [...kept];
   for (const t of trusted) if (!next.some((s) => s.trim().toLowerCase() === t.toLowerCase())) next.push(t);
-  const after = ruleWith(rule, withPair(rule.properties, SOURCE_PAIR, next));
+  const after = ruleWith(raw, withPair(raw.properties, SOURCE_PAIR, next));
   return putChange(
     ID,
     snapshot,
-    rule,
+    raw,
     after,
     `restrict security rule ${rule.name} to ${next.join(", ")} in place of ${removed.join(", ")} (it allowed ${exposureText(exposure)})`,
   );

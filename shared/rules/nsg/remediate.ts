@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
 import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
 import { formatPorts, parsePortList } from "./ports.ts";
-import { type ParsedNsg, parseNsg, type SecurityRule, type SecurityRuleProperties } from "./schema.ts";
+import { type ParsedNsg, parseNsg, type RawSecurityRule, type SecurityRule } from "./schema.ts";
 
 export const SECURITY_RULE_WRITE = "Microsoft.Network/networkSecurityGroups/securityRules/write";
 export const SECURITY_RULE_DELETE = "Microsoft.Network/networkSecurityGroups/securityRules/delete";
@@ -20,7 +20,10 @@ const MatchedRule = z.looseObject({
 
 export interface Offending {
   nsg: ParsedNsg;
+  /** The validated rule, for reading. */
   rule: SecurityRule;
+  /** The same rule as the snapshot holds it, for editing. */
+  raw: RawSecurityRule;
   /** The exposure as it is now, which may be narrower than the finding's. */
   exposure: RuleExposure;
 }
@@ -36,22 +39,24 @@ function sameToken(a: string, b: string): boolean {
  */
 export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offending | undefined {
   const nsg = parseNsg(snapshot.resource);
-  for (const raw of finding.matched) {
-    const parsed = MatchedRule.safeParse(raw);
+  for (const entry of finding.matched) {
+    const parsed = MatchedRule.safeParse(entry);
     if (!parsed.success) continue;
     const m = parsed.data;
     // ARM resource names are case-insensitive; prefer an exact match.
-    const rule =
-      nsg.securityRules.find((r) => r.name === m.securityRule) ??
-      nsg.securityRules.find((r) => r.name.toLowerCase() === m.securityRule.toLowerCase());
-    if (!rule) continue;
+    let index = nsg.securityRules.findIndex((r) => r.name === m.securityRule);
+    if (index < 0)
+      index = nsg.securityRules.findIndex((r) => r.name.toLowerCase() === m.securityRule.toLowerCase());
+    const rule = nsg.securityRules[index];
+    const raw = nsg.rawSecurityRules[index];
+    if (!rule || !raw) continue;
     const ports = parsePortList(m.ports);
     const exposure = ruleExposure(nsg, rule, {
       ports,
       protocols: protocolsFor(rule, m.protocols),
       isOffendingSource: (token) => m.sources.some((s) => sameToken(s, token)),
     });
-    if (exposure) return { nsg, rule, exposure };
+    if (exposure) return { nsg, rule, raw, exposure };
   }
   return undefined;
 }
@@ -80,11 +85,11 @@ export const DESTINATION_PORT_PAIR: PairKey = ["destinationPortRange", "destinat
  * plural array; several in the plural array with no singular field (ARM refuses both at once).
  */
 export function withPair(
-  props: SecurityRuleProperties,
+  props: Readonly<Record<string, unknown>>,
   [single, plural]: PairKey,
   values: readonly string[],
-): SecurityRuleProperties {
-  const next: SecurityRuleProperties = { ...props };
+): Record<string, unknown> {
+  const next: Record<string, unknown> = { ...props };
   const [only] = values;
   if (values.length === 1 && only !== undefined) {
     next[single] = only;
@@ -97,24 +102,27 @@ export function withPair(
 }
 
 /** The rule with new properties, everything else (name, id, etag, unknown fields) as it was. */
-export function ruleWith(rule: SecurityRule, properties: SecurityRuleProperties): SecurityRule {
-  return { ...structuredClone(rule), properties: structuredClone(properties) };
+export function ruleWith(
+  rule: RawSecurityRule,
+  properties: Readonly<Record<string, unknown>>,
+): RawSecurityRule {
+  return { ...structuredClone(rule), properties: structuredClone({ ...properties }) };
 }
 
 /** The body of `PUT .../securityRules/{name}`: the properties without the read-only ones. */
-export function putBody(rule: SecurityRule): { properties: Record<string, unknown> } {
+export function putBody(rule: RawSecurityRule): { properties: Record<string, unknown> } {
   const { provisioningState: _readOnly, ...properties } = structuredClone(rule.properties);
   return { properties };
 }
 
-function ifMatch(snapshot: Snapshot, rule: SecurityRule): string | undefined {
+function ifMatch(snapshot: Snapshot, rule: RawSecurityRule): string | undefined {
   return rule.etag ?? snapshot.etag;
 }
 
 export function deleteChange(
   remediation: string,
   snapshot: Snapshot,
-  rule: SecurityRule,
+  rule: RawSecurityRule,
   summary: string,
 ): PlannedChange {
   return {
@@ -135,8 +143,8 @@ export function deleteChange(
 export function putChange(
   remediation: string,
   snapshot: Snapshot,
-  before: SecurityRule,
-  after: SecurityRule,
+  before: RawSecurityRule,
+  after: RawSecurityRule,
   summary: string,
 ): PlannedChange {
   return {

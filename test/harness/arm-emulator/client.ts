@@ -4,8 +4,8 @@
 // `credentialScopes` is ignored), and `tlsOptions` becomes the pipeline's tlsPolicy, whose `ca` is used for the
 // per-client https.Agent. That is per client, unlike NODE_EXTRA_CA_CERTS which Node reads only at process start.
 
-import { NetworkManagementClient, type NetworkManagementClientOptionalParams } from "@azure/arm-network";
 import { request } from "node:https";
+import { NetworkManagementClient, type NetworkManagementClientOptionalParams } from "@azure/arm-network";
 import type { TokenCredential } from "@azure/core-auth";
 import { staticTokenCredential } from "./auth.ts";
 
@@ -48,7 +48,12 @@ export function rawArmRequest(
   pathAndQuery: string,
   options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ): Promise<RawArmResponse> {
-  const payload = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+  const payload =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === "string"
+        ? options.body
+        : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const req = request(
       new URL(pathAndQuery, emulator.url),
@@ -67,7 +72,11 @@ export function rawArmRequest(
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
         res.on("end", () => {
           const text = Buffer.concat(chunks).toString("utf8");
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text ? JSON.parse(text) : undefined });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: text ? JSON.parse(text) : undefined,
+          });
         });
         res.on("error", reject);
       },

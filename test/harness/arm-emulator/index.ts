@@ -54,7 +54,10 @@ export interface ArmEmulator {
 export interface ArmEmulatorOptions {
   /** Port to listen on (127.0.0.1); 0, the default, picks a free one. */
   port?: number;
-  /** How many polls of an operation answer InProgress before Succeeded (default 1; 0 completes at once). */
+  /**
+   * How many polls of an operation's status answer InProgress before Succeeded (default 1). 0 makes PUT and DELETE
+   * complete synchronously (no Azure-AsyncOperation; DELETE answers 200), so SDK pollers finish without sleeping.
+   */
   lroPolls?: number;
   /** Also emit Microsoft.ResourceNotifications.Resources.* events for the tracked resource (default false). */
   emitResourceNotifications?: boolean;

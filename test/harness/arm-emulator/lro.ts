@@ -28,9 +28,9 @@ export function startOperation(
     subscriptionId: input.subscriptionId,
     location: input.location || "global",
     pollsLeft: state.lroPolls,
-    done: state.lroPolls <= 0,
+    done: false,
   };
-  if (!op.done) for (const target of input.touched) setProvisioningState(target, "Updating");
+  for (const target of input.touched) setProvisioningState(target, "Updating");
   state.operations.set(op.id, op);
   return op;
 }
@@ -46,7 +46,8 @@ export function operationHeaders(
   return {
     "Azure-AsyncOperation": `${prefix}/operations/${op.id}${query}`,
     ...(withLocation ? { Location: `${prefix}/operationResults/${op.id}${query}` } : {}),
-    // Real ARM says 10; zero keeps tests fast while still exercising the SDK's Retry-After handling.
+    // Zero asks for an immediate poll. core-lro 3.x treats a non-positive Retry-After as absent and falls back to
+    // the caller's `updateIntervalInMs` (2 s by default), so fast tests pass `updateIntervalInMs: 0` or use lroPolls 0.
     "Retry-After": "0",
   };
 }

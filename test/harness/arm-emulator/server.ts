@@ -313,7 +313,9 @@ function handleItemWrite(
   if (outcome.status === 204) return { reply: { status: 204 }, events: [] };
 
   let headers: Record<string, string> = {};
-  if (route.longRunning && method !== "PATCH") {
+  // lroPolls 0 completes synchronously (no async headers), which ARM allows and core-lro finishes without sleeping.
+  const asynchronous = route.longRunning && method !== "PATCH" && pipeline.state.lroPolls > 0;
+  if (asynchronous) {
     const op = startOperation(pipeline.state, {
       trackedId: outcome.trackedId,
       subscriptionId: ctx.params.subscriptionId ?? "",
@@ -324,7 +326,7 @@ function handleItemWrite(
   }
   const events = buildEvents(pipeline, ctx, route, outcome, caller);
   if (method === "DELETE") {
-    return { reply: { status: route.longRunning ? 202 : 200, headers }, events };
+    return { reply: { status: asynchronous ? 202 : 200, headers }, events };
   }
   return { reply: { status: outcome.status, body: route.read(ctx), headers }, events };
 }

@@ -49,6 +49,8 @@ describe("deny-rule", () => {
       before,
       after: { ...before, properties: afterProps },
     });
+    // ARM's field order survives, so the audit diff shows only what changed.
+    expect(JSON.stringify(change?.after)).toBe(JSON.stringify({ ...before, properties: afterProps }));
   });
 
   it("adds a description when there is none, and leaves a long one alone (ARM allows 140 chars)", () => {

@@ -1,7 +1,9 @@
 // NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
 import { InputError } from "../../../shared/errors.ts";
+import { intersect, type PortSet, portSet, subtract, union } from "../../../shared/rules/nsg/ports.ts";
 import { nsgInboundExposure } from "../../../shared/rules/nsg-inbound-exposure.ts";
 import type { Violation } from "../../../shared/rules/types.ts";
 import { loadFixture, NSG_ID, nsgWith, type RuleSpec, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
@@ -329,5 +331,37 @@ describe("nsg-inbound-exposure: definition", () => {
       ports: [22],
       protocols: ["Tcp"],
     });
+  });
+});
+
+describe("nsg port arithmetic", () => {
+  const intervals = fc.array(
+    fc
+      .tuple(fc.integer({ min: 0, max: 60 }), fc.integer({ min: 0, max: 60 }))
+      .map(([a, b]) => [Math.min(a, b), Math.max(a, b)] as const),
+    { maxLength: 5 },
+  );
+  const members = (set: PortSet) => {
+    const out = new Set<number>();
+    for (const [lo, hi] of set) for (let p = lo; p <= hi; p++) out.add(p);
+    return out;
+  };
+  const canonical = (set: PortSet) =>
+    set.every(([lo, hi], i) => lo <= hi && (i === 0 || lo > (set[i - 1]?.[1] ?? -2) + 1));
+
+  it("union, intersection and difference agree with plain sets and stay canonical", () => {
+    fc.assert(
+      fc.property(intervals, intervals, (a, b) => {
+        const A = members(portSet(a));
+        const B = members(portSet(b));
+        const u = union(portSet(a), portSet(b));
+        const n = intersect(portSet(a), portSet(b));
+        const d = subtract(portSet(a), portSet(b));
+        expect(members(u)).toEqual(new Set([...A, ...B]));
+        expect(members(n)).toEqual(new Set([...A].filter((x) => B.has(x))));
+        expect(members(d)).toEqual(new Set([...A].filter((x) => !B.has(x))));
+        expect([u, n, d].every(canonical)).toBe(true);
+      }),
+    );
   });
 });

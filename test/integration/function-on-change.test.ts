@@ -1,0 +1,472 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { type EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createOnChangeHandler } from "../../functions/on-change.ts";
+import { createOnChangeHttpHandler } from "../../functions/on-change-http.ts";
+import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
+import { parseConfig } from "../../shared/config.ts";
+import { type Logger, memoryLogger } from "../../shared/log.ts";
+import type { GuardianDeps } from "../../shared/pipeline.ts";
+import type { AuditRecord } from "../../shared/types.ts";
+import {
+  type ArmEmulator,
+  DEFAULT_SUBSCRIPTION_ID,
+  mintToken,
+  networkClientFor,
+  startArmEmulator,
+  staticTokenCredential,
+} from "../harness/arm-emulator/index.ts";
+import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
+
+const RG = "rg-qubole";
+const NSG = "nsg-bastion";
+const NSG_ID = `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${NSG}`;
+
+const aliceToken = mintToken({
+  oid: "7f1c9a52-3e4b-4d8a-9b6c-1a2b3c4d5e6f",
+  upn: "alice@contoso.com",
+  name: "Alice Example",
+  ipaddr: "198.51.100.23",
+  tid: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+});
+const GUARDIAN_OID = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
+const guardianToken = mintToken({
+  oid: GUARDIAN_OID,
+  appid: "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+  idtyp: "app",
+});
+
+const POLICY = `version: 1
+trustedSources: [203.0.113.10/32]
+rules:
+  - name: no-ssh-from-internet
+    rule: nsg-inbound-exposure
+    mode: remediate
+    severity: critical
+    remediation: delete-rule
+    options: { ports: [22] }
+  - name: no-rdp-from-internet
+    rule: nsg-inbound-exposure
+    mode: remediate
+    severity: critical
+    remediation: delete-rule
+    options: { ports: [3389], protocols: [Tcp, Udp] }
+`;
+
+let emu: ArmEmulator;
+let sink: WebhookSink;
+let dir: string;
+const alice = () => networkClientFor(emu, aliceToken);
+/** Test-side writes need not wait for the SDK's default poll interval. */
+const fast = { updateIntervalInMs: 0 };
+
+beforeAll(async () => {
+  [emu, sink] = await Promise.all([startArmEmulator({ lroPolls: 1 }), startWebhookSink()]);
+  dir = await mkdtemp(path.join(tmpdir(), "guardian-fn-"));
+  await writeFile(path.join(dir, "ca.pem"), emu.ca);
+  await writeFile(path.join(dir, "policy.yaml"), POLICY);
+});
+
+afterAll(async () => {
+  await Promise.all([emu?.stop(), sink?.stop()]);
+});
+
+beforeEach(() => {
+  emu.reset();
+  sink.received.length = 0;
+  sink.attempts.length = 0;
+});
+
+/** The deployed configuration path: environment → config → real SDK clients, with the guardian's own token. */
+function env(extra: Record<string, string> = {}) {
+  return parseConfig({
+    GUARDIAN_POLICY_FILE: path.join(dir, "policy.yaml"),
+    AZURE_ARM_ENDPOINT: emu.url,
+    AZURE_ARM_CA_FILE: path.join(dir, "ca.pem"),
+    SLACK_WEBHOOK_URL: sink.slackUrl,
+    TEAMS_WEBHOOK_URL: sink.teamsUrl,
+    ...extra,
+  });
+}
+
+function depsFactory(extra: Record<string, string> = {}, wrap?: (d: GuardianDeps) => GuardianDeps) {
+  const audit: AuditRecord[] = [];
+  const factory = async (log: Logger) => {
+    const deps = await azureGuardianDeps(env(extra), log, {
+      credential: staticTokenCredential(guardianToken),
+    });
+    const recorded = { ...deps, audit: { record: async (r: AuditRecord) => void audit.push(r) } };
+    return wrap ? wrap(recorded) : recorded;
+  };
+  return { factory, audit };
+}
+
+function context() {
+  const log = memoryLogger();
+  const ctx = new InvocationContext({
+    invocationId: crypto.randomUUID(),
+    functionName: "onChange",
+    logHandler: (level, ...args) => log.info(String(args[0]), { level }),
+  });
+  return { ctx, log };
+}
+
+async function seedNsg() {
+  await alice().networkSecurityGroups.createOrUpdate(
+    RG,
+    NSG,
+    {
+      location: "westeurope",
+      securityRules: [
+        {
+          name: "allow-tunnel-ssh",
+          protocol: "Tcp",
+          sourcePortRange: "*",
+          destinationPortRange: "22",
+          sourceAddressPrefix: "203.0.113.10/32",
+          destinationAddressPrefix: "*",
+          access: "Allow",
+          priority: 100,
+          direction: "Inbound",
+        },
+      ],
+    },
+    fast,
+  );
+}
+
+/** Delivers every event emitted since `from` to the handler, as the Functions host would, one per invocation. */
+async function deliver(handler: ReturnType<typeof createOnChangeHandler>, from: number) {
+  const events = emu.events.slice(from) as EventGridEvent[];
+  const results = [];
+  for (const event of events) results.push(await handler(event, context().ctx));
+  return results;
+}
+
+describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", () => {
+  it("deletes the SSH-from-Internet rule someone added, alerts Slack and Teams, and ignores its own write", async () => {
+    await seedNsg();
+    const { factory, audit } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "22",
+        sourceAddressPrefix: "Internet",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    const writesBefore = emu.requests.filter((r) => r.method !== "GET").length;
+    const [result] = await deliver(handler, mark);
+    expect(result?.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+
+    const nsg = emu.get(NSG_ID) as { properties: { securityRules: { name: string }[] } };
+    expect(nsg.properties.securityRules.map((r) => r.name)).toEqual(["allow-tunnel-ssh"]);
+    // One read, one write (the DELETE) for the event.
+    const guardianRequests = emu.requests.slice(0).filter((r) => r.method !== "GET").length - writesBefore;
+    expect(guardianRequests).toBe(1);
+
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({
+      outcome: "applied",
+      remediation: "delete-rule",
+      actor: { name: "alice@contoso.com" },
+    });
+    expect((audit[0]?.before as { name: string }).name).toBe("open-ssh");
+
+    await sink.waitFor(2);
+    const slack = sink.received.find((r) => r.path.startsWith("/slack"));
+    const teams = sink.received.find((r) => r.path.startsWith("/teams"));
+    expect(JSON.stringify(slack?.body)).toContain("alice@contoso.com");
+    expect(JSON.stringify(slack?.body)).toContain("open-ssh");
+    expect(JSON.stringify(teams?.body)).toContain("application/vnd.microsoft.card.adaptive");
+
+    // The guardian's own DELETE raised an event with its claims: handled as a self-change, no second write.
+    const own = await deliver(handler, mark + 1);
+    expect(own.flatMap((r) => r?.outcomes.map((o) => o.status))).toContain("skipped-self");
+    expect(emu.requests.filter((r) => r.method === "DELETE")).toHaveLength(1);
+    expect(sink.received).toHaveLength(2);
+  });
+
+  it("narrows a plural prefix list: removes only 0.0.0.0/0 from an RDP rule and keeps the private range", async () => {
+    await seedNsg();
+    const { factory } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "rdp-admins",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "3389",
+        sourceAddressPrefixes: ["10.10.0.0/16", "0.0.0.0/0"],
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 120,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    await deliver(handler, mark);
+    const rule = emu.get(`${NSG_ID}/securityRules/rdp-admins`) as {
+      properties: { sourceAddressPrefixes?: string[]; sourceAddressPrefix?: string };
+    };
+    const sources = rule.properties.sourceAddressPrefixes?.length
+      ? rule.properties.sourceAddressPrefixes
+      : [rule.properties.sourceAddressPrefix];
+    expect(sources).toEqual(["10.10.0.0/16"]);
+  });
+
+  it("in dry-run changes nothing and says what it would have done", async () => {
+    await seedNsg();
+    const { factory, audit } = depsFactory({ GUARDIAN_DRY_RUN: "true" });
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "*",
+        sourcePortRange: "*",
+        destinationPortRanges: ["20-25", "443"],
+        sourceAddressPrefix: "*",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    await deliver(handler, mark);
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeDefined();
+    expect(
+      emu.requests.filter((r) => r.method === "DELETE" || (r.method === "PUT" && r.status < 300)).length,
+    ).toBe(2);
+    expect(audit[0]?.outcome).toBe("dry-run");
+    await sink.waitFor(2);
+    expect(JSON.stringify(sink.received[0]?.body)).toMatch(/dry.run/i);
+  });
+
+  it("on a concurrent human edit (412) re-reads and never overwrites it", async () => {
+    await seedNsg();
+    let edited = false;
+    const bob = networkClientFor(emu, mintToken({ oid: "b0b", upn: "bob@contoso.com" }));
+    const { factory, audit } = depsFactory({}, (d) => {
+      const azure = d.clouds.azure;
+      if (!azure) throw new Error("no azure port");
+      return {
+        ...d,
+        clouds: {
+          azure: {
+            ...azure,
+            reader: {
+              // Bob edits the NSG between the guardian's first read and its write.
+              async read(ref) {
+                const snapshot = await azure.reader.read(ref);
+                if (!edited) {
+                  edited = true;
+                  await bob.securityRules.createOrUpdate(
+                    RG,
+                    NSG,
+                    "open-ssh",
+                    {
+                      protocol: "Tcp",
+                      sourcePortRange: "*",
+                      destinationPortRange: "22",
+                      sourceAddressPrefix: "10.20.0.0/16",
+                      destinationAddressPrefix: "*",
+                      access: "Allow",
+                      priority: 110,
+                      direction: "Inbound",
+                      description: "bob narrowed it",
+                    },
+                    fast,
+                  );
+                }
+                return snapshot;
+              },
+            },
+          },
+        },
+      };
+    });
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "22",
+        sourceAddressPrefix: "0.0.0.0/0",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    const [event] = emu.events.slice(mark) as EventGridEvent[];
+    if (!event) throw new Error("no event");
+    await handler(event, context().ctx);
+    expect(emu.requests.some((r) => r.status === 412)).toBe(true);
+    const rule = emu.get(`${NSG_ID}/securityRules/open-ssh`) as {
+      properties: { sourceAddressPrefix: string; description: string };
+    };
+    expect(rule.properties.sourceAddressPrefix).toBe("10.20.0.0/16");
+    expect(rule.properties.description).toBe("bob narrowed it");
+    expect(audit[0]?.outcome).toBe("already-compliant");
+  });
+
+  it("retries a throttled read with the SDK's policy (429 + Retry-After) and still remediates", async () => {
+    await seedNsg();
+    const { factory } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "22",
+        sourceAddressPrefix: "Internet",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    emu.injectFault({
+      method: "GET",
+      pathIncludes: "networkSecurityGroups/nsg-bastion",
+      status: 429,
+      retryAfterSeconds: 0,
+      times: 1,
+    });
+    const [result] = await deliver(handler, mark);
+    expect(emu.requests.some((r) => r.status === 429)).toBe(true);
+    expect(result?.outcomes[0]?.actions[0]?.outcome).toBe("applied");
+  });
+
+  it("fails the invocation (so Event Grid retries) when ARM keeps throttling the write", async () => {
+    await seedNsg();
+    const { factory } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "22",
+        sourceAddressPrefix: "Internet",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    emu.injectFault({ method: "DELETE", status: 429, retryAfterSeconds: 0, times: 20 });
+    const [event] = emu.events.slice(mark) as EventGridEvent[];
+    if (!event) throw new Error("no event");
+    await expect(handler(event, context().ctx)).rejects.toThrow(/retry/);
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeDefined();
+  });
+});
+
+describe("Azure Function onChangeHttp (webhook delivery)", () => {
+  const request = (body: unknown, method = "POST", headers: Record<string, string> = {}) =>
+    new HttpRequest({
+      url: "https://guardian.example/api/events",
+      method,
+      headers: { "content-type": "application/json", ...headers },
+      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
+    });
+
+  it("answers the subscription validation handshake", async () => {
+    const handler = createOnChangeHttpHandler(depsFactory().factory);
+    const res = await handler(
+      request([
+        {
+          id: "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
+          topic: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
+          subject: "",
+          data: {
+            validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
+            validationUrl: "https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/x/validate?id=y",
+          },
+          eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
+          eventTime: "2018-01-25T22:12:19.4556811Z",
+          metadataVersion: "1",
+          dataVersion: "1",
+        },
+      ]),
+      context().ctx,
+    );
+    expect(res.status).toBe(200);
+    expect(res.jsonBody).toEqual({ validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" });
+  });
+
+  it("answers the CloudEvents OPTIONS handshake", async () => {
+    const handler = createOnChangeHttpHandler(depsFactory().factory);
+    const res = await handler(
+      request("", "OPTIONS", { "WebHook-Request-Origin": "eventgrid.azure.net" }),
+      context().ctx,
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers).toEqual({ "WebHook-Allowed-Origin": "eventgrid.azure.net" });
+  });
+
+  it("rejects a body that is not JSON with 400 (Event Grid does not retry 400)", async () => {
+    const handler = createOnChangeHttpHandler(depsFactory().factory);
+    const res = await handler(request("{oops"), context().ctx);
+    expect(res.status).toBe(400);
+  });
+
+  it("processes a delivered batch end to end", async () => {
+    await seedNsg();
+    const handler = createOnChangeHttpHandler(depsFactory().factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "open-ssh",
+      {
+        protocol: "Tcp",
+        sourcePortRange: "*",
+        destinationPortRange: "22",
+        sourceAddressPrefix: "Internet",
+        destinationAddressPrefix: "*",
+        access: "Allow",
+        priority: 110,
+        direction: "Inbound",
+      },
+      fast,
+    );
+    const res = await handler(request(emu.events.slice(mark)), context().ctx);
+    expect(res.status).toBe(200);
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
+  });
+});
