@@ -39,7 +39,8 @@ async function readJson(file: string): Promise<unknown> {
 
 const formatOption = () =>
   new Option("--format <format>", "output format").choices(["table", "json"]).default("table");
-const policyOption = () => new Option("--policy <file>", "policy file").default(defaultPolicy, "policies/baseline.yaml");
+const policyOption = () =>
+  new Option("--policy <file>", "policy file").default(defaultPolicy, "policies/baseline.yaml");
 
 export function program(): Command {
   const cmd = new Command("guardian")
@@ -49,7 +50,9 @@ export function program(): Command {
 
   cmd
     .command("evaluate")
-    .description("evaluate resource snapshots exactly as the cloud APIs return them (ARM GET JSON, DescribeSecurityGroups)")
+    .description(
+      "evaluate resource snapshots exactly as the cloud APIs return them (ARM GET JSON, DescribeSecurityGroups)",
+    )
     .argument("<resource.json...>", "files with one resource, a list response, or an array")
     .addOption(policyOption())
     .addOption(formatOption())
@@ -76,7 +79,10 @@ export function program(): Command {
   cmd
     .command("explain")
     .description("show, offline, what the guardian would do with a captured event")
-    .requiredOption("--event <event.json>", "one event, an array, or a batch (Event Grid, CloudEvents, EventBridge)")
+    .requiredOption(
+      "--event <event.json>",
+      "one event, an array, or a batch (Event Grid, CloudEvents, EventBridge)",
+    )
     .option("--resource <snapshot.json...>", "the resource as the API returns it, standing in for the read")
     .addOption(policyOption())
     .addOption(formatOption())
@@ -84,7 +90,8 @@ export function program(): Command {
       const policy = await loadPolicyFile(opts.policy);
       const event = await readJson(opts.event);
       const resources = [];
-      for (const file of opts.resource ?? []) resources.push(...snapshotsFromJson(await readJson(file), file));
+      for (const file of opts.resource ?? [])
+        resources.push(...snapshotsFromJson(await readJson(file), file));
       const result = await explainEvent(policy, event, resources);
       if (opts.format === "json") print(JSON.stringify(result, null, 2));
       else {
@@ -94,13 +101,28 @@ export function program(): Command {
             result.changes.map((c) =>
               "skipped" in c
                 ? [c.eventId ?? "-", `skipped: ${c.skipped}`, c.detail, ""]
-                : [c.eventId, `${c.operation} (${c.operationName})`, shortId(c.resourceId), c.actor.name ?? "-"],
+                : [
+                    c.eventId,
+                    `${c.operation} (${c.operationName})`,
+                    shortId(c.resourceId),
+                    c.actor.name ?? "-",
+                  ],
             ),
           ),
         );
         if (result.findings.length > 0) {
-          print(renderTable(["severity", "policy rule", "message"], result.findings.map((f) => [f.severity, f.policyRule, f.message])));
-          print(renderTable(["policy rule", "mode", "would do"], result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo])));
+          print(
+            renderTable(
+              ["severity", "policy rule", "message"],
+              result.findings.map((f) => [f.severity, f.policyRule, f.message]),
+            ),
+          );
+          print(
+            renderTable(
+              ["policy rule", "mode", "would do"],
+              result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo]),
+            ),
+          );
         }
       }
       if (result.findings.length > 0) throw new Exit(1);
@@ -130,7 +152,9 @@ export function program(): Command {
     .description("list the rules a policy can use, with an example entry each")
     .action(() => {
       for (const rule of Object.values(ruleRegistry)) {
-        print(`${rule.id} (${rule.cloud}): ${rule.description}\n  remediations: ${rule.remediations.join(", ") || "-"}`);
+        print(
+          `${rule.id} (${rule.cloud}): ${rule.description}\n  remediations: ${rule.remediations.join(", ") || "-"}`,
+        );
         print(rule.example.replace(/^/gm, "    "));
       }
     });
@@ -176,7 +200,9 @@ export async function main(argv: string[]): Promise<number> {
       const code = (error as { code: string; exitCode: number }).code;
       return code === "commander.helpDisplayed" || code === "commander.version" ? 0 : 2;
     }
-    process.stderr.write(`error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
     return 2;
   }
 }

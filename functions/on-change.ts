@@ -10,7 +10,12 @@ export function createOnChangeHandler(deps: DepsFactory) {
     const result = await onChange(event, await deps(log));
     if (result.retryable) {
       // Failing the invocation hands the event back to Event Grid's retry schedule (and dead-letter after it).
-      throw new TransientError(`retry: ${result.outcomes.map((o) => o.retryable?.message).filter(Boolean).join("; ")}`);
+      throw new TransientError(
+        `retry: ${result.outcomes
+          .map((o) => o.retryable?.message)
+          .filter(Boolean)
+          .join("; ")}`,
+      );
     }
     return result;
   };

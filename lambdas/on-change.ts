@@ -32,7 +32,11 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
       } catch {
         // Retrying cannot fix it, but reporting it failed sends it to the queue's dead-letter queue after its
         // receive limit: kept whole where operators look, never dropped.
-        log.error("guardian.deadletter", { what: "sqs-record", messageId: record.messageId, body: record.body });
+        log.error("guardian.deadletter", {
+          what: "sqs-record",
+          messageId: record.messageId,
+          body: record.body,
+        });
         batchItemFailures.push({ itemIdentifier: record.messageId });
         continue;
       }

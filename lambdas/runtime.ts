@@ -7,7 +7,9 @@ export type DepsFactory = (log: Logger) => Promise<GuardianDeps>;
 
 /** Lambda captures stdout per invocation: one JSON line per log record. */
 export const lambdaLogger = (requestId: string): Logger =>
-  jsonLogger((line) => process.stdout.write(`${line.replace(/^\{/, `{"requestId":${JSON.stringify(requestId)},`)}\n`));
+  jsonLogger((line) =>
+    process.stdout.write(`${line.replace(/^\{/, `{"requestId":${JSON.stringify(requestId)},`)}\n`),
+  );
 
 /** Configuration and clients once per execution environment; warm invocations reuse them. */
 export function environmentDeps(): DepsFactory {

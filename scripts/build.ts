@@ -37,7 +37,9 @@ export async function buildAll(outdir = path.join(root, "dist")) {
       metafile: true,
       legalComments: "linked",
       // Some CommonJS dependencies call require(); ESM bundles need it defined.
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+      banner: {
+        js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+      },
       // Supplied by the Functions host's worker, which answers require() of it; @azure/functions loads it lazily in a
       // try/catch, so bundling must leave the require in place (Azure/azure-functions-nodejs-library#201, #256).
       external: ["@azure/functions-core"],

@@ -7,7 +7,9 @@ export interface Logger {
 
 export type LogLine = { level: "info" | "warn" | "error"; message: string } & Record<string, unknown>;
 
-export function jsonLogger(write: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): Logger {
+export function jsonLogger(
+  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): Logger {
   const emit = (level: LogLine["level"], message: string, data?: Record<string, unknown>) =>
     write(JSON.stringify({ level, message, time: new Date().toISOString(), ...data }));
   return {

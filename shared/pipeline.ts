@@ -4,7 +4,13 @@ import { ConflictError, InputError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
-import { type EvaluatedFinding, evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
+import {
+  type EvaluatedFinding,
+  evaluatePolicy,
+  exemptionFor,
+  ruleFor,
+  trustedSourcesFor,
+} from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -60,14 +66,21 @@ export interface ChangeOutcome {
  * The one path every change takes: read → evaluate → decide → act → audit → alert.
  * Changes about the same resource in one batch are handled once (the latest change attributes it).
  */
-export async function handleChanges(changes: readonly ResourceChange[], deps: GuardianDeps): Promise<ChangeOutcome[]> {
+export async function handleChanges(
+  changes: readonly ResourceChange[],
+  deps: GuardianDeps,
+): Promise<ChangeOutcome[]> {
   const outcomes: ChangeOutcome[] = [];
   for (const group of groupByResource(changes)) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
     const human = group.filter((c) => !isSelfChange(c, deps));
     const change = (human.at(-1) ?? group.at(-1)) as ResourceChange;
     for (const dup of group.filter((c) => c !== change)) {
-      deps.log.info("guardian.collapsed", { eventId: dup.eventId, into: change.eventId, resourceId: dup.resourceId });
+      deps.log.info("guardian.collapsed", {
+        eventId: dup.eventId,
+        into: change.eventId,
+        resourceId: dup.resourceId,
+      });
     }
     outcomes.push(await handleChange(change, deps));
   }
@@ -77,18 +90,25 @@ export async function handleChanges(changes: readonly ResourceChange[], deps: Gu
 export function isSelf(actor: Actor, identities: readonly string[]): boolean {
   if (identities.length === 0) return false;
   const mine = new Set(identities.map((i) => i.toLowerCase()));
-  return [actor.principalId, actor.appId, actor.name].some((v) => v !== undefined && mine.has(v.toLowerCase()));
+  return [actor.principalId, actor.appId, actor.name].some(
+    (v) => v !== undefined && mine.has(v.toLowerCase()),
+  );
 }
 
 function isSelfChange(change: ResourceChange, deps: GuardianDeps): boolean {
   return (
-    isSelf(change.actor, deps.selfIdentities) || deps.clouds[change.cloud]?.isOwnChange?.(change.actor) === true
+    isSelf(change.actor, deps.selfIdentities) ||
+    deps.clouds[change.cloud]?.isOwnChange?.(change.actor) === true
   );
 }
 
 export async function handleChange(change: ResourceChange, deps: GuardianDeps): Promise<ChangeOutcome> {
   const outcome: ChangeOutcome = { change, status: "evaluated", findings: [], actions: [], deliveries: [] };
-  const base = { eventId: change.eventId, correlationId: change.correlationId, resourceId: change.resourceId };
+  const base = {
+    eventId: change.eventId,
+    correlationId: change.correlationId,
+    resourceId: change.resourceId,
+  };
   if (isSelfChange(change, deps)) {
     deps.log.info("guardian.skip", { ...base, reason: "change made by the guardian's own identity" });
     return { ...outcome, status: "skipped-self" };
@@ -126,7 +146,12 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
     if (exempt) {
       result = { finding, mode: entry.mode, outcome: "skipped-exempt", reason: exempt };
     } else if (entry.mode !== "remediate") {
-      result = { finding, mode: entry.mode, outcome: "skipped-mode", reason: `mode ${entry.mode}: not remediated` };
+      result = {
+        finding,
+        mode: entry.mode,
+        outcome: "skipped-mode",
+        reason: `mode ${entry.mode}: not remediated`,
+      };
     } else if (dryRun) {
       const planned = plan(entry, snapshot, finding, deps.policy);
       result = planned
@@ -168,7 +193,11 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
       time: change.time,
       results: alerted,
       // A group named in the event resolves to its id on read: link the resolved resource.
-      consoleUrl: port.consoleUrl({ ...ref, resourceId: snapshot.resourceId, region: snapshot.region ?? ref.region }),
+      consoleUrl: port.consoleUrl({
+        ...ref,
+        resourceId: snapshot.resourceId,
+        region: snapshot.region ?? ref.region,
+      }),
       dryRun,
     };
     outcome.deliveries = await deliver(alert, deps);
@@ -176,7 +205,12 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
   return outcome;
 }
 
-function plan(entry: PolicyEntry, snapshot: Snapshot, finding: Finding, policy: Policy): PlannedChange | undefined {
+function plan(
+  entry: PolicyEntry,
+  snapshot: Snapshot,
+  finding: Finding,
+  policy: Policy,
+): PlannedChange | undefined {
   const rule = ruleFor(entry);
   const id = entry.remediation ?? rule.remediations[0];
   const remediation = id === undefined ? undefined : remediationById(id);
@@ -202,26 +236,49 @@ async function remediate(
     if (planned && snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
       // The event carried the resource without a concurrency token: read it so the write can be guarded.
       const fresh = await port.reader.read(ref);
-      if (!fresh) return { result: { finding, mode, outcome: "already-compliant", reason: "resource no longer exists" } };
+      if (!fresh)
+        return {
+          result: { finding, mode, outcome: "already-compliant", reason: "resource no longer exists" },
+        };
       snapshot = fresh;
       planned = plan(entry, snapshot, finding, deps.policy);
     }
     if (!planned) {
-      return { result: { finding, mode, outcome: "already-compliant", reason: "no longer offending" }, snapshot };
+      return {
+        result: { finding, mode, outcome: "already-compliant", reason: "no longer offending" },
+        snapshot,
+      };
     }
     try {
       await port.writer.apply(planned, snapshot);
-      return { result: { finding, mode, outcome: "applied", reason: planned.summary, planned }, snapshot };
+      return {
+        result: {
+          finding,
+          mode,
+          outcome: "applied",
+          reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})`,
+          planned,
+        },
+        snapshot,
+      };
     } catch (error) {
       if (error instanceof ConflictError) {
         deps.log.warn("guardian.conflict", { resourceId: ref.resourceId, attempt, message: error.message });
         const fresh = await port.reader.read(ref);
-        if (!fresh) return { result: { finding, mode, outcome: "already-compliant", reason: "resource deleted meanwhile" } };
+        if (!fresh)
+          return {
+            result: { finding, mode, outcome: "already-compliant", reason: "resource deleted meanwhile" },
+          };
         snapshot = fresh;
         const again = evaluatePolicy(deps.policy, snapshot).find((e) => e.entry.name === entry.name);
         if (!again) {
           return {
-            result: { finding, mode, outcome: "already-compliant", reason: "a concurrent edit already removed the exposure" },
+            result: {
+              finding,
+              mode,
+              outcome: "already-compliant",
+              reason: "a concurrent edit already removed the exposure",
+            },
             snapshot,
           };
         }
@@ -230,7 +287,11 @@ async function remediate(
       }
       const message = error instanceof Error ? error.message : String(error);
       const retryable = error instanceof TransientError ? error : undefined;
-      deps.log.error("guardian.write-failed", { resourceId: ref.resourceId, message, retryable: Boolean(retryable) });
+      deps.log.error("guardian.write-failed", {
+        resourceId: ref.resourceId,
+        message,
+        retryable: Boolean(retryable),
+      });
       return { result: { finding, mode, outcome: "failed", reason: message, planned }, snapshot, retryable };
     }
   }

@@ -63,7 +63,12 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
 }
 
 /** Why this finding is exempt, or undefined. Expired policy exemptions no longer apply. */
-export function exemptionFor(policy: Policy, entry: PolicyEntry, snapshot: Snapshot, now: Date): string | undefined {
+export function exemptionFor(
+  policy: Policy,
+  entry: PolicyEntry,
+  snapshot: Snapshot,
+  now: Date,
+): string | undefined {
   const tag = Object.entries(snapshot.tags).find(([k]) => k.toLowerCase() === policy.exemptTag.toLowerCase());
   if (tag) {
     const value = tag[1].trim();

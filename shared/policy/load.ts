@@ -28,7 +28,9 @@ export class PolicyError extends InputError {
 }
 
 export function formatProblem(p: PolicyProblem): string {
-  const where = [p.line !== undefined ? `line ${p.line}` : undefined, p.path || undefined].filter(Boolean).join(", ");
+  const where = [p.line !== undefined ? `line ${p.line}` : undefined, p.path || undefined]
+    .filter(Boolean)
+    .join(", ");
   return where ? `${where}: ${p.message}` : p.message;
 }
 
@@ -76,7 +78,10 @@ type Issue = z.core.$ZodIssue;
  * A discriminated union reports "no matching discriminator" at the entry; a wrong field inside a known rule
  * comes back nested. Either way we want the deepest, most specific path.
  */
-function flattenIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] = []): { path: PropertyKey[]; message: string }[] {
+function flattenIssues(
+  issues: readonly Issue[],
+  prefix: readonly PropertyKey[] = [],
+): { path: PropertyKey[]; message: string }[] {
   return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
@@ -84,7 +89,10 @@ function flattenIssues(issues: readonly Issue[], prefix: readonly PropertyKey[] 
       if (nested.length > 0) return nested;
     }
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ path: [...path, key], message: `unknown field "${key}"${suggest(key)}` }));
+      return issue.keys.map((key) => ({
+        path: [...path, key],
+        message: `unknown field "${key}"${suggest(key)}`,
+      }));
     }
     if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator === "rule") {
       const at = path.at(-1) === "rule" ? path : [...path, "rule"];
@@ -127,7 +135,9 @@ const KNOWN_KEYS = [
 
 function suggest(key: string): string {
   const lower = key.toLowerCase();
-  const close = KNOWN_KEYS.find((k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2);
+  const close = KNOWN_KEYS.find(
+    (k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2,
+  );
   return close ? ` (did you mean "${close}"?)` : "";
 }
 
@@ -148,14 +158,18 @@ function editDistance(a: string, b: string): number {
 type YamlDoc = ReturnType<typeof parseDocument>;
 
 /** The node to point at for a path: the key of its last segment when present, else its nearest existing ancestor. */
-function nearestNode(doc: YamlDoc, path: readonly PropertyKey[]): { range?: readonly number[] | null } | undefined {
+function nearestNode(
+  doc: YamlDoc,
+  path: readonly PropertyKey[],
+): { range?: readonly number[] | null } | undefined {
   const key = path.at(-1);
   if (typeof key === "string") {
     const parent = getNode(doc, path.slice(0, -1));
     const items: unknown = parent && "items" in parent ? parent.items : undefined;
     if (Array.isArray(items)) {
       for (const item of items) {
-        const pairKey: unknown = typeof item === "object" && item !== null && "key" in item ? item.key : undefined;
+        const pairKey: unknown =
+          typeof item === "object" && item !== null && "key" in item ? item.key : undefined;
         if (isNode(pairKey) && "value" in pairKey && pairKey.value === key) return pairKey;
       }
     }

@@ -38,7 +38,10 @@ const baseEntry = {
     .default("alert")
     .describe("remediate: fix and alert; alert: alert only; report: record only"),
   severity: z.enum(["low", "medium", "high", "critical"]).default("medium"),
-  controls: z.array(z.string()).optional().describe("Control ids added to the rule's own (CIS, Security Hub)"),
+  controls: z
+    .array(z.string())
+    .optional()
+    .describe("Control ids added to the rule's own (CIS, Security Hub)"),
   scope: scopeSchema.optional(),
   exemptions: z.array(exemptionSchema).default([]),
 };
@@ -75,7 +78,9 @@ export const policySchema = z
     dryRun: z
       .boolean()
       .default(false)
-      .describe("Turn every remediation into a report of what would have been done (GUARDIAN_DRY_RUN overrides)"),
+      .describe(
+        "Turn every remediation into a report of what would have been done (GUARDIAN_DRY_RUN overrides)",
+      ),
     exemptTag: z
       .string()
       .default("guardian:exempt")
@@ -107,11 +112,16 @@ export const policySchema = z
       }
       seen.set(entry.name, index);
       const opts = (entry.options ?? {}) as { trustedSources?: string[] };
-      if (entry.remediation === "restrict-source" && policy.trustedSources.length === 0 && !opts.trustedSources?.length) {
+      if (
+        entry.remediation === "restrict-source" &&
+        policy.trustedSources.length === 0 &&
+        !opts.trustedSources?.length
+      ) {
         ctx.addIssue({
           code: "custom",
           path: ["rules", index, "remediation"],
-          message: "restrict-source needs trustedSources (at the top of the policy or in this entry's options)",
+          message:
+            "restrict-source needs trustedSources (at the top of the policy or in this entry's options)",
         });
       }
     });

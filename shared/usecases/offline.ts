@@ -31,7 +31,10 @@ export function findingView(f: Finding): FindingView {
 }
 
 /** `guardian evaluate`: pure evaluation of snapshots, no cloud call. */
-export function evaluateSnapshots(policy: Policy, snapshots: readonly Snapshot[]): { findings: FindingView[] } {
+export function evaluateSnapshots(
+  policy: Policy,
+  snapshots: readonly Snapshot[],
+): { findings: FindingView[] } {
   return { findings: snapshots.flatMap((s) => evaluatePolicy(policy, s).map((e) => findingView(e.finding))) };
 }
 
@@ -82,7 +85,12 @@ export async function explainEvent(
       correlationId: c.correlationId,
       subjectId: c.subjectId,
     })),
-    ...skipped.map((s) => ({ skipped: s.reason, detail: s.detail, eventId: s.eventId, eventType: s.eventType })),
+    ...skipped.map((s) => ({
+      skipped: s.reason,
+      detail: s.detail,
+      eventId: s.eventId,
+      eventType: s.eventType,
+    })),
   ];
   const findings: FindingView[] = [];
   const actions: ActionView[] = [];
@@ -124,7 +132,10 @@ function offlinePort(supplied: Snapshot | undefined): CloudPort {
     },
     snapshotFromEvent: (change) => {
       if (change.resource === undefined) return undefined;
-      return supplied ?? (change.cloud === "azure" ? azureSnapshot(change.resource, change.resourceType) : undefined);
+      return (
+        supplied ??
+        (change.cloud === "azure" ? azureSnapshot(change.resource, change.resourceType) : undefined)
+      );
     },
     consoleUrl: () => "",
   };

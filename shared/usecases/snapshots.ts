@@ -1,6 +1,6 @@
-import { azureSnapshot } from "../clouds/azure/snapshot.ts";
-import { parseArmId } from "../clouds/azure/ids.ts";
 import { awsSecurityGroupSnapshot } from "../clouds/aws/snapshot.ts";
+import { parseArmId } from "../clouds/azure/ids.ts";
+import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
 import type { Snapshot } from "../types.ts";
 
@@ -15,8 +15,10 @@ export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
     throw new InputError(`${source}: expected a resource object or a list of resources`);
   }
   const obj = json as Record<string, unknown>;
-  if (Array.isArray(obj.value) && obj.id === undefined) return snapshotsFromJson(obj.value, `${source}.value`);
-  if (Array.isArray(obj.SecurityGroups)) return snapshotsFromJson(obj.SecurityGroups, `${source}.SecurityGroups`);
+  if (Array.isArray(obj.value) && obj.id === undefined)
+    return snapshotsFromJson(obj.value, `${source}.value`);
+  if (Array.isArray(obj.SecurityGroups))
+    return snapshotsFromJson(obj.SecurityGroups, `${source}.SecurityGroups`);
   if (typeof obj.GroupId === "string") return [awsSecurityGroupSnapshot(obj)];
   if (typeof obj.id === "string") {
     const id = parseArmId(obj.id);

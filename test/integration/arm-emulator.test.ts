@@ -618,6 +618,39 @@ describe("ARM emulator: validation, errors and faults", () => {
   });
 });
 
+describe("ARM emulator: optional fidelity switches", () => {
+  it("locks a resource while its operation runs (409 AnotherOperationInProgress) and renders notification booleans as 1/0", async () => {
+    const strict = await startArmEmulator({
+      enforceOperationLocks: true,
+      emitResourceNotifications: true,
+      notificationBooleansAsNumbers: true,
+    });
+    try {
+      const body = { location: "eastus", properties: { flushConnection: true } };
+      const first = await rawArmRequest(strict, "PUT", `${NSG_ID}?${API}`, { token, body });
+      expect(first.status).toBe(201);
+      const blocked = await rawArmRequest(strict, "PUT", `${NSG_ID}?${API}`, { token, body });
+      expect(blocked.status).toBe(409);
+      expect(blocked.body).toMatchObject({ error: { code: "AnotherOperationInProgress" } });
+      const status = new URL(String(first.headers["azure-asyncoperation"]));
+      await rawArmRequest(strict, "GET", status.pathname + status.search, { token });
+      const done = await rawArmRequest(strict, "GET", status.pathname + status.search, { token });
+      expect(done.body).toEqual({ status: "Succeeded" });
+      const afterwards = await rawArmRequest(strict, "PUT", `${NSG_ID}?${API}`, { token, body });
+      expect(afterwards.status).toBe(200);
+      const note = (
+        strict.events as Array<{ eventType: string; data: { resourceInfo: { properties: object } } }>
+      ).find((e) => e.eventType === "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated");
+      expect(note?.data.resourceInfo.properties).toMatchObject({
+        flushConnection: 1,
+        provisioningState: "Succeeded",
+      });
+    } finally {
+      await strict.stop();
+    }
+  });
+});
+
 describe("ARM emulator: virtual networks and subnets", () => {
   it("creates a VNet with a subnet bound to an NSG and reflects the binding on the NSG", async () => {
     await createWebNsg();

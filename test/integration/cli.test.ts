@@ -13,10 +13,15 @@ interface Run {
 /** Runs the real CLI in its own process, as a user would. */
 function guardian(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ["cli/guardian.ts", ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 99) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ["cli/guardian.ts", ...args],
+      { encoding: "utf8" },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : 99) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -34,7 +39,9 @@ describe("guardian evaluate", () => {
   it("reports findings as JSON naming the offending security rules, exit 1", async () => {
     const run = await guardian("evaluate", NSG_MIXED, "--format", "json");
     expect(run.code).toBe(1);
-    const out = JSON.parse(run.stdout) as { findings: { resourceId: string; ruleId: string; matched: { securityRule: string }[] }[] };
+    const out = JSON.parse(run.stdout) as {
+      findings: { resourceId: string; ruleId: string; matched: { securityRule: string }[] }[];
+    };
     expect(out.findings.length).toBeGreaterThan(0);
     for (const f of out.findings) {
       expect(f.ruleId).toBe("nsg-inbound-exposure");
@@ -46,7 +53,9 @@ describe("guardian evaluate", () => {
   it("evaluates the REST spec's own example (rule1 opens port 80 from *) under the baseline", async () => {
     const run = await guardian("evaluate", NSG_SPEC, "--format", "json");
     expect(run.code).toBe(1);
-    const out = JSON.parse(run.stdout) as { findings: { policyRule: string; matched: { securityRule: string }[] }[] };
+    const out = JSON.parse(run.stdout) as {
+      findings: { policyRule: string; matched: { securityRule: string }[] }[];
+    };
     expect(out.findings.map((f) => f.policyRule)).toContain("azure-no-http-from-internet");
     expect(out.findings.flatMap((f) => f.matched.map((m) => m.securityRule))).toContain("rule1");
   });
@@ -120,7 +129,13 @@ describe("guardian explain", () => {
       ["validation.eventgrid.json", "validation-handshake"],
       ["resource-write-failure.eventgrid.json", "failed-operation"],
     ] as const) {
-      const run = await guardian("explain", "--event", `test/fixtures/events/azure/${file}`, "--format", "json");
+      const run = await guardian(
+        "explain",
+        "--event",
+        `test/fixtures/events/azure/${file}`,
+        "--format",
+        "json",
+      );
       expect(run.code).toBe(0);
       const out = JSON.parse(run.stdout) as { changes: { skipped?: string }[] };
       expect(out.changes.map((c) => c.skipped)).toContain(reason);
@@ -135,21 +150,41 @@ describe("guardian explain", () => {
       "--format",
       "json",
     );
-    const out = JSON.parse(run.stdout) as { changes: { resourceType?: string }[]; findings: unknown[]; actions: unknown[] };
+    const out = JSON.parse(run.stdout) as {
+      changes: { resourceType?: string }[];
+      findings: unknown[];
+      actions: unknown[];
+    };
     expect(out.changes[0]?.resourceType).toBe("microsoft.network/networksecuritygroups");
     expect(run.code).toBe(out.findings.length > 0 ? 1 : 0);
     expect(out.actions.length).toBe(out.findings.length);
   });
 
   it("accepts EventBridge CloudTrail events: group id, actor ARN, event name; skips errorCode events", async () => {
-    const ok = await guardian("explain", "--event", "test/fixtures/events/aws/authorize-ingress-v108-ruleset.json", "--format", "json");
-    const out = JSON.parse(ok.stdout) as { changes: { resourceId: string; operationName: string; actor: { name?: string } }[] };
+    const ok = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/authorize-ingress-v108-ruleset.json",
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(ok.stdout) as {
+      changes: { resourceId: string; operationName: string; actor: { name?: string } }[];
+    };
     expect(out.changes[0]?.resourceId).toMatch(/^sg-/);
     expect(out.changes[0]?.operationName).toBe("AuthorizeSecurityGroupIngress");
     expect(out.changes[0]?.actor.name).toMatch(/^arn:aws:sts::/);
-    const failed = await guardian("explain", "--event", "test/fixtures/events/aws/authorize-ingress-duplicate-error.json", "--format", "json");
+    const failed = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/authorize-ingress-duplicate-error.json",
+      "--format",
+      "json",
+    );
     expect(failed.code).toBe(0);
-    expect((JSON.parse(failed.stdout) as { changes: { skipped?: string }[] }).changes[0]?.skipped).toBe("failed-operation");
+    expect((JSON.parse(failed.stdout) as { changes: { skipped?: string }[] }).changes[0]?.skipped).toBe(
+      "failed-operation",
+    );
   });
 
   it("exits 2 for an event file that is not JSON", async () => {

@@ -183,7 +183,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
       remediation: "delete-rule",
       actor: { name: "alice@contoso.com" },
     });
-    expect((audit[0]?.before as { name: string }).name).toBe("open-ssh");
+    expect(audit[0]?.before).toMatchObject({ name: "open-ssh" });
 
     await sink.waitFor(2);
     const slack = sink.received.find((r) => r.path.startsWith("/slack"));

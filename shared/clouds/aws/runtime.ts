@@ -14,7 +14,11 @@ import { AwsSecurityGroupReader } from "./security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "./security-group-writer.ts";
 
 /** The AWS side of the pipeline: security groups read and revoked through EC2. */
-export function awsPort(clients: Ec2ClientSource, ownRoleArns: readonly string[], counter?: CallCounter): CloudPort {
+export function awsPort(
+  clients: Ec2ClientSource,
+  ownRoleArns: readonly string[],
+  counter?: CallCounter,
+): CloudPort {
   const shared = counter ?? { reads: 0, writes: 0 };
   return {
     reader: new AwsSecurityGroupReader({ clients, counter: shared }),

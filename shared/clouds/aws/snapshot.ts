@@ -19,7 +19,10 @@ export function awsTagMap(tags: unknown): Record<string, string> {
 }
 
 /** A snapshot of one DescribeSecurityGroups item, kept exactly as the API returned it. No SDK needed. */
-export function awsSecurityGroupSnapshot(item: unknown, fallback: { resourceId?: string; account?: string; region?: string } = {}): Snapshot {
+export function awsSecurityGroupSnapshot(
+  item: unknown,
+  fallback: { resourceId?: string; account?: string; region?: string } = {},
+): Snapshot {
   const group = item as GroupLike;
   const snapshot: Snapshot = {
     cloud: "aws",

@@ -22,7 +22,14 @@ export function parseArmId(id: string): ArmId | undefined {
     i += 2;
   }
   if (parts[i]?.toLowerCase() !== "providers") {
-    return { subscriptionId, resourceGroup, provider: undefined, type: "", names: [], name: resourceGroup ?? "" };
+    return {
+      subscriptionId,
+      resourceGroup,
+      provider: undefined,
+      type: "",
+      names: [],
+      name: resourceGroup ?? "",
+    };
   }
   const provider = parts[i + 1];
   const rest = parts.slice(i + 2);

@@ -5,7 +5,7 @@ import { azurePortalUrl } from "./ids.ts";
 import { type AzureNetwork, AzureNsgReader, AzureNsgWriter, NSG_TYPE } from "./network.ts";
 import { azureSnapshot } from "./snapshot.ts";
 
-export { AzureNetwork, type AzureClientConfig, NSG_TYPE } from "./network.ts";
+export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
 /** The Azure side of the pipeline: readers by resource type, writers by planned operation. */
 export function azurePort(network: AzureNetwork, options: { tenantId?: string } = {}): CloudPort {

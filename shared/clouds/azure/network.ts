@@ -1,8 +1,12 @@
+import {
+  NetworkManagementClient,
+  type NetworkManagementClientOptionalParams,
+  type SecurityRule,
+} from "@azure/arm-network";
 import type { TokenCredential } from "@azure/core-auth";
-import { NetworkManagementClient, type NetworkManagementClientOptionalParams, type SecurityRule } from "@azure/arm-network";
 import { ConflictError, InputError, TransientError } from "../../errors.ts";
-import type { CallCounter, ResourceReader, ResourceRef, ResourceWriter } from "../ports.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
+import type { CallCounter, ResourceReader, ResourceRef, ResourceWriter } from "../ports.ts";
 import { parseArmId } from "./ids.ts";
 import { azureSnapshot } from "./snapshot.ts";
 
@@ -72,7 +76,10 @@ function rawBody() {
 }
 
 function statusOf(error: unknown): number | undefined {
-  return typeof error === "object" && error !== null && "statusCode" in error && typeof error.statusCode === "number"
+  return typeof error === "object" &&
+    error !== null &&
+    "statusCode" in error &&
+    typeof error.statusCode === "number"
     ? error.statusCode
     : undefined;
 }
@@ -80,9 +87,14 @@ function statusOf(error: unknown): number | undefined {
 function translate(error: unknown, resourceId: string, what: string): Error {
   const status = statusOf(error);
   const message = error instanceof Error ? error.message : String(error);
-  if (status === 412) return new ConflictError(`${what}: ${resourceId} changed since it was read`, resourceId, { cause: error });
+  if (status === 412)
+    return new ConflictError(`${what}: ${resourceId} changed since it was read`, resourceId, {
+      cause: error,
+    });
   if (status === 429 || status === undefined || status >= 500) {
-    return new TransientError(`${what} ${resourceId} failed (${status ?? "network"}): ${message}`, { cause: error });
+    return new TransientError(`${what} ${resourceId} failed (${status ?? "network"}): ${message}`, {
+      cause: error,
+    });
   }
   return new Error(`${what} ${resourceId} failed (${status}): ${message}`, { cause: error });
 }
@@ -154,4 +166,3 @@ export class AzureNsgWriter implements ResourceWriter {
     }
   }
 }
-

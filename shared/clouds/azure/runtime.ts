@@ -8,8 +8,8 @@ import type { Notifier } from "../../notify/types.ts";
 import type { GuardianDeps } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/load.ts";
 import type { Policy } from "../../policy/schema.ts";
-import { azurePort } from "./index.ts";
 import { identitiesFromToken } from "./identity.ts";
+import { azurePort } from "./index.ts";
 import { AzureNetwork } from "./network.ts";
 
 export interface AzureRuntimeOverrides {
@@ -31,7 +31,9 @@ export async function azureGuardianDeps(
   const network = overrides.network ?? new AzureNetwork({ credential, endpoint, ca });
   const scope = `${(endpoint ?? "https://management.azure.com").replace(/\/$/, "")}/.default`;
   const own = await identitiesFromToken(credential, scope).catch((error: unknown) => {
-    log.warn("guardian.identity-unknown", { message: error instanceof Error ? error.message : String(error) });
+    log.warn("guardian.identity-unknown", {
+      message: error instanceof Error ? error.message : String(error),
+    });
     return [] as string[];
   });
   return {
@@ -48,5 +50,7 @@ export async function azureGuardianDeps(
 async function defaultCredential(cfg: GuardianConfig): Promise<TokenCredential> {
   // Loaded on demand: @azure/identity is large and only the deployed function needs it.
   const { DefaultAzureCredential } = await import("@azure/identity");
-  return new DefaultAzureCredential(cfg.azure.clientId ? { managedIdentityClientId: cfg.azure.clientId } : {});
+  return new DefaultAzureCredential(
+    cfg.azure.clientId ? { managedIdentityClientId: cfg.azure.clientId } : {},
+  );
 }

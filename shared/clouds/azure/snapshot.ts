@@ -3,7 +3,12 @@ import { parseArmId } from "./ids.ts";
 
 /** A snapshot from ARM JSON (a GET body, or the resource a Resource Notifications event carried). */
 export function azureSnapshot(resource: unknown, resourceType: string): Snapshot | undefined {
-  if (typeof resource !== "object" || resource === null || !("id" in resource) || typeof resource.id !== "string") {
+  if (
+    typeof resource !== "object" ||
+    resource === null ||
+    !("id" in resource) ||
+    typeof resource.id !== "string"
+  ) {
     return undefined;
   }
   const id = parseArmId(resource.id);
@@ -24,4 +29,3 @@ export function azureSnapshot(resource: unknown, resourceType: string): Snapshot
     region: typeof raw.location === "string" ? raw.location : undefined,
   };
 }
-

@@ -46,7 +46,10 @@ function asJson(value: unknown): Json | undefined {
 
 /** A stable, AWS-looking unique id (`AROA` + 17 characters) derived from a seed, so reruns log the same ids. */
 function awsUniqueId(prefix: string, seed: string, length: number): string {
-  const digest = createHash("sha256").update(seed).digest("base64").replace(/[^A-Za-z0-9]/g, "");
+  const digest = createHash("sha256")
+    .update(seed)
+    .digest("base64")
+    .replace(/[^A-Za-z0-9]/g, "");
   return `${prefix}${digest.toUpperCase().slice(0, length)}`;
 }
 
@@ -121,7 +124,9 @@ export function cloudTrailIpPermissions(permissions: readonly IpPermission[]): J
           return withDescription(pair, g.Description);
         }),
       );
-      item.ipRanges = list((p.IpRanges ?? []).map((r) => withDescription({ cidrIp: r.CidrIp }, r.Description)));
+      item.ipRanges = list(
+        (p.IpRanges ?? []).map((r) => withDescription({ cidrIp: r.CidrIp }, r.Description)),
+      );
       item.ipv6Ranges = list(
         (p.Ipv6Ranges ?? []).map((r) => withDescription({ cidrIpv6: r.CidrIpv6 }, r.Description)),
       );

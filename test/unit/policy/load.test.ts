@@ -73,7 +73,9 @@ describe("policy loading", () => {
   });
 
   it("reports a remediation the rule does not support", () => {
-    const problems = problemsOf(valid.replace("    mode: remediate", "    mode: remediate\n    remediation: revoke-cidr"));
+    const problems = problemsOf(
+      valid.replace("    mode: remediate", "    mode: remediate\n    remediation: revoke-cidr"),
+    );
     expect(problems[0]?.path).toBe("rules[0].remediation");
     expect(problems[0]?.line).toBe(7);
   });

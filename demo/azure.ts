@@ -1,0 +1,292 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import type { SecurityRule } from "@azure/arm-network";
+import { type EventGridEvent, InvocationContext } from "@azure/functions";
+import { createOnChangeHandler } from "../functions/on-change.ts";
+import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
+import { parseConfig } from "../shared/config.ts";
+import type { AuditRecord } from "../shared/types.ts";
+import {
+  DEFAULT_SUBSCRIPTION_ID,
+  mintToken,
+  networkClientFor,
+  startArmEmulator,
+  staticTokenCredential,
+} from "../test/harness/arm-emulator/index.ts";
+import type { WebhookSink } from "../test/harness/webhook-sink.ts";
+
+export interface DemoIO {
+  print(text: string): void;
+  sink: WebhookSink;
+  policyFile: string;
+}
+
+const RG = "rg-qubole";
+const SUB = DEFAULT_SUBSCRIPTION_ID;
+const nsgId = (name: string) =>
+  `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${name}`;
+const fast = { updateIntervalInMs: 0 };
+
+const people = {
+  platform: mintToken({
+    oid: "1e2d3c4b-5a69-4788-9a0b-1c2d3e4f5a6b",
+    upn: "platform-bot@contoso.com",
+    name: "Platform pipeline",
+  }),
+  alice: mintToken({
+    oid: "7f1c9a52-3e4b-4d8a-9b6c-1a2b3c4d5e6f",
+    upn: "alice@contoso.com",
+    name: "Alice",
+    ipaddr: "198.51.100.23",
+  }),
+  bob: mintToken({
+    oid: "8a2d0b63-4f5c-4e9b-8c7d-2b3c4d5e6f70",
+    upn: "bob@contoso.com",
+    name: "Bob",
+    ipaddr: "198.51.100.41",
+  }),
+  carol: mintToken({
+    oid: "9b3e1c74-5a6d-4fa0-9d8e-3c4d5e6f7081",
+    upn: "carol@contoso.com",
+    name: "Carol",
+    ipaddr: "198.51.100.77",
+  }),
+  guardian: mintToken({
+    oid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d",
+    appid: "5b4a3c2d-1e0f-4a9b-8c7d-6e5f4a3b2c1d",
+    idtyp: "app",
+  }),
+};
+
+function inbound(
+  priority: number,
+  port: string,
+  source: string | string[],
+  extra: Partial<SecurityRule> = {},
+): SecurityRule {
+  return {
+    protocol: "Tcp",
+    sourcePortRange: "*",
+    destinationPortRange: port,
+    ...(Array.isArray(source) ? { sourceAddressPrefixes: source } : { sourceAddressPrefix: source }),
+    destinationAddressPrefix: "*",
+    access: "Allow",
+    priority,
+    direction: "Inbound",
+    ...extra,
+  };
+}
+
+export interface Check {
+  name: string;
+  ok: boolean;
+}
+
+/** The Azure half of `npm start`: returns whether every expected outcome happened. */
+export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
+  const { print, sink } = io;
+  const emu = await startArmEmulator({ lroPolls: 1 });
+  const dir = await mkdtemp(path.join(tmpdir(), "guardian-demo-"));
+  try {
+    await writeFile(path.join(dir, "arm-ca.pem"), emu.ca);
+    const client = (token: string) => networkClientFor(emu, token);
+    print(`ARM emulator on ${emu.url} (HTTPS, self-signed); webhook sink on ${sink.url}`);
+
+    // The estate, modelled on Qubole on Azure with closed storage endpoints and a bastion.
+    const platform = client(people.platform);
+    await platform.networkSecurityGroups.createOrUpdate(
+      RG,
+      "nsg-bastion",
+      {
+        location: "westeurope",
+        securityRules: [{ name: "allow-tunnel-ssh", ...inbound(100, "22", "203.0.113.10/32") }],
+      },
+      fast,
+    );
+    await platform.networkSecurityGroups.createOrUpdate(
+      RG,
+      "nsg-private",
+      {
+        location: "westeurope",
+        securityRules: [
+          { name: "allow-bastion-ssh", ...inbound(100, "22", "10.10.0.0/27") },
+          {
+            name: "deny-internet-inbound",
+            ...inbound(4000, "*", "Internet", { protocol: "*", access: "Deny" }),
+          },
+        ],
+      },
+      fast,
+    );
+    await platform.virtualNetworks.createOrUpdate(
+      RG,
+      "vnet-qubole",
+      {
+        location: "westeurope",
+        addressSpace: { addressPrefixes: ["10.10.0.0/16"] },
+        subnets: [
+          {
+            name: "snet-bastion",
+            addressPrefix: "10.10.0.0/27",
+            networkSecurityGroup: { id: nsgId("nsg-bastion") },
+          },
+          {
+            name: "snet-private",
+            addressPrefix: "10.10.1.0/24",
+            networkSecurityGroup: { id: nsgId("nsg-private") },
+          },
+        ],
+      },
+      fast,
+    );
+    print(
+      "Seeded: vnet-qubole (snet-bastion, snet-private), nsg-bastion (SSH from the tunnel server only), nsg-private.",
+    );
+
+    const audit: AuditRecord[] = [];
+    const handler = createOnChangeHandler(async (log) => {
+      const cfg = parseConfig({
+        GUARDIAN_POLICY_FILE: io.policyFile,
+        AZURE_ARM_ENDPOINT: emu.url,
+        AZURE_ARM_CA_FILE: path.join(dir, "arm-ca.pem"),
+        SLACK_WEBHOOK_URL: sink.slackUrl,
+        TEAMS_WEBHOOK_URL: sink.teamsUrl,
+      });
+      const deps = await azureGuardianDeps(cfg, log, { credential: staticTokenCredential(people.guardian) });
+      return { ...deps, audit: { record: async (r) => void audit.push(r) } };
+    });
+
+    // Event Grid delivers each event to the function; the guardian's own writes come back as events too.
+    let delivered = emu.events.length;
+    const skippedSelf: string[] = [];
+    const drain = async () => {
+      while (delivered < emu.events.length) {
+        const event = emu.events[delivered++] as EventGridEvent;
+        const context = new InvocationContext({ functionName: "onChange", logHandler: () => undefined });
+        const result = await handler(event, context);
+        for (const o of result.outcomes) if (o.status === "skipped-self") skippedSelf.push(event.id);
+      }
+    };
+    await drain();
+
+    const checks: Check[] = [];
+    const step = async (title: string, who: string, act: () => Promise<unknown>) => {
+      const before = { audit: audit.length, alerts: sink.received.length };
+      print(`\n▶ ${title}\n  by ${who}`);
+      await act();
+      await drain();
+      const decisions = audit.slice(before.audit);
+      if (decisions.length === 0) print("  guardian: compliant, nothing to do");
+      for (const d of decisions) {
+        print(`  guardian: [${d.policyRule}] ${d.outcome} — ${d.reason}`);
+      }
+      return { decisions, alerts: sink.received.length - before.alerts };
+    };
+    const ruleNow = (nsg: string, rule: string) =>
+      emu.get(`${nsgId(nsg)}/securityRules/${rule}`) as { properties: Record<string, unknown> } | undefined;
+    const show = (nsg: string, rule: string) => {
+      const r = ruleNow(nsg, rule);
+      if (!r) return print(`  read back: ${nsg}/${rule} no longer exists`);
+      const p = r.properties;
+      const src = (p.sourceAddressPrefixes as string[] | undefined)?.length
+        ? p.sourceAddressPrefixes
+        : p.sourceAddressPrefix;
+      print(
+        `  read back: ${nsg}/${rule} ${p.access} ${p.protocol} port ${p.destinationPortRange} from ${JSON.stringify(src)}`,
+      );
+    };
+
+    const s1 = await step("Someone opens SSH to nsg-bastion from the Internet", "alice@contoso.com", () =>
+      client(people.alice).securityRules.createOrUpdate(
+        RG,
+        "nsg-bastion",
+        "allow-ssh-anywhere",
+        inbound(110, "22", "Internet"),
+        fast,
+      ),
+    );
+    show("nsg-bastion", "allow-ssh-anywhere");
+    show("nsg-bastion", "allow-tunnel-ssh");
+    printSlack(print, sink.received.find((r) => r.path.startsWith("/slack"))?.body);
+    checks.push(
+      {
+        name: "SSH-from-Internet rule deleted",
+        ok: ruleNow("nsg-bastion", "allow-ssh-anywhere") === undefined,
+      },
+      {
+        name: "the tunnel server's rule untouched",
+        ok: ruleNow("nsg-bastion", "allow-tunnel-ssh") !== undefined,
+      },
+      { name: "Slack and Teams alerted once each", ok: s1.alerts === 2 },
+    );
+
+    const s2 = await step(
+      "Someone opens RDP on nsg-private to 0.0.0.0/0 through a plural prefix list next to the private subnet",
+      "bob@contoso.com",
+      () =>
+        client(people.bob).securityRules.createOrUpdate(
+          RG,
+          "nsg-private",
+          "allow-rdp-admins",
+          inbound(200, "3389", ["10.10.1.0/24", "0.0.0.0/0"]),
+          fast,
+        ),
+    );
+    show("nsg-private", "allow-rdp-admins");
+    const rdp = ruleNow("nsg-private", "allow-rdp-admins")?.properties;
+    const rdpSources = (rdp?.sourceAddressPrefixes as string[] | undefined)?.length
+      ? (rdp?.sourceAddressPrefixes as string[])
+      : [rdp?.sourceAddressPrefix];
+    checks.push(
+      {
+        name: "only 0.0.0.0/0 removed from the RDP rule",
+        ok: JSON.stringify(rdpSources) === JSON.stringify(["10.10.1.0/24"]),
+      },
+      { name: "RDP change alerted", ok: s2.alerts === 2 },
+    );
+
+    const s3 = await step("A compliant change: HTTPS from the virtual network", "carol@contoso.com", () =>
+      client(people.carol).securityRules.createOrUpdate(
+        RG,
+        "nsg-private",
+        "allow-vnet-https",
+        inbound(300, "443", "VirtualNetwork"),
+        fast,
+      ),
+    );
+    show("nsg-private", "allow-vnet-https");
+    checks.push(
+      {
+        name: "compliant rule left alone",
+        ok: ruleNow("nsg-private", "allow-vnet-https") !== undefined && s3.decisions.length === 0,
+      },
+      { name: "no alert for a compliant change", ok: s3.alerts === 0 },
+      { name: "the guardian's own writes were recognised and not acted on", ok: skippedSelf.length >= 2 },
+    );
+    print(
+      `\n  The guardian's own writes raised ${skippedSelf.length} events; each was recognised as its own and skipped.`,
+    );
+    print(
+      `  ARM requests: ${emu.requests.length} (${emu.requests.filter((r) => r.method !== "GET").length} writes incl. polls).`,
+    );
+    return checks;
+  } finally {
+    await emu.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Shows a delivered Block Kit message as a person would read it in Slack (mrkdwn left as is). */
+function printSlack(print: (text: string) => void, body: unknown) {
+  const blocks = (
+    body as { blocks?: { type: string; text?: { text?: string }; elements?: { text?: string }[] }[] }
+  )?.blocks;
+  if (!blocks) return;
+  print("  ┌─ the Slack alert as delivered (Block Kit) ─");
+  for (const b of blocks) {
+    const text = b.text?.text ?? b.elements?.map((e) => e.text ?? "").join("  ");
+    if (text) for (const line of text.split("\n")) print(`  │ ${line}`);
+  }
+  print("  └─");
+}

@@ -1,0 +1,41 @@
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { startWebhookSink, summarizeDelivery } from "../test/harness/webhook-sink.ts";
+import { type Check, runAzureScenario } from "./azure.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * `npm start`: the emulators, real-shaped changes, the guardian's decisions, the alerts as delivered, and a
+ * summary. Everything it starts is stopped before it returns; false when an expected outcome did not happen.
+ */
+export async function runDemo(io: { print(text: string): void }): Promise<boolean> {
+  const { print } = io;
+  const sink = await startWebhookSink({
+    onReceive: (r) => print(`  alert delivered → ${summarizeDelivery(r)}`),
+  });
+  const checks: Check[] = [];
+  try {
+    print(
+      "network-guardian demo\n=====================\n\nAzure: an Azure Function on Event Grid, the real ARM SDK, a local ARM emulator",
+    );
+    checks.push(...(await runAzureScenario({ print, sink, policyFile: path.join(here, "policy.yaml") })));
+    const aws = await import("./aws.ts").catch(() => undefined);
+    if (aws) {
+      print("\nAWS: a Lambda (middy) on EventBridge, the real EC2 SDK, moto's server");
+      const ok = await aws.runAwsScenario({ print, sink });
+      checks.push({ name: "AWS scenario: only the /0 revoked, alert names the actor", ok });
+    }
+  } finally {
+    await sink.stop();
+  }
+  print("\nSummary\n-------");
+  for (const c of checks) print(`  ${c.ok ? "✔" : "✘"} ${c.name}`);
+  const failed = checks.filter((c) => !c.ok).length;
+  print(
+    failed === 0
+      ? `\nAll ${checks.length} expected outcomes happened.`
+      : `\n${failed} expected outcome(s) did not happen.`,
+  );
+  return failed === 0;
+}

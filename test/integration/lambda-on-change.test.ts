@@ -1,0 +1,669 @@
+// The deployable Lambda bundle (esbuild output of lambdas/on-change.ts), configured only through its environment as in
+// AWS, against moto's EC2 and the local webhook sink. Events are the CloudTrail-shaped fixtures of
+// test/fixtures/events/aws/ (README there) adapted to the groups seeded in moto; SQS records and the Lambda context
+// follow the AWS Lambda developer guide (see helpers/aws-events.ts).
+//
+// EC2 calls go through a small recording proxy in front of moto so each case can say how many reads and writes the
+// guardian made (moto itself does not count requests). The test's own reads go to moto directly.
+
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  AuthorizeSecurityGroupIngressCommand,
+  CreateSecurityGroupCommand,
+  CreateVpcCommand,
+  DescribeSecurityGroupsCommand,
+  type EC2Client,
+  type IpPermission,
+  type SecurityGroup,
+  type SecurityGroupRule,
+} from "@aws-sdk/client-ec2";
+import type { Context, SQSBatchResponse } from "aws-lambda";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { buildAll } from "../../scripts/build.ts";
+import { awsConsoleUrl } from "../../shared/clouds/aws/console.ts";
+import type { OnChangeResult } from "../../shared/usecases/on-change.ts";
+import { ec2ClientFor, MOTO_ACCOUNT, type MotoServer, startMoto } from "../harness/moto.ts";
+import { type SinkRequest, startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
+import {
+  adaptAwsEvent,
+  assumedRoleIdentity,
+  type CloudTrailEvent,
+  lambdaContext,
+  loadAwsEvent,
+  sqsEvent,
+  sqsRecord,
+} from "./helpers/aws-events.ts";
+
+const REGION = "us-east-1";
+const FUNCTION_NAME = "network-guardian-on-change";
+const GUARDIAN_ROLE = `arn:aws:iam::${MOTO_ACCOUNT}:role/network-guardian`;
+const POLICY_FILE = path.resolve(import.meta.dirname, "../../policies/baseline.yaml");
+
+// A human engineer signed in through IAM Identity Center: the role carries the reserved SSO path.
+const ENGINEER = assumedRoleIdentity({
+  account: MOTO_ACCOUNT,
+  roleName: "AWSReservedSSO_NetworkAdmin_5f3c2a1b9d8e7f60",
+  rolePath: "/aws-reserved/sso.amazonaws.com/",
+  sessionName: "priya.raman@example.com",
+  mfaAuthenticated: true,
+});
+const ENGINEER_ARN = `arn:aws:sts::${MOTO_ACCOUNT}:assumed-role/AWSReservedSSO_NetworkAdmin_5f3c2a1b9d8e7f60/priya.raman@example.com`;
+// The guardian's own Lambda role: the session name Lambda uses is the function name.
+const GUARDIAN_SESSION = assumedRoleIdentity({
+  account: MOTO_ACCOUNT,
+  roleName: "network-guardian",
+  sessionName: FUNCTION_NAME,
+});
+
+type LambdaResult = OnChangeResult | SQSBatchResponse;
+type LambdaHandler = (event: unknown, context: Context) => Promise<LambdaResult>;
+type LogLine = { level: string; message: string; requestId?: string } & Record<string, unknown>;
+
+interface Ec2Recorder {
+  endpoint: string;
+  /** The EC2 `Action` of every request the guardian sent, in order. */
+  actions: string[];
+  stop(): Promise<void>;
+}
+
+const HOP_BY_HOP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect"]);
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => resolve(Buffer.concat(chunks)));
+    req.on("error", reject);
+  });
+}
+
+/** Forwards EC2 query-API requests to moto and records their Action (the form field every EC2 call carries). */
+async function startEc2Recorder(target: string): Promise<Ec2Recorder> {
+  const actions: string[] = [];
+  const server = createServer((req, res) => {
+    void (async () => {
+      const body = await readBody(req);
+      actions.push(new URLSearchParams(body.toString("utf8")).get("Action") ?? "(none)");
+      const headers = new Headers();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (value !== undefined && !HOP_BY_HOP.has(key)) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+      }
+      const upstream = await fetch(new URL(req.url ?? "/", target), {
+        method: req.method ?? "POST",
+        headers,
+        ...(body.length > 0 ? { body } : {}),
+      });
+      const payload = Buffer.from(await upstream.arrayBuffer());
+      res.writeHead(upstream.status, { "content-type": upstream.headers.get("content-type") ?? "text/xml" });
+      res.end(payload);
+    })().catch(() => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    actions,
+    stop: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** Runs `fn` with stdout captured: the Lambda logger writes one JSON line per record there, as CloudWatch sees it. */
+async function capturingStdout<T>(fn: () => Promise<T>): Promise<{ value: T; logs: LogLine[] }> {
+  const original = process.stdout.write;
+  let text = "";
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    text += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    const value = await fn();
+    return { value, logs: parseLogs(text) };
+  } finally {
+    process.stdout.write = original;
+  }
+}
+
+function parseLogs(text: string): LogLine[] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith("{"))
+    .map((line) => JSON.parse(line) as LogLine);
+}
+
+function asOnChange(result: LambdaResult): OnChangeResult {
+  if (!("outcomes" in result)) throw new Error("expected an OnChangeResult, got an SQS batch response");
+  return result;
+}
+
+function slackTextOf(request: SinkRequest): string {
+  const body = request.body as { text?: string; blocks?: { text?: { text?: string }; elements?: { text?: string }[] }[] };
+  const parts = [body.text ?? ""];
+  for (const block of body.blocks ?? []) {
+    if (block.text?.text !== undefined) parts.push(block.text.text);
+    for (const element of block.elements ?? []) if (element.text !== undefined) parts.push(element.text);
+  }
+  return parts.join("\n");
+}
+
+interface CardElement {
+  type: string;
+  text?: string;
+  url?: string;
+  facts?: { title: string; value: string }[];
+  items?: CardElement[];
+}
+
+function teamsCardOf(request: SinkRequest): { title: string; texts: string[]; facts: Record<string, string>; url?: string } {
+  const body = request.body as { type?: string; attachments?: { contentType?: string; content?: { body?: CardElement[]; actions?: CardElement[] } }[] };
+  expect(body.type).toBe("message");
+  const attachment = body.attachments?.[0];
+  expect(attachment?.contentType).toBe("application/vnd.microsoft.card.adaptive");
+  const elements = attachment?.content?.body ?? [];
+  const flat = (list: CardElement[]): CardElement[] => list.flatMap((e) => [e, ...flat(e.items ?? [])]);
+  const all = flat(elements);
+  const facts = Object.fromEntries(all.flatMap((e) => e.facts ?? []).map((f) => [f.title, f.value]));
+  const url = attachment?.content?.actions?.find((a) => a.type === "Action.OpenUrl")?.url;
+  return {
+    title: elements[0]?.text ?? "",
+    texts: all.flatMap((e) => (e.text === undefined ? [] : [e.text])),
+    facts,
+    ...(url === undefined ? {} : { url }),
+  };
+}
+
+/** A permission list in a comparable form: sources sorted, empty lists dropped, the moto-only shape ignored. */
+function normalised(permissions: IpPermission[] | undefined) {
+  return (permissions ?? [])
+    .map((p) => ({
+      protocol: p.IpProtocol,
+      from: p.FromPort,
+      to: p.ToPort,
+      v4: (p.IpRanges ?? []).map((r) => r.CidrIp).sort(),
+      v6: (p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6).sort(),
+      groups: (p.UserIdGroupPairs ?? []).map((g) => g.GroupId).sort(),
+    }))
+    .sort((a, b) => `${a.protocol}${a.from}`.localeCompare(`${b.protocol}${b.from}`));
+}
+
+describe("bundled Lambda on-change handler against moto and the webhook sink", () => {
+  let outdir: string;
+  let bundle: string;
+  let moto: MotoServer;
+  let sink: WebhookSink;
+  let recorder: Ec2Recorder;
+  let ec2: EC2Client;
+  let handler: LambdaHandler;
+  const savedEnv: Record<string, string | undefined> = {};
+
+  function setEnv(values: Record<string, string>): void {
+    for (const [key, value] of Object.entries(values)) {
+      if (!(key in savedEnv)) savedEnv[key] = process.env[key];
+      process.env[key] = value;
+    }
+  }
+
+  function restoreEnv(): void {
+    for (const [key, value] of Object.entries(savedEnv)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+
+  /** A fresh module instance of the bundle (fresh configuration and clients), as a new execution environment. */
+  async function loadHandler(instance: string): Promise<LambdaHandler> {
+    const mod: unknown = await import(`${pathToFileURL(bundle).href}?instance=${instance}`);
+    const exported = (mod as { handler?: unknown }).handler;
+    if (typeof exported !== "function") throw new Error(`${bundle} exports no handler`);
+    return exported as LambdaHandler;
+  }
+
+  async function invoke(fn: LambdaHandler, event: unknown) {
+    const context = lambdaContext({ functionName: FUNCTION_NAME, account: MOTO_ACCOUNT, region: REGION });
+    const { value, logs } = await capturingStdout(() => fn(event, context));
+    return { result: value, logs, context };
+  }
+
+  async function describe1(groupId: string): Promise<SecurityGroup> {
+    const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
+    const group = out.SecurityGroups?.[0];
+    if (group === undefined) throw new Error(`${groupId} not found`);
+    return group;
+  }
+
+  async function createGroup(name: string, vpcId?: string): Promise<string> {
+    const out = await ec2.send(
+      new CreateSecurityGroupCommand({ GroupName: name, Description: `${name} (test)`, ...(vpcId ? { VpcId: vpcId } : {}) }),
+    );
+    if (out.GroupId === undefined) throw new Error(`moto created ${name} without an id`);
+    return out.GroupId;
+  }
+
+  async function authorize(groupId: string, permission: IpPermission): Promise<SecurityGroupRule[]> {
+    const out = await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [permission] }));
+    return out.SecurityGroupRules ?? [];
+  }
+
+  /**
+   * A bastion in a private VPC, reachable on 22 from the VPC's CIDR and from an ops group; then an engineer opens 22
+   * to the world on it. Returns the event CloudTrail would have recorded for that last call.
+   */
+  async function bastionOpenedToWorld(name = "qubole-bastion"): Promise<{ groupId: string; opsId: string; event: CloudTrailEvent }> {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const vpcId = vpc.Vpc?.VpcId ?? "";
+    const opsId = await createGroup(`${name}-ops`, vpcId);
+    const groupId = await createGroup(name, vpcId);
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "10.0.0.0/16" }],
+      UserIdGroupPairs: [{ GroupId: opsId }],
+    });
+    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      sourceIp: "198.51.100.77",
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    return { groupId, opsId, event };
+  }
+
+  beforeAll(async () => {
+    outdir = await mkdtemp(path.join(tmpdir(), "guardian-lambda-"));
+    const [built, startedMoto, startedSink] = await Promise.all([buildAll(outdir), startMoto(), startWebhookSink()]);
+    moto = startedMoto;
+    sink = startedSink;
+    const lambda = built.find((b) => b.side === "lambdas" && b.name === "on-change");
+    if (lambda === undefined) throw new Error("buildAll produced no lambdas/on-change bundle");
+    bundle = lambda.outfile;
+    recorder = await startEc2Recorder(moto.endpoint);
+    ec2 = ec2ClientFor(moto.endpoint);
+    setEnv({
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: "testing",
+      AWS_SECRET_ACCESS_KEY: "testing",
+      AWS_SESSION_TOKEN: "testing",
+      GUARDIAN_EC2_ENDPOINT: recorder.endpoint,
+      GUARDIAN_POLICY_FILE: POLICY_FILE,
+      GUARDIAN_SELF_IDENTITIES: GUARDIAN_ROLE,
+      GUARDIAN_DRY_RUN: "false",
+      SLACK_WEBHOOK_URL: sink.slackUrl,
+      TEAMS_WEBHOOK_URL: sink.teamsUrl,
+    });
+    handler = await loadHandler("base");
+  });
+
+  afterAll(async () => {
+    restoreEnv();
+    ec2?.destroy();
+    await recorder?.stop();
+    await sink?.stop();
+    await moto?.stop();
+    if (outdir) await rm(outdir, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    await moto.reset();
+    recorder.actions.length = 0;
+    sink.received.length = 0;
+    sink.attempts.length = 0;
+  });
+
+  it("revokes only 0.0.0.0/0 from the bastion's SSH permission and alerts Slack and Teams once each", async () => {
+    const { groupId, opsId, event } = await bastionOpenedToWorld();
+    recorder.actions.length = 0;
+
+    const { result, logs, context } = await invoke(handler, event);
+
+    const onChange = asOnChange(result);
+    expect(onChange.skipped).toEqual([]);
+    expect(onChange.retryable).toBe(false);
+    expect(onChange.outcomes).toHaveLength(1);
+    const outcome = onChange.outcomes[0];
+    expect(outcome?.status).toBe("evaluated");
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["aws-no-admin-ports-from-world", "applied"],
+    ]);
+    expect(outcome?.deliveries).toEqual([
+      { channel: "slack", ok: true },
+      { channel: "teams", ok: true },
+    ]);
+    // One read, one surgical write.
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+
+    const consoleUrl = awsConsoleUrl(REGION, groupId);
+    expect(sink.received.map((r) => r.path.split("/")[1])).toEqual(["slack", "teams"]);
+    const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
+    const slack = slackTextOf(slackRequest);
+    expect(slack).toContain(ENGINEER_ARN);
+    expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|${groupId}>`);
+    expect(slack).toContain(`*Done:* Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`);
+    expect(slack).toContain("*Operation:* AuthorizeSecurityGroupIngress");
+    expect(slack).not.toContain("DRY RUN");
+
+    const card = teamsCardOf(teamsRequest);
+    expect(card.title).toMatch(/^CRITICAL · Remediated: /);
+    expect(card.title).toContain(groupId);
+    expect(card.facts.Who).toBe(ENGINEER_ARN);
+    expect(card.facts.Account).toBe(MOTO_ACCOUNT);
+    expect(card.url).toBe(consoleUrl);
+    expect(card.texts.join("\n")).toContain(
+      `**Done:** Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+    );
+
+    // The audit record is one log line tagged with the invocation's request id.
+    const decisions = logs.filter((l) => l.message === "guardian.decision");
+    expect(decisions).toHaveLength(1);
+    expect(decisions[0]).toMatchObject({
+      requestId: context.awsRequestId,
+      resourceId: groupId,
+      outcome: "applied",
+      remediation: "revoke-cidr",
+      eventId: (event.detail as { eventID: string }).eventID,
+    });
+  });
+
+  it("resolves a group the request names only by groupName and revokes the same way", async () => {
+    // A default-VPC group, addressed by name as EC2-Classic-era clients do; a 1.05 record carries no rule ids, so
+    // nothing in the event names the group's id.
+    const opsId = await createGroup("launch-wizard-ops");
+    const groupId = await createGroup("launch-wizard-1");
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "172.31.0.0/16" }],
+      UserIdGroupPairs: [{ GroupId: opsId }],
+    });
+    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
+    await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v105-items.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupName: "launch-wizard-1" },
+      ipPermissions: [opened],
+    });
+    expect(JSON.stringify(event.detail)).not.toContain(groupId);
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.change.resourceId).toBe("name:launch-wizard-1");
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["172.31.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+    expect(sink.received).toHaveLength(2);
+    const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
+    // The alert links the resolved group, not the name.
+    expect(slackTextOf(slackRequest)).toContain(`|${groupId}>`);
+    expect(slackTextOf(slackRequest)).toContain(ENGINEER_ARN);
+    expect(teamsCardOf(teamsRequest).url).toBe(awsConsoleUrl(REGION, groupId));
+  });
+
+  it("skips a failed call (errorCode) without reading, writing or alerting", async () => {
+    const { groupId, opsId } = await bastionOpenedToWorld();
+    // The engineer tried to add the same rule again: EC2 refused it as a duplicate.
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-duplicate-error.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+    });
+    const before = await describe1(groupId);
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const onChange = asOnChange(result);
+    expect(onChange.outcomes).toEqual([]);
+    expect(onChange.retryable).toBe(false);
+    expect(onChange.skipped).toEqual([
+      expect.objectContaining({
+        reason: "failed-operation",
+        eventId: (event.detail as { eventID: string }).eventID,
+        eventType: "AuthorizeSecurityGroupIngress",
+      }),
+    ]);
+    expect(onChange.skipped[0]?.detail).toContain("Client.InvalidPermission.Duplicate");
+    expect(recorder.actions).toEqual([]);
+    expect(sink.attempts).toEqual([]);
+    const after = await describe1(groupId);
+    expect(after.IpPermissions).toEqual(before.IpPermissions);
+    expect(normalised(after.IpPermissions)[0]?.v4).toEqual(["0.0.0.0/0", "10.0.0.0/16"]);
+    expect(normalised(after.IpPermissions)[0]?.groups).toEqual([opsId]);
+  });
+
+  it("does nothing about a change made by the guardian's own role session", async () => {
+    const { groupId } = await bastionOpenedToWorld();
+    // CloudTrail's echo of a revoke made by the guardian's Lambda role.
+    const event = adaptAwsEvent(loadAwsEvent("revoke-ingress.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: GUARDIAN_SESSION,
+      group: { groupId },
+    });
+    const before = await describe1(groupId);
+    recorder.actions.length = 0;
+
+    const { result, logs } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.status).toBe("skipped-self");
+    expect(outcome?.actions).toEqual([]);
+    expect(outcome?.deliveries).toEqual([]);
+    // Recognised before any read: the group is not even described.
+    expect(recorder.actions).toEqual([]);
+    expect(sink.attempts).toEqual([]);
+    expect((await describe1(groupId)).IpPermissions).toEqual(before.IpPermissions);
+    expect(logs.some((l) => l.message === "guardian.skip" && String(l.reason).includes("own identity"))).toBe(true);
+  });
+
+  it("in dry-run (GUARDIAN_DRY_RUN=true) changes nothing and the alert says what would have been done", async () => {
+    const { groupId, event } = await bastionOpenedToWorld();
+    const before = await describe1(groupId);
+    recorder.actions.length = 0;
+
+    const previous = process.env.GUARDIAN_DRY_RUN;
+    process.env.GUARDIAN_DRY_RUN = "true";
+    let invoked: Awaited<ReturnType<typeof invoke>>;
+    try {
+      // A fresh execution environment reads its configuration on its first invocation.
+      invoked = await invoke(await loadHandler("dry-run"), event);
+    } finally {
+      if (previous === undefined) delete process.env.GUARDIAN_DRY_RUN;
+      else process.env.GUARDIAN_DRY_RUN = previous;
+    }
+
+    const outcome = asOnChange(invoked.result).outcomes[0];
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["dry-run"]);
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups"]);
+    expect((await describe1(groupId)).IpPermissions).toEqual(before.IpPermissions);
+
+    expect(sink.received).toHaveLength(2);
+    const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
+    const slack = slackTextOf(slackRequest);
+    expect(slack).toContain("DRY RUN, would remediate");
+    expect(slack).toContain("*DRY RUN:* the guardian is in dry-run mode; nothing was changed.");
+    expect(slack).toContain(
+      `*Done:* DRY RUN — would have: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+    );
+    const card = teamsCardOf(teamsRequest);
+    expect(card.title).toContain("DRY RUN, would remediate");
+    expect(card.texts).toContain("DRY RUN: the guardian is in dry-run mode; nothing was changed.");
+  });
+
+  it("revokes an IPv6 ::/0 on 3389 and keeps the IPv4 private CIDR of the same permission", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const groupId = await createGroup("rdp-gateway", vpc.Vpc?.VpcId);
+    await authorize(groupId, { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: "10.0.0.0/16" }] });
+    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, Ipv6Ranges: [{ CidrIpv6: "::/0" }] };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-by-group-name.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["aws-no-admin-ports-from-world", "applied"],
+    ]);
+    expect(outcome?.actions[0]?.finding.matched).toEqual([
+      expect.objectContaining({ cidr: "::/0", family: "ipv6", fromPort: 3389, toPort: 3389 }),
+    ]);
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 3389, to: 3389, v4: ["10.0.0.0/16"], v6: [], groups: [] },
+    ]);
+    expect(sink.received).toHaveLength(2);
+    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain("revoke ingress tcp 3389 from ::/0");
+  });
+
+  it("only alerts about rules on a default security group (EC2.2 is alert mode in the baseline)", async () => {
+    const defaults = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: "group-name", Values: ["default"] }] }));
+    const groupId = defaults.SecurityGroups?.[0]?.GroupId ?? "";
+    expect(defaults.SecurityGroups).toHaveLength(1);
+    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: "172.31.0.0/16" }] };
+    const ruleSet = await authorize(groupId, opened);
+    // A default-VPC call by name ("default"), as in the fixture; its rule set carries the id.
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-by-group-name.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    const before = await describe1(groupId);
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.change.resourceId).toBe(groupId);
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.mode, a.outcome])).toEqual([
+      ["aws-default-group-has-no-rules", "alert", "skipped-mode"],
+    ]);
+    expect(outcome?.actions[0]?.finding.controls).toContain("Security Hub EC2.2");
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups"]);
+    const after = await describe1(groupId);
+    expect(after.IpPermissions).toEqual(before.IpPermissions);
+    expect(after.IpPermissionsEgress).toEqual(before.IpPermissionsEgress);
+
+    expect(sink.received).toHaveLength(2);
+    const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
+    const slack = slackTextOf(slackRequest);
+    expect(slack).toContain("aws-default-group-has-no-rules");
+    expect(slack).toContain("*Done:* Not remediated: policy mode is alert");
+    expect(slack).toContain("ingress tcp 443 from 172.31.0.0/16");
+    expect(teamsCardOf(teamsRequest).title).toMatch(/^MEDIUM · Violation: /);
+  });
+
+  it("processes an SQS batch record by record and reports exactly the malformed one as failed", async () => {
+    const a = await bastionOpenedToWorld("bastion-a");
+    const b = await bastionOpenedToWorld("bastion-b");
+    const queue = { account: MOTO_ACCOUNT, region: REGION, queueName: "network-guardian-events" };
+    const first = sqsRecord(JSON.stringify(a.event), queue);
+    const broken = JSON.stringify(b.event);
+    // Cut mid-document: not JSON at all.
+    const malformed = sqsRecord(broken.slice(0, Math.floor(broken.length / 2)), queue);
+    const second = sqsRecord(JSON.stringify(b.event), queue);
+    recorder.actions.length = 0;
+
+    const { result, logs } = await invoke(handler, sqsEvent([first, malformed, second]));
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: malformed.messageId }] });
+    for (const group of [a, b]) {
+      expect(normalised((await describe1(group.groupId)).IpPermissions)).toEqual([
+        { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [group.opsId] },
+      ]);
+    }
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "RevokeSecurityGroupIngress",
+      "DescribeSecurityGroups",
+      "RevokeSecurityGroupIngress",
+    ]);
+    // One Slack and one Teams message per group, in record order.
+    expect(sink.received).toHaveLength(4);
+    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain(a.groupId);
+    expect(slackTextOf(sink.received[2] as SinkRequest)).toContain(b.groupId);
+    const deadLetters = logs.filter((l) => l.message === "guardian.deadletter");
+    expect(deadLetters).toEqual([
+      expect.objectContaining({ what: "sqs-record", messageId: malformed.messageId, body: malformed.body }),
+    ]);
+  });
+
+  it("still remediates when both webhooks are down, and dead-letters the whole alert in the log", async () => {
+    const { groupId, opsId, event } = await bastionOpenedToWorld();
+    recorder.actions.length = 0;
+    // Every attempt of both channels (3 each by default) answers 500.
+    sink.failNext(500, 6);
+
+    const { result, logs } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(asOnChange(result).retryable).toBe(false);
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+    expect(outcome?.deliveries.map((d) => [d.channel, d.ok])).toEqual([
+      ["slack", false],
+      ["teams", false],
+    ]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+    expect(sink.received).toEqual([]);
+    expect(sink.attempts.map((a) => a.status)).toEqual([500, 500, 500, 500, 500, 500]);
+
+    const deadLetters = logs.filter((l) => l.message === "guardian.deadletter");
+    expect(deadLetters.map((l) => l.channel).sort()).toEqual(["slack", "teams"]);
+    for (const line of deadLetters) {
+      expect(line).toMatchObject({
+        level: "error",
+        what: "alert",
+        alert: {
+          resourceId: groupId,
+          actor: { name: ENGINEER_ARN },
+          results: [expect.objectContaining({ outcome: "applied" })],
+        },
+      });
+      // The webhook URLs are secrets: neither their path nor the signature reaches the log.
+      const text = JSON.stringify(line);
+      expect(text).not.toContain(new URL(sink.slackUrl).pathname);
+      expect(text).not.toContain("sink-signature-0000");
+    }
+  });
+});
