@@ -150,6 +150,7 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
         GUARDIAN_POLICY_FILE: io.policyFile,
         AZURE_ARM_ENDPOINT: emu.url,
         AZURE_ARM_CA_FILE: path.join(dir, "arm-ca.pem"),
+        AZURE_ARM_POLL_INTERVAL_MS: "0",
         SLACK_WEBHOOK_URL: sink.slackUrl,
         TEAMS_WEBHOOK_URL: sink.teamsUrl,
       });

@@ -25,6 +25,7 @@ const envSchema = z.object({
   AZURE_ARM_CA_FILE: z.string().optional(),
   AZURE_TENANT_ID: z.string().optional(),
   AZURE_CLIENT_ID: z.string().optional(),
+  AZURE_ARM_POLL_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
   AWS_REGION: z.string().optional(),
   GUARDIAN_EC2_ENDPOINT: z.url().optional(),
 });
@@ -36,7 +37,7 @@ export interface GuardianConfig {
   selfIdentities: readonly string[];
   slackWebhookUrl?: string;
   teamsWebhookUrl?: string;
-  azure: { endpoint?: string; caFile?: string; tenantId?: string; clientId?: string };
+  azure: { endpoint?: string; caFile?: string; tenantId?: string; clientId?: string; pollIntervalMs?: number };
   aws: { region?: string; ec2Endpoint?: string };
 }
 
@@ -58,6 +59,7 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       caFile: e.AZURE_ARM_CA_FILE,
       tenantId: e.AZURE_TENANT_ID,
       clientId: e.AZURE_CLIENT_ID,
+      pollIntervalMs: e.AZURE_ARM_POLL_INTERVAL_MS,
     }),
     aws: Object.freeze({ region: e.AWS_REGION, ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT }),
   });

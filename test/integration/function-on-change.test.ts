@@ -85,6 +85,7 @@ function env(extra: Record<string, string> = {}) {
     GUARDIAN_POLICY_FILE: path.join(dir, "policy.yaml"),
     AZURE_ARM_ENDPOINT: emu.url,
     AZURE_ARM_CA_FILE: path.join(dir, "ca.pem"),
+    AZURE_ARM_POLL_INTERVAL_MS: "0",
     SLACK_WEBHOOK_URL: sink.slackUrl,
     TEAMS_WEBHOOK_URL: sink.teamsUrl,
     ...extra,

@@ -21,6 +21,8 @@ export interface AzureClientConfig {
   /** Retries of the SDK's own policy (it honours Retry-After on 429). */
   maxRetries?: number;
   retryDelayInMs?: number;
+  /** How often a write's long-running operation is polled when ARM sends no Retry-After; the SDK's default when unset. */
+  pollIntervalMs?: number;
   counter?: CallCounter;
 }
 
@@ -33,6 +35,10 @@ export class AzureNetwork {
   constructor(config: AzureClientConfig) {
     this.#config = config;
     this.counter = config.counter ?? { reads: 0, writes: 0 };
+  }
+
+  get pollIntervalMs(): number | undefined {
+    return this.#config.pollIntervalMs;
   }
 
   client(subscriptionId: string): NetworkManagementClient {
@@ -151,7 +157,11 @@ export class AzureNsgWriter implements ResourceWriter {
     if (!ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
     const { subscriptionId, resourceGroup, name } = nsgParts(op.nsgId);
     const rules = this.#network.client(subscriptionId).securityRules;
-    const options = { requestOptions: { headers: { "If-Match": ifMatch } }, updateIntervalInMs: 0 };
+    const poll = this.#network.pollIntervalMs;
+    const options = {
+      requestOptions: { headers: { "If-Match": ifMatch } },
+      ...(poll === undefined ? {} : { updateIntervalInMs: poll }),
+    };
     this.#network.counter.writes++;
     try {
       if (op.kind === "delete-security-rule") {

@@ -28,7 +28,8 @@ export async function azureGuardianDeps(
   const credential = overrides.credential ?? (await defaultCredential(cfg));
   const ca = cfg.azure.caFile ? await readFile(cfg.azure.caFile, "utf8") : undefined;
   const endpoint = cfg.azure.endpoint;
-  const network = overrides.network ?? new AzureNetwork({ credential, endpoint, ca });
+  const network =
+    overrides.network ?? new AzureNetwork({ credential, endpoint, ca, pollIntervalMs: cfg.azure.pollIntervalMs });
   const scope = `${(endpoint ?? "https://management.azure.com").replace(/\/$/, "")}/.default`;
   const own = await identitiesFromToken(credential, scope).catch((error: unknown) => {
     log.warn("guardian.identity-unknown", {
