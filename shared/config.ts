@@ -37,7 +37,13 @@ export interface GuardianConfig {
   selfIdentities: readonly string[];
   slackWebhookUrl?: string;
   teamsWebhookUrl?: string;
-  azure: { endpoint?: string; caFile?: string; tenantId?: string; clientId?: string; pollIntervalMs?: number };
+  azure: {
+    endpoint?: string;
+    caFile?: string;
+    tenantId?: string;
+    clientId?: string;
+    pollIntervalMs?: number;
+  };
   aws: { region?: string; ec2Endpoint?: string };
 }
 

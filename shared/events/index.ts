@@ -9,7 +9,6 @@ export {
   isValidationHandshake,
   normaliseArmBooleans,
   normaliseEventGrid,
-  parseArmResourceId,
   SUPPORTED_AZURE_RESOURCE_TYPES,
 } from "./azure.ts";
 

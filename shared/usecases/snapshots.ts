@@ -1,5 +1,5 @@
 import { awsSecurityGroupSnapshot } from "../clouds/aws/snapshot.ts";
-import { parseArmId } from "../clouds/azure/ids.ts";
+import { parseArmResourceId } from "../clouds/azure/ids.ts";
 import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
 import type { Snapshot } from "../types.ts";
@@ -21,7 +21,7 @@ export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
     return snapshotsFromJson(obj.SecurityGroups, `${source}.SecurityGroups`);
   if (typeof obj.GroupId === "string") return [awsSecurityGroupSnapshot(obj)];
   if (typeof obj.id === "string") {
-    const id = parseArmId(obj.id);
+    const id = parseArmResourceId(obj.id);
     if (!id?.type) throw new InputError(`${source}: "${obj.id}" is not an Azure resource id`);
     const snap = azureSnapshot(obj, id.type);
     if (snap) return [snap];

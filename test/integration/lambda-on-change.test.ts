@@ -72,7 +72,14 @@ interface Ec2Recorder {
   stop(): Promise<void>;
 }
 
-const HOP_BY_HOP = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive", "expect"]);
+const HOP_BY_HOP = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "keep-alive",
+  "expect",
+]);
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -92,7 +99,8 @@ async function startEc2Recorder(target: string): Promise<Ec2Recorder> {
       actions.push(new URLSearchParams(body.toString("utf8")).get("Action") ?? "(none)");
       const headers = new Headers();
       for (const [key, value] of Object.entries(req.headers)) {
-        if (value !== undefined && !HOP_BY_HOP.has(key)) headers.set(key, Array.isArray(value) ? value.join(", ") : value);
+        if (value !== undefined && !HOP_BY_HOP.has(key))
+          headers.set(key, Array.isArray(value) ? value.join(", ") : value);
       }
       const upstream = await fetch(new URL(req.url ?? "/", target), {
         method: req.method ?? "POST",
@@ -152,7 +160,10 @@ function asOnChange(result: LambdaResult): OnChangeResult {
 }
 
 function slackTextOf(request: SinkRequest): string {
-  const body = request.body as { text?: string; blocks?: { text?: { text?: string }; elements?: { text?: string }[] }[] };
+  const body = request.body as {
+    text?: string;
+    blocks?: { text?: { text?: string }; elements?: { text?: string }[] }[];
+  };
   const parts = [body.text ?? ""];
   for (const block of body.blocks ?? []) {
     if (block.text?.text !== undefined) parts.push(block.text.text);
@@ -169,8 +180,16 @@ interface CardElement {
   items?: CardElement[];
 }
 
-function teamsCardOf(request: SinkRequest): { title: string; texts: string[]; facts: Record<string, string>; url?: string } {
-  const body = request.body as { type?: string; attachments?: { contentType?: string; content?: { body?: CardElement[]; actions?: CardElement[] } }[] };
+function teamsCardOf(request: SinkRequest): {
+  title: string;
+  texts: string[];
+  facts: Record<string, string>;
+  url?: string;
+} {
+  const body = request.body as {
+    type?: string;
+    attachments?: { contentType?: string; content?: { body?: CardElement[]; actions?: CardElement[] } }[];
+  };
   expect(body.type).toBe("message");
   const attachment = body.attachments?.[0];
   expect(attachment?.contentType).toBe("application/vnd.microsoft.card.adaptive");
@@ -255,14 +274,20 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
 
   async function createGroup(name: string, vpcId?: string): Promise<string> {
     const out = await ec2.send(
-      new CreateSecurityGroupCommand({ GroupName: name, Description: `${name} (test)`, ...(vpcId ? { VpcId: vpcId } : {}) }),
+      new CreateSecurityGroupCommand({
+        GroupName: name,
+        Description: `${name} (test)`,
+        ...(vpcId ? { VpcId: vpcId } : {}),
+      }),
     );
     if (out.GroupId === undefined) throw new Error(`moto created ${name} without an id`);
     return out.GroupId;
   }
 
   async function authorize(groupId: string, permission: IpPermission): Promise<SecurityGroupRule[]> {
-    const out = await ec2.send(new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [permission] }));
+    const out = await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [permission] }),
+    );
     return out.SecurityGroupRules ?? [];
   }
 
@@ -270,7 +295,9 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
    * A bastion in a private VPC, reachable on 22 from the VPC's CIDR and from an ops group; then an engineer opens 22
    * to the world on it. Returns the event CloudTrail would have recorded for that last call.
    */
-  async function bastionOpenedToWorld(name = "qubole-bastion"): Promise<{ groupId: string; opsId: string; event: CloudTrailEvent }> {
+  async function bastionOpenedToWorld(
+    name = "qubole-bastion",
+  ): Promise<{ groupId: string; opsId: string; event: CloudTrailEvent }> {
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
     const vpcId = vpc.Vpc?.VpcId ?? "";
     const opsId = await createGroup(`${name}-ops`, vpcId);
@@ -282,7 +309,12 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       IpRanges: [{ CidrIp: "10.0.0.0/16" }],
       UserIdGroupPairs: [{ GroupId: opsId }],
     });
-    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    };
     const ruleSet = await authorize(groupId, opened);
     const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
       account: MOTO_ACCOUNT,
@@ -298,7 +330,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
 
   beforeAll(async () => {
     outdir = await mkdtemp(path.join(tmpdir(), "guardian-lambda-"));
-    const [built, startedMoto, startedSink] = await Promise.all([buildAll(outdir), startMoto(), startWebhookSink()]);
+    const [built, startedMoto, startedSink] = await Promise.all([
+      buildAll(outdir),
+      startMoto(),
+      startWebhookSink(),
+    ]);
     moto = startedMoto;
     sink = startedSink;
     const lambda = built.find((b) => b.side === "lambdas" && b.name === "on-change");
@@ -369,7 +405,9 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const slack = slackTextOf(slackRequest);
     expect(slack).toContain(ENGINEER_ARN);
     expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|${groupId}>`);
-    expect(slack).toContain(`*Done:* Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`);
+    expect(slack).toContain(
+      `*Done:* Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+    );
     expect(slack).toContain("*Operation:* AuthorizeSecurityGroupIngress");
     expect(slack).not.toContain("DRY RUN");
 
@@ -407,7 +445,12 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       IpRanges: [{ CidrIp: "172.31.0.0/16" }],
       UserIdGroupPairs: [{ GroupId: opsId }],
     });
-    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    };
     await authorize(groupId, opened);
     const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v105-items.json"), {
       account: MOTO_ACCOUNT,
@@ -491,7 +534,9 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(recorder.actions).toEqual([]);
     expect(sink.attempts).toEqual([]);
     expect((await describe1(groupId)).IpPermissions).toEqual(before.IpPermissions);
-    expect(logs.some((l) => l.message === "guardian.skip" && String(l.reason).includes("own identity"))).toBe(true);
+    expect(logs.some((l) => l.message === "guardian.skip" && String(l.reason).includes("own identity"))).toBe(
+      true,
+    );
   });
 
   it("in dry-run (GUARDIAN_DRY_RUN=true) changes nothing and the alert says what would have been done", async () => {
@@ -531,8 +576,18 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
   it("revokes an IPv6 ::/0 on 3389 and keeps the IPv4 private CIDR of the same permission", async () => {
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
     const groupId = await createGroup("rdp-gateway", vpc.Vpc?.VpcId);
-    await authorize(groupId, { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, IpRanges: [{ CidrIp: "10.0.0.0/16" }] });
-    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, Ipv6Ranges: [{ CidrIpv6: "::/0" }] };
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 3389,
+      ToPort: 3389,
+      IpRanges: [{ CidrIp: "10.0.0.0/16" }],
+    });
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 3389,
+      ToPort: 3389,
+      Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+    };
     const ruleSet = await authorize(groupId, opened);
     const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-by-group-name.json"), {
       account: MOTO_ACCOUNT,
@@ -562,10 +617,17 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
   });
 
   it("only alerts about rules on a default security group (EC2.2 is alert mode in the baseline)", async () => {
-    const defaults = await ec2.send(new DescribeSecurityGroupsCommand({ Filters: [{ Name: "group-name", Values: ["default"] }] }));
+    const defaults = await ec2.send(
+      new DescribeSecurityGroupsCommand({ Filters: [{ Name: "group-name", Values: ["default"] }] }),
+    );
     const groupId = defaults.SecurityGroups?.[0]?.GroupId ?? "";
     expect(defaults.SecurityGroups).toHaveLength(1);
-    const opened: IpPermission = { IpProtocol: "tcp", FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: "172.31.0.0/16" }] };
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 443,
+      ToPort: 443,
+      IpRanges: [{ CidrIp: "172.31.0.0/16" }],
+    };
     const ruleSet = await authorize(groupId, opened);
     // A default-VPC call by name ("default"), as in the fixture; its rule set carries the id.
     const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-by-group-name.json"), {

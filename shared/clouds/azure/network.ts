@@ -7,7 +7,7 @@ import type { TokenCredential } from "@azure/core-auth";
 import { ConflictError, InputError, TransientError } from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceReader, ResourceRef, ResourceWriter } from "../ports.ts";
-import { parseArmId } from "./ids.ts";
+import { armName, parseArmResourceId } from "./ids.ts";
 import { azureSnapshot } from "./snapshot.ts";
 
 export const NSG_TYPE = "microsoft.network/networksecuritygroups";
@@ -61,11 +61,11 @@ export class AzureNetwork {
 }
 
 function nsgParts(resourceId: string) {
-  const id = parseArmId(resourceId);
+  const id = parseArmResourceId(resourceId);
   if (!id || id.type !== NSG_TYPE || !id.resourceGroup) {
     throw new InputError(`not a network security group id: ${resourceId}`);
   }
-  return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: id.name };
+  return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: armName(id) };
 }
 
 /** Captures the raw ARM JSON: rules evaluate the REST shape, not the SDK's flattened models. */

@@ -29,7 +29,8 @@ export async function azureGuardianDeps(
   const ca = cfg.azure.caFile ? await readFile(cfg.azure.caFile, "utf8") : undefined;
   const endpoint = cfg.azure.endpoint;
   const network =
-    overrides.network ?? new AzureNetwork({ credential, endpoint, ca, pollIntervalMs: cfg.azure.pollIntervalMs });
+    overrides.network ??
+    new AzureNetwork({ credential, endpoint, ca, pollIntervalMs: cfg.azure.pollIntervalMs });
   const scope = `${(endpoint ?? "https://management.azure.com").replace(/\/$/, "")}/.default`;
   const own = await identitiesFromToken(credential, scope).catch((error: unknown) => {
     log.warn("guardian.identity-unknown", {

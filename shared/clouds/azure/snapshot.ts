@@ -1,5 +1,5 @@
 import type { Snapshot } from "../../types.ts";
-import { parseArmId } from "./ids.ts";
+import { parseArmResourceId } from "./ids.ts";
 
 /** A snapshot from ARM JSON (a GET body, or the resource a Resource Notifications event carried). */
 export function azureSnapshot(resource: unknown, resourceType: string): Snapshot | undefined {
@@ -11,7 +11,7 @@ export function azureSnapshot(resource: unknown, resourceType: string): Snapshot
   ) {
     return undefined;
   }
-  const id = parseArmId(resource.id);
+  const id = parseArmResourceId(resource.id);
   const raw = resource as { id: string; etag?: unknown; tags?: unknown; location?: unknown };
   const tags: Record<string, string> = {};
   if (typeof raw.tags === "object" && raw.tags !== null) {

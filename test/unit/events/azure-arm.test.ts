@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { parseArmResourceId } from "../../../shared/clouds/azure/ids.ts";
 import {
   ARM_BOOLEAN_PROPERTIES,
   normaliseArmBooleans,
-  parseArmResourceId,
   SUPPORTED_AZURE_RESOURCE_TYPES,
 } from "../../../shared/events/azure.ts";
 
