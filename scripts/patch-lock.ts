@@ -39,7 +39,9 @@ for (const [name, [os, cpu, libc]] of Object.entries(platforms)) {
   };
   added++;
 }
-const entries = Object.entries(lock.packages).sort(([a], [b]) => (a === "" ? -1 : b === "" ? 1 : a.localeCompare(b)));
+const entries = Object.entries(lock.packages).sort(([a], [b]) =>
+  a === "" ? -1 : b === "" ? 1 : a.localeCompare(b),
+);
 lock.packages = Object.fromEntries(entries);
 writeFileSync(file, `${JSON.stringify(lock, null, 2)}\n`);
 process.stdout.write(`${file}: recorded ${added} platform package(s)\n`);

@@ -17,7 +17,9 @@ import type {
 import { z } from "zod";
 import type { Actor, NormaliseResult, Operation, ResourceChange, SkippedEvent } from "../types.ts";
 
-export const AWS_SECURITY_GROUP = "aws:ec2:security-group";
+export { AWS_SECURITY_GROUP_TYPE as AWS_SECURITY_GROUP } from "../clouds/aws/snapshot.ts";
+
+import { AWS_SECURITY_GROUP_TYPE as AWS_SECURITY_GROUP } from "../clouds/aws/snapshot.ts";
 
 /** The `detail-type` EventBridge gives every CloudTrail-delivered API call. */
 export const CLOUDTRAIL_DETAIL_TYPE = "AWS API Call via CloudTrail";

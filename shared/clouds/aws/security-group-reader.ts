@@ -7,8 +7,9 @@ import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
 import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+import { AWS_SECURITY_GROUP_TYPE, awsSecurityGroupSnapshot } from "./snapshot.ts";
 
-export const AWS_SECURITY_GROUP_TYPE = "aws:ec2:security-group";
+export { AWS_SECURITY_GROUP_TYPE };
 
 /** How a ref names its security group: by id, or by name when the CloudTrail request carried only `groupName`. */
 export type SecurityGroupLocator =
@@ -48,14 +49,6 @@ function describeInput(locator: SecurityGroupLocator): DescribeSecurityGroupsCom
   const filters = [{ Name: "group-name", Values: [locator.groupName] }];
   if (locator.vpcId !== undefined) filters.push({ Name: "vpc-id", Values: [locator.vpcId] });
   return { Filters: filters };
-}
-
-function tagMap(group: SecurityGroup): Record<string, string> {
-  const tags: Record<string, string> = {};
-  for (const tag of group.Tags ?? []) {
-    if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
-  }
-  return tags;
 }
 
 export interface AwsSecurityGroupReaderOptions {
@@ -105,15 +98,10 @@ export class AwsSecurityGroupReader implements ResourceReader {
     }
     const group = groups[0];
     if (group === undefined) return undefined;
-    const snapshot: Snapshot = {
-      cloud: "aws",
-      resourceId: group.GroupId ?? ref.resourceId,
-      resourceType: AWS_SECURITY_GROUP_TYPE,
-      resource: group,
-      tags: tagMap(group),
-      account: group.OwnerId ?? ref.account,
-    };
-    if (ref.region !== undefined) snapshot.region = ref.region;
-    return snapshot;
+    return awsSecurityGroupSnapshot(group, {
+      resourceId: ref.resourceId,
+      account: ref.account,
+      region: ref.region,
+    });
   }
 }

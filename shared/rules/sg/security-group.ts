@@ -7,7 +7,7 @@ import { z } from "zod";
 import { InputError } from "../../errors.ts";
 
 /** The resourceType the AWS adapters give security group snapshots. */
-export const AWS_SECURITY_GROUP_TYPE = "aws:ec2:security-group";
+export { AWS_SECURITY_GROUP_TYPE } from "../../clouds/aws/snapshot.ts";
 
 // Some serialisers (AWS Config, older tools) write null for an empty list; treat it as empty.
 const list = <T extends z.ZodType>(item: T) =>
