@@ -1,7 +1,7 @@
 import middy from "@middy/core";
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import { logAuditSink } from "../shared/audit/index.ts";
-import { TransientError } from "../shared/errors.ts";
+import { InputError, TransientError } from "../shared/errors.ts";
 import { type OnChangeResult, onChange } from "../shared/usecases/on-change.ts";
 import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
 
@@ -22,6 +22,9 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
     if (!isSqs(event)) {
       const result = await onChange(event, deps);
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");
+      const malformed = result.skipped.filter((s) => s.reason === "malformed");
+      // Failing the invocation routes the event to the function's on-failure destination (its dead-letter path).
+      if (malformed.length > 0) throw new InputError(`malformed event: ${malformed.map((s) => s.detail).join("; ")}`);
       return result;
     }
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
@@ -42,7 +45,10 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
       }
       try {
         const result = await onChange(body, deps);
-        if (result.retryable) batchItemFailures.push({ itemIdentifier: record.messageId });
+        // A malformed event goes back too, so the queue's redrive policy lands it in its dead-letter queue.
+        if (result.retryable || result.skipped.some((s) => s.reason === "malformed")) {
+          batchItemFailures.push({ itemIdentifier: record.messageId });
+        }
       } catch (error) {
         log.error("guardian.record-failed", {
           messageId: record.messageId,
