@@ -697,6 +697,31 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     ]);
   });
 
+  it("sends an event that is JSON but not a usable event to the dead-letter paths (SQS redrive, Lambda on-failure)", async () => {
+    const queue = { account: MOTO_ACCOUNT, region: REGION, queueName: "network-guardian-events" };
+    const envelope = {
+      version: "0",
+      id: "c7d4a9e2-0b5f-4e1a-9c3d-2f6e8a1b4c5d",
+      "detail-type": "AWS API Call via CloudTrail",
+      source: "aws.ec2",
+      account: MOTO_ACCOUNT,
+      time: "2026-11-23T10:00:00Z",
+      region: REGION,
+      resources: [],
+      detail: "not an object",
+    };
+    const record = sqsRecord(JSON.stringify(envelope), queue);
+    recorder.actions.length = 0;
+    const { result, logs } = await invoke(handler, sqsEvent([record]));
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: record.messageId }] });
+    expect(logs.filter((l) => l.message === "guardian.deadletter")).toEqual([
+      expect.objectContaining({ what: "event", reason: "malformed" }),
+    ]);
+    await expect(invoke(handler, envelope)).rejects.toThrow(/malformed event: .*detail/);
+    expect(recorder.actions).toEqual([]);
+    expect(sink.attempts).toHaveLength(0);
+  });
+
   it("still remediates when both webhooks are down, and dead-letters the whole alert in the log", async () => {
     const { groupId, opsId, event } = await bastionOpenedToWorld();
     recorder.actions.length = 0;
