@@ -24,7 +24,8 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");
       const malformed = result.skipped.filter((s) => s.reason === "malformed");
       // Failing the invocation routes the event to the function's on-failure destination (its dead-letter path).
-      if (malformed.length > 0) throw new InputError(`malformed event: ${malformed.map((s) => s.detail).join("; ")}`);
+      if (malformed.length > 0)
+        throw new InputError(`malformed event: ${malformed.map((s) => s.detail).join("; ")}`);
       return result;
     }
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];

@@ -2,6 +2,7 @@ import { awsSecurityGroupSnapshot } from "../clouds/aws/snapshot.ts";
 import { parseArmResourceId } from "../clouds/azure/ids.ts";
 import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
+import { securityGroupsFromDescribe } from "../rules/sg/security-group.ts";
 import type { Snapshot } from "../types.ts";
 
 /**
@@ -17,9 +18,15 @@ export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
   const obj = json as Record<string, unknown>;
   if (Array.isArray(obj.value) && obj.id === undefined)
     return snapshotsFromJson(obj.value, `${source}.value`);
-  if (Array.isArray(obj.SecurityGroups))
-    return snapshotsFromJson(obj.SecurityGroups, `${source}.SecurityGroups`);
-  if (typeof obj.GroupId === "string") return [awsSecurityGroupSnapshot(obj)];
+  if ("SecurityGroups" in obj || "GroupId" in obj) {
+    try {
+      return securityGroupsFromDescribe(obj).map((group) => awsSecurityGroupSnapshot(group));
+    } catch (error) {
+      if (error instanceof InputError)
+        throw new InputError(`${source}: ${error.message}`, { path: error.path });
+      throw error;
+    }
+  }
   if (typeof obj.id === "string") {
     const id = parseArmResourceId(obj.id);
     if (!id?.type) throw new InputError(`${source}: "${obj.id}" is not an Azure resource id`);

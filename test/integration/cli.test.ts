@@ -60,6 +60,44 @@ describe("guardian evaluate", () => {
     expect(out.findings.flatMap((f) => f.matched.map((m) => m.securityRule))).toContain("rule1");
   });
 
+  it("accepts a whole DescribeSecurityGroups response; matched names each offending {protocol, fromPort, toPort, cidr}", async () => {
+    const run = await guardian(
+      "evaluate",
+      "test/fixtures/aws/sg/describe-security-groups.json",
+      "--format",
+      "json",
+    );
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      findings: {
+        resourceId: string;
+        ruleId: string;
+        controls: string[];
+        matched: Record<string, unknown>[];
+      }[];
+    };
+    const exposure = out.findings.filter((f) => f.ruleId === "sg-ingress-exposure");
+    expect(exposure.length).toBeGreaterThan(0);
+    for (const f of exposure) {
+      expect(f.resourceId).toMatch(/^sg-/);
+      for (const m of f.matched) {
+        expect(m).toHaveProperty("protocol");
+        expect(m).toHaveProperty("cidr");
+      }
+    }
+    expect(exposure.flatMap((f) => f.controls).some((c) => c.includes("EC2."))).toBe(true);
+  });
+
+  it("names the bad field of a security group that is not DescribeSecurityGroups-shaped", async () => {
+    const bad = await tempFile(
+      "sg.json",
+      JSON.stringify({ SecurityGroups: [{ GroupId: "sg-1", IpPermissions: "x" }] }),
+    );
+    const run = await guardian("evaluate", bad);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/SecurityGroups\[0\]\.IpPermissions/);
+  });
+
   it("exits 0 for a compliant resource and prints a table by default", async () => {
     const file = await tempFile(
       "nsg.json",
