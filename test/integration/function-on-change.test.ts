@@ -59,6 +59,17 @@ let emu: ArmEmulator;
 let sink: WebhookSink;
 let dir: string;
 const alice = () => networkClientFor(emu, aliceToken);
+/** An inbound Allow of SSH from `source` at priority 110: what someone opening SSH would write. */
+const sshFrom = (source: string) => ({
+  protocol: "Tcp" as const,
+  sourcePortRange: "*",
+  destinationPortRange: "22",
+  sourceAddressPrefix: source,
+  destinationAddressPrefix: "*",
+  access: "Allow" as const,
+  priority: 110,
+  direction: "Inbound" as const,
+});
 /** Test-side writes need not wait for the SDK's default poll interval. */
 const fast = { updateIntervalInMs: 0 };
 
@@ -152,22 +163,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     const { factory, audit } = depsFactory();
     const handler = createOnChangeHandler(factory);
     const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(
-      RG,
-      NSG,
-      "open-ssh",
-      {
-        protocol: "Tcp",
-        sourcePortRange: "*",
-        destinationPortRange: "22",
-        sourceAddressPrefix: "Internet",
-        destinationAddressPrefix: "*",
-        access: "Allow",
-        priority: 110,
-        direction: "Inbound",
-      },
-      fast,
-    );
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
     const writesBefore = emu.requests.filter((r) => r.method !== "GET").length;
     const [result] = await deliver(handler, mark);
     expect(result?.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["applied"]);
@@ -307,22 +303,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     });
     const handler = createOnChangeHandler(factory);
     const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(
-      RG,
-      NSG,
-      "open-ssh",
-      {
-        protocol: "Tcp",
-        sourcePortRange: "*",
-        destinationPortRange: "22",
-        sourceAddressPrefix: "0.0.0.0/0",
-        destinationAddressPrefix: "*",
-        access: "Allow",
-        priority: 110,
-        direction: "Inbound",
-      },
-      fast,
-    );
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("0.0.0.0/0"), fast);
     const [event] = emu.events.slice(mark) as EventGridEvent[];
     if (!event) throw new Error("no event");
     await handler(event, context().ctx);
@@ -340,22 +321,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     const { factory } = depsFactory();
     const handler = createOnChangeHandler(factory);
     const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(
-      RG,
-      NSG,
-      "open-ssh",
-      {
-        protocol: "Tcp",
-        sourcePortRange: "*",
-        destinationPortRange: "22",
-        sourceAddressPrefix: "Internet",
-        destinationAddressPrefix: "*",
-        access: "Allow",
-        priority: 110,
-        direction: "Inbound",
-      },
-      fast,
-    );
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
     emu.injectFault({
       method: "GET",
       pathIncludes: "networkSecurityGroups/nsg-bastion",
@@ -373,22 +339,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     const { factory } = depsFactory();
     const handler = createOnChangeHandler(factory);
     const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(
-      RG,
-      NSG,
-      "open-ssh",
-      {
-        protocol: "Tcp",
-        sourcePortRange: "*",
-        destinationPortRange: "22",
-        sourceAddressPrefix: "Internet",
-        destinationAddressPrefix: "*",
-        access: "Allow",
-        priority: 110,
-        direction: "Inbound",
-      },
-      fast,
-    );
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
     emu.injectFault({ method: "DELETE", status: 429, retryAfterSeconds: 0, times: 20 });
     const [event] = emu.events.slice(mark) as EventGridEvent[];
     if (!event) throw new Error("no event");
@@ -450,22 +401,7 @@ describe("Azure Function onChangeHttp (webhook delivery)", () => {
     await seedNsg();
     const handler = createOnChangeHttpHandler(depsFactory().factory);
     const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(
-      RG,
-      NSG,
-      "open-ssh",
-      {
-        protocol: "Tcp",
-        sourcePortRange: "*",
-        destinationPortRange: "22",
-        sourceAddressPrefix: "Internet",
-        destinationAddressPrefix: "*",
-        access: "Allow",
-        priority: 110,
-        direction: "Inbound",
-      },
-      fast,
-    );
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
     const res = await handler(request(emu.events.slice(mark)), context().ctx);
     expect(res.status).toBe(200);
     expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
