@@ -407,3 +407,69 @@ describe("Azure Function onChangeHttp (webhook delivery)", () => {
     expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
   });
 });
+
+describe("Azure Function onChange on the Resource Notifications topic (the event carries the resource)", () => {
+  let rn: ArmEmulator;
+  beforeAll(async () => {
+    rn = await startArmEmulator({
+      lroPolls: 0,
+      emitResourceNotifications: true,
+      notificationBooleansAsNumbers: true,
+    });
+    await writeFile(path.join(dir, "rn-ca.pem"), rn.ca);
+  });
+  afterAll(async () => {
+    await rn?.stop();
+  });
+
+  function rnDeps(policy: string) {
+    return async (log: Logger) => {
+      const file = path.join(dir, `rn-${policy.length}.yaml`);
+      await writeFile(file, policy);
+      const cfg = parseConfig({
+        GUARDIAN_POLICY_FILE: file,
+        AZURE_ARM_ENDPOINT: rn.url,
+        AZURE_ARM_CA_FILE: path.join(dir, "rn-ca.pem"),
+        SLACK_WEBHOOK_URL: sink.slackUrl,
+      });
+      return azureGuardianDeps(cfg, log, { credential: staticTokenCredential(guardianToken) });
+    };
+  }
+
+  async function openSshViaRn() {
+    const client = networkClientFor(rn, aliceToken);
+    await client.networkSecurityGroups.createOrUpdate(RG, NSG, { location: "westeurope" }, fast);
+    const mark = rn.events.length;
+    await client.securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
+    const notification = (rn.events.slice(mark) as EventGridEvent[]).find((e) =>
+      e.eventType.startsWith("Microsoft.ResourceNotifications."),
+    );
+    if (!notification) throw new Error("the emulator emitted no Resource Notifications event");
+    return notification;
+  }
+
+  it("evaluates without reading the resource when it only alerts", async () => {
+    rn.reset();
+    const notification = await openSshViaRn();
+    const reads = () => rn.requests.filter((r) => r.method === "GET").length;
+    const before = reads();
+    const handler = createOnChangeHandler(rnDeps(POLICY.replaceAll("mode: remediate", "mode: alert")));
+    const result = await handler(notification, context().ctx);
+    expect(result.outcomes[0]?.findings.map((f) => f.policyRule)).toEqual(["no-ssh-from-internet"]);
+    expect(result.outcomes[0]?.actions[0]?.outcome).toBe("skipped-mode");
+    expect(reads() - before).toBe(0);
+  });
+
+  it("remediates with the rule etag the notification carries, without a read", async () => {
+    rn.reset();
+    const notification = await openSshViaRn();
+    const start = rn.requests.length;
+    const handler = createOnChangeHandler(rnDeps(POLICY));
+    const result = await handler(notification, context().ctx);
+    expect(result.outcomes[0]?.actions[0]?.outcome).toBe("applied");
+    const guardian = rn.requests.slice(start).filter((r) => !r.path.includes("operations"));
+    // The carried rule has its etag (children share the NSG's): the DELETE is guarded without a GET.
+    expect(guardian.map((r) => r.method)).toEqual(["DELETE"]);
+    expect(rn.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
+  });
+});
