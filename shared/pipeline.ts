@@ -179,7 +179,10 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
     await deps.audit.record(auditRecord(change, result));
   }
 
-  const alerted = outcome.actions.filter((a) => a.mode !== "report" && a.outcome !== "skipped-exempt");
+  // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
+  // (a concurrent edit, or a parallel invocation of the guardian in an event storm), which would only be noise.
+  const quiet = new Set<ActionResult["outcome"]>(["skipped-exempt", "already-compliant"]);
+  const alerted = outcome.actions.filter((a) => a.mode !== "report" && !quiet.has(a.outcome));
   if (alerted.length > 0) {
     const alert: Alert = {
       cloud: change.cloud,

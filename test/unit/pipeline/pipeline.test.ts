@@ -152,9 +152,12 @@ describe("pipeline", () => {
   it("on a concurrent edit re-reads and re-evaluates, and stops if the edit removed the exposure", async () => {
     const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
     cloud.conflicts.push(() => cloud.set(nsgWith([{ ...openSsh, source: "10.0.0.0/8" }, keepMe])));
-    const { d } = deps(cloud);
+    const { d, notifier, audit } = deps(cloud);
     const [outcome] = await handleChanges([change()], d);
     expect(outcome?.actions[0]?.outcome).toBe("already-compliant");
+    // Recorded, but not announced: someone else closed it.
+    expect(audit.records.map((r) => r.outcome)).toEqual(["already-compliant"]);
+    expect(notifier.alerts).toHaveLength(0);
     // The human's edit stands: nothing of theirs was overwritten.
     expect(rulesOf(cloud.state()).find((r) => r.name === "open-ssh")).toBeDefined();
     expect(cloud.calls).toEqual({ reads: 2, writes: 1 });
