@@ -4,13 +4,7 @@ import { ConflictError, InputError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
-import {
-  type EvaluatedFinding,
-  evaluatePolicy,
-  exemptionFor,
-  ruleFor,
-  trustedSourcesFor,
-} from "./policy/evaluate.ts";
+import { evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -50,7 +44,7 @@ export interface GuardianDeps {
   maxConflictRetries?: number;
 }
 
-export type ChangeStatus = "evaluated" | "skipped-self" | "resource-deleted" | "resource-gone";
+export type ChangeStatus = "evaluated" | "skipped-self" | "resource-deleted" | "resource-gone" | "failed";
 
 export interface ChangeOutcome {
   change: ResourceChange;
@@ -60,17 +54,26 @@ export interface ChangeOutcome {
   deliveries: { channel: string; ok: boolean; error?: string }[];
   /** Set when something may pass on retry (a throttled write): the trigger should be retried. */
   retryable?: TransientError;
+  /** Why the change could not be handled (status `failed`); it was dead-lettered with this reason. */
+  error?: string;
+}
+
+/** Writes left in one delivery: the blast-radius cap bounds a whole batch, not each resource of it. */
+interface WriteBudget {
+  left: number;
 }
 
 /**
  * The one path every change takes: read → evaluate → decide → act → audit → alert.
- * Changes about the same resource in one batch are handled once (the latest change attributes it).
+ * Changes about the same resource in one batch are handled once (the latest change attributes it); a change that
+ * fails is dead-lettered and the rest of the batch still runs.
  */
 export async function handleChanges(
   changes: readonly ResourceChange[],
   deps: GuardianDeps,
 ): Promise<ChangeOutcome[]> {
   const outcomes: ChangeOutcome[] = [];
+  const budget: WriteBudget = { left: deps.policy.maxWritesPerEvent };
   for (const group of groupByResource(changes)) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
     const human = group.filter((c) => !isSelfChange(c, deps));
@@ -82,7 +85,21 @@ export async function handleChanges(
         resourceId: dup.resourceId,
       });
     }
-    outcomes.push(await handleChange(change, deps));
+    try {
+      outcomes.push(await handleChange(change, deps, budget));
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      deps.log.error("guardian.deadletter", { what: "change", error: message, change });
+      outcomes.push({
+        change,
+        status: "failed",
+        findings: [],
+        actions: [],
+        deliveries: [],
+        error: message,
+        ...(error instanceof TransientError ? { retryable: error } : {}),
+      });
+    }
   }
   return outcomes;
 }
@@ -102,7 +119,11 @@ function isSelfChange(change: ResourceChange, deps: GuardianDeps): boolean {
   );
 }
 
-export async function handleChange(change: ResourceChange, deps: GuardianDeps): Promise<ChangeOutcome> {
+export async function handleChange(
+  change: ResourceChange,
+  deps: GuardianDeps,
+  budget: WriteBudget = { left: deps.policy.maxWritesPerEvent },
+): Promise<ChangeOutcome> {
   const outcome: ChangeOutcome = { change, status: "evaluated", findings: [], actions: [], deliveries: [] };
   const base = {
     eventId: change.eventId,
@@ -127,56 +148,54 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
     region: change.region,
   };
 
-  let snapshot = port.snapshotFromEvent(change) ?? (await port.reader.read(ref));
-  if (!snapshot) {
+  const first = port.snapshotFromEvent(change) ?? (await port.reader.read(ref));
+  if (!first) {
     deps.log.info("guardian.skip", { ...base, reason: "resource no longer exists" });
     return { ...outcome, status: "resource-gone" };
   }
-
-  const now = deps.now?.() ?? new Date();
+  const ctx: ActContext = {
+    deps,
+    port,
+    ref,
+    change,
+    now: deps.now?.() ?? new Date(),
+    snapshot: first,
+    stale: false,
+    budget,
+    record: async (result) => {
+      outcome.actions.push(result);
+      await deps.audit.record(auditRecord(change, result, ctx.now));
+    },
+  };
   const dryRun = deps.dryRun || deps.policy.dryRun;
-  let writesLeft = deps.policy.maxWritesPerEvent;
-  let stale = false;
-  const before = snapshot;
-  for (const evaluated of evaluatePolicy(deps.policy, snapshot)) {
-    const { entry, finding } = evaluated;
+  for (const { entry, finding } of evaluatePolicy(deps.policy, first)) {
     outcome.findings.push(finding);
-    const exempt = exemptionFor(deps.policy, entry, before, now);
-    let result: ActionResult;
+    const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
+    const mode = entry.mode;
     if (exempt) {
-      result = { finding, mode: entry.mode, outcome: "skipped-exempt", reason: exempt };
-    } else if (entry.mode !== "remediate") {
-      result = {
-        finding,
-        mode: entry.mode,
-        outcome: "skipped-mode",
-        reason: `mode ${entry.mode}: not remediated`,
-      };
+      await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
+    } else if (mode !== "remediate") {
+      await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+    } else if (budget.left <= 0) {
+      await ctx.record(capped(finding, mode, deps.policy));
     } else if (dryRun) {
-      const planned = plan(entry, snapshot, finding, deps.policy);
-      result = planned
-        ? { finding, mode: entry.mode, outcome: "dry-run", reason: "dry-run: nothing was changed", planned }
-        : { finding, mode: entry.mode, outcome: "already-compliant", reason: "nothing left to change" };
-    } else if (writesLeft <= 0) {
-      result = {
-        finding,
-        mode: entry.mode,
-        outcome: "skipped-cap",
-        reason: `blast-radius cap: at most ${deps.policy.maxWritesPerEvent} writes per event`,
-      };
-    } else {
-      if (stale) snapshot = (await port.reader.read(ref)) ?? snapshot;
-      const remediated = await remediate(entry, evaluated, snapshot, port, ref, deps);
-      result = remediated.result;
-      if (remediated.snapshot) snapshot = remediated.snapshot;
-      if (result.outcome === "applied") {
-        writesLeft--;
-        stale = true;
+      // Nothing is written, so every part the finding matched gets its own planned change.
+      const plans = planEachPart(entry, first, finding, deps.policy);
+      if (plans.length === 0) {
+        await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
       }
-      if (remediated.retryable) outcome.retryable = remediated.retryable;
+      for (const planned of plans) {
+        await ctx.record({
+          finding,
+          mode,
+          outcome: "dry-run",
+          reason: "dry-run: nothing was changed",
+          planned,
+        });
+      }
+    } else {
+      await remediateFinding(entry, finding, ctx, outcome);
     }
-    outcome.actions.push(result);
-    await deps.audit.record(auditRecord(change, result));
   }
 
   // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
@@ -187,7 +206,7 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
     const alert: Alert = {
       cloud: change.cloud,
       account: change.account,
-      resourceId: snapshot.resourceId,
+      resourceId: first.resourceId,
       resourceType: change.resourceType,
       operationName: change.operationName,
       actor: change.actor,
@@ -198,8 +217,8 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
       // A group named in the event resolves to its id on read: link the resolved resource.
       consoleUrl: port.consoleUrl({
         ...ref,
-        resourceId: snapshot.resourceId,
-        region: snapshot.region ?? ref.region,
+        resourceId: first.resourceId,
+        region: first.region ?? ref.region,
       }),
       dryRun,
     };
@@ -208,84 +227,158 @@ export async function handleChange(change: ResourceChange, deps: GuardianDeps): 
   return outcome;
 }
 
+/** What acting on one change's findings shares: the latest snapshot, the write budget, the audit trail. */
+interface ActContext {
+  deps: GuardianDeps;
+  port: CloudPort;
+  ref: ResourceRef;
+  change: ResourceChange;
+  now: Date;
+  /** The latest known state of the resource; `stale` once the guardian itself has written to it. */
+  snapshot: Snapshot;
+  stale: boolean;
+  budget: WriteBudget;
+  record(result: ActionResult): Promise<void>;
+}
+
+function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
+  return {
+    finding,
+    mode,
+    outcome: "skipped-cap",
+    reason: `blast-radius cap: at most ${policy.maxWritesPerEvent} writes per event`,
+  };
+}
+
+function remediationFor(entry: PolicyEntry) {
+  const rule = ruleFor(entry);
+  const id = entry.remediation ?? rule.remediations[0];
+  const remediation = id === undefined ? undefined : remediationById(id);
+  if (!remediation) throw new InputError(`rule ${rule.id} has no remediation ${id ?? "(none)"}`);
+  return remediation;
+}
+
 function plan(
   entry: PolicyEntry,
   snapshot: Snapshot,
   finding: Finding,
   policy: Policy,
 ): PlannedChange | undefined {
-  const rule = ruleFor(entry);
-  const id = entry.remediation ?? rule.remediations[0];
-  const remediation = id === undefined ? undefined : remediationById(id);
-  if (!remediation) throw new InputError(`rule ${rule.id} has no remediation ${id ?? "(none)"}`);
-  return remediation.plan(snapshot, finding, { trustedSources: trustedSourcesFor(policy, entry) });
+  return remediationFor(entry).plan(snapshot, finding, { trustedSources: trustedSourcesFor(policy, entry) });
 }
 
-/** Plan, write with the concurrency token; on a concurrent edit re-read, re-evaluate and re-plan, never overwrite. */
-async function remediate(
+/** One planned change per matched part (for dry-run, where nothing is applied between plans). */
+function planEachPart(
   entry: PolicyEntry,
-  evaluated: EvaluatedFinding,
-  initial: Snapshot,
-  port: CloudPort,
-  ref: ResourceRef,
-  deps: GuardianDeps,
-): Promise<{ result: ActionResult; snapshot?: Snapshot; retryable?: TransientError }> {
-  const attempts = (deps.maxConflictRetries ?? 3) + 1;
-  let snapshot = initial;
-  let finding = evaluated.finding;
+  snapshot: Snapshot,
+  finding: Finding,
+  policy: Policy,
+): PlannedChange[] {
+  const all = plan(entry, snapshot, finding, policy);
+  if (!all || all.complete === true || finding.matched.length <= 1) return all ? [all] : [];
+  const seen = new Set<string>();
+  const plans: PlannedChange[] = [];
+  for (const part of finding.matched) {
+    const one = plan(entry, snapshot, { ...finding, matched: [part] }, policy);
+    const key = JSON.stringify(one?.operation);
+    if (one && !seen.has(key)) {
+      seen.add(key);
+      plans.push({ ...one, complete: false });
+    }
+  }
+  return plans;
+}
+
+/** Reads the resource again; undefined when it is gone. */
+async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
+  const fresh = await ctx.port.reader.read(ctx.ref);
+  if (fresh) {
+    ctx.snapshot = fresh;
+    ctx.stale = false;
+  }
+  return fresh;
+}
+
+/**
+ * Re-evaluates one policy entry on a fresh snapshot: the finding as it now stands, or why there is nothing to do
+ * (gone, exempt since, fixed by someone else).
+ */
+function reassess(
+  entry: PolicyEntry,
+  fresh: Snapshot | undefined,
+  ctx: ActContext,
+): { finding: Finding } | { why: ActionResult["outcome"]; reason: string } {
+  if (!fresh) return { why: "already-compliant", reason: "the resource no longer exists" };
+  // A concurrent edit may have added an exemption: honour it as it is now.
+  const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
+  if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
+  const again = evaluatePolicy(ctx.deps.policy, fresh).find((e) => e.entry.name === entry.name);
+  if (!again) return { why: "already-compliant", reason: "no longer offending" };
+  return { finding: again.finding };
+}
+
+/**
+ * Removes every part a finding matched, one etag-guarded write at a time: on a concurrent edit (412) it re-reads,
+ * re-evaluates and re-plans, never overwriting; after a write that leaves other parts, it re-reads for the next.
+ */
+async function remediateFinding(
+  entry: PolicyEntry,
+  initial: Finding,
+  ctx: ActContext,
+  outcome: ChangeOutcome,
+): Promise<void> {
+  const { deps, port, ref } = ctx;
   const mode = entry.mode;
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    let planned = plan(entry, snapshot, finding, deps.policy);
-    if (planned && snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
+  const attempts = (deps.maxConflictRetries ?? 3) + 1;
+  let finding = initial;
+  let conflicts = 0;
+  let wrote = false;
+  if (ctx.stale) {
+    const next = reassess(entry, await reread(ctx), ctx);
+    if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
+    finding = next.finding;
+  }
+  for (;;) {
+    if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
+    let planned = plan(entry, ctx.snapshot, finding, deps.policy);
+    if (planned && ctx.snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
       // The event carried the resource without a concurrency token: read it so the write can be guarded.
-      const fresh = await port.reader.read(ref);
-      if (!fresh)
-        return {
-          result: { finding, mode, outcome: "already-compliant", reason: "resource no longer exists" },
-        };
-      snapshot = fresh;
-      planned = plan(entry, snapshot, finding, deps.policy);
+      const next = reassess(entry, await reread(ctx), ctx);
+      if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
+      finding = next.finding;
+      planned = plan(entry, ctx.snapshot, finding, deps.policy);
     }
     if (!planned) {
-      return {
-        result: { finding, mode, outcome: "already-compliant", reason: "no longer offending" },
-        snapshot,
-      };
+      // After our own writes this is success, already recorded; otherwise someone else got there first.
+      if (!wrote)
+        await ctx.record({ finding, mode, outcome: "already-compliant", reason: "no longer offending" });
+      return;
     }
     try {
-      await port.writer.apply(planned, snapshot);
-      return {
-        result: {
-          finding,
-          mode,
-          outcome: "applied",
-          reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})`,
-          planned,
-        },
-        snapshot,
-      };
+      await port.writer.apply(planned, ctx.snapshot);
     } catch (error) {
       if (error instanceof ConflictError) {
-        deps.log.warn("guardian.conflict", { resourceId: ref.resourceId, attempt, message: error.message });
-        const fresh = await port.reader.read(ref);
-        if (!fresh)
-          return {
-            result: { finding, mode, outcome: "already-compliant", reason: "resource deleted meanwhile" },
-          };
-        snapshot = fresh;
-        const again = evaluatePolicy(deps.policy, snapshot).find((e) => e.entry.name === entry.name);
-        if (!again) {
-          return {
-            result: {
-              finding,
-              mode,
-              outcome: "already-compliant",
-              reason: "a concurrent edit already removed the exposure",
-            },
-            snapshot,
-          };
+        conflicts++;
+        deps.log.warn("guardian.conflict", {
+          resourceId: ref.resourceId,
+          attempt: conflicts,
+          message: error.message,
+        });
+        if (conflicts >= attempts) {
+          return ctx.record({
+            finding,
+            mode,
+            outcome: "conflict",
+            reason: `the resource kept changing concurrently (${attempts} attempts); left as the last editor set it`,
+          });
         }
-        finding = again.finding;
+        const next = reassess(entry, await reread(ctx), ctx);
+        if (!("finding" in next)) {
+          const reason =
+            next.why === "already-compliant" ? "a concurrent edit already removed the exposure" : next.reason;
+          return ctx.record({ finding, mode, outcome: next.why, reason });
+        }
+        finding = next.finding;
         continue;
       }
       const message = error instanceof Error ? error.message : String(error);
@@ -295,24 +388,31 @@ async function remediate(
         message,
         retryable: Boolean(retryable),
       });
-      return { result: { finding, mode, outcome: "failed", reason: message, planned }, snapshot, retryable };
+      if (retryable) outcome.retryable = retryable;
+      return ctx.record({ finding, mode, outcome: "failed", reason: message, planned });
     }
-  }
-  return {
-    result: {
+    ctx.budget.left--;
+    ctx.stale = true;
+    wrote = true;
+    await ctx.record({
       finding,
       mode,
-      outcome: "conflict",
-      reason: `the resource kept changing concurrently (${attempts} attempts); left as the last editor set it`,
-    },
-    snapshot,
-  };
+      outcome: "applied",
+      reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})`,
+      planned,
+    });
+    if (planned.complete === true) return;
+    // Other parts of the finding may remain (another offending rule): look again before the next write.
+    const next = reassess(entry, await reread(ctx), ctx);
+    if (!("finding" in next)) return;
+    finding = next.finding;
+  }
 }
 
-function auditRecord(change: ResourceChange, result: ActionResult): AuditRecord {
+function auditRecord(change: ResourceChange, result: ActionResult, now: Date): AuditRecord {
   return {
     kind: "guardian.decision",
-    time: new Date().toISOString(),
+    time: now.toISOString(),
     cloud: change.cloud,
     resourceId: result.finding.resourceId,
     eventId: change.eventId,
@@ -349,5 +449,6 @@ function groupByResource(changes: readonly ResourceChange[]): ResourceChange[][]
     group.push(change);
     groups.set(key, group);
   }
-  return [...groups.values()].map((g) => [...g].sort((a, b) => a.time.localeCompare(b.time)));
+  // Date.parse, not string order: event times differ in fractional-second precision.
+  return [...groups.values()].map((g) => [...g].sort((a, b) => Date.parse(a.time) - Date.parse(b.time)));
 }

@@ -113,6 +113,11 @@ export interface PlannedChange {
   before: unknown;
   /** The part of the resource after the change, as planned. */
   after: unknown;
+  /**
+   * True when this change removes everything the finding matched; false when other parts still need writes of
+   * their own. Undefined when the remediation cannot tell: the pipeline then re-reads to find out.
+   */
+  complete?: boolean;
 }
 
 export type ActionOutcome =

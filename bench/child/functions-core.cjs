@@ -2,7 +2,8 @@
 // bundles leave it external, as deployed). It records what @azure/functions registers so the benchmark driver can
 // invoke a function the way the worker does: getInvocationModel → getArguments → invokeFunction → getResponse.
 "use strict";
-const state = (globalThis.__guardianBenchCore ??= { model: undefined, functions: [] });
+globalThis.__guardianBenchCore ??= { model: undefined, functions: [] };
+const state = globalThis.__guardianBenchCore;
 module.exports = {
   version: "bench-stub",
   setProgrammingModel(model) {

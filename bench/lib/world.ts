@@ -145,6 +145,9 @@ export async function startWorld(): Promise<World> {
       TEAMS_WEBHOOK_URL: sink.teamsUrl,
       IDENTITY_ENDPOINT: identity.url,
       IDENTITY_HEADER: identity.header,
+      // The emulator answers Retry-After: 0, which the SDK treats as absent (then it waits 2 s between polls);
+      // real ARM sends its own Retry-After, which the SDK honours whatever this says.
+      AZURE_ARM_POLL_INTERVAL_MS: "0",
     }),
     lambdaEnv: () => ({
       AWS_REGION: REGION,
@@ -183,7 +186,7 @@ const rule = (name: string, priority: number, port: string, source: string) => (
 /** An NSG with `extraRules` harmless rules (HTTPS from a corporate range), as a team would have. */
 export async function createNsg(world: World, name: string, extraRules = 2): Promise<void> {
   const securityRules = Array.from({ length: extraRules }, (_, i) =>
-    rule(`allow-https-${i}`, 200 + i, "443", `203.0.113.${i % 250}/32`),
+    rule(`allow-https-${i}`, 200 + i, "443", `10.1.${i % 250}.0/24`),
   );
   await world.alice.networkSecurityGroups.createOrUpdate(
     RG,
@@ -212,7 +215,7 @@ export async function aliceWritesRule(
     nsg,
     ruleName,
     options.risky === false
-      ? rule(ruleName, options.priority ?? 150, "443", "198.51.100.0/24")
+      ? rule(ruleName, options.priority ?? 150, "443", "10.2.0.0/16")
       : rule(ruleName, options.priority ?? 110, "22", "Internet"),
     fast,
   );
@@ -220,9 +223,17 @@ export async function aliceWritesRule(
     (options.kind ?? "subscription") === "subscription"
       ? "Microsoft.Resources.ResourceWriteSuccess"
       : "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated";
+  // Other writes may run concurrently: keep only this write's own events.
+  const id = nsgId(nsg).toLowerCase();
   const event = world.emu.events
     .slice(mark)
-    .filter((e) => (e as { eventType?: string }).eventType === wanted)
+    .filter((e) => {
+      const { eventType, subject } = e as { eventType?: string; subject?: string };
+      const about = (subject ?? "").toLowerCase();
+      return (
+        eventType === wanted && (about === id || about === `${id}/securityrules/${ruleName.toLowerCase()}`)
+      );
+    })
     .at(-1);
   if (!event) throw new Error(`the emulator raised no ${wanted} for ${nsg}/${ruleName}`);
   return event;
@@ -234,11 +245,12 @@ export interface ArmCounts {
   polls: number;
 }
 
-/** Reads, writes and LRO status polls the emulator answered since request index `from`. */
+/** Reads, writes and long-running-operation GETs the emulator answered since request index `from`. */
 export function armCounts(world: World, from: number): ArmCounts {
   const counts = { reads: 0, writes: 0, polls: 0 };
   for (const r of world.emu.requests.slice(from)) {
-    if (r.method === "GET" && /\/operations\//i.test(r.path)) counts.polls++;
+    // The SDK's poller: operation status, then the final GET of the rule it wrote. The guardian reads NSGs whole.
+    if (r.method === "GET" && /\/operations\/|\/securityRules\//i.test(r.path)) counts.polls++;
     else if (r.method === "GET") counts.reads++;
     else counts.writes++;
   }
@@ -281,7 +293,7 @@ export async function engineerAuthorizes(
     IpProtocol: "tcp",
     FromPort: port,
     ToPort: port,
-    IpRanges: [{ CidrIp: options.risky === false ? "198.51.100.0/24" : "0.0.0.0/0" }],
+    IpRanges: [{ CidrIp: options.risky === false ? "10.0.0.0/8" : "0.0.0.0/0" }],
   };
   const out = await world.ec2.send(
     new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [permission] }),

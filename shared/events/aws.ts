@@ -14,7 +14,7 @@ import type {
   SecurityGroupRuleUpdate,
   UserIdGroupPair,
 } from "@aws-sdk/client-ec2";
-import { z } from "zod";
+import * as z from "zod";
 import type { Actor, NormaliseResult, Operation, ResourceChange, SkippedEvent } from "../types.ts";
 
 export { AWS_SECURITY_GROUP_TYPE as AWS_SECURITY_GROUP } from "../clouds/aws/snapshot.ts";

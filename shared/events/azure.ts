@@ -16,7 +16,7 @@
 //   origin (optionally `WebHook-Allowed-Rate`).
 
 import type { KnownSystemEventTypes } from "@azure/eventgrid";
-import { z } from "zod";
+import * as z from "zod";
 import { type ArmResourceId, parseArmResourceId } from "../clouds/azure/ids.ts";
 import { InputError } from "../errors.ts";
 import type { Actor, NormaliseResult, Operation, ResourceChange, SkippedEvent } from "../types.ts";

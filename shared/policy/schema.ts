@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { parsePrefix } from "../net/ip.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleDefinition } from "../rules/types.ts";
@@ -79,7 +79,7 @@ export const policySchema = z
       .boolean()
       .default(false)
       .describe(
-        "Turn every remediation into a report of what would have been done (GUARDIAN_DRY_RUN overrides)",
+        "Turn every remediation into a report of what would have been done (GUARDIAN_DRY_RUN=true forces it on)",
       ),
     exemptTag: z
       .string()

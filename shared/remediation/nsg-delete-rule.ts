@@ -7,8 +7,8 @@ import {
   DESTINATION_PORT_PAIR,
   deleteChange,
   exposureText,
-  firstStillOffending,
   isOffendingToken,
+  planFirstOffending,
   putChange,
   ruleWith,
   SECURITY_RULE_DELETE,
@@ -17,7 +17,7 @@ import {
   withPair,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
-import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import type { PlannedChange } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 const ID = "delete-rule";
@@ -39,9 +39,7 @@ function remainingPortSpecs(specs: readonly string[], offending: PortSet): strin
   return out;
 }
 
-function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
-  const found = firstStillOffending(snapshot, finding);
-  if (!found) return undefined;
+const plan = planFirstOffending((found, snapshot, _context: RemediationContext): PlannedChange => {
   const { rule, raw, exposure } = found;
   const p = rule.properties;
   const what = exposureText(exposure);
@@ -76,7 +74,7 @@ function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext
   }
 
   return deleteChange(ID, snapshot, raw, `delete security rule ${rule.name} (it allowed ${what})`);
-}
+});
 
 export const deleteRule = {
   id: ID,

@@ -3,13 +3,13 @@
 import {
   ASG_JOIN_RULE,
   exposureText,
-  firstStillOffending,
+  planFirstOffending,
   putChange,
   ruleWith,
   SECURITY_RULE_WRITE,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
-import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import type { PlannedChange } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 const ID = "deny-rule";
@@ -24,9 +24,7 @@ function annotated(description: string | null | undefined): string | undefined {
   return next.length <= DESCRIPTION_MAX ? next : undefined;
 }
 
-function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
-  const found = firstStillOffending(snapshot, finding);
-  if (!found) return undefined;
+const plan = planFirstOffending((found, snapshot, _context: RemediationContext): PlannedChange => {
   const { rule, raw, exposure } = found;
   const properties: Record<string, unknown> = { ...raw.properties, access: "Deny" };
   const description = annotated(rule.properties.description);
@@ -38,7 +36,7 @@ function plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext
     ruleWith(raw, properties),
     `set security rule ${rule.name} to Deny (it allowed ${exposureText(exposure)})`,
   );
-}
+});
 
 export const denyRule = {
   id: ID,

@@ -6,8 +6,8 @@ import { sourcePrefixesOf } from "../rules/nsg/exposure.ts";
 import {
   ASG_JOIN_RULE,
   exposureText,
-  firstStillOffending,
   isOffendingToken,
+  planFirstOffending,
   putChange,
   ruleWith,
   SECURITY_RULE_WRITE,
@@ -15,12 +15,12 @@ import {
   withPair,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
-import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import type { PlannedChange } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 const ID = "restrict-source";
 
-function plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined {
+const plan = planFirstOffending((found, snapshot, context: RemediationContext): PlannedChange => {
   // Only the policy-wide trusted prefixes: a finding does not carry its entry's options, so a rule
   // entry's own `trustedSources` cannot reach this plan.
   const trusted = context.trustedSources.map((t) => t.trim()).filter((t) => parsePrefix(t) !== undefined);
@@ -30,8 +30,6 @@ function plan(snapshot: Snapshot, finding: Finding, context: RemediationContext)
       { path: "trustedSources" },
     );
   }
-  const found = firstStillOffending(snapshot, finding);
-  if (!found) return undefined;
   const { rule, raw, exposure } = found;
   const sources = sourcePrefixesOf(rule.properties);
   const kept = sources.filter((token) => !isOffendingToken(exposure, token));
@@ -46,7 +44,7 @@ function plan(snapshot: Snapshot, finding: Finding, context: RemediationContext)
     after,
     `restrict security rule ${rule.name} to ${next.join(", ")} in place of ${removed.join(", ")} (it allowed ${exposureText(exposure)})`,
   );
-}
+});
 
 export const restrictSource = {
   id: ID,

@@ -27,6 +27,7 @@ export const revokeAll: Remediation = {
     if (ingress.length === 0 && egress.length === 0) return undefined;
     return {
       remediation: "revoke-all",
+      complete: true,
       resourceId: snapshot.resourceId,
       summary:
         `revoke all ${ingress.length} inbound and ${egress.length} outbound permission(s) of default security group ` +

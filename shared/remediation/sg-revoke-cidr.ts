@@ -70,6 +70,8 @@ export const revokeCidr: Remediation = {
       revoked.length > 1 ? ` (${revoked.length} CIDRs in one RevokeSecurityGroupIngress call)` : "";
     return {
       remediation: "revoke-cidr",
+      // One call revokes every offending CIDR still present.
+      complete: true,
       resourceId: snapshot.resourceId,
       summary: `revoke ingress ${described} on ${group.GroupId}${oneCall}; other sources stay`,
       operation,

@@ -1,7 +1,7 @@
 // CIS Microsoft Azure Foundations: RDP, SSH, UDP and HTTP(S) access from the Internet evaluated and
 // restricted (v2.0.0 6.1-6.4, v3.0.0 7.1-7.4). Effective exposure, not string matching: every
 // spelling of "anywhere", plural fields, port ranges and `*`, and higher-precedence Denies.
-import { z } from "zod";
+import * as z from "zod";
 import { isWholeSpace, parsePrefix, parsePrefixes } from "../net/ip.ts";
 import type { Snapshot } from "../types.ts";
 import {

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Snapshot } from "../types.ts";
 import { DEFAULT_GROUP_CONTROLS } from "./sg/controls.ts";
 import { type DefaultRuleMatch, keyOf } from "./sg/matched.ts";

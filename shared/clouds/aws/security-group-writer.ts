@@ -3,7 +3,7 @@ import {
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
 } from "@aws-sdk/client-ec2";
-import { z } from "zod";
+import * as z from "zod";
 import { ConflictError, InputError } from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceWriter } from "../ports.ts";

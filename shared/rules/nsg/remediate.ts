@@ -1,6 +1,7 @@
 // What the three NSG remediations share: re-checking a finding against the (possibly newer) snapshot,
 // editing one security rule's fields the way ARM expects, and shaping the writer's operation.
-import { z } from "zod";
+import * as z from "zod";
+import type { RemediationContext } from "../../remediation/types.ts";
 import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
 import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
 import { formatPorts, parsePortList } from "./ports.ts";
@@ -26,6 +27,8 @@ export interface Offending {
   raw: RawSecurityRule;
   /** The exposure as it is now, which may be narrower than the finding's. */
   exposure: RuleExposure;
+  /** Whether other rules of the finding still offend too (each needs a write of its own). */
+  othersRemaining: boolean;
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -39,7 +42,15 @@ function sameToken(a: string, b: string): boolean {
  */
 export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offending | undefined {
   const nsg = parseNsg(snapshot.resource);
+  const [first, second] = stillOffending(nsg, finding);
+  return first ? { ...first, othersRemaining: second !== undefined } : undefined;
+}
+
+/** The matched rules that still offend, in the finding's order; stops after `limit`. */
+function stillOffending(nsg: ParsedNsg, finding: Finding, limit = 2): Omit<Offending, "othersRemaining">[] {
+  const found: Omit<Offending, "othersRemaining">[] = [];
   for (const entry of finding.matched) {
+    if (found.length >= limit) break;
     const parsed = MatchedRule.safeParse(entry);
     if (!parsed.success) continue;
     const m = parsed.data;
@@ -56,9 +67,23 @@ export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offen
       protocols: protocolsFor(rule, m.protocols),
       isOffendingSource: (token) => m.sources.some((s) => sameToken(s, token)),
     });
-    if (exposure) return { nsg, rule, raw, exposure };
+    if (exposure) found.push({ nsg, rule, raw, exposure });
   }
-  return undefined;
+  return found;
+}
+
+/**
+ * Shapes an NSG remediation's `plan`: finds the first matched rule that still offends, lets `build` edit it, and
+ * marks the change complete when no other matched rule still offends (the pipeline then needs no verifying read).
+ */
+export function planFirstOffending(
+  build: (found: Offending, snapshot: Snapshot, context: RemediationContext) => PlannedChange,
+): (snapshot: Snapshot, finding: Finding, context: RemediationContext) => PlannedChange | undefined {
+  return (snapshot, finding, context) => {
+    const found = firstStillOffending(snapshot, finding);
+    if (!found) return undefined;
+    return { ...build(found, snapshot, context), complete: !found.othersRemaining };
+  };
 }
 
 function protocolsFor(rule: SecurityRule, listed: readonly string[] | undefined): Protocol[] {

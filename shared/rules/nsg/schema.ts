@@ -1,7 +1,7 @@
 // The NSG as ARM GET returns it (Azure/azure-rest-api-specs, Microsoft.Network stable/2024-07-01,
 // networkSecurityGroup.json: NetworkSecurityGroup, SecurityRule, SecurityRulePropertiesFormat).
 // Loose objects: ARM adds fields over API versions and a PUT must carry them back untouched.
-import { z } from "zod";
+import * as z from "zod";
 import { InputError } from "../../errors.ts";
 
 export const NSG_RESOURCE_TYPE = "microsoft.network/networksecuritygroups";

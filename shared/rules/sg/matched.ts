@@ -1,7 +1,7 @@
 // The `matched` entries the security group rules emit and the remediations read back. A Finding travels
 // through audit, alerts and maybe a queue as plain JSON, so remediations re-validate what they read.
 
-import { z } from "zod";
+import * as z from "zod";
 import type { IpPermission } from "./security-group.ts";
 
 const permissionKey = {

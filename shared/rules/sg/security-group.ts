@@ -3,7 +3,7 @@
 // UserIdGroupPair) as typed in @aws-sdk/client-ec2. Loose objects: AWS adds fields (SecurityGroupArn was
 // added years after the rest) and `before` in an audit record must show the permission exactly as read.
 
-import { z } from "zod";
+import * as z from "zod";
 import { InputError } from "../../errors.ts";
 
 /** The resourceType the AWS adapters give security group snapshots. */

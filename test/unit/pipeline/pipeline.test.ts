@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { memoryAuditSink } from "../../../shared/audit/index.ts";
 import type { ResourceRef } from "../../../shared/clouds/ports.ts";
-import { ConflictError, TransientError } from "../../../shared/errors.ts";
+import { ConflictError, InputError, TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
 import type { Alert, Notifier } from "../../../shared/notify/types.ts";
 import { type CloudPort, type GuardianDeps, handleChanges } from "../../../shared/pipeline.ts";
@@ -285,5 +285,92 @@ describe("pipeline", () => {
     const [outcome] = await handleChanges([change({ resource: carried })], live.d);
     expect(outcome?.actions[0]?.outcome).toBe("applied");
     expect(cloud.calls.reads).toBe(1);
+  });
+
+  it("fixes every offending rule of one finding, one guarded write each, without a verifying read", async () => {
+    const other = { name: "open-ssh-2", priority: 130, source: "0.0.0.0/0", ports: "22" };
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe, other]));
+    const { d, audit, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.findings).toHaveLength(1);
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied", "applied"]);
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["allow-vnet-https"]);
+    // Read, write, read (the first plan knew another rule remained), write; the last plan was complete.
+    expect(cloud.calls).toEqual({ reads: 2, writes: 2 });
+    expect(audit.records.map((r) => (r.before as { name: string }).name)).toEqual(["open-ssh", "open-ssh-2"]);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results).toHaveLength(2);
+  });
+
+  it("dry-run plans every offending rule of a finding", async () => {
+    const other = { name: "open-ssh-2", priority: 130, source: "0.0.0.0/0", ports: "22" };
+    const cloud = memoryCloud(nsgWith([openSsh, other]));
+    const { d } = deps(cloud, { dryRun: true });
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["dry-run", "dry-run"]);
+    expect(outcome?.actions.map((a) => (a.planned?.before as { name?: string } | undefined)?.name)).toEqual([
+      "open-ssh",
+      "open-ssh-2",
+    ]);
+    expect(cloud.calls.writes).toBe(0);
+  });
+
+  it("honours an exemption tag added by the concurrent edit that caused a 412", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    cloud.conflicts.push(() => {
+      const exempted = nsgWith([openSsh]);
+      exempted.tags = { "guardian:exempt": "true" };
+      cloud.set(exempted);
+    });
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions[0]?.outcome).toBe("skipped-exempt");
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["open-ssh"]);
+    expect(cloud.calls.writes).toBe(1);
+    expect(notifier.alerts).toHaveLength(0);
+  });
+
+  it("applies the blast-radius cap to the whole delivery, dry-run included", async () => {
+    const policy = parsePolicy(policyText().replace("version: 1", "version: 1\nmaxWritesPerEvent: 1"));
+    const a = memoryCloud(nsgWith([openSsh]));
+    const b = memoryCloud(nsgWith([openSsh]));
+    const second = `${NSG_ID}-b`;
+    const both: CloudPort = {
+      ...a.port,
+      reader: {
+        read: (ref) => (ref.resourceId === second ? b.port.reader.read(ref) : a.port.reader.read(ref)),
+      },
+      writer: {
+        apply: (c, snap) =>
+          c.resourceId === second ? b.port.writer.apply(c, snap) : a.port.writer.apply(c, snap),
+      },
+    };
+    b.port.reader.read = async () => ({ ...snapshotOf(structuredClone(b.state())), resourceId: second });
+    const { d } = deps(a, { policy, clouds: { azure: both } });
+    const outcomes = await handleChanges([change(), change({ resourceId: second, eventId: "evt-2" })], d);
+    expect(outcomes.map((o) => o.actions[0]?.outcome)).toEqual(["applied", "skipped-cap"]);
+    expect(a.calls.writes + b.calls.writes).toBe(1);
+    const dry = deps(memoryCloud(nsgWith([openSsh])), {
+      policy: parsePolicy(policyText().replace("version: 1", "version: 1\nmaxWritesPerEvent: 0")),
+      dryRun: true,
+    });
+    expect((await handleChanges([change()], dry.d))[0]?.actions[0]?.outcome).toBe("skipped-cap");
+  });
+
+  it("dead-letters a change that cannot be handled and still handles the rest of the batch", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const broken = `${NSG_ID}-broken`;
+    const read = cloud.port.reader.read.bind(cloud.port.reader);
+    cloud.port.reader.read = async (ref) => {
+      if (ref.resourceId === broken) throw new InputError("not a network security group: properties missing");
+      return read(ref);
+    };
+    const { d, log } = deps(cloud);
+    const outcomes = await handleChanges([change({ resourceId: broken, eventId: "bad" }), change()], d);
+    expect(outcomes.map((o) => o.status)).toEqual(["failed", "evaluated"]);
+    expect(outcomes[0]?.error).toMatch(/properties missing/);
+    expect(outcomes[0]?.retryable).toBeUndefined();
+    expect(outcomes[1]?.actions[0]?.outcome).toBe("applied");
+    expect(log.lines.find((l) => l.message === "guardian.deadletter")).toMatchObject({ what: "change" });
   });
 });

@@ -48,6 +48,8 @@ describe("deny-rule", () => {
       },
       before,
       after: { ...before, properties: afterProps },
+      // Other rules of the same finding still offend: each needs a write of its own.
+      complete: false,
     });
     // ARM's field order survives, so the audit diff shows only what changed.
     expect(JSON.stringify(change?.after)).toBe(JSON.stringify({ ...before, properties: afterProps }));

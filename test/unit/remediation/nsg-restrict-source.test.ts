@@ -50,6 +50,8 @@ describe("restrict-source", () => {
       },
       before,
       after: { ...before, properties: afterProps },
+      // Other rules of the same finding still offend: each needs a write of its own.
+      complete: false,
     });
   });
 

@@ -1,0 +1,347 @@
+// `npm run bench`: cold starts, time to remediate, API economy, evaluation throughput, storms and `guardian
+// evaluate` at scale, on loopback only. Prints the tables and writes bench/results.json. `--quick` runs every
+// section with tiny counts (what the smoke test does); `--only a,b` runs some sections.
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import os, { tmpdir } from "node:os";
+import path from "node:path";
+import { now, round } from "./lib/stats.ts";
+import { startWorld } from "./lib/world.ts";
+import { type Bundles, buildBundles, type ColdStartResult, coldStarts } from "./sections/cold-start.ts";
+import { evaluateScale, type ScaleSummary } from "./sections/evaluate-scale.ts";
+import {
+  awsRemediation,
+  azureRemediation,
+  type EconomyResult,
+  type LatencyResult,
+} from "./sections/remediate.ts";
+import { type StormResult, storms } from "./sections/storms.ts";
+import { type ThroughputResult, throughput } from "./sections/throughput.ts";
+
+export const SECTIONS = ["cold", "remediate", "throughput", "storms", "scale"] as const;
+export type Section = (typeof SECTIONS)[number];
+
+export interface BenchSizes {
+  coldRuns: number;
+  remediateEvents: number;
+  economyEvents: number;
+  throughputWindowMs: number;
+  throughputRepeats: number;
+  stormOneResource: number;
+  stormManyResources: number;
+  scaleSizes: number[];
+  scaleRuns: number;
+}
+
+export const FULL: BenchSizes = {
+  coldRuns: 9,
+  remediateEvents: 300,
+  economyEvents: 20,
+  throughputWindowMs: 500,
+  throughputRepeats: 5,
+  stormOneResource: 200,
+  stormManyResources: 1000,
+  scaleSizes: [1000, 10000],
+  scaleRuns: 3,
+};
+
+export const QUICK: BenchSizes = {
+  coldRuns: 1,
+  remediateEvents: 3,
+  economyEvents: 2,
+  throughputWindowMs: 20,
+  throughputRepeats: 1,
+  stormOneResource: 5,
+  stormManyResources: 3,
+  scaleSizes: [2, 4],
+  scaleRuns: 1,
+};
+
+export interface BenchResults {
+  generatedAt: string;
+  machine: { nproc: number; cpu: string; node: string; platform: string; memoryGb: number };
+  sizes: BenchSizes;
+  totalSeconds: number;
+  coldStart?: ColdStartResult[];
+  remediate?: LatencyResult[];
+  economy?: EconomyResult[];
+  throughput?: ThroughputResult[];
+  storms?: StormResult[];
+  evaluateScale?: ScaleSummary;
+}
+
+function cpuModel(): string {
+  try {
+    const line = readFileSync("/proc/cpuinfo", "utf8")
+      .split("\n")
+      .find((l) => l.startsWith("model name"));
+    return line?.split(":")[1]?.trim() ?? os.cpus()[0]?.model ?? "unknown";
+  } catch {
+    return os.cpus()[0]?.model ?? "unknown";
+  }
+}
+
+export async function runBench(
+  sizes: BenchSizes,
+  sections: readonly Section[] = SECTIONS,
+  progress: (message: string) => void = () => {},
+): Promise<BenchResults> {
+  const started = now();
+  const results: BenchResults = {
+    generatedAt: new Date().toISOString(),
+    machine: {
+      nproc: os.availableParallelism(),
+      cpu: cpuModel(),
+      node: process.version,
+      platform: `${os.platform()} ${os.arch()}`,
+      memoryGb: round(os.totalmem() / 1024 ** 3, 1),
+    },
+    sizes,
+    totalSeconds: 0,
+  };
+  const world = await startWorld();
+  const outdir = await mkdtemp(path.join(tmpdir(), "guardian-bench-dist-"));
+  try {
+    let bundles: Bundles | undefined;
+    const bundled = async () => {
+      bundles ??= await buildBundles(outdir);
+      return bundles;
+    };
+    if (sections.includes("cold")) {
+      progress("cold starts");
+      results.coldStart = await coldStarts(world, await bundled(), sizes.coldRuns);
+    }
+    if (sections.includes("remediate")) {
+      progress("time to remediate and API economy (Azure)");
+      const azure = await azureRemediation(world, sizes.remediateEvents, sizes.economyEvents);
+      progress("time to remediate and API economy (AWS)");
+      const aws = await awsRemediation(world, sizes.remediateEvents, sizes.economyEvents);
+      results.remediate = [azure.latency, aws.latency];
+      results.economy = [...azure.economy, ...aws.economy];
+    }
+    if (sections.includes("throughput")) {
+      progress("evaluation throughput");
+      results.throughput = await throughput(sizes.throughputWindowMs, sizes.throughputRepeats);
+    }
+    if (sections.includes("storms")) {
+      progress("storms");
+      results.storms = await storms(world, await bundled(), {
+        oneResource: sizes.stormOneResource,
+        manyResources: sizes.stormManyResources,
+      });
+    }
+    if (sections.includes("scale")) {
+      progress("guardian evaluate at scale");
+      results.evaluateScale = await evaluateScale(sizes.scaleSizes, sizes.scaleRuns);
+    }
+  } finally {
+    await world.stop();
+    await rm(outdir, { recursive: true, force: true });
+  }
+  results.totalSeconds = round((now() - started) / 1000, 1);
+  return results;
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? "").length)));
+  const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join(" | ")} |`;
+  return [
+    line(cells[0] ?? []),
+    `| ${widths.map((w) => "-".repeat(w)).join(" | ")} |`,
+    ...cells.slice(1).map(line),
+  ].join("\n");
+}
+
+const mark = (ok: boolean): string => (ok ? "met" : "NOT met");
+
+/** The results as Markdown tables (what the README's Performance section shows). */
+export function render(r: BenchResults): string {
+  const out: string[] = [];
+  const m = r.machine;
+  out.push(
+    `Machine: ${m.nproc} CPUs (${m.cpu}), ${m.memoryGb} GB, Node ${m.node}, ${m.platform}; ${r.totalSeconds} s in all.`,
+  );
+  if (r.coldStart) {
+    out.push(
+      "\n**Cold start** (fresh process: import the bundle, handle one event to the end; median of runs)\n",
+    );
+    out.push(
+      table(
+        [
+          "entry",
+          "bundle",
+          "runs",
+          "cold",
+          "baseline `node`",
+          "over baseline",
+          "ratio",
+          "import",
+          "first event",
+          "peak RSS",
+          "remediated",
+          "aim",
+        ],
+        r.coldStart.map((c) => [
+          c.entry,
+          `${c.bundleKb} KB`,
+          c.runs,
+          `${c.coldMs} ms`,
+          `${c.baselineMs} ms`,
+          `${c.deltaMs} ms`,
+          `${c.ratio}x`,
+          `${c.importMs} ms`,
+          `${c.firstEventMs} ms`,
+          `${c.maxRssMb} MB`,
+          `${c.remediated}/${c.runs}`,
+          `< ${c.aimDeltaMs} ms: ${mark(c.deltaMs < c.aimDeltaMs)}`,
+        ]),
+      ),
+    );
+  }
+  if (r.remediate) {
+    out.push("\n**Time to remediate** (event handed to the handler → write acknowledged by the emulator)\n");
+    out.push(
+      table(
+        [
+          "path",
+          "events",
+          "p50",
+          "p99",
+          "handler p50 (with alerts)",
+          "floor p50 / p99 (bare read + write)",
+          "p50 / floor",
+          "outcomes",
+          "aim p50 < 25, p99 < 100",
+        ],
+        r.remediate.map((l) => [
+          l.path,
+          l.events,
+          `${l.remediateP50Ms} ms`,
+          `${l.remediateP99Ms} ms`,
+          `${l.handlerP50Ms} ms`,
+          `${l.floorP50Ms} / ${l.floorP99Ms} ms`,
+          `${l.ratioP50}x`,
+          Object.entries(l.outcomes)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", "),
+          mark(l.remediateP50Ms < 25 && l.remediateP99Ms < 100),
+        ]),
+      ),
+    );
+  }
+  if (r.economy) {
+    out.push("\n**API economy** (per event, median; max in brackets)\n");
+    out.push(
+      table(
+        ["scenario", "events", "reads", "writes", "LRO polls", "alerts"],
+        r.economy.map((e) => [
+          e.scenario,
+          e.events,
+          `${e.readsPerEvent} (${e.maxReads})`,
+          `${e.writesPerEvent} (${e.maxWrites})`,
+          e.pollsPerEvent ?? "-",
+          e.alertsPerEvent,
+        ]),
+      ),
+    );
+  }
+  if (r.throughput) {
+    out.push("\n**Evaluation throughput, no I/O** (one core; normalise + evaluate the baseline policy)\n");
+    out.push(
+      table(
+        ["case", "events/s", "µs/event", "JSON round trip/s (baseline)", "time vs baseline", "aim"],
+        r.throughput.map((t) =>
+          t.skipped
+            ? [t.case, "skipped", "-", "-", "-", t.skipped]
+            : [
+                t.case,
+                t.perSecond.toLocaleString("en-US"),
+                t.microsPerEvent,
+                t.baselinePerSecond.toLocaleString("en-US"),
+                `${t.ratio}x`,
+                `> ${t.aimPerSecond.toLocaleString("en-US")}/s: ${mark(t.perSecond > t.aimPerSecond)}`,
+              ],
+        ),
+      ),
+    );
+  }
+  if (r.storms) {
+    out.push(
+      "\n**Storms** (a fresh Function instance in its own process; bare GETs with the same pacing as baseline)\n",
+    );
+    out.push(
+      table(
+        [
+          "storm",
+          "pacing",
+          "reads",
+          "writes",
+          "LRO polls",
+          "alerts",
+          "wall",
+          "baseline",
+          "ratio",
+          "peak RSS",
+          "peak heap",
+          "errors",
+          "aim",
+        ],
+        r.storms.map((s) => [
+          s.storm,
+          s.pacing,
+          s.reads,
+          s.writes,
+          s.polls,
+          s.alerts,
+          `${s.wallMs} ms`,
+          `${s.baselineMs} ms`,
+          `${s.ratio}x`,
+          `${s.peakRssMb} MB`,
+          `${s.peakHeapMb} MB`,
+          s.errors,
+          s.aim,
+        ]),
+      ),
+    );
+  }
+  if (r.evaluateScale) {
+    const s = r.evaluateScale;
+    out.push("\n**`guardian evaluate` at scale** (one call; baseline: the same command on one snapshot)\n");
+    out.push(
+      table(
+        ["snapshots", "runs", "wall", "baseline", "ratio", "per snapshot", "peak RSS"],
+        s.results.map((x) => [
+          x.snapshots.toLocaleString("en-US"),
+          x.runs,
+          `${x.wallMs} ms`,
+          `${x.baselineMs} ms`,
+          `${x.ratio}x`,
+          `${x.perSnapshotMs} ms`,
+          `${x.peakRssMb} MB`,
+        ]),
+      ),
+    );
+    out.push(
+      `\nGrowth for ${s.sizeRatio}x the snapshots: ${s.growth}x wall time (${s.netGrowth}x net of the one-snapshot baseline).`,
+    );
+  }
+  return out.join("\n");
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const quick = args.includes("--quick");
+  const onlyIndex = args.indexOf("--only");
+  const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? "").split(",") : undefined;
+  const sections = SECTIONS.filter((s) => !only || only.includes(s));
+  const results = await runBench(quick ? QUICK : FULL, sections, (m) =>
+    process.stderr.write(`bench: ${m}\n`),
+  );
+  process.stdout.write(`${render(results)}\n`);
+  if (!quick && !only) {
+    const file = path.join(import.meta.dirname, "results.json");
+    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), file)}\n`);
+  }
+}

@@ -1,0 +1,423 @@
+// The deploy templates' permissions and event filters, derived from what the code declares, and a check that the
+// templates in infra/ still say exactly that.
+//
+//   node scripts/infra.ts          rewrite the derived parts of infra/azure/guardian.json and infra/aws/guardian.yaml
+//   node scripts/infra.ts --check  exit 1 and name every difference (what CI and the infra test run)
+//
+// Why derived: a rule or remediation that declares a permission the deployed role lacks fails only in production
+// (403 on the first remediation), and a role granting what nothing declares is privilege an auditor will ask about.
+
+import { spawnSync } from "node:child_process";
+import { readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { AWS_HANDLED_EVENTS } from "../shared/events/aws.ts";
+import { SUPPORTED_AZURE_RESOURCE_TYPES } from "../shared/events/azure.ts";
+import { remediationRegistry } from "../shared/remediation/index.ts";
+import type { Remediation } from "../shared/remediation/types.ts";
+import { ruleRegistry } from "../shared/rules/index.ts";
+import type { RuleDefinition } from "../shared/rules/types.ts";
+
+const root = path.resolve(import.meta.dirname, "..");
+export const AZURE_TEMPLATE = path.join(root, "infra", "azure", "guardian.json");
+export const AWS_TEMPLATE = path.join(root, "infra", "aws", "guardian.yaml");
+
+/** What the templates must contain, computed from the registries and the event tables. */
+export interface DerivedInfra {
+  /** Every `Microsoft.*` permission a rule reads with or a remediation writes with: the custom role's actions. */
+  azureActions: string[];
+  /** Every `ec2:` action declared: the Lambda role's EC2 permissions. */
+  awsEc2Actions: string[];
+  /** The CloudTrail event names the Lambda handles: the EventBridge pattern's `detail.eventName`. */
+  awsEventNames: string[];
+  /** `data.operationName` prefixes (case-insensitive in Event Grid) of the Azure types the guardian evaluates. */
+  azureOperationPrefixes: string[];
+}
+
+const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
+
+/** Splits declared permissions by cloud; anything else has no template to go in and is reported. */
+export function partitionPermissions(permissions: Iterable<string>): {
+  azure: string[];
+  aws: string[];
+  unknown: string[];
+} {
+  const azure: string[] = [];
+  const aws: string[] = [];
+  const unknown: string[] = [];
+  for (const p of permissions) {
+    if (/^Microsoft\.[A-Za-z]+\/\S+$/.test(p)) azure.push(p);
+    else if (/^ec2:[A-Za-z]+$/.test(p)) aws.push(p);
+    else unknown.push(p);
+  }
+  return { azure: sorted(azure), aws: sorted(aws), unknown: sorted(unknown) };
+}
+
+/** Every permission a registered rule or remediation declares. */
+export function declaredPermissions(
+  rules: Iterable<Pick<RuleDefinition, "permissions">> = Object.values(ruleRegistry),
+  remediations: Iterable<Pick<Remediation, "permissions">> = Object.values(remediationRegistry),
+): string[] {
+  return sorted([...rules, ...remediations].flatMap((x) => [...x.permissions]));
+}
+
+export function operationPrefixes(
+  types: Readonly<Record<string, { childTypes: readonly string[] }>>,
+): string[] {
+  const all = Object.entries(types).flatMap(([type, support]) => [type, ...support.childTypes]);
+  // A child's prefix is covered by its parent's; listing it too would spend Event Grid's 25-value budget.
+  const kept = all.filter((t) => !all.some((other) => other !== t && t.startsWith(`${other}/`)));
+  return sorted(kept.map((t) => `${t}/`));
+}
+
+export function deriveInfra(): DerivedInfra {
+  const permissions = partitionPermissions(declaredPermissions());
+  if (permissions.unknown.length > 0) {
+    throw new Error(
+      `permissions with no cloud prefix (Microsoft.* or ec2:): ${permissions.unknown.join(", ")}`,
+    );
+  }
+  return {
+    azureActions: permissions.azure,
+    awsEc2Actions: permissions.aws,
+    awsEventNames: sorted(Object.keys(AWS_HANDLED_EVENTS)),
+    azureOperationPrefixes: operationPrefixes(SUPPORTED_AZURE_RESOURCE_TYPES),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading the templates
+
+const armResource = z.looseObject({
+  type: z.string(),
+  apiVersion: z.string(),
+  name: z.string(),
+  properties: z.unknown().optional(),
+});
+export type ArmResource = z.infer<typeof armResource>;
+
+const armTemplate = z.looseObject({ $schema: z.string(), resources: z.array(armResource) });
+
+type Json = Record<string, unknown>;
+const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Every resource of an ARM template (inline nested deployments' too), each checked for a type, apiVersion and name. */
+export function armResources(template: unknown): ArmResource[] {
+  const out: ArmResource[] = [];
+  const visit = (resources: readonly unknown[]) => {
+    for (const raw of resources) {
+      const r = armResource.parse(raw);
+      out.push(r);
+      const props = r.properties;
+      if (r.type === "Microsoft.Resources/deployments" && isRecord(props) && isRecord(props.template)) {
+        const nested = props.template.resources;
+        visit(Array.isArray(nested) ? nested : []);
+      }
+    }
+  };
+  visit(armTemplate.parse(template).resources);
+  return out;
+}
+
+const roleDefinitionProps = z.looseObject({
+  permissions: z.array(
+    z.looseObject({
+      actions: z.array(z.string()),
+      notActions: z.array(z.string()).optional(),
+      dataActions: z.array(z.string()).optional(),
+    }),
+  ),
+});
+
+const advancedFilter = z.looseObject({
+  operatorType: z.string(),
+  key: z.string(),
+  values: z.array(z.string()),
+});
+const eventSubscriptionProps = z.looseObject({
+  filter: z.looseObject({ advancedFilters: z.array(advancedFilter).optional() }),
+});
+
+function single<T>(items: T[], what: string): T {
+  const [first, ...rest] = items;
+  if (first === undefined || rest.length > 0)
+    throw new Error(`expected exactly one ${what}, found ${items.length}`);
+  return first;
+}
+
+export function azureRoleDefinition(template: unknown): z.infer<typeof roleDefinitionProps> {
+  const role = single(
+    armResources(template).filter((r) => r.type === "Microsoft.Authorization/roleDefinitions"),
+    "custom role definition in the Azure template",
+  );
+  return roleDefinitionProps.parse(role.properties);
+}
+
+export function azureOperationNameFilter(template: unknown): z.infer<typeof advancedFilter> {
+  const subscription = single(
+    armResources(template).filter((r) => r.type === "Microsoft.EventGrid/systemTopics/eventSubscriptions"),
+    "Event Grid event subscription in the Azure template",
+  );
+  const filters = eventSubscriptionProps.parse(subscription.properties).filter.advancedFilters ?? [];
+  return single(
+    filters.filter((f) => f.key === "data.operationName"),
+    "advanced filter on data.operationName",
+  );
+}
+
+const cfnResource = z.looseObject({ Type: z.string(), Properties: z.unknown().optional() });
+const cfnTemplate = z.looseObject({ Resources: z.record(z.string(), cfnResource) });
+export type CfnResource = z.infer<typeof cfnResource>;
+
+const iamStatement = z.looseObject({
+  Effect: z.enum(["Allow", "Deny"]),
+  Action: z.union([z.string(), z.array(z.string())]),
+  Resource: z.unknown(),
+});
+export type IamStatement = z.infer<typeof iamStatement>;
+const roleProps = z.looseObject({
+  Policies: z
+    .array(
+      z.looseObject({
+        PolicyName: z.string(),
+        PolicyDocument: z.looseObject({ Statement: z.array(iamStatement) }),
+      }),
+    )
+    .optional(),
+  ManagedPolicyArns: z.unknown().optional(),
+});
+
+/** Parses the CloudFormation YAML; the template uses only long-form intrinsics (`Fn::Sub:`), so plain YAML reads it. */
+export function parseCfn(text: string): Record<string, CfnResource> {
+  return cfnTemplate.parse(parseYaml(text)).Resources;
+}
+
+/** Every Allow statement of every IAM role in the template, with the role's logical id. */
+export function awsRoleStatements(
+  resources: Record<string, CfnResource>,
+): { role: string; statement: IamStatement }[] {
+  const out: { role: string; statement: IamStatement }[] = [];
+  for (const [id, r] of Object.entries(resources)) {
+    if (r.Type === "AWS::IAM::Policy" || r.Type === "AWS::IAM::ManagedPolicy") {
+      throw new Error(
+        `${id}: grant the guardian's permissions inline on its role, where the check reads them`,
+      );
+    }
+    if (r.Type !== "AWS::IAM::Role") continue;
+    const props = roleProps.parse(r.Properties);
+    if (props.ManagedPolicyArns !== undefined) {
+      throw new Error(`${id}: managed policies grant more than the code declares; use inline statements`);
+    }
+    for (const policy of props.Policies ?? []) {
+      for (const statement of policy.PolicyDocument.Statement) {
+        if (statement.Effect === "Allow") out.push({ role: id, statement });
+      }
+    }
+  }
+  return out;
+}
+
+export const actionsOf = (s: IamStatement): string[] =>
+  typeof s.Action === "string" ? [s.Action] : s.Action;
+
+const eventRuleProps = z.looseObject({
+  EventPattern: z.looseObject({
+    source: z.array(z.string()),
+    "detail-type": z.array(z.string()),
+    detail: z.looseObject({ eventSource: z.array(z.string()), eventName: z.array(z.string()) }),
+  }),
+});
+
+export function awsEventPattern(
+  resources: Record<string, CfnResource>,
+): z.infer<typeof eventRuleProps>["EventPattern"] {
+  const rule = single(
+    Object.values(resources).filter((r) => r.Type === "AWS::Events::Rule"),
+    "EventBridge rule in the AWS template",
+  );
+  return eventRuleProps.parse(rule.Properties).EventPattern;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Comparing
+
+export interface TemplateFacts {
+  azureActions: string[];
+  azureOperationPrefixes: string[];
+  awsEc2Actions: string[];
+  awsEventNames: string[];
+}
+
+export function templateFacts(azure: unknown, awsText: string): TemplateFacts {
+  const resources = parseCfn(awsText);
+  return {
+    azureActions: azureRoleDefinition(azure).permissions.flatMap((p) => p.actions),
+    azureOperationPrefixes: azureOperationNameFilter(azure).values,
+    awsEc2Actions: awsRoleStatements(resources)
+      .flatMap((s) => actionsOf(s.statement))
+      .filter((a) => a.toLowerCase().startsWith("ec2:")),
+    awsEventNames: awsEventPattern(resources).detail.eventName,
+  };
+}
+
+function compare(
+  what: string,
+  expected: string[],
+  actual: string[],
+  missing: string,
+  extra: string,
+): string[] {
+  const problems: string[] = [];
+  const have = new Set(actual);
+  const want = new Set(expected);
+  for (const e of expected) if (!have.has(e)) problems.push(`${what}: ${e} ${missing}`);
+  for (const a of new Set(actual)) if (!want.has(a)) problems.push(`${what}: ${a} ${extra}`);
+  if (actual.length !== have.size) problems.push(`${what}: lists an entry twice`);
+  return problems;
+}
+
+/** Every difference between what the code declares and what the templates say; empty when they agree. */
+export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[] {
+  const declared = "is declared by the code but missing from the template";
+  const granted = "is in the template but declared by no rule or remediation (least privilege)";
+  return [
+    ...compare("Azure custom role actions", derived.azureActions, facts.azureActions, declared, granted),
+    ...compare("AWS Lambda role EC2 actions", derived.awsEc2Actions, facts.awsEc2Actions, declared, granted),
+    ...compare(
+      "EventBridge detail.eventName",
+      derived.awsEventNames,
+      facts.awsEventNames,
+      "is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
+      "is routed to the Lambda but not in AWS_HANDLED_EVENTS",
+    ),
+    ...compare(
+      "Event Grid data.operationName filter",
+      derived.azureOperationPrefixes,
+      facts.azureOperationPrefixes,
+      "is a supported resource type but filtered out",
+      "lets through a type the guardian does not evaluate",
+    ),
+  ];
+}
+
+export async function checkTemplates(derived: DerivedInfra = deriveInfra()): Promise<string[]> {
+  const azure: unknown = JSON.parse(await readFile(AZURE_TEMPLATE, "utf8"));
+  const awsText = await readFile(AWS_TEMPLATE, "utf8");
+  return infraDrift(derived, templateFacts(azure, awsText));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Writing
+
+/** Read-only EC2 actions take `Resource: "*"` (no resource-level permissions); the rest are scoped to groups. */
+export const isEc2ReadAction = (action: string): boolean => /^ec2:(Describe|Get|List)/.test(action);
+
+/**
+ * Replaces the YAML list between `# <generated:NAME>` and `# </generated:NAME>` with `items`, at the begin
+ * marker's indentation. CloudFormation YAML cannot be round-tripped through a parser without losing comments.
+ */
+export function replaceGeneratedBlock(text: string, name: string, items: readonly string[]): string {
+  const pattern = new RegExp(
+    `^([ \\t]*)# <generated:${name}>[^\\n]*\\n(?:.*\\n)*?[ \\t]*# </generated:${name}>`,
+    "m",
+  );
+  const match = pattern.exec(text);
+  if (match === null) throw new Error(`no generated block "${name}" in the AWS template`);
+  const indent = match[1] ?? "";
+  const begin = match[0].split("\n")[0] ?? "";
+  const block = [begin, ...items.map((i) => `${indent}- ${i}`), `${indent}# </generated:${name}>`].join("\n");
+  return text.slice(0, match.index) + block + text.slice(match.index + match[0].length);
+}
+
+export function writeAwsTemplate(text: string, derived: DerivedInfra): string {
+  let out = replaceGeneratedBlock(text, "ec2-read", derived.awsEc2Actions.filter(isEc2ReadAction));
+  out = replaceGeneratedBlock(
+    out,
+    "ec2-write",
+    derived.awsEc2Actions.filter((a) => !isEc2ReadAction(a)),
+  );
+  return replaceGeneratedBlock(out, "event-names", derived.awsEventNames);
+}
+
+/** The end (exclusive) of the JSON array that starts at `open`, skipping brackets inside strings. */
+function jsonArrayEnd(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === "\\") i++;
+    } else if (c === "[") depth++;
+    else if (c === "]" && --depth === 0) return i + 1;
+  }
+  throw new Error("unterminated JSON array");
+}
+
+/**
+ * Replaces the JSON array that follows the only match of `anchor` with `items`, leaving the rest of the text (and
+ * its formatting) alone, so a regeneration changes only the lines that changed.
+ */
+export function replaceJsonArrayAfter(text: string, anchor: RegExp, items: readonly string[]): string {
+  const global = new RegExp(anchor.source, `${anchor.flags.replace("g", "")}g`);
+  const matches = [...text.matchAll(global)];
+  const match = single(matches, `match of ${anchor} in the Azure template`);
+  const open = text.indexOf("[", match.index + match[0].length);
+  if (open < 0) throw new Error(`no array after ${anchor}`);
+  const end = jsonArrayEnd(text, open);
+  if (JSON.stringify(JSON.parse(text.slice(open, end))) === JSON.stringify(items)) return text;
+  return text.slice(0, open) + JSON.stringify(items) + text.slice(end);
+}
+
+/** The Azure template text with the role's actions and the operation-name filter values replaced. */
+export function writeAzureTemplate(text: string, derived: DerivedInfra): string {
+  let out = replaceJsonArrayAfter(text, /"actions":\s*(?=\[)/, derived.azureActions);
+  out = replaceJsonArrayAfter(
+    out,
+    /"key":\s*"data\.operationName",\s*"values":\s*(?=\[)/,
+    derived.azureOperationPrefixes,
+  );
+  // The edits must have landed where the reader looks.
+  const parsed: unknown = JSON.parse(out);
+  const actions = azureRoleDefinition(parsed).permissions.flatMap((p) => p.actions);
+  const prefixes = azureOperationNameFilter(parsed).values;
+  if (
+    actions.join() !== derived.azureActions.join() ||
+    prefixes.join() !== derived.azureOperationPrefixes.join()
+  ) {
+    throw new Error(
+      "the Azure template's arrays moved: the role actions or the operationName filter was not updated",
+    );
+  }
+  return out;
+}
+
+async function writeTemplates(derived: DerivedInfra): Promise<void> {
+  await writeFile(AZURE_TEMPLATE, writeAzureTemplate(await readFile(AZURE_TEMPLATE, "utf8"), derived));
+  // Keep the file as Biome formats it, so `biome ci` stays clean after a regeneration.
+  const biome = path.join(root, "node_modules", ".bin", "biome");
+  const formatted = spawnSync(biome, ["format", "--write", AZURE_TEMPLATE], { cwd: root, encoding: "utf8" });
+  if (formatted.status !== 0) throw new Error(`biome format failed: ${formatted.stderr}`);
+  await writeFile(AWS_TEMPLATE, writeAwsTemplate(await readFile(AWS_TEMPLATE, "utf8"), derived));
+}
+
+if (import.meta.main) {
+  const derived = deriveInfra();
+  if (process.argv.includes("--check")) {
+    const problems = await checkTemplates(derived);
+    for (const p of problems) process.stderr.write(`${p}\n`);
+    if (problems.length > 0) {
+      process.stderr.write("run `node scripts/infra.ts` to regenerate the derived parts of infra/\n");
+      process.exit(1);
+    }
+    process.stdout.write("infra/ templates match the declared permissions and events\n");
+  } else {
+    await writeTemplates(derived);
+    const problems = await checkTemplates(derived);
+    if (problems.length > 0) throw new Error(`still drifting after regeneration: ${problems.join("; ")}`);
+    process.stdout.write(
+      `wrote ${path.relative(root, AZURE_TEMPLATE)} and ${path.relative(root, AWS_TEMPLATE)}: ` +
+        `${derived.azureActions.length} Azure actions, ${derived.awsEc2Actions.length} EC2 actions, ` +
+        `${derived.awsEventNames.length} CloudTrail events\n`,
+    );
+  }
+}

@@ -1,0 +1,535 @@
+// The deploy templates in infra/ against the code they deploy: permissions derived from the rule and remediation
+// registries (least privilege both ways), event routing derived from the normalisers' tables, and the wiring
+// (handler, function name, environment variables) matching the entry points and shared/config.ts. The AWS template
+// is also validated by cfn-lint (a spawned process: that is the boundary this test crosses).
+//
+// The routing checks replay the real-shaped event fixtures (test/fixtures/events/{aws,azure}/README.md gives each
+// sample's source) through a small model of the EventBridge pattern and of the Event Grid filter, and compare with
+// what the normaliser makes of the same event: nothing the guardian would act on may be filtered out.
+
+import { spawnSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { entries } from "../../scripts/build.ts";
+import {
+  type ArmResource,
+  AWS_TEMPLATE,
+  AZURE_TEMPLATE,
+  actionsOf,
+  armResources,
+  awsEventPattern,
+  awsRoleStatements,
+  azureOperationNameFilter,
+  azureRoleDefinition,
+  type CfnResource,
+  checkTemplates,
+  type DerivedInfra,
+  declaredPermissions,
+  deriveInfra,
+  infraDrift,
+  isEc2ReadAction,
+  operationPrefixes,
+  parseCfn,
+  partitionPermissions,
+  templateFacts,
+  writeAwsTemplate,
+  writeAzureTemplate,
+} from "../../scripts/infra.ts";
+import { AWS_HANDLED_EVENTS, CLOUDTRAIL_DETAIL_TYPE, normaliseAwsEvent } from "../../shared/events/aws.ts";
+import { normaliseEventGrid, SUPPORTED_AZURE_RESOURCE_TYPES } from "../../shared/events/azure.ts";
+import { remediationRegistry } from "../../shared/remediation/index.ts";
+import { ruleRegistry } from "../../shared/rules/index.ts";
+
+const root = path.resolve(import.meta.dirname, "../..");
+const read = (relative: string) => readFileSync(path.join(root, relative), "utf8");
+
+const azureText = readFileSync(AZURE_TEMPLATE, "utf8");
+const awsText = readFileSync(AWS_TEMPLATE, "utf8");
+const azure: unknown = JSON.parse(azureText);
+const aws = parseCfn(awsText);
+const derived = deriveInfra();
+
+type Json = Record<string, unknown>;
+const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const props = (r: { properties?: unknown } | undefined): Json => {
+  if (!isRecord(r?.properties)) throw new Error("resource has no properties object");
+  return r.properties;
+};
+const cfnProps = (r: CfnResource | undefined): Json => {
+  if (!isRecord(r?.Properties)) throw new Error("resource has no Properties");
+  return r.Properties;
+};
+const ofType = (type: string): ArmResource[] => armResources(azure).filter((r) => r.type === type);
+const cfnOfType = (type: string): [string, CfnResource][] =>
+  Object.entries(aws).filter(([, r]) => r.Type === type);
+
+/** The environment variables shared/config.ts reads: the keys of its envSchema. */
+function configKeys(): Set<string> {
+  const source = read("shared/config.ts");
+  const block = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)?.[1];
+  if (block === undefined) throw new Error("shared/config.ts: envSchema not found");
+  return new Set([...block.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
+}
+
+describe("derivation from the code", () => {
+  it("puts every declared permission in exactly one cloud's template", () => {
+    const all = declaredPermissions();
+    const { azure: az, aws: ec2, unknown } = partitionPermissions(all);
+    expect(unknown).toEqual([]);
+    expect([...az, ...ec2].sort()).toEqual(all);
+    for (const rule of Object.values(ruleRegistry)) {
+      for (const p of rule.permissions) expect(rule.cloud === "azure" ? az : ec2).toContain(p);
+    }
+    for (const remediation of Object.values(remediationRegistry)) {
+      for (const p of remediation.permissions) expect([...az, ...ec2]).toContain(p);
+    }
+  });
+
+  it("flags a permission that no template can hold", () => {
+    expect(partitionPermissions(["s3:GetObject", "Microsoft.Storage/storageAccounts/read"])).toEqual({
+      azure: ["Microsoft.Storage/storageAccounts/read"],
+      aws: [],
+      unknown: ["s3:GetObject"],
+    });
+  });
+
+  it("routes exactly the handled CloudTrail events and the supported Azure types", () => {
+    expect(derived.awsEventNames).toEqual(Object.keys(AWS_HANDLED_EVENTS).sort());
+    expect(derived.azureOperationPrefixes).toEqual(
+      Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES)
+        .map((t) => `${t}/`)
+        .sort(),
+    );
+    // A child type is covered by its parent's prefix; a type of its own gets its own.
+    expect(
+      operationPrefixes({
+        "microsoft.network/networksecuritygroups": {
+          childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
+        },
+        "microsoft.storage/storageaccounts": { childTypes: [] },
+      }),
+    ).toEqual(["microsoft.network/networksecuritygroups/", "microsoft.storage/storageaccounts/"]);
+  });
+});
+
+describe("templates against the code", () => {
+  it("grant exactly what the rules and remediations declare, and route exactly the handled events", async () => {
+    expect(await checkTemplates()).toEqual([]);
+  });
+
+  it("report a permission a new rule declares that the templates lack", () => {
+    const newRule = {
+      permissions: ["Microsoft.Network/virtualNetworks/subnets/read", "ec2:DescribeVpcEndpoints"],
+    };
+    const { azure: az, aws: ec2 } = partitionPermissions(
+      declaredPermissions([...Object.values(ruleRegistry), newRule]),
+    );
+    const problems = infraDrift(
+      { ...derived, azureActions: az, awsEc2Actions: ec2 },
+      templateFacts(azure, awsText),
+    );
+    expect(problems).toEqual([
+      "Azure custom role actions: Microsoft.Network/virtualNetworks/subnets/read is declared by the code but missing from the template",
+      "AWS Lambda role EC2 actions: ec2:DescribeVpcEndpoints is declared by the code but missing from the template",
+    ]);
+  });
+
+  it("report a grant nothing declares, and event routing that differs from AWS_HANDLED_EVENTS", () => {
+    const facts = templateFacts(azure, awsText);
+    const problems = infraDrift(derived, {
+      ...facts,
+      azureActions: [...facts.azureActions, "Microsoft.Network/networkSecurityGroups/write"],
+      awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupIngress"],
+      awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "CreateTags"],
+    });
+    expect(problems).toEqual([
+      "Azure custom role actions: Microsoft.Network/networkSecurityGroups/write is in the template but declared by no rule or remediation (least privilege)",
+      "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupIngress is in the template but declared by no rule or remediation (least privilege)",
+      "EventBridge detail.eventName: ModifySecurityGroupRules is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
+      "EventBridge detail.eventName: CreateTags is routed to the Lambda but not in AWS_HANDLED_EVENTS",
+    ]);
+  });
+
+  it("are regenerated by scripts/infra.ts: unchanged when nothing changed, exactly the new lists otherwise", () => {
+    expect(writeAwsTemplate(awsText, derived)).toBe(awsText);
+    expect(writeAzureTemplate(azureText, derived)).toBe(azureText);
+
+    const changed: DerivedInfra = {
+      azureActions: [...derived.azureActions, "Microsoft.Network/virtualNetworks/subnets/read"].sort(),
+      awsEc2Actions: [...derived.awsEc2Actions, "ec2:DescribeVpcEndpoints", "ec2:ModifyVpcEndpoint"].sort(),
+      awsEventNames: [...derived.awsEventNames, "CreateVpcEndpoint"].sort(),
+      azureOperationPrefixes: [
+        ...derived.azureOperationPrefixes,
+        "microsoft.storage/storageaccounts/",
+      ].sort(),
+    };
+    const newAws = writeAwsTemplate(awsText, changed);
+    const newAzure = writeAzureTemplate(azureText, changed);
+    expect(infraDrift(changed, templateFacts(JSON.parse(newAzure), newAws))).toEqual([]);
+    // Reads stay unscoped (EC2 Describe has no resource-level permissions), writes land in the scoped statement.
+    const statements = awsRoleStatements(parseCfn(newAws)).map((s) => s.statement);
+    expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual([
+      "ec2:DescribeSecurityGroups",
+      "ec2:DescribeVpcEndpoints",
+    ]);
+    expect(statements.find((s) => s.Sid === "RemediateSecurityGroups")?.Action).toContain(
+      "ec2:ModifyVpcEndpoint",
+    );
+    // Only the generated lists changed.
+    const changedLines = (a: string, b: string) => {
+      const before = new Set(a.split("\n"));
+      return b.split("\n").filter((line) => !before.has(line));
+    };
+    expect(changedLines(awsText, newAws).map((l) => l.trim())).toEqual([
+      "- ec2:DescribeVpcEndpoints",
+      "- ec2:ModifyVpcEndpoint",
+      "- CreateVpcEndpoint",
+    ]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("AWS CloudFormation template", () => {
+  it("passes cfn-lint", () => {
+    const result = spawnSync("cfn-lint", [AWS_TEMPLATE], { encoding: "utf8" });
+    if (result.error !== undefined) {
+      throw new Error(
+        `cfn-lint could not be run (${result.error.message}); install it with \`pip install cfn-lint\``,
+      );
+    }
+    expect(`${result.stdout}${result.stderr}`).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  const [[functionId, fn] = ["", undefined]] = cfnOfType("AWS::Lambda::Function");
+  const fnProps = cfnProps(fn);
+  const [[queueId] = [""]] = cfnOfType("AWS::SQS::Queue");
+  const [[roleId] = [""]] = cfnOfType("AWS::IAM::Role");
+  const getAtt = (id: string, attribute: string) => ({ "Fn::GetAtt": [id, attribute] });
+
+  it("deploys the built Lambda entry with a supported Node.js runtime", async () => {
+    expect(["nodejs22.x", "nodejs24.x"]).toContain(fnProps.Runtime);
+    expect(fnProps.Handler).toBe("on-change.handler");
+    // The handler is `<file>.<export>` of the bundle scripts/build.ts writes to dist/lambdas/on-change.mjs.
+    expect((await entries()).some((e) => e.side === "lambdas" && e.name === "on-change")).toBe(true);
+    expect(read("lambdas/on-change.ts")).toMatch(/^export const handler = /m);
+    expect(fnProps.Code).toEqual({
+      S3Bucket: { Ref: "CodeS3Bucket" },
+      S3Key: { Ref: "CodeS3Key" },
+      S3ObjectVersion: {
+        "Fn::If": ["HasCodeVersion", { Ref: "CodeS3ObjectVersion" }, { Ref: "AWS::NoValue" }],
+      },
+    });
+    expect(fnProps.ReservedConcurrentExecutions).toEqual({ Ref: "ReservedConcurrency" });
+  });
+
+  it("configures the Lambda through the variables shared/config.ts reads, secrets from Secrets Manager", () => {
+    const env = (fnProps.Environment as { Variables: Json }).Variables;
+    const keys = configKeys();
+    for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
+    expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+    expect(env.GUARDIAN_DRY_RUN).toEqual({ Ref: "DryRun" });
+    expect(env.GUARDIAN_POLICY_FILE).toEqual({ Ref: "PolicyFile" });
+    for (const [name, condition, parameter] of [
+      ["SLACK_WEBHOOK_URL", "HasSlack", "SlackWebhookSecretArn"],
+      ["TEAMS_WEBHOOK_URL", "HasTeams", "TeamsWebhookSecretArn"],
+    ] as const) {
+      expect(env[name]).toEqual({
+        "Fn::If": [
+          condition,
+          { "Fn::Sub": `{{resolve:secretsmanager:\${${parameter}}:SecretString}}` },
+          { Ref: "AWS::NoValue" },
+        ],
+      });
+    }
+  });
+
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs and its queue", () => {
+    const statements = awsRoleStatements(aws);
+    expect(new Set(statements.map((s) => s.role))).toEqual(new Set([roleId]));
+    for (const { statement } of statements) {
+      const actions = actionsOf(statement);
+      for (const action of actions) expect(action).not.toMatch(/\*/);
+      const ec2 = actions.filter((a) => a.startsWith("ec2:"));
+      if (ec2.length === 0) continue;
+      expect(actions).toEqual(ec2);
+      if (ec2.every(isEc2ReadAction)) {
+        expect(statement.Resource).toBe("*");
+      } else {
+        expect(ec2.some(isEc2ReadAction)).toBe(false);
+        // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
+        const inThisAccount = (type: string) => ({
+          "Fn::Sub": `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`,
+        });
+        expect(statement.Resource).toEqual([
+          inThisAccount("security-group"),
+          inThisAccount("security-group-rule"),
+        ]);
+      }
+    }
+    const others = statements
+      .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("ec2:")))
+      .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
+    expect(others).toEqual([
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+    ]);
+  });
+
+  it("routes CloudTrail EC2 calls with retries and a dead-letter queue, and dead-letters failed invocations", () => {
+    const pattern = awsEventPattern(aws);
+    expect(pattern.source).toEqual(["aws.ec2"]);
+    expect(pattern["detail-type"]).toEqual([CLOUDTRAIL_DETAIL_TYPE]);
+    expect(pattern.detail.eventSource).toEqual(["ec2.amazonaws.com"]);
+
+    const [[, rule] = ["", undefined]] = cfnOfType("AWS::Events::Rule");
+    const targets = cfnProps(rule).Targets as Json[];
+    expect(targets).toHaveLength(1);
+    expect(targets[0]).toMatchObject({
+      Arn: getAtt(functionId, "Arn"),
+      RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+      DeadLetterConfig: { Arn: getAtt(queueId, "Arn") },
+    });
+    const [[, invokeConfig] = ["", undefined]] = cfnOfType("AWS::Lambda::EventInvokeConfig");
+    expect(cfnProps(invokeConfig)).toMatchObject({
+      FunctionName: { Ref: functionId },
+      DestinationConfig: { OnFailure: { Destination: getAtt(queueId, "Arn") } },
+    });
+    const [[, permission] = ["", undefined]] = cfnOfType("AWS::Lambda::Permission");
+    expect(cfnProps(permission)).toMatchObject({
+      FunctionName: { Ref: functionId },
+      Principal: "events.amazonaws.com",
+      SourceArn: getAtt("ChangeRule", "Arn"),
+    });
+    const [[, alarm] = ["", undefined]] = cfnOfType("AWS::CloudWatch::Alarm");
+    expect(cfnProps(alarm)).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: getAtt(queueId, "QueueName") }],
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+
+  it("lets through every fixture event the guardian acts on, and only events it would skip are filtered", () => {
+    const dir = path.join(root, "test/fixtures/events/aws");
+    const files = readdirSync(dir).filter((f) => f.endsWith(".json"));
+    expect(files.length).toBeGreaterThan(5);
+    const pattern = awsEventPattern(aws);
+    let acted = 0;
+    for (const file of files) {
+      const event: unknown = JSON.parse(readFileSync(path.join(dir, file), "utf8"));
+      const result = normaliseAwsEvent(event);
+      const actsOn = (result?.changes.length ?? 0) > 0;
+      if (actsOn) acted++;
+      if (actsOn) expect(matchesEventPattern(pattern, event), file).toBe(true);
+      if (!matchesEventPattern(pattern, event)) expect(actsOn, file).toBe(false);
+    }
+    expect(acted).toBeGreaterThan(5);
+  });
+});
+
+/**
+ * The subset of EventBridge pattern matching the template uses: arrays of literal strings, `{ exists: false }`,
+ * nested objects. Anything else fails loudly rather than matching by accident.
+ */
+function matchesEventPattern(pattern: unknown, event: unknown): boolean {
+  if (!isRecord(pattern)) throw new Error("pattern must be an object");
+  return Object.entries(pattern).every(([key, expected]) => {
+    const value = isRecord(event) ? event[key] : undefined;
+    if (Array.isArray(expected)) {
+      return expected.some((option) => {
+        if (typeof option === "string") return value === option;
+        if (isRecord(option) && option.exists === false && Object.keys(option).length === 1)
+          return value === undefined;
+        throw new Error(`unsupported pattern element ${JSON.stringify(option)}`);
+      });
+    }
+    if (isRecord(expected)) return matchesEventPattern(expected, value);
+    throw new Error(`unsupported pattern value at ${key}`);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+describe("Azure ARM template", () => {
+  it("is a subscription-scope template whose every resource names its type and a dated apiVersion", () => {
+    expect((azure as Json).$schema).toBe(
+      "https://schema.management.azure.com/schemas/2018-05-01/subscriptionDeploymentTemplate.json#",
+    );
+    const resources = armResources(azure);
+    expect(resources.length).toBeGreaterThan(10);
+    for (const r of resources) expect(r.apiVersion, r.type).toMatch(/^\d{4}-\d{2}-\d{2}(-preview)?$/);
+    // ARM evaluates variables before any resource exists: reference() is not allowed in them.
+    const nested = props(ofType("Microsoft.Resources/deployments")[0]).template as Json;
+    for (const variables of [(azure as Json).variables, nested.variables]) {
+      expect(JSON.stringify(variables)).not.toMatch(/reference\(/);
+    }
+  });
+
+  it("defines a custom role of exactly the derived actions, assigned to the function at subscription scope", () => {
+    const role = azureRoleDefinition(azure);
+    expect(role.permissions).toHaveLength(1);
+    expect(role.permissions[0]?.actions).toEqual(derived.azureActions);
+    expect(role.permissions[0]?.notActions).toEqual([]);
+    expect(role.permissions[0]?.dataActions).toEqual([]);
+    const [definition] = ofType("Microsoft.Authorization/roleDefinitions");
+    expect(props(definition).assignableScopes).toEqual(["[subscription().id]"]);
+
+    // The subscription-scope assignment is a top-level resource of the subscription deployment.
+    const topLevel = ((azure as Json).resources as Json[]).filter(
+      (r) => r.type === "Microsoft.Authorization/roleAssignments",
+    );
+    expect(topLevel).toHaveLength(1);
+    const assignment = props(topLevel[0] as { properties?: unknown });
+    expect(assignment.roleDefinitionId).toBe(
+      "[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', variables('roleDefinitionName'))]",
+    );
+    expect(assignment.principalId).toMatch(/'network-guardian-resources'.*\.outputs\.principalId\.value\]$/);
+    expect(assignment.principalType).toBe("ServicePrincipal");
+    // No other assignment hands out the custom role.
+    const custom = ofType("Microsoft.Authorization/roleAssignments").filter((r) =>
+      String(props(r).roleDefinitionId).includes("variables('roleDefinitionName')"),
+    );
+    expect(custom).toHaveLength(1);
+  });
+
+  it("runs a Linux Flex Consumption Node.js app with a system-assigned identity and the guardian's settings", () => {
+    const [plan] = ofType("Microsoft.Web/serverfarms");
+    expect(plan).toMatchObject({
+      sku: { tier: "FlexConsumption", name: "FC1" },
+      properties: { reserved: true },
+    });
+    const [site] = ofType("Microsoft.Web/sites");
+    expect(site).toMatchObject({ kind: "functionapp,linux", identity: { type: "SystemAssigned" } });
+    const config = props(site).functionAppConfig as Json;
+    expect(config.runtime).toEqual({ name: "node", version: "[parameters('nodeVersion')]" });
+    expect(ofType("Microsoft.Insights/components")).toHaveLength(1);
+    expect(ofType("Microsoft.Storage/storageAccounts")[0]).toMatchObject({
+      properties: { allowSharedKeyAccess: false, allowBlobPublicAccess: false },
+    });
+
+    const nested = props(ofType("Microsoft.Resources/deployments")[0]).template as { variables: Json };
+    const settings = [
+      ...(nested.variables.baseSettings as { name: string; value: string }[]),
+      ...(nested.variables.slackSettings as { name: string; value: string }[]),
+      ...(nested.variables.teamsSettings as { name: string; value: string }[]),
+    ];
+    const keys = configKeys();
+    const platform = new Set([
+      "AzureWebJobsStorage__accountName",
+      "APPLICATIONINSIGHTS_AUTHENTICATION_STRING",
+    ]);
+    for (const { name } of settings) if (!platform.has(name)) expect(keys, name).toContain(name);
+    const value = (name: string) => settings.find((s) => s.name === name)?.value;
+    expect(value("GUARDIAN_DRY_RUN")).toBe("[if(parameters('dryRun'), 'true', 'false')]");
+    expect(value("SLACK_WEBHOOK_URL")).toMatch(
+      /^\[format\('@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=/,
+    );
+    expect(value("TEAMS_WEBHOOK_URL")).toMatch(
+      /^\[format\('@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=/,
+    );
+    expect(String(props(site).siteConfig && (props(site).siteConfig as Json).appSettings)).toContain(
+      "APPLICATIONINSIGHTS_CONNECTION_STRING",
+    );
+  });
+
+  it("subscribes the function to the subscription's resource events, with retries and blob dead-lettering", () => {
+    const [topic] = ofType("Microsoft.EventGrid/systemTopics");
+    expect(topic).toMatchObject({
+      location: "global",
+      identity: { type: "SystemAssigned" },
+      properties: { source: "[subscription().id]", topicType: "Microsoft.Resources.Subscriptions" },
+    });
+    const [subscription] = ofType("Microsoft.EventGrid/systemTopics/eventSubscriptions");
+    const sub = props(subscription);
+    const filter = sub.filter as Json;
+    expect(filter.includedEventTypes).toEqual([
+      "Microsoft.Resources.ResourceWriteSuccess",
+      "Microsoft.Resources.ResourceDeleteSuccess",
+      "Microsoft.Resources.ResourceActionSuccess",
+    ]);
+    expect(azureOperationNameFilter(azure)).toEqual({
+      operatorType: "StringBeginsWith",
+      key: "data.operationName",
+      values: derived.azureOperationPrefixes,
+    });
+    expect(sub.retryPolicy).toEqual({ maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 });
+
+    // The destination is the Event Grid function functions/on-change.ts registers.
+    const registered = /app\.eventGrid\("([^"]+)"/.exec(read("functions/on-change.ts"))?.[1];
+    const nested = props(ofType("Microsoft.Resources/deployments")[0]).template as { variables: Json };
+    expect(nested.variables.functionName).toBe(registered);
+    expect(sub.destination).toMatchObject({
+      endpointType: "AzureFunction",
+      properties: {
+        resourceId:
+          "[format('{0}/functions/{1}', resourceId('Microsoft.Web/sites', variables('functionAppName')), variables('functionName'))]",
+        maxEventsPerBatch: 1,
+      },
+    });
+
+    // Dead letters go to a container the template creates, written with the topic's identity (no account keys).
+    expect(sub.deadLetterWithResourceIdentity).toMatchObject({
+      identity: { type: "SystemAssigned" },
+      deadLetterDestination: {
+        endpointType: "StorageBlob",
+        properties: { blobContainerName: "[variables('deadLetterContainer')]" },
+      },
+    });
+    const containers = ofType("Microsoft.Storage/storageAccounts/blobServices/containers").map((c) => c.name);
+    expect(containers.some((n) => n.includes("variables('deadLetterContainer')"))).toBe(true);
+    const deadLetterWriter = ofType("Microsoft.Authorization/roleAssignments").find((r) =>
+      String(props(r).principalId).includes("Microsoft.EventGrid/systemTopics"),
+    );
+    expect(String(deadLetterWriter?.scope)).toContain("variables('deadLetterContainer')");
+  });
+
+  it("lets through every fixture event the guardian acts on, and only events it would skip are filtered", () => {
+    const dir = path.join(root, "test/fixtures/events/azure");
+    // The subscription delivers the Event Grid schema; its filter keys are Event Grid schema paths.
+    const files = readdirSync(dir).filter((f) => f.endsWith(".eventgrid.json"));
+    // Only what the subscription system topic publishes; Resource Notifications is another topic, not deployed here.
+    const fromThisTopic = (event: unknown) =>
+      isRecord(event) &&
+      typeof event.eventType === "string" &&
+      event.eventType.startsWith("Microsoft.Resources.");
+    const [subscription] = ofType("Microsoft.EventGrid/systemTopics/eventSubscriptions");
+    const filter = props(subscription).filter as EventGridFilter;
+    let acted = 0;
+    let filtered = 0;
+    for (const file of files) {
+      const parsed: unknown = JSON.parse(readFileSync(path.join(dir, file), "utf8"));
+      for (const event of (Array.isArray(parsed) ? parsed : [parsed]).filter(fromThisTopic)) {
+        const actsOn = normaliseEventGrid(event).changes.length > 0;
+        const passes = passesEventGridFilter(filter, event);
+        if (actsOn) acted++;
+        if (!passes) filtered++;
+        if (actsOn) expect(passes, `${file}: ${JSON.stringify((event as Json).id)}`).toBe(true);
+      }
+    }
+    expect(acted).toBeGreaterThan(2);
+    // The filter does real work: the failure, the list-keys action and the deployment write never reach the function.
+    expect(filtered).toBeGreaterThan(2);
+  });
+});
+
+interface EventGridFilter {
+  includedEventTypes: string[];
+  advancedFilters: { operatorType: string; key: string; values: string[] }[];
+}
+
+/** Event Grid's event-type filter and the StringBeginsWith operator (case-insensitive, per event-filtering.md). */
+function passesEventGridFilter(filter: EventGridFilter, event: unknown): boolean {
+  if (!isRecord(event) || typeof event.eventType !== "string") return false;
+  if (!filter.includedEventTypes.includes(event.eventType)) return false;
+  return filter.advancedFilters.every((f) => {
+    if (f.operatorType !== "StringBeginsWith") throw new Error(`unsupported operator ${f.operatorType}`);
+    const value = f.key
+      .split(".")
+      .reduce<unknown>((node, part) => (isRecord(node) ? node[part] : undefined), event);
+    return typeof value === "string" && f.values.some((v) => value.toLowerCase().startsWith(v.toLowerCase()));
+  });
+}
