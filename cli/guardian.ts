@@ -3,6 +3,7 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
+import { isOwnAwsIdentity } from "../shared/clouds/aws/identity.ts";
 import { InputError } from "../shared/errors.ts";
 import { formatProblem, loadPolicyFile, PolicyError } from "../shared/policy/load.ts";
 import { policyJsonSchema } from "../shared/policy/schema.ts";
@@ -61,19 +62,32 @@ export function program(): Command {
       const snapshots = [];
       for (const file of files) snapshots.push(...snapshotsFromJson(await readJson(file), file));
       const result = evaluateSnapshots(policy, snapshots);
+      const counted = result.findings.filter((f) => f.exempt === undefined);
       if (opts.format === "json") print(JSON.stringify(result, null, 2));
       else {
-        print(`${snapshots.length} resource(s) evaluated, ${result.findings.length} finding(s)`);
+        const exempt = result.findings.length - counted.length;
+        print(
+          `${snapshots.length} resource(s) evaluated, ${counted.length} finding(s)${exempt ? `, ${exempt} exempt` : ""}`,
+        );
         if (result.findings.length > 0) {
           print(
             renderTable(
               ["severity", "policy rule", "resource", "message"],
-              result.findings.map((f) => [f.severity, f.policyRule, shortId(f.resourceId), f.message]),
+              result.findings.map((f) => [
+                f.exempt ? `exempt (${f.severity})` : f.severity,
+                f.policyRule,
+                shortId(f.resourceId),
+                f.exempt ? `${f.message} — ${f.exempt}` : f.message,
+              ]),
             ),
           );
         }
       }
-      if (result.findings.length > 0) throw new Exit(1);
+      if (result.notEvaluated.length > 0) {
+        for (const n of result.notEvaluated) process.stderr.write(`error: ${n.resourceId}: ${n.reason}\n`);
+        throw new Exit(2);
+      }
+      if (counted.length > 0) throw new Exit(1);
     });
 
   cmd
@@ -84,49 +98,80 @@ export function program(): Command {
       "one event, an array, or a batch (Event Grid, CloudEvents, EventBridge)",
     )
     .option("--resource <snapshot.json...>", "the resource as the API returns it, standing in for the read")
+    .option(
+      "--self <identity...>",
+      "the guardian's own identities (object/app ids, role ARNs); default GUARDIAN_SELF_IDENTITIES",
+    )
     .addOption(policyOption())
     .addOption(formatOption())
-    .action(async (opts: { event: string; resource?: string[]; policy: string; format: string }) => {
-      const policy = await loadPolicyFile(opts.policy);
-      const event = await readJson(opts.event);
-      const resources = [];
-      for (const file of opts.resource ?? [])
-        resources.push(...snapshotsFromJson(await readJson(file), file));
-      const result = await explainEvent(policy, event, resources);
-      if (opts.format === "json") print(JSON.stringify(result, null, 2));
-      else {
-        print(
-          renderTable(
-            ["event", "what", "resource", "actor"],
-            result.changes.map((c) =>
-              "skipped" in c
-                ? [c.eventId ?? "-", `skipped: ${c.skipped}`, c.detail, ""]
-                : [
-                    c.eventId,
-                    `${c.operation} (${c.operationName})`,
-                    shortId(c.resourceId),
-                    c.actor.name ?? "-",
-                  ],
-            ),
-          ),
+    .action(
+      async (opts: {
+        event: string;
+        resource?: string[];
+        self?: string[];
+        policy: string;
+        format: string;
+      }) => {
+        const policy = await loadPolicyFile(opts.policy);
+        const event = await readJson(opts.event);
+        const resources = [];
+        for (const file of opts.resource ?? [])
+          resources.push(...snapshotsFromJson(await readJson(file), file));
+        const self =
+          opts.self ??
+          (process.env.GUARDIAN_SELF_IDENTITIES ?? "")
+            .split(",")
+            .map((s) => s.trim())
+            .filter(Boolean);
+        const result = await explainEvent(policy, event, resources, self, (actor) =>
+          isOwnAwsIdentity(actor, self),
         );
-        if (result.findings.length > 0) {
+        if (opts.format === "json") print(JSON.stringify(result, null, 2));
+        else {
           print(
             renderTable(
-              ["severity", "policy rule", "message"],
-              result.findings.map((f) => [f.severity, f.policyRule, f.message]),
+              ["event", "what", "resource", "actor"],
+              result.changes.map((c) =>
+                "skipped" in c
+                  ? [c.eventId ?? "-", `skipped: ${c.skipped}`, c.detail, ""]
+                  : [
+                      c.eventId,
+                      `${c.operation} (${c.operationName})${c.note ? ` — ${c.note}` : ""}`,
+                      shortId(c.resourceId),
+                      c.actor.name ?? "-",
+                    ],
+              ),
             ),
           );
-          print(
-            renderTable(
-              ["policy rule", "mode", "would do"],
-              result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo]),
-            ),
+          if (result.findings.length > 0) {
+            print(
+              renderTable(
+                ["severity", "policy rule", "message"],
+                result.findings.map((f) => [f.severity, f.policyRule, f.message]),
+              ),
+            );
+            print(
+              renderTable(
+                ["policy rule", "mode", "would do"],
+                result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo]),
+              ),
+            );
+          }
+        }
+        const malformed = result.changes.filter((c) => "skipped" in c && c.skipped === "malformed");
+        for (const c of malformed)
+          if ("skipped" in c) process.stderr.write(`error: malformed event: ${c.detail}\n`);
+        // A Describe of many groups alongside one event is normal; a --resource matching nothing at all is a mistake.
+        const noneUsed = resources.length > 0 && result.unusedResources.length === resources.length;
+        if (noneUsed) {
+          process.stderr.write(
+            `error: no --resource snapshot matches a change in the event (${result.unusedResources.join(", ")}): nothing was evaluated\n`,
           );
         }
-      }
-      if (result.findings.length > 0) throw new Exit(1);
-    });
+        if (malformed.length > 0 || noneUsed) throw new Exit(2);
+        if (result.findings.length > 0) throw new Exit(1);
+      },
+    );
 
   const policyCmd = cmd.command("policy").description("work with policy files");
   policyCmd

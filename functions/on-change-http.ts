@@ -28,6 +28,13 @@ export function createOnChangeHttpHandler(deps: DepsFactory) {
     try {
       const result = await onChange(body, await deps(log));
       if (result.retryable) return { status: 503, jsonBody: { error: "a dependency failed; retry later" } };
+      if (result.unprocessable.length > 0) {
+        // The rest of the batch was handled; 400 makes Event Grid dead-letter the delivery instead of dropping it.
+        return {
+          status: 400,
+          jsonBody: { error: "some events cannot be handled", details: result.unprocessable },
+        };
+      }
       return {
         status: 200,
         jsonBody: { changes: result.outcomes.length, skipped: result.skipped.map((s) => ({ ...s })) },

@@ -1,5 +1,5 @@
 import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
-import { TransientError } from "../shared/errors.ts";
+import { InputError, TransientError } from "../shared/errors.ts";
 import { onChange } from "../shared/usecases/on-change.ts";
 import { contextLogger, type DepsFactory, environmentDeps } from "./runtime.ts";
 
@@ -16,6 +16,11 @@ export function createOnChangeHandler(deps: DepsFactory) {
           .filter(Boolean)
           .join("; ")}`,
       );
+    }
+    if (result.unprocessable.length > 0) {
+      // Retrying cannot fix it, but failing is what sends the event to the subscription's dead-letter container
+      // once Event Grid gives up; acknowledging it would keep it only in a log line.
+      throw new InputError(`cannot handle this event: ${result.unprocessable.join("; ")}`);
     }
     return result;
   };

@@ -22,10 +22,10 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
     if (!isSqs(event)) {
       const result = await onChange(event, deps);
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");
-      const malformed = result.skipped.filter((s) => s.reason === "malformed");
       // Failing the invocation routes the event to the function's on-failure destination (its dead-letter path).
-      if (malformed.length > 0)
-        throw new InputError(`malformed event: ${malformed.map((s) => s.detail).join("; ")}`);
+      if (result.unprocessable.length > 0) {
+        throw new InputError(`cannot handle this event: ${result.unprocessable.join("; ")}`);
+      }
       return result;
     }
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
@@ -46,8 +46,8 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
       }
       try {
         const result = await onChange(body, deps);
-        // A malformed event goes back too, so the queue's redrive policy lands it in its dead-letter queue.
-        if (result.retryable || result.skipped.some((s) => s.reason === "malformed")) {
+        // An unprocessable event goes back too, so the queue's redrive policy lands it in its dead-letter queue.
+        if (result.retryable || result.unprocessable.length > 0) {
           batchItemFailures.push({ itemIdentifier: record.messageId });
         }
       } catch (error) {

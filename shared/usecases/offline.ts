@@ -4,12 +4,14 @@ import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
 import { type CloudPort, handleChange } from "../pipeline.ts";
-import { evaluatePolicy } from "../policy/evaluate.ts";
+import { evaluatePolicy, exemptionFor, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
-import type { ActionResult, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
+import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
 
 export interface FindingView {
   resourceId: string;
+  /** Set when the resource is exempt from this entry (tag or policy exemption): reported, not counted. */
+  exempt?: string;
   ruleId: string;
   policyRule: string;
   severity: string;
@@ -30,12 +32,41 @@ export function findingView(f: Finding): FindingView {
   };
 }
 
-/** `guardian evaluate`: pure evaluation of snapshots, no cloud call. */
+export interface NotEvaluated {
+  resourceId: string;
+  resourceType: string;
+  reason: string;
+}
+
+/**
+ * `guardian evaluate`: pure evaluation of snapshots, no cloud call. Exempt findings are reported with their reason;
+ * resources no enabled rule evaluates are listed, never passed off as compliant.
+ */
 export function evaluateSnapshots(
   policy: Policy,
   snapshots: readonly Snapshot[],
-): { findings: FindingView[] } {
-  return { findings: snapshots.flatMap((s) => evaluatePolicy(policy, s).map((e) => findingView(e.finding))) };
+  now: Date = new Date(),
+): { findings: FindingView[]; notEvaluated: NotEvaluated[] } {
+  const findings: FindingView[] = [];
+  const notEvaluated: NotEvaluated[] = [];
+  for (const snapshot of snapshots) {
+    const applicable = policy.rules.filter(
+      (e) => e.enabled && ruleFor(e).resourceTypes.includes(snapshot.resourceType),
+    );
+    if (applicable.length === 0) {
+      notEvaluated.push({
+        resourceId: snapshot.resourceId,
+        resourceType: snapshot.resourceType,
+        reason: `no enabled rule of the policy evaluates ${snapshot.resourceType}`,
+      });
+      continue;
+    }
+    for (const { entry, finding } of evaluatePolicy(policy, snapshot)) {
+      const exempt = exemptionFor(policy, entry, snapshot, now);
+      findings.push({ ...findingView(finding), ...(exempt ? { exempt } : {}) });
+    }
+  }
+  return { findings, notEvaluated };
 }
 
 export type ChangeView =
@@ -49,6 +80,9 @@ export type ChangeView =
       eventId: string;
       correlationId?: string;
       subjectId?: string;
+      /** Whether the change was evaluated; when not, `note` says why (no resource to evaluate, own change). */
+      evaluated: boolean;
+      note?: string;
     }
   | { skipped: SkippedEvent["reason"]; detail: string; eventId?: string; eventType?: string };
 
@@ -71,10 +105,22 @@ export async function explainEvent(
   event: unknown,
   resources: readonly Snapshot[],
   selfIdentities: readonly string[] = [],
-): Promise<{ changes: ChangeView[]; findings: FindingView[]; actions: ActionView[] }> {
+  ownChange?: (actor: Actor) => boolean,
+): Promise<{
+  changes: ChangeView[];
+  findings: FindingView[];
+  actions: ActionView[];
+  unusedResources: string[];
+}> {
   const { changes, skipped } = await normalise(event);
-  const views: ChangeView[] = [
-    ...changes.map((c) => ({
+  const findings: FindingView[] = [];
+  const actions: ActionView[] = [];
+  const views: ChangeView[] = [];
+  const used = new Set<Snapshot>();
+  for (const c of changes) {
+    const supplied = resources.find((r) => r.resourceId.toLowerCase() === c.resourceId.toLowerCase());
+    if (supplied) used.add(supplied);
+    const view = {
       cloud: c.cloud,
       resourceId: c.resourceId,
       resourceType: c.resourceType,
@@ -84,29 +130,24 @@ export async function explainEvent(
       eventId: c.eventId,
       correlationId: c.correlationId,
       subjectId: c.subjectId,
-    })),
-    ...skipped.map((s) => ({
-      skipped: s.reason,
-      detail: s.detail,
-      eventId: s.eventId,
-      eventType: s.eventType,
-    })),
-  ];
-  const findings: FindingView[] = [];
-  const actions: ActionView[] = [];
-  for (const change of changes) {
-    const supplied = resources.find((r) => r.resourceId.toLowerCase() === change.resourceId.toLowerCase());
-    if (change.resource === undefined && !supplied) continue;
-    const port = offlinePort(supplied);
-    const outcome = await handleChange(change, {
+    };
+    const outcome = await handleChange(c, {
       policy,
-      clouds: { [change.cloud]: port },
+      clouds: { [c.cloud]: offlinePort(supplied, ownChange) },
       notifiers: [],
       audit: memoryAuditSink(),
       selfIdentities,
       dryRun: true,
       log: memoryLogger(),
     });
+    const notes: Partial<Record<typeof outcome.status, string>> = {
+      "skipped-self": "made by the guardian's own identity: it would not act on it",
+      "resource-deleted": "the resource was deleted: nothing to evaluate",
+      "resource-gone": "the event carries no resource: pass it with --resource",
+      failed: outcome.error,
+    };
+    const note = notes[outcome.status];
+    views.push({ ...view, evaluated: outcome.status === "evaluated", ...(note ? { note } : {}) });
     findings.push(...outcome.findings.map(findingView));
     actions.push(
       ...outcome.actions.map((a) => ({
@@ -119,11 +160,21 @@ export async function explainEvent(
       })),
     );
   }
-  return { changes: views, findings, actions };
+  views.push(
+    ...skipped.map((s) => ({
+      skipped: s.reason,
+      detail: s.detail,
+      eventId: s.eventId,
+      eventType: s.eventType,
+    })),
+  );
+  const unused = resources.filter((r) => !used.has(r)).map((r) => r.resourceId);
+  return { changes: views, findings, actions, unusedResources: unused };
 }
 
-function offlinePort(supplied: Snapshot | undefined): CloudPort {
+function offlinePort(supplied: Snapshot | undefined, ownChange?: (actor: Actor) => boolean): CloudPort {
   return {
+    ...(ownChange ? { isOwnChange: ownChange } : {}),
     reader: { read: async () => supplied },
     writer: {
       apply: async () => {

@@ -7,6 +7,11 @@ export interface OnChangeResult {
   skipped: SkippedEvent[];
   /** True when a dependency failed in a way that may pass: the trigger should retry the delivery. */
   retryable: boolean;
+  /**
+   * What in the delivery could not be handled and never will be (malformed events, resources that cannot be
+   * read as their type): the trigger must reject the delivery so it reaches its dead-letter path.
+   */
+  unprocessable: string[];
 }
 
 /** The event path: normalise whatever the trigger delivered, then run the pipeline on every change. */
@@ -21,5 +26,11 @@ export async function onChange(input: unknown, deps: GuardianDeps): Promise<OnCh
     }
   }
   const outcomes = await handleChanges(changes, deps);
-  return { outcomes, skipped, retryable: outcomes.some((o) => o.retryable !== undefined) };
+  const unprocessable = [
+    ...skipped.filter((s) => s.reason === "malformed").map((s) => s.detail),
+    ...outcomes
+      .filter((o) => o.status === "failed" && o.retryable === undefined)
+      .map((o) => o.error ?? "failed"),
+  ];
+  return { outcomes, skipped, retryable: outcomes.some((o) => o.retryable !== undefined), unprocessable };
 }

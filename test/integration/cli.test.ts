@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -98,6 +98,42 @@ describe("guardian evaluate", () => {
     expect(run.stderr).toMatch(/SecurityGroups\[0\]\.IpPermissions/);
   });
 
+  it("reports an exempt resource's finding with its reason and does not count it", async () => {
+    const nsg = JSON.parse(await readFile(NSG_SPEC, "utf8")) as Record<string, unknown>;
+    const file = await tempFile(
+      "exempt.json",
+      JSON.stringify({ ...nsg, tags: { "guardian:exempt": "true" } }),
+    );
+    const run = await guardian("evaluate", file, "--format", "json");
+    const out = JSON.parse(run.stdout) as { findings: { exempt?: string }[] };
+    expect(out.findings.length).toBeGreaterThan(0);
+    expect(out.findings.every((f) => f.exempt === "resource tag guardian:exempt=true")).toBe(true);
+    expect(run.code).toBe(0);
+  });
+
+  it("exits 2 for a resource type no rule evaluates, instead of calling it compliant", async () => {
+    const file = await tempFile(
+      "storage.json",
+      JSON.stringify({
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1",
+        name: "sa1",
+        type: "Microsoft.Storage/storageAccounts",
+        location: "westeurope",
+        properties: {
+          networkAcls: {
+            defaultAction: "Allow",
+            bypass: "AzureServices",
+            ipRules: [],
+            virtualNetworkRules: [],
+          },
+        },
+      }),
+    );
+    const run = await guardian("evaluate", file, "--format", "json");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/no enabled rule of the policy evaluates microsoft\.storage\/storageaccounts/);
+  });
+
   it("exits 0 for a compliant resource and prints a table by default", async () => {
     const file = await tempFile(
       "nsg.json",
@@ -140,26 +176,94 @@ describe("guardian evaluate", () => {
 
 describe("guardian explain", () => {
   it("normalises a rule write to its parent NSG and, with --resource, shows findings and actions", async () => {
+    const event = JSON.parse(
+      await readFile("test/fixtures/events/azure/resource-write-success.eventgrid.json", "utf8"),
+    ) as {
+      data: { resourceUri: string };
+    }[];
+    const nsgId = event[0]?.data.resourceUri.replace(/\/securityRules\/[^/]+$/, "") ?? "";
+    const nsg = JSON.parse(await readFile(NSG_MIXED, "utf8")) as { id: string };
+    const resource = await tempFile("nsg.json", JSON.stringify({ ...nsg, id: nsgId }));
+    const run = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/azure/resource-write-success.eventgrid.json",
+      "--resource",
+      resource,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as {
+      changes: {
+        resourceId: string;
+        resourceType: string;
+        operation: string;
+        evaluated: boolean;
+        actor: { name?: string };
+      }[];
+      findings: { resourceId: string }[];
+      actions: { outcome: string; wouldDo: string }[];
+    };
+    expect(out.changes[0]).toMatchObject({
+      resourceId: nsgId,
+      resourceType: "microsoft.network/networksecuritygroups",
+      operation: "write",
+      evaluated: true,
+    });
+    expect(out.changes[0]?.actor.name).toBeTruthy();
+    expect(out.findings.length).toBeGreaterThan(0);
+    expect(out.actions.length).toBeGreaterThan(0);
+    expect(run.code).toBe(1);
+  });
+
+  it("exits 2 when no --resource matches the event, rather than reporting it compliant", async () => {
     const run = await guardian(
       "explain",
       "--event",
       "test/fixtures/events/azure/resource-write-success.eventgrid.json",
       "--resource",
       NSG_MIXED,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/no --resource snapshot matches a change/);
+  });
+
+  it("exits 2 naming the field of a malformed event", async () => {
+    const run = await guardian("explain", "--event", "test/fixtures/events/azure/malformed.eventgrid.json");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/malformed event: event\[0\]: data\.operationName is missing/);
+  });
+
+  it("explains the guardian's own change as one it would not act on", async () => {
+    const run = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/revoke-ingress.json",
+      "--self",
+      "arn:aws:iam::123456789012:role/network-guardian",
       "--format",
       "json",
     );
     const out = JSON.parse(run.stdout) as {
-      changes: { resourceId: string; resourceType: string; operation: string; actor: { name?: string } }[];
-      findings: unknown[];
-      actions: { outcome: string }[];
+      changes: { evaluated?: boolean; note?: string; actor: { appId?: string } }[];
     };
-    expect(out.changes[0]?.resourceType).toBe("microsoft.network/networksecuritygroups");
-    expect(out.changes[0]?.resourceId).toMatch(/networkSecurityGroups\/[^/]+$/);
-    expect(out.changes[0]?.operation).toBe("write");
-    expect(out.changes[0]?.actor.name).toBeTruthy();
-    // nsg-mixed.json has a different id than the event's NSG, so nothing is evaluated: only the change is shown.
-    expect(run.code === 0 || run.code === 1).toBe(true);
+    // The fixture's caller is a Lambda role; --self names another role, so the change is someone else's.
+    expect(out.changes[0]?.note).toMatch(/carries no resource/);
+    const own = out.changes[0]?.actor.appId ?? "";
+    const mine = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/revoke-ingress.json",
+      "--self",
+      own,
+      "--format",
+      "json",
+    );
+    const ownOut = JSON.parse(mine.stdout) as { changes: { note?: string; evaluated: boolean }[] };
+    expect(ownOut.changes[0]).toMatchObject({
+      evaluated: false,
+      note: expect.stringMatching(/guardian's own identity/),
+    });
   });
 
   it("skips a validation handshake and a failed write with reasons", async () => {

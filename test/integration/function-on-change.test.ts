@@ -348,6 +348,21 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
   });
 });
 
+describe("Azure Function onChange rejects what it cannot handle", () => {
+  it("fails the invocation for a malformed event so Event Grid retries and then dead-letters it", async () => {
+    const handler = createOnChangeHandler(depsFactory().factory);
+    const malformed = {
+      id: "b1e2c3d4-0000-4000-8000-000000000002",
+      eventType: "Microsoft.Resources.ResourceWriteSuccess",
+      subject: NSG_ID,
+      eventTime: "2026-11-23T10:00:00Z",
+      dataVersion: "2",
+      metadataVersion: "1",
+    } as unknown as EventGridEvent;
+    await expect(handler(malformed, context().ctx)).rejects.toThrow(/cannot handle this event: .*data/);
+  });
+});
+
 describe("Azure Function onChangeHttp (webhook delivery)", () => {
   const request = (body: unknown, method = "POST", headers: Record<string, string> = {}) =>
     new HttpRequest({
@@ -395,6 +410,28 @@ describe("Azure Function onChangeHttp (webhook delivery)", () => {
     const handler = createOnChangeHttpHandler(depsFactory().factory);
     const res = await handler(request("{oops"), context().ctx);
     expect(res.status).toBe(400);
+  });
+
+  it("handles the valid events of a batch and answers 400 naming the malformed one, so Event Grid dead-letters it", async () => {
+    await seedNsg();
+    const handler = createOnChangeHttpHandler(depsFactory().factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
+    const batch = [
+      ...emu.events.slice(mark),
+      {
+        id: "b1e2c3d4-0000-4000-8000-000000000001",
+        eventType: "Microsoft.Resources.ResourceWriteSuccess",
+        subject: NSG_ID,
+        eventTime: "2026-11-23T10:00:00Z",
+        dataVersion: "2",
+        metadataVersion: "1",
+      },
+    ];
+    const res = await handler(request(batch), context().ctx);
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.jsonBody)).toMatch(/data/);
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
   });
 
   it("processes a delivered batch end to end", async () => {

@@ -717,7 +717,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(logs.filter((l) => l.message === "guardian.deadletter")).toEqual([
       expect.objectContaining({ what: "event", reason: "malformed" }),
     ]);
-    await expect(invoke(handler, envelope)).rejects.toThrow(/malformed event: .*detail/);
+    await expect(invoke(handler, envelope)).rejects.toThrow(/cannot handle this event: .*detail/);
     expect(recorder.actions).toEqual([]);
     expect(sink.attempts).toHaveLength(0);
   });

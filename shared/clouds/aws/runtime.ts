@@ -44,6 +44,14 @@ export async function awsGuardianDeps(
 ): Promise<GuardianDeps> {
   const clients =
     overrides.clients ?? createEc2Client({ region: cfg.aws.region, endpoint: cfg.aws.ec2Endpoint });
+  if (cfg.selfIdentities.length === 0) {
+    // Without its role ARN the guardian cannot tell its own revokes from a person's; it would re-evaluate them
+    // (harmless, they are compliant) but could not say so. The deploy template always sets it.
+    log.warn("guardian.identity-unknown", {
+      message:
+        "GUARDIAN_SELF_IDENTITIES is not set: the guardian's own changes will not be recognised as its own",
+    });
+  }
   return {
     policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
     clouds: { aws: awsPort(clients, cfg.selfIdentities, overrides.counter) },
