@@ -42,6 +42,34 @@ export interface GuardianDeps {
   now?: () => Date;
   /** How many times a write that hit a concurrent edit is re-read, re-evaluated and re-planned. */
   maxConflictRetries?: number;
+  /** Shared by the invocations of one instance, so events about the same resource are handled one at a time. */
+  locks?: ResourceLocks;
+}
+
+/**
+ * Serialises work per resource within one process. In an event storm (many events about one resource arriving
+ * together, each its own invocation) the first handles it and writes; the others wait, then read a resource that
+ * is already compliant, instead of all planning the same write and colliding on its etag.
+ */
+export class ResourceLocks {
+  readonly #tails = new Map<string, Promise<unknown>>();
+
+  async run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.#tails.get(key) ?? Promise.resolve();
+    const current = previous.then(work, work);
+    const tail = current.catch(() => undefined);
+    this.#tails.set(key, tail);
+    try {
+      return await current;
+    } finally {
+      // Forget the key once nothing is queued behind this work, so the map stays as small as what is in flight.
+      if (this.#tails.get(key) === tail) this.#tails.delete(key);
+    }
+  }
+
+  get size(): number {
+    return this.#tails.size;
+  }
 }
 
 export type ChangeStatus = "evaluated" | "skipped-self" | "resource-deleted" | "resource-gone" | "failed";
@@ -86,7 +114,8 @@ export async function handleChanges(
       });
     }
     try {
-      outcomes.push(await handleChange(change, deps, budget));
+      const work = () => handleChange(change, deps, budget);
+      outcomes.push(await (deps.locks ? deps.locks.run(resourceKey(change), work) : work()));
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       deps.log.error("guardian.deadletter", { what: "change", error: message, change });
@@ -441,10 +470,14 @@ async function deliver(alert: Alert, deps: GuardianDeps): Promise<ChangeOutcome[
   return deliveries;
 }
 
+function resourceKey(change: ResourceChange): string {
+  return `${change.cloud}|${change.resourceId.toLowerCase()}`;
+}
+
 function groupByResource(changes: readonly ResourceChange[]): ResourceChange[][] {
   const groups = new Map<string, ResourceChange[]>();
   for (const change of changes) {
-    const key = `${change.cloud}|${change.resourceId.toLowerCase()}`;
+    const key = resourceKey(change);
     const group = groups.get(key) ?? [];
     group.push(change);
     groups.set(key, group);

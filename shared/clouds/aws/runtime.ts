@@ -3,7 +3,7 @@ import type { GuardianConfig } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { notifiersFromConfig } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
-import type { CloudPort, GuardianDeps } from "../../pipeline.ts";
+import { type CloudPort, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/load.ts";
 import type { Policy } from "../../policy/schema.ts";
 import type { CallCounter } from "../ports.ts";
@@ -60,5 +60,6 @@ export async function awsGuardianDeps(
     selfIdentities: cfg.selfIdentities,
     dryRun: cfg.dryRun,
     log,
+    locks: new ResourceLocks(),
   };
 }

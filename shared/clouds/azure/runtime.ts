@@ -5,7 +5,7 @@ import type { GuardianConfig } from "../../config.ts";
 import type { Logger } from "../../log.ts";
 import { notifiersFromConfig } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
-import type { GuardianDeps } from "../../pipeline.ts";
+import { type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/load.ts";
 import type { Policy } from "../../policy/schema.ts";
 import { identitiesFromToken } from "./identity.ts";
@@ -46,6 +46,7 @@ export async function azureGuardianDeps(
     selfIdentities: [...cfg.selfIdentities, ...own],
     dryRun: cfg.dryRun,
     log,
+    locks: new ResourceLocks(),
   };
 }
 

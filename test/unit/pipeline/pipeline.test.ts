@@ -4,7 +4,7 @@ import type { ResourceRef } from "../../../shared/clouds/ports.ts";
 import { ConflictError, InputError, TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
 import type { Alert, Notifier } from "../../../shared/notify/types.ts";
-import { type CloudPort, type GuardianDeps, handleChanges } from "../../../shared/pipeline.ts";
+import { type CloudPort, type GuardianDeps, handleChanges, ResourceLocks } from "../../../shared/pipeline.ts";
 import { parsePolicy } from "../../../shared/policy/load.ts";
 import type { PlannedChange, ResourceChange, Snapshot } from "../../../shared/types.ts";
 import { applyChange, NSG_ID, nsgWith, rulesOf, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
@@ -372,5 +372,45 @@ describe("pipeline", () => {
     expect(outcomes[0]?.retryable).toBeUndefined();
     expect(outcomes[1]?.actions[0]?.outcome).toBe("applied");
     expect(log.lines.find((l) => l.message === "guardian.deadletter")).toMatchObject({ what: "change" });
+  });
+
+  it("in an event storm about one resource writes once and alerts once (per-resource locks)", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
+    const read = cloud.port.reader.read.bind(cloud.port.reader);
+    // Reads take a moment, as over the network: without the locks every invocation would read before any wrote.
+    cloud.port.reader.read = async (ref) => {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      return read(ref);
+    };
+    const { d, notifier } = deps(cloud, { locks: new ResourceLocks() });
+    const storm = Array.from({ length: 50 }, (_, i) => handleChanges([change({ eventId: `evt-${i}` })], d));
+    const outcomes = (await Promise.all(storm)).flat();
+    expect(cloud.calls.writes).toBe(1);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(outcomes.filter((o) => o.actions.some((a) => a.outcome === "applied"))).toHaveLength(1);
+    expect(d.locks?.size).toBe(0);
+  });
+
+  it("locks serialise work per key, keep going after a failure, and let other keys run in parallel", async () => {
+    const locks = new ResourceLocks();
+    const order: string[] = [];
+    const step =
+      (name: string, ms: number, fail = false) =>
+      async () => {
+        order.push(`start ${name}`);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        order.push(`end ${name}`);
+        if (fail) throw new Error(name);
+        return name;
+      };
+    const results = await Promise.allSettled([
+      locks.run("a", step("a1", 10, true)),
+      locks.run("a", step("a2", 1)),
+      locks.run("b", step("b1", 1)),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(["rejected", "fulfilled", "fulfilled"]);
+    expect(order.indexOf("start a2")).toBeGreaterThan(order.indexOf("end a1"));
+    expect(order.indexOf("start b1")).toBeLessThan(order.indexOf("end a1"));
+    expect(locks.size).toBe(0);
   });
 });
