@@ -200,34 +200,38 @@ function targetFor(rawId: string, id: ArmResourceId): Target | { unsupported: st
 // ---------------------------------------------------------------------------------------------------------------
 // 1/0 → boolean, by known field names only
 
-/** Returns a copy of `properties` with the ARM-boolean fields of `resourceType` turned from 1/0 into true/false. */
+/**
+ * `properties` with the ARM-boolean fields of `resourceType` turned from 1/0 into true/false. Copy on write: only
+ * the objects on the path to a converted field are copied, and the input is never changed.
+ */
 export function normaliseArmBooleans(
   resourceType: string,
   properties: Record<string, unknown>,
 ): Record<string, unknown> {
-  const copy = structuredClone(properties);
   const paths = Object.hasOwn(ARM_BOOLEAN_PROPERTIES, resourceType)
     ? ARM_BOOLEAN_PROPERTIES[resourceType]
     : [];
-  for (const path of paths ?? []) convertAt(copy, path.split("."));
-  return copy;
+  let result = properties;
+  for (const path of paths ?? []) result = convertAt(result, path.split(".")) as Record<string, unknown>;
+  return result;
 }
 
-function convertAt(node: unknown, path: readonly string[]): void {
-  if (typeof node !== "object" || node === null) return;
+function convertAt(node: unknown, path: readonly string[]): unknown {
+  if (typeof node !== "object" || node === null) return node;
   const [head, ...rest] = path;
-  if (head === undefined) return;
+  if (head === undefined) return node;
   const container = node as Record<string, unknown>;
   const keys = head === "*" ? Object.keys(container) : Object.hasOwn(container, head) ? [head] : [];
+  let copy: Record<string, unknown> | undefined;
   for (const key of keys) {
-    if (rest.length > 0) {
-      convertAt(container[key], rest);
-      continue;
-    }
     const value = container[key];
-    if (value === 1) container[key] = true;
-    else if (value === 0) container[key] = false;
+    const next = rest.length > 0 ? convertAt(value, rest) : value === 1 ? true : value === 0 ? false : value;
+    if (next !== value) {
+      copy ??= (Array.isArray(container) ? [...container] : { ...container }) as Record<string, unknown>;
+      copy[key] = next;
+    }
   }
+  return copy ?? node;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

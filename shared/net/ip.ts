@@ -10,15 +10,32 @@ export interface Prefix {
 
 /** Parses `10.0.0.0/8`, `10.0.0.1` (a host), `::/0`. Undefined for service tags and garbage. */
 export function parsePrefix(text: string): Prefix | undefined {
+  // Rules name the same few prefixes over and over: parse each once. Prefix objects are never mutated.
+  const cached = cache.get(text);
+  if (cached !== undefined || cache.has(text)) return cached;
+  const parsed = parseUncached(text);
+  if (cache.size >= CACHE_LIMIT) cache.clear();
+  cache.set(text, parsed);
+  return parsed;
+}
+
+const CACHE_LIMIT = 10_000;
+const cache = new Map<string, Prefix | undefined>();
+
+function parseUncached(text: string): Prefix | undefined {
   const trimmed = text.trim();
+  // Choose the family up front: ipaddr.js's generic parsers try IPv6 first and throw for every IPv4 text.
+  const v6 = trimmed.includes(":");
+  if (!v6 && !/^[0-9./]+$/.test(trimmed)) return undefined;
   try {
-    if (trimmed.includes("/")) {
-      const [address, bits] = ipaddr.parseCIDR(trimmed);
+    const slash = trimmed.indexOf("/");
+    if (slash >= 0) {
+      const [address, bits] = v6 ? ipaddr.IPv6.parseCIDR(trimmed) : ipaddr.IPv4.parseCIDR(trimmed);
       return { family: address.kind(), address, bits, text: trimmed };
     }
-    if (!ipaddr.isValid(trimmed)) return undefined;
-    const address = ipaddr.parse(trimmed);
-    return { family: address.kind(), address, bits: address.kind() === "ipv4" ? 32 : 128, text: trimmed };
+    if (v6 ? !ipaddr.IPv6.isValid(trimmed) : !ipaddr.IPv4.isValidFourPartDecimal(trimmed)) return undefined;
+    const address = v6 ? ipaddr.IPv6.parse(trimmed) : ipaddr.IPv4.parse(trimmed);
+    return { family: address.kind(), address, bits: v6 ? 128 : 32, text: trimmed };
   } catch {
     return undefined;
   }

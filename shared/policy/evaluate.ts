@@ -18,6 +18,18 @@ export function trustedSourcesFor(policy: Policy, entry: PolicyEntry): string[] 
   return [...policy.trustedSources, ...own];
 }
 
+/** An entry's options with the rule's defaults applied, parsed once per loaded policy. */
+function optionsFor(entry: PolicyEntry, rule: RuleDefinition): unknown {
+  let options = parsedOptions.get(entry);
+  if (options === undefined) {
+    options = rule.options.parse(entry.options ?? {});
+    parsedOptions.set(entry, options);
+  }
+  return options;
+}
+
+const parsedOptions = new WeakMap<PolicyEntry, unknown>();
+
 /** Pure: every finding of every enabled, in-scope entry on this snapshot. */
 export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFinding[] {
   const out: EvaluatedFinding[] = [];
@@ -25,7 +37,7 @@ export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFin
     if (!entry.enabled) continue;
     const rule = ruleFor(entry);
     if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
-    const options = rule.options.parse(entry.options ?? {});
+    const options = optionsFor(entry, rule);
     const context: RuleContext = { trustedSources: policy.trustedSources };
     for (const violation of rule.evaluate(snapshot, options, context)) {
       out.push({

@@ -1,6 +1,6 @@
 import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
-import { AWS_SECURITY_GROUP_TYPE, isDefaultGroup, parseSecurityGroup } from "../rules/sg/security-group.ts";
+import { AWS_SECURITY_GROUP_TYPE, isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -14,7 +14,7 @@ export const revokeAll: Remediation = {
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
   plan(snapshot: Snapshot, _finding: Finding, _context: RemediationContext): PlannedChange | undefined {
-    const group = parseSecurityGroup(snapshot.resource);
+    const group = securityGroupOf(snapshot);
     // Emptying any other group would cut off whatever uses it: a policy pointing this at another rule is a
     // mistake to surface, not to carry out.
     if (!isDefaultGroup(group)) {

@@ -3,8 +3,8 @@ import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/
 import {
   AWS_SECURITY_GROUP_TYPE,
   type IpPermission,
-  parseSecurityGroup,
   samePermissionKey,
+  securityGroupOf,
 } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
@@ -29,7 +29,7 @@ export const revokeCidr: Remediation = {
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress"],
   plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
-    const group = parseSecurityGroup(snapshot.resource);
+    const group = securityGroupOf(snapshot);
     const wanted = parseMatched(exposureMatchSchema, finding.matched).filter(
       (m) => m.direction === undefined || m.direction === "ingress",
     );

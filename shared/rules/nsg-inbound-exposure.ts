@@ -22,7 +22,7 @@ import {
   parsePortSpec,
   portSet,
 } from "./nsg/ports.ts";
-import { NSG_RESOURCE_TYPE, parseNsg } from "./nsg/schema.ts";
+import { NSG_RESOURCE_TYPE, nsgOf } from "./nsg/schema.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 
 const portOption = z.union([
@@ -99,7 +99,7 @@ function describe(e: RuleExposure): string {
 }
 
 function evaluate(snapshot: Snapshot, options: NsgInboundExposureOptions, context: RuleContext): Violation[] {
-  const nsg = parseNsg(snapshot.resource);
+  const nsg = nsgOf(snapshot);
   const policy = {
     trusted: parsePrefixes([...context.trustedSources, ...options.trustedSources]),
     publicPrefixes: options.publicPrefixes,

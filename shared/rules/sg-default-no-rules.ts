@@ -7,8 +7,8 @@ import {
   type IpPermission,
   isDefaultGroup,
   normaliseProtocol,
-  parseSecurityGroup,
   protocolLabel,
+  securityGroupOf,
 } from "./sg/security-group.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 
@@ -70,7 +70,7 @@ export const sgDefaultNoRules = {
     _options: z.infer<typeof sgDefaultNoRulesOptions>,
     _context: RuleContext,
   ): Violation[] {
-    const group = parseSecurityGroup(snapshot.resource);
+    const group = securityGroupOf(snapshot);
     if (!isDefaultGroup(group)) return [];
     const matched = [
       ...defaultGroupMatches("ingress", group.IpPermissions),

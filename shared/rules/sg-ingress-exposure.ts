@@ -15,9 +15,9 @@ import {
   AWS_SECURITY_GROUP_TYPE,
   type IpPermission,
   normaliseProtocol,
-  parseSecurityGroup,
   protocolLabel,
   type SecurityGroup,
+  securityGroupOf,
 } from "./sg/security-group.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 
@@ -151,7 +151,7 @@ export const sgIngressExposure = {
     "",
   ].join("\n"),
   evaluate(snapshot: Snapshot, options: SgIngressExposureOptions, context: RuleContext): Violation[] {
-    const group = parseSecurityGroup(snapshot.resource);
+    const group = securityGroupOf(snapshot);
     const offending = findIngressExposures(group, options, context);
     if (offending.length === 0) return [];
     const controls = EXPOSURE_CONTROLS.filter((c) => offending.some((o) => o.match.controls?.includes(c)));

@@ -84,6 +84,20 @@ export function isAllow(rule: SecurityRule): boolean {
  * Allow and as no port for a Deny: unsure means report.
  */
 function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+  // Every policy entry asks about every rule: work each rule's ports out once (parsed rules are never mutated).
+  const cache = forAllow ? allowPorts : denyPorts;
+  let ports = cache.get(p);
+  if (!ports) {
+    ports = portsUncached(p, forAllow);
+    cache.set(p, ports);
+  }
+  return ports;
+}
+
+const allowPorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const denyPorts = new WeakMap<SecurityRuleProperties, PortSet>();
+
+function portsUncached(p: SecurityRuleProperties, forAllow: boolean): PortSet {
   const specs = destinationPortSpecsOf(p);
   if (specs.length === 0) return forAllow ? ALL_PORTS : NO_PORTS;
   return portSet(
@@ -192,17 +206,26 @@ interface DenyView {
   ports: PortSet;
 }
 
-function inboundDenies(nsg: ParsedNsg): DenyView[] {
-  return [...nsg.securityRules, ...nsg.defaultSecurityRules]
-    .filter((r) => isInbound(r) && !isAllow(r))
-    .map((r) => ({
-      priority: r.properties.priority,
-      protocol: r.properties.protocol,
-      sources: sourcePrefixesOf(r.properties),
-      destinations: destinationsOf(r.properties, false),
-      ports: portsOf(r.properties, false),
-    }));
+/** The NSG's inbound Denies in precedence order, computed once per parsed NSG (every rule and entry asks). */
+function inboundDenies(nsg: ParsedNsg): readonly DenyView[] {
+  let denies = denyCache.get(nsg);
+  if (!denies) {
+    denies = [...nsg.securityRules, ...nsg.defaultSecurityRules]
+      .filter((r) => isInbound(r) && !isAllow(r))
+      .map((r) => ({
+        priority: r.properties.priority,
+        protocol: r.properties.protocol,
+        sources: sourcePrefixesOf(r.properties),
+        destinations: destinationsOf(r.properties, false),
+        ports: portsOf(r.properties, false),
+      }))
+      .sort((a, b) => a.priority - b.priority);
+    denyCache.set(nsg, denies);
+  }
+  return denies;
 }
+
+const denyCache = new WeakMap<ParsedNsg, readonly DenyView[]>();
 
 /**
  * What one user rule opens to offending sources, or undefined when nothing (not inbound, not an
@@ -222,7 +245,11 @@ export function ruleExposure(
   const offending = sourcePrefixesOf(p).filter((token) => query.isOffendingSource(token));
   if (offending.length === 0) return undefined;
 
-  const above = inboundDenies(nsg).filter((d) => d.priority < p.priority);
+  const above: DenyView[] = [];
+  for (const deny of inboundDenies(nsg)) {
+    if (deny.priority >= p.priority) break;
+    above.push(deny);
+  }
   const destinations = destinationsOf(p, true);
   const sources: string[] = [];
   const openProtocols: Protocol[] = [];
@@ -268,11 +295,24 @@ export function ruleExposure(
 
 /** Every user rule's exposure, in precedence order. Default rules are never offending themselves. */
 export function nsgExposures(nsg: ParsedNsg, query: ExposureQuery): RuleExposure[] {
-  return [...nsg.securityRules]
-    .sort((a, b) => a.properties.priority - b.properties.priority)
-    .map((rule) => ruleExposure(nsg, rule, query))
-    .filter((e): e is RuleExposure => e !== undefined);
+  const out: RuleExposure[] = [];
+  for (const rule of byPrecedence(nsg)) {
+    const exposure = ruleExposure(nsg, rule, query);
+    if (exposure) out.push(exposure);
+  }
+  return out;
 }
+
+function byPrecedence(nsg: ParsedNsg): readonly SecurityRule[] {
+  let sorted = sortedRules.get(nsg);
+  if (!sorted) {
+    sorted = [...nsg.securityRules].sort((a, b) => a.properties.priority - b.properties.priority);
+    sortedRules.set(nsg, sorted);
+  }
+  return sorted;
+}
+
+const sortedRules = new WeakMap<ParsedNsg, readonly SecurityRule[]>();
 
 export interface SourcePolicy {
   /** Prefixes the policy trusts (a bastion's, a tunnel server's). */

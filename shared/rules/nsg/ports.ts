@@ -13,6 +13,17 @@ export const NO_PORTS: PortSet = [];
  * write, so a stored rule should never hold one; callers decide what an unknown spec means for them).
  */
 export function parsePortSpec(spec: string): Interval | undefined {
+  // The same few specs recur across rules and entries; intervals are immutable, so parse each once.
+  if (specCache.has(spec)) return specCache.get(spec);
+  const parsed = parseSpecUncached(spec);
+  if (specCache.size >= 10_000) specCache.clear();
+  specCache.set(spec, parsed);
+  return parsed;
+}
+
+const specCache = new Map<string, Interval | undefined>();
+
+function parseSpecUncached(spec: string): Interval | undefined {
   const text = spec.trim();
   if (text === "*") return [0, MAX_PORT];
   const match = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(text);
@@ -40,6 +51,7 @@ export function union(a: PortSet, b: PortSet): PortSet {
 }
 
 export function intersect(a: PortSet, b: PortSet): PortSet {
+  // Both sides are sorted and disjoint, so the pairwise overlaps come out sorted and disjoint too: no re-normalising.
   const out: Interval[] = [];
   for (const [alo, ahi] of a) {
     for (const [blo, bhi] of b) {
@@ -48,7 +60,7 @@ export function intersect(a: PortSet, b: PortSet): PortSet {
       if (lo <= hi) out.push([lo, hi]);
     }
   }
-  return portSet(out);
+  return out.length <= 1 ? out : portSet(out);
 }
 
 export function subtract(a: PortSet, b: PortSet): PortSet {

@@ -5,7 +5,7 @@ import type { RemediationContext } from "../../remediation/types.ts";
 import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
 import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
 import { formatPorts, parsePortList } from "./ports.ts";
-import { type ParsedNsg, parseNsg, type RawSecurityRule, type SecurityRule } from "./schema.ts";
+import { nsgOf, type ParsedNsg, type RawSecurityRule, type SecurityRule } from "./schema.ts";
 
 export const SECURITY_RULE_WRITE = "Microsoft.Network/networkSecurityGroups/securityRules/write";
 export const SECURITY_RULE_DELETE = "Microsoft.Network/networkSecurityGroups/securityRules/delete";
@@ -41,7 +41,7 @@ function sameToken(a: string, b: string): boolean {
  * Undefined when every matched rule is gone, changed, or now shadowed.
  */
 export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offending | undefined {
-  const nsg = parseNsg(snapshot.resource);
+  const nsg = nsgOf(snapshot);
   const [first, second] = stillOffending(nsg, finding);
   return first ? { ...first, othersRemaining: second !== undefined } : undefined;
 }

@@ -1,8 +1,10 @@
 // The NSG as ARM GET returns it (Azure/azure-rest-api-specs, Microsoft.Network stable/2024-07-01,
 // networkSecurityGroup.json: NetworkSecurityGroup, SecurityRule, SecurityRulePropertiesFormat).
 // Loose objects: ARM adds fields over API versions and a PUT must carry them back untouched.
+
 import * as z from "zod";
 import { InputError } from "../../errors.ts";
+import type { Snapshot } from "../../types.ts";
 
 export const NSG_RESOURCE_TYPE = "microsoft.network/networksecuritygroups";
 
@@ -78,6 +80,21 @@ export type RawSecurityRule = Record<string, unknown> & {
 };
 
 /** Validates a snapshot's resource as an NSG; InputError names the first fields that are wrong. */
+/**
+ * The snapshot's NSG, validated once per snapshot: every NSG entry of a policy evaluates the same snapshot object.
+ * Keyed by the snapshot, not its resource, so a caller that edits a resource and wraps it anew is parsed anew.
+ */
+export function nsgOf(snapshot: Snapshot): ParsedNsg {
+  let parsed = parsedNsgs.get(snapshot);
+  if (!parsed) {
+    parsed = parseNsg(snapshot.resource);
+    parsedNsgs.set(snapshot, parsed);
+  }
+  return parsed;
+}
+
+const parsedNsgs = new WeakMap<Snapshot, ParsedNsg>();
+
 export function parseNsg(resource: unknown): ParsedNsg {
   const result = NetworkSecurityGroupSchema.safeParse(resource);
   if (!result.success) {

@@ -5,6 +5,7 @@
 
 import * as z from "zod";
 import { InputError } from "../../errors.ts";
+import type { Snapshot } from "../../types.ts";
 
 /** The resourceType the AWS adapters give security group snapshots. */
 export { AWS_SECURITY_GROUP_TYPE } from "../../clouds/aws/snapshot.ts";
@@ -50,6 +51,18 @@ export const securityGroupSchema = z.looseObject({
   IpPermissionsEgress: list(ipPermissionSchema),
   Tags: list(z.looseObject({ Key: z.string(), Value: z.string().optional() })),
 });
+
+/** The snapshot's security group, validated once per snapshot (every entry of a policy evaluates the same one). */
+export function securityGroupOf(snapshot: Snapshot): SecurityGroup {
+  let group = parsedGroups.get(snapshot);
+  if (!group) {
+    group = parseSecurityGroup(snapshot.resource);
+    parsedGroups.set(snapshot, group);
+  }
+  return group;
+}
+
+const parsedGroups = new WeakMap<Snapshot, SecurityGroup>();
 
 export type IpPermission = z.infer<typeof ipPermissionSchema>;
 export type SecurityGroup = z.infer<typeof securityGroupSchema>;
