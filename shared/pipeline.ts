@@ -209,7 +209,7 @@ export async function handleChange(
       await ctx.record(capped(finding, mode, deps.policy));
     } else if (dryRun) {
       // Nothing is written, so every part the finding matched gets its own planned change.
-      const plans = planEachPart(entry, first, finding, deps.policy);
+      const plans = planEachPart(entry, first, finding, deps.policy, change.details);
       if (plans.length === 0) {
         await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
       }
@@ -292,8 +292,12 @@ function plan(
   snapshot: Snapshot,
   finding: Finding,
   policy: Policy,
+  eventDetails?: Record<string, unknown>,
 ): PlannedChange | undefined {
-  return remediationFor(entry).plan(snapshot, finding, { trustedSources: trustedSourcesFor(policy, entry) });
+  return remediationFor(entry).plan(snapshot, finding, {
+    trustedSources: trustedSourcesFor(policy, entry),
+    ...(eventDetails ? { eventDetails } : {}),
+  });
 }
 
 /** One planned change per matched part (for dry-run, where nothing is applied between plans). */
@@ -302,13 +306,14 @@ function planEachPart(
   snapshot: Snapshot,
   finding: Finding,
   policy: Policy,
+  eventDetails?: Record<string, unknown>,
 ): PlannedChange[] {
-  const all = plan(entry, snapshot, finding, policy);
+  const all = plan(entry, snapshot, finding, policy, eventDetails);
   if (!all || all.complete === true || finding.matched.length <= 1) return all ? [all] : [];
   const seen = new Set<string>();
   const plans: PlannedChange[] = [];
   for (const part of finding.matched) {
-    const one = plan(entry, snapshot, { ...finding, matched: [part] }, policy);
+    const one = plan(entry, snapshot, { ...finding, matched: [part] }, policy, eventDetails);
     const key = JSON.stringify(one?.operation);
     if (one && !seen.has(key)) {
       seen.add(key);
@@ -369,7 +374,9 @@ async function remediateFinding(
   }
   for (;;) {
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
-    let planned = plan(entry, ctx.snapshot, finding, deps.policy);
+    // What the event recorded describes the resource only until someone (or the guardian) changes it again.
+    const hints = conflicts === 0 && !wrote ? ctx.change.details : undefined;
+    let planned = plan(entry, ctx.snapshot, finding, deps.policy, hints);
     if (planned && ctx.snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
       // The event carried the resource without a concurrency token: read it so the write can be guarded.
       const next = reassess(entry, await reread(ctx), ctx);

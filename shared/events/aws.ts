@@ -300,6 +300,8 @@ function detailsOf(
   if (handled.direction !== undefined) details.direction = handled.direction;
   const ruleIds = ruleIdsOf(request, response);
   if (ruleIds.length > 0) details.ruleIds = ruleIds;
+  const ruleSet = ruleSetOf(response);
+  if (ruleSet.length > 0) details.ruleSet = ruleSet;
   const permissions = permissionsOf(request);
   if (permissions.length > 0) details.permissions = permissions;
   const ruleUpdates = ruleUpdatesOf(request);
@@ -311,6 +313,39 @@ function detailsOf(
   if (detail.userAgent !== undefined) details.userAgent = detail.userAgent;
   if (detail.userIdentity?.invokedBy !== undefined) details.invokedBy = detail.userIdentity.invokedBy;
   return details;
+}
+
+/** A rule a newer Authorize returned (responseElements.securityGroupRuleSet), in the SDK's SecurityGroupRule terms. */
+export interface RecordedRule {
+  SecurityGroupRuleId: string;
+  IsEgress: boolean;
+  IpProtocol: string;
+  FromPort?: number;
+  ToPort?: number;
+  CidrIpv4?: string;
+  CidrIpv6?: string;
+}
+
+function ruleSetOf(response: Json | undefined): RecordedRule[] {
+  const out: RecordedRule[] = [];
+  for (const item of items(response?.securityGroupRuleSet)) {
+    const id = nonEmptyString(item.securityGroupRuleId);
+    const protocol = nonEmptyString(item.ipProtocol);
+    if (id === undefined || protocol === undefined) continue;
+    const rule: RecordedRule = {
+      SecurityGroupRuleId: id,
+      IsEgress: item.isEgress === true,
+      IpProtocol: protocol,
+    };
+    if (typeof item.fromPort === "number") rule.FromPort = item.fromPort;
+    if (typeof item.toPort === "number") rule.ToPort = item.toPort;
+    const v4 = nonEmptyString(item.cidrIpv4);
+    const v6 = nonEmptyString(item.cidrIpv6);
+    if (v4 !== undefined) rule.CidrIpv4 = v4;
+    if (v6 !== undefined) rule.CidrIpv6 = v6;
+    out.push(rule);
+  }
+  return out;
 }
 
 const RULE_ID_KEYS = new Set(["securityGroupRuleId", "SecurityGroupRuleId"]);

@@ -1,3 +1,4 @@
+import type { RecordedRule } from "../events/aws.ts";
 import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
 import {
@@ -20,7 +21,8 @@ interface PerPermission {
  * Revokes exactly the offending CIDRs the finding matched that the snapshot still holds: all of them in one
  * RevokeSecurityGroupIngress call (one IpPermissions entry per permission), since EC2 revokes by exact
  * protocol, ports and CIDR and leaves the permission's other CIDRs, prefix lists and group references alone.
- * Security group rule ids are used instead only when every revoked CIDR came with one.
+ * Security group rule ids are used instead when every revoked CIDR has one: recorded by the triggering CloudTrail
+ * event (newer Authorize responses list the rules they created) or carried by the finding.
  */
 export const revokeCidr: Remediation = {
   id: "revoke-cidr",
@@ -28,7 +30,8 @@ export const revokeCidr: Remediation = {
     "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress"],
-  plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
+  plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined {
+    const recorded = recordedRules(context.eventDetails);
     const group = securityGroupOf(snapshot);
     const wanted = parseMatched(exposureMatchSchema, finding.matched).filter(
       (m) => m.direction === undefined || m.direction === "ingress",
@@ -48,7 +51,7 @@ export const revokeCidr: Remediation = {
       const bucket = match.family === "ipv4" ? entry.v4 : entry.v6;
       if (bucket.includes(match.cidr)) continue;
       bucket.push(match.cidr);
-      entry.ruleIds.push(match.ruleId);
+      entry.ruleIds.push(match.ruleId ?? recordedRuleId(recorded, permission, match.cidr));
       byPermission.set(permission, entry);
     }
     const entries = [...byPermission.values()];
@@ -81,6 +84,29 @@ export const revokeCidr: Remediation = {
     };
   },
 };
+
+/** The rules the triggering CloudTrail event recorded with their ids (newer Authorize responses carry them). */
+function recordedRules(details: Record<string, unknown> | undefined): RecordedRule[] {
+  const ruleSet = details?.ruleSet;
+  return Array.isArray(ruleSet) ? (ruleSet as RecordedRule[]) : [];
+}
+
+/** The id of the recorded ingress rule that is exactly this permission's protocol, ports and CIDR, if any. */
+function recordedRuleId(
+  recorded: readonly RecordedRule[],
+  permission: IpPermission,
+  cidr: string,
+): string | undefined {
+  const protocol = (p: string | undefined) => (p ?? "").toLowerCase();
+  return recorded.find(
+    (r) =>
+      !r.IsEgress &&
+      protocol(r.IpProtocol) === protocol(permission.IpProtocol) &&
+      (r.FromPort ?? -1) === (permission.FromPort ?? -1) &&
+      (r.ToPort ?? -1) === (permission.ToPort ?? -1) &&
+      (r.CidrIpv4 === cidr || r.CidrIpv6 === cidr),
+  )?.SecurityGroupRuleId;
+}
 
 function portsText(permission: IpPermission): string {
   if (permission.IpProtocol === "-1") return "all traffic";

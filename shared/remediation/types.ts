@@ -3,6 +3,11 @@ import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 export interface RemediationContext {
   /** The policy's trusted prefixes, for remediations that narrow a source to them. */
   trustedSources: readonly string[];
+  /**
+   * What the triggering event recorded (ResourceChange.details), e.g. the security group rule ids CloudTrail
+   * returned. Given only on the first attempt: after a concurrent edit it may no longer describe the resource.
+   */
+  eventDetails?: Record<string, unknown>;
 }
 
 export interface Remediation {

@@ -69,6 +69,8 @@ interface Ec2Recorder {
   endpoint: string;
   /** The EC2 `Action` of every request the guardian sent, in order. */
   actions: string[];
+  /** The form parameters of the same requests. */
+  bodies: URLSearchParams[];
   stop(): Promise<void>;
 }
 
@@ -93,10 +95,13 @@ function readBody(req: IncomingMessage): Promise<Buffer> {
 /** Forwards EC2 query-API requests to moto and records their Action (the form field every EC2 call carries). */
 async function startEc2Recorder(target: string): Promise<Ec2Recorder> {
   const actions: string[] = [];
+  const bodies: URLSearchParams[] = [];
   const server = createServer((req, res) => {
     void (async () => {
       const body = await readBody(req);
-      actions.push(new URLSearchParams(body.toString("utf8")).get("Action") ?? "(none)");
+      const params = new URLSearchParams(body.toString("utf8"));
+      actions.push(params.get("Action") ?? "(none)");
+      bodies.push(params);
       const headers = new Headers();
       for (const [key, value] of Object.entries(req.headers)) {
         if (value !== undefined && !HOP_BY_HOP.has(key))
@@ -123,6 +128,7 @@ async function startEc2Recorder(target: string): Promise<Ec2Recorder> {
   return {
     endpoint: `http://127.0.0.1:${port}`,
     actions,
+    bodies,
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
@@ -394,6 +400,10 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     ]);
     // One read, one surgical write.
     expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    // The event recorded the rule CloudTrail created for 0.0.0.0/0: the revoke names exactly that rule id.
+    const revoke = recorder.bodies.at(-1);
+    expect(revoke?.get("SecurityGroupRuleId.1")).toMatch(/^sgr-/);
+    expect(revoke?.has("IpPermissions.1.IpProtocol")).toBe(false);
 
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
@@ -468,6 +478,10 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(outcome?.change.resourceId).toBe("name:launch-wizard-1");
     expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
     expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    // A 1.05 record carries no rule ids: the revoke names the exact protocol, ports and CIDR instead.
+    const revokeByPermission = recorder.bodies.at(-1);
+    expect(revokeByPermission?.get("IpPermissions.1.IpRanges.1.CidrIp")).toBe("0.0.0.0/0");
+    expect(revokeByPermission?.has("SecurityGroupRuleId.1")).toBe(false);
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 22, to: 22, v4: ["172.31.0.0/16"], v6: [], groups: [opsId] },
     ]);

@@ -78,6 +78,16 @@ describe("normaliseAwsEvent: security group changes", () => {
         eventBridgeId: "7400a4bd-d520-3e73-7dd9-beffc1e29501",
         direction: "ingress",
         ruleIds: ["sgr-052f232f61106d4c4"],
+        // The rule the call created, as the response records it (a group reference: no CIDR).
+        ruleSet: [
+          {
+            SecurityGroupRuleId: "sgr-052f232f61106d4c4",
+            IsEgress: false,
+            IpProtocol: "tcp",
+            FromPort: 1521,
+            ToPort: 1521,
+          },
+        ],
         permissions: [
           {
             IpProtocol: "tcp",

@@ -152,6 +152,49 @@ describe("revoke-cidr", () => {
     expect(revokeCidr.plan(snapshotOf(group), finding, noTrust)).toBeUndefined();
   });
 
+  it("uses the rule ids the triggering CloudTrail event recorded, only when every revoked CIDR has one", () => {
+    const snapshot = snapshotOf(groupNamed("mixed-sources"));
+    const finding = findingFor(snapshot);
+    const plain = revokeCidr.plan(snapshot, finding, noTrust);
+    const revoked = (plain?.operation.ipPermissions ?? []) as {
+      IpProtocol: string;
+      FromPort?: number;
+      ToPort?: number;
+      IpRanges?: { CidrIp: string }[];
+      Ipv6Ranges?: { CidrIpv6: string }[];
+    }[];
+    const ruleSet = revoked.flatMap((p, i) => [
+      ...(p.IpRanges ?? []).map((r, j) => ({
+        SecurityGroupRuleId: `sgr-0000000000000${i}${j}4`,
+        IsEgress: false,
+        IpProtocol: p.IpProtocol,
+        FromPort: p.FromPort,
+        ToPort: p.ToPort,
+        CidrIpv4: r.CidrIp,
+      })),
+      ...(p.Ipv6Ranges ?? []).map((r, j) => ({
+        SecurityGroupRuleId: `sgr-0000000000000${i}${j}6`,
+        IsEgress: false,
+        IpProtocol: p.IpProtocol,
+        FromPort: p.FromPort,
+        ToPort: p.ToPort,
+        CidrIpv6: r.CidrIpv6,
+      })),
+    ]);
+    expect(ruleSet.length).toBeGreaterThan(0);
+    const byId = revokeCidr.plan(snapshot, finding, { ...noTrust, eventDetails: { ruleSet } });
+    expect(byId?.operation).toEqual({
+      kind: "revoke-security-group-ingress",
+      groupId: plain?.operation.groupId,
+      securityGroupRuleIds: ruleSet.map((r) => r.SecurityGroupRuleId),
+    });
+    // One CIDR the event did not record (an egress rule id does not count): the exact permissions instead.
+    const partial = ruleSet.map((r, i) => (i === 0 ? { ...r, IsEgress: true } : r));
+    expect(
+      revokeCidr.plan(snapshot, finding, { ...noTrust, eventDetails: { ruleSet: partial } })?.operation,
+    ).toEqual(plain?.operation);
+  });
+
   it("revokes by security group rule ids when every matched CIDR carries one", () => {
     const snapshot = snapshotOf(groupNamed("mixed-sources"));
     const finding = findingFor(snapshot);
