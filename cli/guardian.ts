@@ -5,7 +5,8 @@ import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { isOwnAwsIdentity } from "../shared/clouds/aws/identity.ts";
 import { InputError } from "../shared/errors.ts";
-import { formatProblem, loadPolicyFile, PolicyError } from "../shared/policy/load.ts";
+import { isJsonPolicyFile, readPolicyText } from "../shared/policy/file.ts";
+import { formatProblem, loadPolicyFile, PolicyError, parsePolicyDocument } from "../shared/policy/load.ts";
 import { policyJsonSchema } from "../shared/policy/schema.ts";
 import { ruleRegistry } from "../shared/rules/index.ts";
 import { evaluateSnapshots, explainEvent } from "../shared/usecases/offline.ts";
@@ -181,6 +182,25 @@ export function program(): Command {
     .action(async (file: string) => {
       const policy = await loadPolicyFile(file);
       print(`${file}: valid (${policy.rules.length} rules${policy.dryRun ? ", dry-run" : ""})`);
+    });
+  policyCmd
+    .command("compile")
+    .argument("<file>", "YAML policy file")
+    .requiredOption("--out <file>", "the JSON policy to write (its name must end in .json)")
+    .description(
+      "validate a YAML policy and write it as JSON, which the deployed guardian reads without a YAML parser",
+    )
+    .action(async (file: string, opts: { out: string }) => {
+      if (!isJsonPolicyFile(opts.out)) {
+        // The guardian picks the parser by extension: any other name would be read back as YAML.
+        throw new InputError(`--out ${opts.out}: the compiled policy's file name must end in .json`);
+      }
+      const { policy, data } = parsePolicyDocument(await readPolicyText(file), file);
+      // The document as written (defaults stay implicit), so reading it back validates to the same policy.
+      await writeFile(opts.out, `${JSON.stringify(data, null, 2)}\n`);
+      print(
+        `${opts.out}: compiled from ${file} (${policy.rules.length} rules${policy.dryRun ? ", dry-run" : ""})`,
+      );
     });
   policyCmd
     .command("schema")

@@ -35,7 +35,7 @@ export interface ColdStartResult {
 
 export interface Bundles {
   outdir: string;
-  entries: { side: string; name: string; outfile: string }[];
+  entries: { side: string; name: string; outfile: string; bundle: string }[];
 }
 
 /** Builds the deployable bundles into `outdir`, with the worker-supplied functions-core module beside them. */
@@ -118,7 +118,7 @@ export async function coldStarts(world: World, bundles: Bundles, runs: number): 
     const baselineMs = median(base);
     results.push({
       entry: label,
-      bundleKb: Math.round((await stat(entry.outfile)).size / 1024),
+      bundleKb: Math.round((await stat(entry.bundle)).size / 1024),
       runs,
       coldMs: round(coldMs),
       baselineMs: round(baselineMs),

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { loadPolicyFile } from "../../shared/policy/file.ts";
 
 interface Run {
   code: number;
@@ -341,6 +342,32 @@ describe("guardian policy", () => {
     const run = await guardian("policy", "validate", "policies/baseline.yaml");
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("valid");
+  });
+
+  it("compiles a YAML policy to JSON that loads to the same policy", async () => {
+    const out = path.join(await mkdtemp(path.join(tmpdir(), "guardian-cli-")), "policy.json");
+    const run = await guardian("policy", "compile", "policies/baseline.yaml", "--out", out);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain("compiled from policies/baseline.yaml");
+    expect(await loadPolicyFile(out)).toEqual(await loadPolicyFile("policies/baseline.yaml"));
+    const validate = await guardian("policy", "validate", out);
+    expect(validate.code).toBe(0);
+    expect(validate.stdout).toContain("valid");
+  });
+
+  it("refuses to compile an invalid policy or to an output not named .json", async () => {
+    const policy = await tempFile(
+      "p.yaml",
+      "version: 1\nrules:\n  - name: x\n    rule: nsg-inbound-exposure\n    mode: remediat\n",
+    );
+    const out = path.join(path.dirname(policy), "p.json");
+    const bad = await guardian("policy", "compile", policy, "--out", out);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("line 5, rules[0].mode");
+    await expect(readFile(out, "utf8")).rejects.toThrow(/ENOENT/);
+    const misnamed = await guardian("policy", "compile", "policies/baseline.yaml", "--out", `${policy}.out`);
+    expect(misnamed.code).toBe(2);
+    expect(misnamed.stderr).toMatch(/must end in \.json/);
   });
 
   it("lists rules with their examples", async () => {

@@ -345,7 +345,9 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     sink = startedSink;
     const lambda = built.find((b) => b.side === "lambdas" && b.name === "on-change");
     if (lambda === undefined) throw new Error("buildAll produced no lambdas/on-change bundle");
-    bundle = lambda.outfile;
+    // The bundle the deployed entry loads: require() of the entry itself would refuse its top-level await (the entry's
+    // compile-cache loader is covered by build.test.ts).
+    bundle = lambda.bundle;
     recorder = await startEc2Recorder(moto.endpoint);
     ec2 = ec2ClientFor(moto.endpoint);
     setEnv({

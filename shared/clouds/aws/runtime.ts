@@ -4,7 +4,7 @@ import type { Logger } from "../../log.ts";
 import { notifiersFromConfig } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
 import { type CloudPort, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
-import { loadPolicyFile } from "../../policy/load.ts";
+import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
 import type { CallCounter } from "../ports.ts";
 import { createEc2Client, type Ec2ClientSource } from "./client.ts";

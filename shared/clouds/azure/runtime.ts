@@ -6,7 +6,7 @@ import type { Logger } from "../../log.ts";
 import { notifiersFromConfig } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
 import { type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
-import { loadPolicyFile } from "../../policy/load.ts";
+import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
 import { identitiesFromToken } from "./identity.ts";
 import { azurePort } from "./index.ts";

@@ -1,0 +1,186 @@
+// Reading GUARDIAN_POLICY_FILE at cold start: a compiled JSON policy (`guardian policy compile`) is validated by the
+// same schema without loading the YAML parser, which only a YAML file pulls in, on demand.
+import { readFile } from "node:fs/promises";
+import type { z } from "zod";
+import { InputError } from "../errors.ts";
+import { type Policy, policySchema } from "./schema.ts";
+
+/** One problem in a policy file, located for the person who has to fix it. */
+export interface PolicyProblem {
+  /** YAML path such as `rules[2].options.ports[0]`; empty for the document itself. */
+  path: string;
+  line: number | undefined;
+  message: string;
+}
+
+/** A policy that failed to load; `problems` lists every problem found, not just the first. */
+export class PolicyError extends InputError {
+  readonly problems: PolicyProblem[];
+  readonly file: string;
+  constructor(file: string, problems: PolicyProblem[]) {
+    const first = problems[0];
+    super(`${file}: ${problems.map(formatProblem).join("; ")}`, {
+      path: first?.path,
+      line: first?.line,
+    });
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+export function formatProblem(p: PolicyProblem): string {
+  const where = [p.line !== undefined ? `line ${p.line}` : undefined, p.path || undefined]
+    .filter(Boolean)
+    .join(", ");
+  return where ? `${where}: ${p.message}` : p.message;
+}
+
+/** True for a policy file to read as JSON (the output of `guardian policy compile`); anything else is YAML. */
+export function isJsonPolicyFile(file: string): boolean {
+  return /\.json$/i.test(file);
+}
+
+/** Validates an already parsed policy document; problems name the path (JSON carries no line to point at). */
+export function policyFromData(data: unknown, file: string): Policy {
+  const result = policySchema.safeParse(data);
+  if (result.success) return result.data;
+  throw new PolicyError(
+    file,
+    dedupe(
+      flattenIssues(result.error.issues).map((issue) => ({
+        path: formatPath(issue.path),
+        line: undefined,
+        message: issue.message,
+      })),
+    ),
+  );
+}
+
+export function parseJsonPolicy(text: string, file = "policy.json"): Policy {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new PolicyError(file, [
+      { path: "", line: undefined, message: `JSON syntax: ${(error as Error).message}` },
+    ]);
+  }
+  return policyFromData(data, file);
+}
+
+export async function readPolicyText(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (cause) {
+    throw new InputError(`cannot read policy file ${file}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** A policy file, JSON or YAML by its extension. */
+export async function loadPolicyFile(file: string): Promise<Policy> {
+  const text = await readPolicyText(file);
+  if (isJsonPolicyFile(file)) return parseJsonPolicy(text, file);
+  // Bundled without code splitting this stays in the bundle, but its module (and the YAML parser's) is only
+  // evaluated when a YAML policy is actually read.
+  const { parsePolicy } = await import("./load.ts");
+  return parsePolicy(text, file);
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A discriminated union reports "no matching discriminator" at the entry; a wrong field inside a known rule
+ * comes back nested. Either way we want the deepest, most specific path.
+ */
+export function flattenIssues(
+  issues: readonly Issue[],
+  prefix: readonly PropertyKey[] = [],
+): { path: PropertyKey[]; message: string }[] {
+  return issues.flatMap((issue) => {
+    const path = [...prefix, ...issue.path];
+    if (issue.code === "invalid_union" && issue.errors.length > 0) {
+      const nested = issue.errors.flatMap((errs) => flattenIssues(errs, path));
+      if (nested.length > 0) return nested;
+    }
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({
+        path: [...path, key],
+        message: `unknown field "${key}"${suggest(key)}`,
+      }));
+    }
+    if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator === "rule") {
+      const at = path.at(-1) === "rule" ? path : [...path, "rule"];
+      return [{ path: at, message: "unknown rule (see `guardian rules` or policy.schema.json)" }];
+    }
+    return [{ path, message: issue.message }];
+  });
+}
+
+const KNOWN_KEYS = [
+  "version",
+  "dryRun",
+  "exemptTag",
+  "trustedSources",
+  "maxWritesPerEvent",
+  "rules",
+  "name",
+  "description",
+  "enabled",
+  "mode",
+  "severity",
+  "controls",
+  "scope",
+  "exemptions",
+  "rule",
+  "remediation",
+  "options",
+  "ports",
+  "protocols",
+  "publicPrefixes",
+  "subscriptions",
+  "accounts",
+  "resourceGroups",
+  "regions",
+  "tags",
+  "resourceId",
+  "expires",
+  "reason",
+];
+
+function suggest(key: string): string {
+  const lower = key.toLowerCase();
+  const close = KNOWN_KEYS.find(
+    (k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2,
+  );
+  return close ? ` (did you mean "${close}"?)` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = row[j] ?? 0;
+      row[j] = Math.min((row[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((seg, i) => (typeof seg === "number" ? `[${seg}]` : i === 0 ? String(seg) : `.${String(seg)}`))
+    .join("");
+}
+
+export function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}|${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
