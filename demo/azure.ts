@@ -155,7 +155,16 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
         TEAMS_WEBHOOK_URL: sink.teamsUrl,
       });
       const deps = await azureGuardianDeps(cfg, log, { credential: staticTokenCredential(people.guardian) });
-      return { ...deps, audit: { record: async (r) => void audit.push(r) } };
+      return {
+        ...deps,
+        // Printed as recorded: the audit record comes before the alert, as in the pipeline.
+        audit: {
+          record: async (r) => {
+            audit.push(r);
+            print(`  guardian: [${r.policyRule}] ${r.outcome} — ${r.reason}`);
+          },
+        },
+      };
     });
 
     // Event Grid delivers each event to the function; the guardian's own writes come back as events too.
@@ -179,9 +188,6 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       await drain();
       const decisions = audit.slice(before.audit);
       if (decisions.length === 0) print("  guardian: compliant, nothing to do");
-      for (const d of decisions) {
-        print(`  guardian: [${d.policyRule}] ${d.outcome} — ${d.reason}`);
-      }
       return { decisions, alerts: sink.received.length - before.alerts };
     };
     const ruleNow = (nsg: string, rule: string) =>
