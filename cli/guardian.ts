@@ -169,8 +169,12 @@ export function program(): Command {
             `error: no --resource snapshot matches a change in the event (${result.unusedResources.join(", ")}): nothing was evaluated\n`,
           );
         }
+        const unevaluated = result.changes.filter((c) => "evaluated" in c && !c.evaluated && c.note);
+        for (const c of unevaluated) {
+          if ("note" in c) process.stderr.write(`note: ${c.resourceId} not evaluated: ${c.note}\n`);
+        }
         if (malformed.length > 0 || noneUsed) throw new Exit(2);
-        if (result.findings.length > 0) throw new Exit(1);
+        if (result.findings.some((f) => f.exempt === undefined)) throw new Exit(1);
       },
     );
 

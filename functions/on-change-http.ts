@@ -25,8 +25,16 @@ export function createOnChangeHttpHandler(deps: DepsFactory) {
     const handshake = isValidationHandshake(body);
     if (handshake) return { status: 200, jsonBody: { validationResponse: handshake.validationCode } };
     const log = contextLogger(context);
+    let ready: Awaited<ReturnType<DepsFactory>>;
     try {
-      const result = await onChange(body, await deps(log));
+      ready = await deps(log);
+    } catch (error) {
+      // The guardian's own configuration or policy is broken: not the sender's fault, so a status Event Grid retries.
+      log.error("guardian.unavailable", { message: error instanceof Error ? error.message : String(error) });
+      return { status: 503, jsonBody: { error: "the guardian is not configured correctly; see its logs" } };
+    }
+    try {
+      const result = await onChange(body, ready);
       if (result.retryable) return { status: 503, jsonBody: { error: "a dependency failed; retry later" } };
       if (result.unprocessable.length > 0) {
         // The rest of the batch was handled; 400 makes Event Grid dead-letter the delivery instead of dropping it.

@@ -67,7 +67,10 @@ export function loaderSource(bundle: string, exports: readonly string[]): string
     'import { enableCompileCache } from "node:module";',
     'import { fileURLToPath } from "node:url";',
     "try {",
-    `  enableCompileCache?.({ directory: fileURLToPath(new URL(${JSON.stringify(`./${COMPILE_CACHE_DIR}`)}, import.meta.url)), portable: true });`,
+    `  const directory = fileURLToPath(new URL(${JSON.stringify(`./${COMPILE_CACHE_DIR}`)}, import.meta.url));`,
+    '  const [major = 0, minor = 0] = process.versions.node.split(".").map(Number);',
+    "  // The options form (portable, path-independent keys) came with Node 24.12; before it, the directory alone.",
+    "  enableCompileCache?.(major > 24 || (major === 24 && minor >= 12) ? { directory, portable: true } : directory);",
     "} catch {}",
     `const bundle = await import(${JSON.stringify(`./${bundle}`)});`,
   ];

@@ -190,6 +190,7 @@ export async function handleChange(
     now: deps.now?.() ?? new Date(),
     snapshot: first,
     stale: false,
+    changedSinceEvent: false,
     budget,
     record: async (result) => {
       outcome.actions.push(result);
@@ -214,6 +215,12 @@ export async function handleChange(
         await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
       }
       for (const planned of plans) {
+        // The preview spends the same budget a live run would, so it never shows more changes than one would make.
+        if (budget.left <= 0) {
+          await ctx.record(capped(finding, mode, deps.policy));
+          continue;
+        }
+        budget.left--;
         await ctx.record({
           finding,
           mode,
@@ -266,6 +273,8 @@ interface ActContext {
   /** The latest known state of the resource; `stale` once the guardian itself has written to it. */
   snapshot: Snapshot;
   stale: boolean;
+  /** Set once the resource is known to differ from what the event recorded (a write of ours, a concurrent edit). */
+  changedSinceEvent: boolean;
   budget: WriteBudget;
   record(result: ActionResult): Promise<void>;
 }
@@ -334,6 +343,32 @@ async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
 }
 
 /**
+ * Re-reads and re-assesses; a failed read becomes a recorded `failed` action (retryable when it may pass), so what
+ * was already applied for this change is still alerted rather than lost with the error.
+ */
+async function look(
+  entry: PolicyEntry,
+  finding: Finding,
+  ctx: ActContext,
+  outcome: ChangeOutcome,
+): Promise<ReturnType<typeof reassess> | undefined> {
+  try {
+    return reassess(entry, await reread(ctx), ctx);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    if (error instanceof TransientError) outcome.retryable = error;
+    ctx.deps.log.error("guardian.read-failed", { resourceId: ctx.ref.resourceId, message });
+    await ctx.record({
+      finding,
+      mode: entry.mode,
+      outcome: "failed",
+      reason: `could not read the resource again: ${message}`,
+    });
+    return undefined;
+  }
+}
+
+/**
  * Re-evaluates one policy entry on a fresh snapshot: the finding as it now stands, or why there is nothing to do
  * (gone, exempt since, fixed by someone else).
  */
@@ -368,18 +403,20 @@ async function remediateFinding(
   let conflicts = 0;
   let wrote = false;
   if (ctx.stale) {
-    const next = reassess(entry, await reread(ctx), ctx);
+    const next = await look(entry, finding, ctx, outcome);
+    if (!next) return;
     if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
     finding = next.finding;
   }
   for (;;) {
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     // What the event recorded describes the resource only until someone (or the guardian) changes it again.
-    const hints = conflicts === 0 && !wrote ? ctx.change.details : undefined;
+    const hints = ctx.changedSinceEvent ? undefined : ctx.change.details;
     let planned = plan(entry, ctx.snapshot, finding, deps.policy, hints);
     if (planned && ctx.snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
       // The event carried the resource without a concurrency token: read it so the write can be guarded.
-      const next = reassess(entry, await reread(ctx), ctx);
+      const next = await look(entry, finding, ctx, outcome);
+      if (!next) return;
       if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
       finding = next.finding;
       planned = plan(entry, ctx.snapshot, finding, deps.policy);
@@ -395,6 +432,7 @@ async function remediateFinding(
     } catch (error) {
       if (error instanceof ConflictError) {
         conflicts++;
+        ctx.changedSinceEvent = true;
         deps.log.warn("guardian.conflict", {
           resourceId: ref.resourceId,
           attempt: conflicts,
@@ -408,7 +446,8 @@ async function remediateFinding(
             reason: `the resource kept changing concurrently (${attempts} attempts); left as the last editor set it`,
           });
         }
-        const next = reassess(entry, await reread(ctx), ctx);
+        const next = await look(entry, finding, ctx, outcome);
+        if (!next) return;
         if (!("finding" in next)) {
           const reason =
             next.why === "already-compliant" ? "a concurrent edit already removed the exposure" : next.reason;
@@ -429,6 +468,7 @@ async function remediateFinding(
     }
     ctx.budget.left--;
     ctx.stale = true;
+    ctx.changedSinceEvent = true;
     wrote = true;
     await ctx.record({
       finding,
@@ -439,8 +479,8 @@ async function remediateFinding(
     });
     if (planned.complete === true) return;
     // Other parts of the finding may remain (another offending rule): look again before the next write.
-    const next = reassess(entry, await reread(ctx), ctx);
-    if (!("finding" in next)) return;
+    const next = await look(entry, finding, ctx, outcome);
+    if (!next || !("finding" in next)) return;
     finding = next.finding;
   }
 }

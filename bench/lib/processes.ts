@@ -78,6 +78,21 @@ export async function baselineProcess(): Promise<number> {
   return run.readyMs;
 }
 
+/**
+ * The floor under any cold start that talks HTTP: a fresh Node process that loads node:http and node:https as an ES
+ * module (Node 24 loads its undici behind them) and makes one request to `url`, nothing of the guardian's.
+ */
+export async function httpFloorProcess(url: string): Promise<number> {
+  const script = [
+    'import http from "node:http";',
+    'import "node:https";',
+    'import { writeSync } from "node:fs";',
+    `http.get(${JSON.stringify(url)}, (res) => { res.resume(); res.on("end", () => writeSync(3, "ready")); });`,
+  ].join("\n");
+  const run = await spawnTimed(["--input-type=module", "-e", script], cleanEnv({}));
+  return run.readyMs;
+}
+
 /** Runs one instance of a bundle on `job`; `wallMs` is from spawn until the instance reported its result. */
 export async function runInstance(
   job: InstanceJob,

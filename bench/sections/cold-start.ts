@@ -5,7 +5,7 @@ import { copyFile, mkdir, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DescribeSecurityGroupsCommand } from "@aws-sdk/client-ec2";
 import { buildAll } from "../../scripts/build.ts";
-import { baselineProcess, type InstanceJob, runInstance } from "../lib/processes.ts";
+import { baselineProcess, httpFloorProcess, type InstanceJob, runInstance } from "../lib/processes.ts";
 import { median, round } from "../lib/stats.ts";
 import {
   aliceWritesRule,
@@ -131,5 +131,28 @@ export async function coldStarts(world: World, bundles: Bundles, runs: number): 
       aimDeltaMs: lambda ? 100 : 150,
     });
   }
+  // Reference: what loading Node's HTTP stack and one request cost before any guardian code runs.
+  const floor: number[] = [];
+  const base: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    base.push(await baselineProcess());
+    floor.push(await httpFloorProcess(`${world.moto.endpoint}/moto-api/`));
+  }
+  const floorMs = median(floor);
+  const baselineMs = median(base);
+  results.push({
+    entry: "reference: node:http(s) + one request",
+    bundleKb: 0,
+    runs,
+    coldMs: round(floorMs),
+    baselineMs: round(baselineMs),
+    deltaMs: round(floorMs - baselineMs),
+    ratio: round(floorMs / baselineMs, 2),
+    importMs: Number.NaN,
+    firstEventMs: Number.NaN,
+    maxRssMb: Number.NaN,
+    remediated: runs,
+    aimDeltaMs: 0,
+  });
   return results;
 }

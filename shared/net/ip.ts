@@ -26,7 +26,8 @@ function parseUncached(text: string): Prefix | undefined {
   const trimmed = text.trim();
   // Choose the family up front: ipaddr.js's generic parsers try IPv6 first and throw for every IPv4 text.
   const v6 = trimmed.includes(":");
-  if (!v6 && !/^[0-9./]+$/.test(trimmed)) return undefined;
+  // IPv4 as four decimal parts only: ipaddr.js also reads "10/8" or octal forms, which would trust the wrong range.
+  if (!v6 && !/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(trimmed)) return undefined;
   try {
     const slash = trimmed.indexOf("/");
     if (slash >= 0) {

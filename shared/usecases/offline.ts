@@ -3,7 +3,7 @@ import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
-import { type CloudPort, handleChange } from "../pipeline.ts";
+import { type CloudPort, handleChanges } from "../pipeline.ts";
 import { evaluatePolicy, exemptionFor, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
@@ -131,7 +131,8 @@ export async function explainEvent(
       correlationId: c.correlationId,
       subjectId: c.subjectId,
     };
-    const outcome = await handleChange(c, {
+    // One change that cannot be explained (a resource that is not what its type says) must not hide the others.
+    const [outcome] = await handleChanges([c], {
       policy,
       clouds: { [c.cloud]: offlinePort(supplied, ownChange) },
       notifiers: [],
@@ -140,6 +141,7 @@ export async function explainEvent(
       dryRun: true,
       log: memoryLogger(),
     });
+    if (!outcome) continue;
     const notes: Partial<Record<typeof outcome.status, string>> = {
       "skipped-self": "made by the guardian's own identity: it would not act on it",
       "resource-deleted": "the resource was deleted: nothing to evaluate",
@@ -148,7 +150,18 @@ export async function explainEvent(
     };
     const note = notes[outcome.status];
     views.push({ ...view, evaluated: outcome.status === "evaluated", ...(note ? { note } : {}) });
-    findings.push(...outcome.findings.map(findingView));
+    // An exempt finding is shown with its exemption and not counted, as `guardian evaluate` does.
+    const exempt = new Map(
+      outcome.actions
+        .filter((a) => a.outcome === "skipped-exempt")
+        .map((a) => [a.finding, a.reason] as const),
+    );
+    findings.push(
+      ...outcome.findings.map((f) => {
+        const reason = exempt.get(f);
+        return { ...findingView(f), ...(reason ? { exempt: reason } : {}) };
+      }),
+    );
     actions.push(
       ...outcome.actions.map((a) => ({
         resourceId: a.finding.resourceId,

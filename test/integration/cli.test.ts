@@ -229,6 +229,29 @@ describe("guardian explain", () => {
     expect(run.stderr).toMatch(/no --resource snapshot matches a change/);
   });
 
+  it("shows exempt findings with their exemption and does not count them, as evaluate does", async () => {
+    const notification = JSON.parse(
+      await readFile("test/fixtures/events/azure/resource-notifications-created-nsg.eventgrid.json", "utf8"),
+    ) as { data: { resourceInfo: { tags?: Record<string, string> } } };
+    notification.data.resourceInfo.tags = { "guardian:exempt": "true" };
+    const file = await tempFile("exempt-event.json", JSON.stringify(notification));
+    const run = await guardian("explain", "--event", file, "--format", "json");
+    const out = JSON.parse(run.stdout) as { findings: { exempt?: string }[] };
+    expect(out.findings.length).toBeGreaterThan(0);
+    expect(out.findings.every((f) => f.exempt !== undefined)).toBe(true);
+    expect(run.code).toBe(0);
+  });
+
+  it("says on stderr which changes it could not evaluate without their resource", async () => {
+    const run = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/authorize-ingress-v108-ruleset.json",
+    );
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/not evaluated: the event carries no resource: pass it with --resource/);
+  });
+
   it("exits 2 naming the field of a malformed event", async () => {
     const run = await guardian("explain", "--event", "test/fixtures/events/azure/malformed.eventgrid.json");
     expect(run.code).toBe(2);

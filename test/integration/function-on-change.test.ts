@@ -396,6 +396,19 @@ describe("Azure Function onChangeHttp (webhook delivery)", () => {
     expect(res.jsonBody).toEqual({ validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" });
   });
 
+  it("answers 503 (retried by Event Grid), not 400, when the guardian's own policy is broken", async () => {
+    const handler = createOnChangeHttpHandler(async (log) =>
+      azureGuardianDeps(env({ GUARDIAN_POLICY_FILE: path.join(dir, "missing.yaml") }), log, {
+        credential: staticTokenCredential(guardianToken),
+      }),
+    );
+    const res = await handler(
+      request([{ id: "x", eventType: "Microsoft.Resources.ResourceWriteSuccess" }]),
+      context().ctx,
+    );
+    expect(res.status).toBe(503);
+  });
+
   it("answers the CloudEvents OPTIONS handshake", async () => {
     const handler = createOnChangeHttpHandler(depsFactory().factory);
     const res = await handler(

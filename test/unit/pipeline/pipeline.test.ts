@@ -413,4 +413,32 @@ describe("pipeline", () => {
     expect(order.indexOf("start b1")).toBeLessThan(order.indexOf("end a1"));
     expect(locks.size).toBe(0);
   });
+
+  it("still alerts what it applied when a later read fails, and marks the change retryable", async () => {
+    const other = { name: "open-ssh-2", priority: 130, source: "0.0.0.0/0", ports: "22" };
+    const cloud = memoryCloud(nsgWith([openSsh, other]));
+    const read = cloud.port.reader.read.bind(cloud.port.reader);
+    cloud.port.reader.read = async (ref) => {
+      if (cloud.calls.writes > 0) throw new TransientError("429 throttled");
+      return read(ref);
+    };
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.status).toBe("evaluated");
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied", "failed"]);
+    expect(outcome?.retryable).toBeInstanceOf(TransientError);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results.map((r) => r.outcome)).toEqual(["applied", "failed"]);
+  });
+
+  it("dry-run spends the same write budget a live run would", async () => {
+    const other = { name: "open-ssh-2", priority: 130, source: "0.0.0.0/0", ports: "22" };
+    const policy = parsePolicy(policyText().replace("version: 1", "version: 1\nmaxWritesPerEvent: 1"));
+    const live = deps(memoryCloud(nsgWith([openSsh, other])), { policy });
+    const dry = deps(memoryCloud(nsgWith([openSsh, other])), { policy, dryRun: true });
+    const [liveOutcome] = await handleChanges([change()], live.d);
+    const [dryOutcome] = await handleChanges([change()], dry.d);
+    expect(liveOutcome?.actions.map((a) => a.outcome)).toEqual(["applied", "skipped-cap"]);
+    expect(dryOutcome?.actions.map((a) => a.outcome)).toEqual(["dry-run", "skipped-cap"]);
+  });
 });
