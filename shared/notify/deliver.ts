@@ -1,6 +1,8 @@
 // Bounded delivery shared by the webhook senders: honour 429 Retry-After, retry 5xx and network faults a few times,
 // then give up loudly with a TransientError the caller dead-letters. Webhook URLs are secrets and never leave here.
+
 import { TransientError } from "../errors.ts";
+import type { Alert } from "./types.ts";
 
 export interface RetryPolicy {
   /** Total attempts including the first. */
@@ -196,4 +198,39 @@ function errorText(error: unknown): string {
     current = current.cause;
   }
   return causes.join(": ");
+}
+
+/**
+ * What every webhook channel shares: the secret URL kept in a private field (out of util.inspect and JSON), the retry
+ * policy and timeout, and delivery through `deliver`. A channel renders its payload and makes one attempt.
+ */
+export abstract class WebhookNotifier<Payload> {
+  readonly channel: string;
+  readonly #url: string;
+  readonly #policy: RetryPolicy;
+  readonly #timeoutMs: number;
+  readonly #sleep: Sleep | undefined;
+
+  constructor(url: string, defaultChannel: string, options: WebhookNotifierOptions = {}) {
+    this.channel = options.channel ?? defaultChannel;
+    this.#url = url;
+    this.#policy = { ...DEFAULT_RETRY, ...options.retry };
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#sleep = options.sleep;
+  }
+
+  protected abstract render(alert: Alert): Payload;
+
+  /** One POST of `payload` to `url`; the URL is handed over per call, never stored by the channel. */
+  protected abstract attempt(payload: Payload, url: string, timeoutMs: number): Promise<AttemptResult>;
+
+  async send(alert: Alert): Promise<void> {
+    const payload = this.render(alert);
+    await deliver(() => this.attempt(payload, this.#url, this.#timeoutMs), {
+      channel: this.channel,
+      url: this.#url,
+      policy: this.#policy,
+      ...(this.#sleep ? { sleep: this.#sleep } : {}),
+    });
+  }
 }

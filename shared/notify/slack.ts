@@ -5,12 +5,8 @@ import { IncomingWebhook, IncomingWebhookHTTPError, type IncomingWebhookSendArgu
 import type { ActionResult } from "../types.ts";
 import {
   type AttemptResult,
-  DEFAULT_RETRY,
-  DEFAULT_TIMEOUT_MS,
-  deliver,
   parseRetryAfter,
-  type RetryPolicy,
-  type Sleep,
+  WebhookNotifier,
   type WebhookNotifierOptions,
 } from "./deliver.ts";
 import {
@@ -182,36 +178,19 @@ export function renderSlack(alert: Alert): SlackMessage {
  * Posts through `@slack/webhook` (v8: fetch-based, retries off by default). Its HTTP error carries status and body
  * but not headers, so a wrapping fetch captures Retry-After; the library's own retries stay off and `deliver` decides.
  */
-export class SlackNotifier implements Notifier {
-  readonly channel: string;
-  // A private field, so the secret URL shows neither in util.inspect nor in JSON.stringify of the notifier.
-  readonly #url: string;
-  readonly #policy: RetryPolicy;
-  readonly #timeoutMs: number;
-  readonly #sleep: Sleep | undefined;
-
+export class SlackNotifier extends WebhookNotifier<SlackMessage> implements Notifier {
   constructor(url: string, options: WebhookNotifierOptions = {}) {
-    this.channel = options.channel ?? "slack";
-    this.#url = url;
-    this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#sleep = options.sleep;
+    super(url, "slack", options);
   }
 
-  async send(alert: Alert): Promise<void> {
-    const message = renderSlack(alert);
-    await deliver(() => this.#attempt(message), {
-      channel: this.channel,
-      url: this.#url,
-      policy: this.#policy,
-      ...(this.#sleep ? { sleep: this.#sleep } : {}),
-    });
+  protected render(alert: Alert): SlackMessage {
+    return renderSlack(alert);
   }
 
-  async #attempt(message: SlackMessage): Promise<AttemptResult> {
+  protected async attempt(message: SlackMessage, url: string, timeoutMs: number): Promise<AttemptResult> {
     const seen: { retryAfter: string | null } = { retryAfter: null };
-    const hook = new IncomingWebhook(this.#url, {
-      timeout: this.#timeoutMs,
+    const hook = new IncomingWebhook(url, {
+      timeout: timeoutMs,
       retryConfig: { retries: 0 },
       fetch: async (input, init) => {
         const response = await fetch(input, init);

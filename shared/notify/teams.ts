@@ -6,12 +6,8 @@
 import type { ActionResult, Severity } from "../types.ts";
 import {
   type AttemptResult,
-  DEFAULT_RETRY,
-  DEFAULT_TIMEOUT_MS,
-  deliver,
   parseRetryAfter,
-  type RetryPolicy,
-  type Sleep,
+  WebhookNotifier,
   type WebhookNotifierOptions,
 } from "./deliver.ts";
 import {
@@ -196,41 +192,24 @@ export function renderTeams(alert: Alert, maxBytes: number = TEAMS_MAX_BYTES): T
 }
 
 /** Posts the card with fetch; Workflows answer 202 Accepted (the flow runs after the response). */
-export class TeamsNotifier implements Notifier {
-  readonly channel: string;
-  // Workflows URLs carry a `sig` signature: a private field keeps it out of logs and JSON.
-  readonly #url: string;
-  readonly #policy: RetryPolicy;
-  readonly #timeoutMs: number;
-  readonly #sleep: Sleep | undefined;
-
+export class TeamsNotifier extends WebhookNotifier<string> implements Notifier {
   constructor(url: string, options: WebhookNotifierOptions = {}) {
-    this.channel = options.channel ?? "teams";
-    this.#url = url;
-    this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#sleep = options.sleep;
+    super(url, "teams", options);
   }
 
-  async send(alert: Alert): Promise<void> {
-    const payload = JSON.stringify(renderTeams(alert));
-    await deliver(() => this.#attempt(payload), {
-      channel: this.channel,
-      url: this.#url,
-      policy: this.#policy,
-      ...(this.#sleep ? { sleep: this.#sleep } : {}),
-    });
+  protected render(alert: Alert): string {
+    return JSON.stringify(renderTeams(alert));
   }
 
-  async #attempt(payload: string): Promise<AttemptResult> {
+  protected async attempt(payload: string, url: string, timeoutMs: number): Promise<AttemptResult> {
     try {
-      const response = await fetch(this.#url, {
+      const response = await fetch(url, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: payload,
         // A redirect would carry the alert somewhere the operator did not configure.
         redirect: "error",
-        signal: AbortSignal.timeout(this.#timeoutMs),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const body = await response.text();
       if (response.ok) return { ok: true, status: response.status };
