@@ -1,8 +1,9 @@
 // Pieces every resource handler needs: ids, body and location checks, tags.
 
 import { ArmError, badRequest, invalidRequestFormat } from "../errors.ts";
-import { isObject, type JsonObject } from "../json.ts";
-import type { RequestContext } from "../router.ts";
+import { isObject, type JsonObject, sameText } from "../json.ts";
+import type { CollectionRoute, RequestContext } from "../router.ts";
+import type { EmulatorState } from "../state.ts";
 
 export const RG_SCOPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}";
 export const SUB_SCOPE = "/subscriptions/{subscriptionId}";
@@ -57,4 +58,36 @@ export function tagsFrom(value: unknown): Record<string, string> | undefined {
 
 export function nameOf(resource: JsonObject): string {
   return typeof resource.name === "string" ? resource.name : "";
+}
+
+/**
+ * The two list operations every tracked type has: all of its resources in a subscription, and in a resource group
+ * (ARM's `.../providers/<type>` collections). `present` shapes each stored resource as a GET would return it.
+ */
+export function trackedCollections(
+  type: string,
+  present: (state: EmulatorState, resource: JsonObject) => JsonObject,
+): CollectionRoute[] {
+  const under = (ctx: RequestContext, prefix: string) => {
+    const lower = prefix.toLowerCase();
+    return [...ctx.state.resources.entries()]
+      .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, type))
+      .map(([, r]) => present(ctx.state, r));
+  };
+  return [
+    {
+      kind: "collection",
+      pattern: `${SUB_SCOPE}/providers/${type}`,
+      list: (ctx) => under(ctx, `/subscriptions/${param(ctx, "subscriptionId")}/`),
+    },
+    {
+      kind: "collection",
+      pattern: `${RG_SCOPE}/providers/${type}`,
+      list: (ctx) =>
+        under(
+          ctx,
+          `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
+        ),
+    },
+  ];
 }

@@ -11,8 +11,8 @@ import {
   param,
   RG_SCOPE,
   requireLocation,
-  SUB_SCOPE,
   tagsFrom,
+  trackedCollections,
   trackedResourceId,
 } from "./common.ts";
 import { assertNoPriorityConflict, buildSecurityRule, defaultSecurityRules } from "./security-rule-model.ts";
@@ -280,28 +280,8 @@ const defaultSecurityRuleItem: ItemRoute = {
   },
 };
 
-function nsgsUnder(state: EmulatorState, prefix: string): JsonObject[] {
-  const lower = prefix.toLowerCase();
-  return [...state.resources.entries()]
-    .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, NSG_TYPE))
-    .map(([, r]) => present(state, r));
-}
-
 export const networkSecurityGroupRoutes: Route[] = [
-  {
-    kind: "collection",
-    pattern: `${SUB_SCOPE}/providers/${NSG_TYPE}`,
-    list: (ctx) => nsgsUnder(ctx.state, `/subscriptions/${param(ctx, "subscriptionId")}/`),
-  },
-  {
-    kind: "collection",
-    pattern: `${RG_SCOPE}/providers/${NSG_TYPE}`,
-    list: (ctx) =>
-      nsgsUnder(
-        ctx.state,
-        `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
-      ),
-  },
+  ...trackedCollections(NSG_TYPE, present),
   nsgItem,
   {
     kind: "collection",

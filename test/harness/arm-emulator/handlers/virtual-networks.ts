@@ -11,8 +11,8 @@ import {
   param,
   RG_SCOPE,
   requireLocation,
-  SUB_SCOPE,
   tagsFrom,
+  trackedCollections,
   trackedResourceId,
 } from "./common.ts";
 
@@ -270,28 +270,8 @@ const subnetItem: ItemRoute = {
   },
 };
 
-function vnetsUnder(state: EmulatorState, prefix: string): JsonObject[] {
-  const lower = prefix.toLowerCase();
-  return [...state.resources.entries()]
-    .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, VNET_TYPE))
-    .map(([, r]) => clone(r));
-}
-
 export const virtualNetworkRoutes: Route[] = [
-  {
-    kind: "collection",
-    pattern: `${SUB_SCOPE}/providers/${VNET_TYPE}`,
-    list: (ctx) => vnetsUnder(ctx.state, `/subscriptions/${param(ctx, "subscriptionId")}/`),
-  },
-  {
-    kind: "collection",
-    pattern: `${RG_SCOPE}/providers/${VNET_TYPE}`,
-    list: (ctx) =>
-      vnetsUnder(
-        ctx.state,
-        `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
-      ),
-  },
+  ...trackedCollections(VNET_TYPE, (_state, r) => clone(r)),
   vnetItem,
   { kind: "collection", pattern: `${VNET_PATH}/subnets`, list: (ctx) => clone(subnetsOf(requireVnet(ctx))) },
   subnetItem,
