@@ -60,15 +60,34 @@ export function program(): Command {
     .addOption(formatOption())
     .action(async (files: string[], opts: { policy: string; format: string }) => {
       const policy = await loadPolicyFile(opts.policy);
-      const snapshots = [];
-      for (const file of files) snapshots.push(...snapshotsFromJson(await readJson(file), file));
-      const result = evaluateSnapshots(policy, snapshots);
+      // File by file: only findings are kept, so memory follows what is found, not how much is read.
+      const result: ReturnType<typeof evaluateSnapshots> = { findings: [], notEvaluated: [] };
+      let evaluated = 0;
+      // Reads run a few files ahead of evaluation, so the disk and the CPU overlap while memory stays bounded.
+      const ahead = 16;
+      // A read that fails ahead of its turn is reported in its turn, with its file named, not as an unhandled rejection.
+      const readAhead = (file: string) => {
+        const read = readJson(file);
+        read.catch(() => undefined);
+        return read;
+      };
+      const reads = files.slice(0, ahead).map(readAhead);
+      for (const [i, file] of files.entries()) {
+        const next = files[i + ahead];
+        if (next !== undefined) reads.push(readAhead(next));
+        const snapshots = snapshotsFromJson(await reads[i], file);
+        reads[i] = Promise.resolve(undefined);
+        const part = evaluateSnapshots(policy, snapshots);
+        result.findings.push(...part.findings);
+        result.notEvaluated.push(...part.notEvaluated);
+        evaluated += snapshots.length;
+      }
       const counted = result.findings.filter((f) => f.exempt === undefined);
       if (opts.format === "json") print(JSON.stringify(result, null, 2));
       else {
         const exempt = result.findings.length - counted.length;
         print(
-          `${snapshots.length} resource(s) evaluated, ${counted.length} finding(s)${exempt ? `, ${exempt} exempt` : ""}`,
+          `${evaluated} resource(s) evaluated, ${counted.length} finding(s)${exempt ? `, ${exempt} exempt` : ""}`,
         );
         if (result.findings.length > 0) {
           print(

@@ -164,6 +164,20 @@ describe("guardian evaluate", () => {
     expect(r3.code).toBe(2);
   });
 
+  it("evaluates many files in one call and names the first one it cannot read", async () => {
+    const many = Array.from({ length: 40 }, () => NSG_MIXED);
+    const ok = await guardian("evaluate", ...many, "--format", "json");
+    expect(ok.code).toBe(1);
+    const out = JSON.parse(ok.stdout) as { findings: unknown[] };
+    const single = JSON.parse((await guardian("evaluate", NSG_MIXED, "--format", "json")).stdout) as {
+      findings: unknown[];
+    };
+    expect(out.findings).toHaveLength(single.findings.length * 40);
+    const broken = await guardian("evaluate", ...many.slice(0, 5), "missing-one.json", ...many.slice(0, 30));
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toMatch(/cannot read missing-one\.json/);
+  });
+
   it("exits 2 naming line and path for a policy with a typo", async () => {
     const policy = await tempFile(
       "p.yaml",
