@@ -196,6 +196,37 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     expect(sink.received).toHaveLength(2);
   });
 
+  it("handles the same change delivered in the CloudEvents 1.0 schema", async () => {
+    await seedNsg();
+    const { factory } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
+    // Event Grid's CloudEvents mapping of the same event: type, source (the topic), subject, id, time, data.
+    const events = emu.events.slice(mark) as {
+      id: string;
+      topic: string;
+      subject: string;
+      eventType: string;
+      eventTime: string;
+      data: unknown;
+    }[];
+    for (const e of events) {
+      const cloudEvent = {
+        specversion: "1.0",
+        type: e.eventType,
+        source: e.topic,
+        subject: e.subject,
+        id: e.id,
+        time: e.eventTime,
+        data: e.data,
+      };
+      await handler(cloudEvent as unknown as EventGridEvent, context().ctx);
+    }
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
+    await sink.waitFor(2);
+  });
+
   it("narrows a plural prefix list: removes only 0.0.0.0/0 from an RDP rule and keeps the private range", async () => {
     await seedNsg();
     const { factory } = depsFactory();
