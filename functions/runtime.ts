@@ -1,12 +1,10 @@
 import type { InvocationContext } from "@azure/functions";
-import { logAuditSink } from "../shared/audit/index.ts";
 import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
 import type { Logger } from "../shared/log.ts";
-import type { GuardianDeps } from "../shared/pipeline.ts";
+import { type DepsFactory, perInstance } from "../shared/runtime.ts";
 
-/** Makes the pipeline's dependencies for one invocation, given that invocation's logger. */
-export type DepsFactory = (log: Logger) => Promise<GuardianDeps>;
+export type { DepsFactory } from "../shared/runtime.ts";
 
 /** Structured JSON lines through the Functions host, so Application Insights keeps them per invocation. */
 export function contextLogger(context: InvocationContext): Logger {
@@ -19,18 +17,7 @@ export function contextLogger(context: InvocationContext): Logger {
   };
 }
 
-/**
- * The deployed factory: configuration is read and the clients are built once per instance (warm invocations
- * reuse them); only the logger is per invocation.
- */
+/** The deployed factory: clients once per Functions instance, logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
-  let base: Promise<GuardianDeps> | undefined;
-  return async (log) => {
-    base ??= azureGuardianDeps(config(), log).catch((error: unknown) => {
-      base = undefined;
-      throw error;
-    });
-    const deps = await base;
-    return { ...deps, log, audit: logAuditSink(log) };
-  };
+  return perInstance((log) => azureGuardianDeps(config(), log));
 }

@@ -1,6 +1,5 @@
 import middy from "@middy/core";
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
-import { logAuditSink } from "../shared/audit/index.ts";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { type OnChangeResult, onChange } from "../shared/usecases/on-change.ts";
 import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
@@ -18,7 +17,7 @@ function isSqs(event: Trigger): event is SQSEvent {
 export function createOnChangeHandler(depsFactory: DepsFactory) {
   return middy(async (event: Trigger, context: Context): Promise<OnChangeResult | SQSBatchResponse> => {
     const log = lambdaLogger(context.awsRequestId);
-    const deps = { ...(await depsFactory(log)), audit: logAuditSink(log) };
+    const deps = await depsFactory(log);
     if (!isSqs(event)) {
       const result = await onChange(event, deps);
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");

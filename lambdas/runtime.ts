@@ -1,9 +1,9 @@
 import { awsGuardianDeps } from "../shared/clouds/aws/runtime.ts";
 import { config } from "../shared/config.ts";
 import { jsonLogger, type Logger } from "../shared/log.ts";
-import type { GuardianDeps } from "../shared/pipeline.ts";
+import { type DepsFactory, perInstance } from "../shared/runtime.ts";
 
-export type DepsFactory = (log: Logger) => Promise<GuardianDeps>;
+export type { DepsFactory } from "../shared/runtime.ts";
 
 /** Lambda captures stdout per invocation: one JSON line per log record. */
 export const lambdaLogger = (requestId: string): Logger =>
@@ -11,14 +11,7 @@ export const lambdaLogger = (requestId: string): Logger =>
     process.stdout.write(`${line.replace(/^\{/, `{"requestId":${JSON.stringify(requestId)},`)}\n`),
   );
 
-/** Configuration and clients once per execution environment; warm invocations reuse them. */
+/** Configuration and clients once per execution environment; logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
-  let base: Promise<GuardianDeps> | undefined;
-  return async (log) => {
-    base ??= awsGuardianDeps(config(), log).catch((error: unknown) => {
-      base = undefined;
-      throw error;
-    });
-    return { ...(await base), log };
-  };
+  return perInstance((log) => awsGuardianDeps(config(), log));
 }

@@ -2,7 +2,7 @@
 
 import { ArmError, badRequest, invalidRequestFormat } from "../errors.ts";
 import { isObject, type JsonObject, sameText } from "../json.ts";
-import type { CollectionRoute, RequestContext } from "../router.ts";
+import type { CollectionRoute, RequestContext, WriteOutcome } from "../router.ts";
 import type { EmulatorState } from "../state.ts";
 
 export const RG_SCOPE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}";
@@ -90,4 +90,16 @@ export function trackedCollections(
         ),
     },
   ];
+}
+
+/** `<Type>_UpdateTags`: only the tags change, synchronously, with a new etag. */
+export function updateTagsOnly(ctx: RequestContext, resource: JsonObject): void {
+  const tags = tagsFrom(bodyObject(ctx).tags);
+  if (tags !== undefined) resource.tags = tags;
+  ctx.state.restamp(resource);
+}
+
+/** ARM answers a DELETE of a resource that does not exist with 204 and changes nothing. */
+export function absentDelete(id: string): WriteOutcome {
+  return { status: 204, tracked: undefined, trackedId: id.toLowerCase(), location: "", touched: [] };
 }

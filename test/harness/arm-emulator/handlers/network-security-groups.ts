@@ -6,6 +6,7 @@ import { clone, isObject, type JsonObject, objectArray, propsOf, sameText } from
 import type { ItemRoute, RequestContext, Route, WriteOutcome } from "../router.ts";
 import { type EmulatorState, embeddedChildren } from "../state.ts";
 import {
+  absentDelete,
   bodyObject,
   nameOf,
   param,
@@ -14,6 +15,7 @@ import {
   tagsFrom,
   trackedCollections,
   trackedResourceId,
+  updateTagsOnly,
 } from "./common.ts";
 import { assertNoPriorityConflict, buildSecurityRule, defaultSecurityRules } from "./security-rule-model.ts";
 
@@ -148,21 +150,12 @@ const nsgItem: ItemRoute = {
   patch(ctx, _current) {
     // NetworkSecurityGroups_UpdateTags: only tags change, synchronously.
     const nsg = requireNsg(ctx);
-    const tags = tagsFrom(bodyObject(ctx).tags);
-    if (tags !== undefined) nsg.tags = tags;
-    ctx.state.restamp(nsg);
+    updateTagsOnly(ctx, nsg);
     return outcome(200, nsg, []);
   },
   delete(ctx) {
     const nsg = storedNsg(ctx);
-    if (!nsg)
-      return {
-        status: 204,
-        tracked: undefined,
-        trackedId: nsgId(ctx).toLowerCase(),
-        location: "",
-        touched: [],
-      };
+    if (!nsg) return absentDelete(nsgId(ctx));
     const inUse = referencingSubnets(ctx.state, String(nsg.id));
     if (inUse.length > 0) {
       throw new ArmError(

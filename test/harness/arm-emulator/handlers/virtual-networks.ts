@@ -6,6 +6,7 @@ import { clone, isObject, type JsonObject, objectArray, propsOf, sameText } from
 import type { ItemRoute, RequestContext, Route, WriteOutcome } from "../router.ts";
 import type { EmulatorState } from "../state.ts";
 import {
+  absentDelete,
   bodyObject,
   nameOf,
   param,
@@ -14,6 +15,7 @@ import {
   tagsFrom,
   trackedCollections,
   trackedResourceId,
+  updateTagsOnly,
 } from "./common.ts";
 
 export const VNET_TYPE = "Microsoft.Network/virtualNetworks";
@@ -188,21 +190,12 @@ const vnetItem: ItemRoute = {
   patch(ctx) {
     // VirtualNetworks_UpdateTags: only tags change, synchronously.
     const vnet = requireVnet(ctx);
-    const tags = tagsFrom(bodyObject(ctx).tags);
-    if (tags !== undefined) vnet.tags = tags;
-    ctx.state.restamp(vnet);
+    updateTagsOnly(ctx, vnet);
     return outcome(200, vnet, []);
   },
   delete(ctx) {
     const vnet = storedVnet(ctx);
-    if (!vnet)
-      return {
-        status: 204,
-        tracked: undefined,
-        trackedId: vnetId(ctx).toLowerCase(),
-        location: "",
-        touched: [],
-      };
+    if (!vnet) return absentDelete(vnetId(ctx));
     ctx.state.deleteTracked(String(vnet.id));
     return { ...outcome(202, vnet, []), trackedDeleted: true };
   },
