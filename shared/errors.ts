@@ -35,10 +35,20 @@ export class ConflictError extends Error {
  * down, a network fault). The caller lets the platform retry the whole event, or dead-letters it.
  */
 export class TransientError extends Error {
-  override readonly name = "TransientError";
+  override readonly name: string = "TransientError";
   readonly retryAfterMs: number | undefined;
   constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
     super(message, { cause: options?.cause });
     this.retryAfterMs = options?.retryAfterMs;
   }
+}
+
+/**
+ * A write was sent but its answer was lost (a reset or timeout after the request left, a long-running operation whose
+ * poll failed, a retry that met 409/412/NotFound after an earlier attempt may have landed). The write may or may not
+ * have been applied: the caller re-reads and reports what is true (fixed by the guardian, fixed by someone else, still
+ * open), never guesses. Transient: if the re-read cannot settle it, the event is retried.
+ */
+export class OutcomeUnknownError extends TransientError {
+  override readonly name = "OutcomeUnknownError";
 }
