@@ -12,6 +12,8 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { awsKinds } from "../shared/clouds/aws/kinds/index.ts";
+import { azureKinds } from "../shared/clouds/azure/kinds/index.ts";
 import { AWS_HANDLED_EVENTS } from "../shared/events/aws.ts";
 import { SUPPORTED_AZURE_RESOURCE_TYPES } from "../shared/events/azure.ts";
 import { remediationRegistry } from "../shared/remediation/index.ts";
@@ -54,12 +56,16 @@ export function partitionPermissions(permissions: Iterable<string>): {
   return { azure: sorted(azure), aws: sorted(aws), unknown: sorted(unknown) };
 }
 
-/** Every permission a registered rule or remediation declares. */
+/** Every permission a registered rule or remediation declares, and every permission a kind's reads need. */
 export function declaredPermissions(
   rules: Iterable<Pick<RuleDefinition, "permissions">> = Object.values(ruleRegistry),
   remediations: Iterable<Pick<Remediation, "permissions">> = Object.values(remediationRegistry),
+  kinds: Iterable<{ readPermissions: readonly string[] }> = [...azureKinds, ...awsKinds],
 ): string[] {
-  return sorted([...rules, ...remediations].flatMap((x) => [...x.permissions]));
+  return sorted([
+    ...[...rules, ...remediations].flatMap((x) => [...x.permissions]),
+    ...[...kinds].flatMap((k) => [...k.readPermissions]),
+  ]);
 }
 
 export function operationPrefixes(

@@ -1,7 +1,7 @@
 // Evaluation without I/O, on one core: normalise the event, take the snapshot (from the event when it carries the
 // resource, else the given Describe item standing in for the read), evaluate the shipped baseline policy. The
 // baseline is a JSON round trip of the same input, the least any handler does with it, timed the same way.
-import { awsSecurityGroupSnapshot } from "../../shared/clouds/aws/snapshot.ts";
+import { awsSecurityGroupSnapshot } from "../../shared/clouds/aws/kinds/security-group.ts";
 import { azureSnapshot } from "../../shared/clouds/azure/snapshot.ts";
 import { normalise } from "../../shared/events/index.ts";
 import { evaluatePolicy } from "../../shared/policy/evaluate.ts";

@@ -18,6 +18,7 @@
 import type { KnownSystemEventTypes } from "@azure/eventgrid";
 import * as z from "zod";
 import { type ArmResourceId, parseArmResourceId } from "../clouds/azure/ids.ts";
+import { azureKindOf, azureKinds, azureParentKindOf } from "../clouds/azure/kinds/index.ts";
 import { InputError } from "../errors.ts";
 import type { Actor, NormaliseResult, Operation, ResourceChange, SkippedEvent } from "../types.ts";
 
@@ -30,37 +31,21 @@ export interface AzureResourceTypeSupport {
 }
 
 /**
- * The Azure resource types the guardian evaluates, keyed by lower-cased ARM type. Everything else is skipped as
- * `unsupported-resource-type`. Adding a type (storage accounts, subnets, private endpoint connections) is one entry
- * here plus its reader, writer and rules.
+ * The Azure resource types the guardian evaluates, keyed by lower-cased ARM type, derived from the kind registry
+ * (shared/clouds/azure/kinds). Everything else is skipped as `unsupported-resource-type`.
  */
 export const SUPPORTED_AZURE_RESOURCE_TYPES: Readonly<Record<string, AzureResourceTypeSupport>> =
-  Object.freeze({
-    "microsoft.network/networksecuritygroups": {
-      childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
-    },
-  });
+  Object.freeze(Object.fromEntries(azureKinds.map((k) => [k.type, { childTypes: k.childTypes }])));
 
 /**
  * Resource Notifications payloads render booleans as 1/0 (event-schema-resources.md sample). These are the property
- * paths (under `properties`, `*` = any key or array element) that the ARM schema types as boolean, per type; only
- * these are turned back into true/false, so a numeric 1 elsewhere (a count, a priority) stays a number.
- * Entries for types not yet supported are kept so the facts are in one place when those types arrive.
+ * paths (under `properties`, `*` = any key or array element) that the ARM schema types as boolean, per type, from
+ * each kind's `booleanPaths`; only these are turned back into true/false, so a numeric 1 elsewhere (a count, a
+ * priority) stays a number.
  */
-export const ARM_BOOLEAN_PROPERTIES: Readonly<Record<string, readonly string[]>> = Object.freeze({
-  // networkSecurityGroup.json NetworkSecurityGroupPropertiesFormat; security rules have no boolean property.
-  "microsoft.network/networksecuritygroups": ["flushConnection"],
-  // virtualNetwork.json SubnetPropertiesFormat.
-  "microsoft.network/virtualnetworks/subnets": ["defaultOutboundAccess"],
-  // storage.json StorageAccountProperties: the booleans the documented Resource Notifications sample shows as 1/0.
-  "microsoft.storage/storageaccounts": [
-    "allowBlobPublicAccess",
-    "allowSharedKeyAccess",
-    "supportsHttpsTrafficOnly",
-    "encryption.requireInfrastructureEncryption",
-    "encryption.services.*.enabled",
-  ],
-});
+export const ARM_BOOLEAN_PROPERTIES: Readonly<Record<string, readonly string[]>> = Object.freeze(
+  Object.fromEntries(azureKinds.map((k) => [k.type, k.booleanPaths])),
+);
 
 const VALIDATION_EVENT = "Microsoft.EventGrid.SubscriptionValidationEvent" satisfies KnownSystemEventTypes;
 
@@ -185,14 +170,12 @@ interface Target {
 
 /** Maps the touched resource to the one to evaluate, or names the unsupported type. */
 function targetFor(rawId: string, id: ArmResourceId): Target | { unsupported: string } {
-  if (Object.hasOwn(SUPPORTED_AZURE_RESOURCE_TYPES, id.type)) {
-    return { resourceId: rawId, resourceType: id.type };
-  }
-  for (const [parentType, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
-    if (support.childTypes.includes(id.type)) {
-      const depth = parentType.split("/").length - 1;
-      return { resourceId: ancestorId(id, depth), resourceType: parentType, subjectId: rawId };
-    }
+  const kind = azureKindOf(id.type);
+  if (kind) return { resourceId: rawId, resourceType: kind.type };
+  const parent = azureParentKindOf(id.type);
+  if (parent) {
+    const depth = parent.type.split("/").length - 1;
+    return { resourceId: ancestorId(id, depth), resourceType: parent.type, subjectId: rawId };
   }
   return { unsupported: id.type };
 }
@@ -211,8 +194,16 @@ export function normaliseArmBooleans(
   const paths = Object.hasOwn(ARM_BOOLEAN_PROPERTIES, resourceType)
     ? ARM_BOOLEAN_PROPERTIES[resourceType]
     : [];
+  return booleansAt(paths ?? [], properties);
+}
+
+/** `properties` with the 1/0 values at `paths` (dotted, `*` = any key or element) turned into booleans. */
+export function booleansAt(
+  paths: readonly string[],
+  properties: Record<string, unknown>,
+): Record<string, unknown> {
   let result = properties;
-  for (const path of paths ?? []) result = convertAt(result, path.split(".")) as Record<string, unknown>;
+  for (const path of paths) result = convertAt(result, path.split(".")) as Record<string, unknown>;
   return result;
 }
 

@@ -1,8 +1,8 @@
-import { deleteRule } from "./nsg-delete-rule.ts";
-import { denyRule } from "./nsg-deny-rule.ts";
-import { restrictSource } from "./nsg-restrict-source.ts";
-import { revokeAll } from "./sg-revoke-all.ts";
-import { revokeCidr } from "./sg-revoke-cidr.ts";
+import { deleteRule } from "./delete-rule.ts";
+import { denyRule } from "./deny-rule.ts";
+import { restrictSource } from "./restrict-source.ts";
+import { revokeAll } from "./revoke-all.ts";
+import { revokeCidr } from "./revoke-cidr.ts";
 import type { Remediation } from "./types.ts";
 
 /** Every remediation, keyed by the id a policy names. One line per remediation. */

@@ -1,9 +1,9 @@
 import * as z from "zod";
+import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
 import type { Snapshot } from "../types.ts";
 import { DEFAULT_GROUP_CONTROLS } from "./sg/controls.ts";
 import { type DefaultRuleMatch, keyOf } from "./sg/matched.ts";
 import {
-  AWS_SECURITY_GROUP_TYPE,
   type IpPermission,
   isDefaultGroup,
   normaliseProtocol,

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
 import {
   isWholeSpace,
   type Prefix,
@@ -12,7 +13,6 @@ import { EXPOSURE_CONTROLS, exposureControls } from "./sg/controls.ts";
 import { type ExposureMatch, keyOf } from "./sg/matched.ts";
 import { formatRange, intersectRange, type PortRange, parsePortSpec, permissionPorts } from "./sg/ports.ts";
 import {
-  AWS_SECURITY_GROUP_TYPE,
   type IpPermission,
   normaliseProtocol,
   protocolLabel,

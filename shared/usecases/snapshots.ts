@@ -1,14 +1,13 @@
-import { awsSecurityGroupSnapshot } from "../clouds/aws/snapshot.ts";
+import { awsKinds } from "../clouds/aws/kinds/index.ts";
 import { parseArmResourceId } from "../clouds/azure/ids.ts";
 import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
-import { securityGroupsFromDescribe } from "../rules/sg/security-group.ts";
 import type { Snapshot } from "../types.ts";
 
 /**
  * Turns resource JSON exactly as the cloud APIs return it into snapshots: one ARM GET body, an ARM list
- * (`{"value":[...]}`), one DescribeSecurityGroups item or a whole response (`{"SecurityGroups":[...]}`), or an array
- * of any of those.
+ * (`{"value":[...]}`), an AWS kind's Describe output (one item or a whole response, e.g. `{"SecurityGroups":[...]}`),
+ * or an array of any of those. Which AWS kind a JSON is, each kind of the registry says (`fromJson`).
  */
 export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
   if (Array.isArray(json)) return json.flatMap((item, i) => snapshotsFromJson(item, `${source}[${i}]`));
@@ -18,9 +17,10 @@ export function snapshotsFromJson(json: unknown, source: string): Snapshot[] {
   const obj = json as Record<string, unknown>;
   if (Array.isArray(obj.value) && obj.id === undefined)
     return snapshotsFromJson(obj.value, `${source}.value`);
-  if ("SecurityGroups" in obj || "GroupId" in obj) {
+  for (const kind of awsKinds) {
     try {
-      return securityGroupsFromDescribe(obj).map((group) => awsSecurityGroupSnapshot(group));
+      const snapshots = kind.fromJson(obj);
+      if (snapshots) return snapshots;
     } catch (error) {
       if (error instanceof InputError)
         throw new InputError(`${source}: ${error.message}`, { path: error.path });

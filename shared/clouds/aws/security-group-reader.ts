@@ -7,7 +7,7 @@ import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
 import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
-import { AWS_SECURITY_GROUP_TYPE, awsSecurityGroupSnapshot } from "./snapshot.ts";
+import { AWS_SECURITY_GROUP_TYPE, awsSecurityGroupSnapshot } from "./kinds/security-group.ts";
 
 export { AWS_SECURITY_GROUP_TYPE };
 

@@ -1,27 +1,60 @@
 import { InputError } from "../../errors.ts";
 import type { CloudPort } from "../../pipeline.ts";
-import type { ResourceChange } from "../../types.ts";
+import type { PlannedChange, ResourceChange, Snapshot } from "../../types.ts";
+import type { ResourceWriter } from "../ports.ts";
 import { azurePortalUrl } from "./ids.ts";
-import { type AzureNetwork, AzureNsgReader, AzureNsgWriter, NSG_TYPE } from "./network.ts";
+import { azureKindOf } from "./kinds/index.ts";
+import type { AzureWriterFactory } from "./kinds/types.ts";
+import { type AzureNetwork, AzureNsgWriter } from "./network.ts";
+import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
 
 export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
-/** The Azure side of the pipeline: readers by resource type, writers by planned operation. */
+/**
+ * The Azure writers, by planned-operation kind (`PlannedChange.operation.kind`). A kind lists the operation kinds
+ * it accepts (`AzureKind.writes`); a new operation kind is one line here and its writer.
+ */
+export const azureWriters = {
+  "delete-security-rule": (clients) => new AzureNsgWriter(clients),
+  "put-security-rule": (clients) => new AzureNsgWriter(clients),
+} satisfies Record<string, AzureWriterFactory>;
+
+function operationKind(change: PlannedChange): string {
+  const kind = change.operation.kind;
+  if (typeof kind !== "string") {
+    throw new InputError(`planned change "${change.summary}" names no operation kind`, {
+      path: "operation.kind",
+    });
+  }
+  return kind;
+}
+
+/** The Azure side of the pipeline: one reader for every kind, writers picked by planned operation. */
 export function azurePort(network: AzureNetwork, options: { tenantId?: string } = {}): CloudPort {
-  const readers = { [NSG_TYPE]: new AzureNsgReader(network) } as const;
-  const nsgWriter = new AzureNsgWriter(network);
+  const writers = new Map<string, ResourceWriter>();
+  const writerFor = (change: PlannedChange, snapshot: Snapshot): ResourceWriter => {
+    const op = operationKind(change);
+    const kind = azureKindOf(snapshot.resourceType);
+    const factory = Object.hasOwn(azureWriters, op)
+      ? azureWriters[op as keyof typeof azureWriters]
+      : undefined;
+    if (!kind?.writes.includes(op) || !factory) {
+      throw new InputError(`no Azure writer for ${op} on ${snapshot.resourceType} ${snapshot.resourceId}`);
+    }
+    let writer = writers.get(op);
+    if (!writer) {
+      writer = factory(network);
+      writers.set(op, writer);
+    }
+    return writer;
+  };
   return {
-    reader: {
-      read(ref) {
-        const reader = readers[ref.resourceType as keyof typeof readers];
-        if (!reader) throw new InputError(`no Azure reader for resource type ${ref.resourceType}`);
-        return reader.read(ref);
-      },
-    },
-    writer: nsgWriter,
+    reader: new AzureResourceReader(network),
+    writer: { apply: (change, snapshot) => writerFor(change, snapshot).apply(change, snapshot) },
     snapshotFromEvent: (change: ResourceChange) =>
       change.resource === undefined ? undefined : azureSnapshot(change.resource, change.resourceType),
-    consoleUrl: (ref) => azurePortalUrl(ref.resourceId, options.tenantId),
+    consoleUrl: (ref) =>
+      (azureKindOf(ref.resourceType)?.consoleUrl ?? azurePortalUrl)(ref.resourceId, options.tenantId),
   };
 }

@@ -6,11 +6,11 @@ import {
 import type { TokenCredential } from "@azure/core-auth";
 import { ConflictError, InputError, TransientError } from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
-import type { CallCounter, ResourceReader, ResourceRef, ResourceWriter } from "../ports.ts";
+import type { CallCounter, ResourceWriter } from "../ports.ts";
 import { armName, parseArmResourceId } from "./ids.ts";
-import { azureSnapshot } from "./snapshot.ts";
+import { NSG_TYPE } from "./kinds/network-security-group.ts";
 
-export const NSG_TYPE = "microsoft.network/networksecuritygroups";
+export { NSG_TYPE };
 
 export interface AzureClientConfig {
   credential: TokenCredential;
@@ -41,6 +41,11 @@ export class AzureNetwork {
     return this.#config.pollIntervalMs;
   }
 
+  /** The ARM endpoint the clients talk to. */
+  get endpoint(): string {
+    return this.#config.endpoint ?? "https://management.azure.com";
+  }
+
   client(subscriptionId: string): NetworkManagementClient {
     let client = this.#clients.get(subscriptionId);
     if (!client) {
@@ -69,7 +74,7 @@ function nsgParts(resourceId: string) {
 }
 
 /** Captures the raw ARM JSON: rules evaluate the REST shape, not the SDK's flattened models. */
-function rawBody() {
+export function rawBody() {
   let body: unknown;
   return {
     options: {
@@ -81,7 +86,7 @@ function rawBody() {
   };
 }
 
-function statusOf(error: unknown): number | undefined {
+export function statusOf(error: unknown): number | undefined {
   return typeof error === "object" &&
     error !== null &&
     "statusCode" in error &&
@@ -90,7 +95,7 @@ function statusOf(error: unknown): number | undefined {
     : undefined;
 }
 
-function translate(error: unknown, resourceId: string, what: string): Error {
+export function translate(error: unknown, resourceId: string, what: string): Error {
   const status = statusOf(error);
   const message = error instanceof Error ? error.message : String(error);
   if (status === 412)
@@ -103,26 +108,6 @@ function translate(error: unknown, resourceId: string, what: string): Error {
     });
   }
   return new Error(`${what} ${resourceId} failed (${status}): ${message}`, { cause: error });
-}
-
-export class AzureNsgReader implements ResourceReader {
-  readonly #network: AzureNetwork;
-  constructor(network: AzureNetwork) {
-    this.#network = network;
-  }
-
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
-    const { subscriptionId, resourceGroup, name } = nsgParts(ref.resourceId);
-    const body = rawBody();
-    this.#network.counter.reads++;
-    try {
-      await this.#network.client(subscriptionId).networkSecurityGroups.get(resourceGroup, name, body.options);
-    } catch (error) {
-      if (statusOf(error) === 404) return undefined;
-      throw translate(error, ref.resourceId, "read");
-    }
-    return azureSnapshot(body.json(), NSG_TYPE);
-  }
 }
 
 interface SecurityRuleOperation {

@@ -3,10 +3,11 @@
 // Loose objects: ARM adds fields over API versions and a PUT must carry them back untouched.
 
 import * as z from "zod";
+import { NSG_TYPE } from "../../clouds/azure/kinds/network-security-group.ts";
 import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
 
-export const NSG_RESOURCE_TYPE = "microsoft.network/networksecuritygroups";
+export const NSG_RESOURCE_TYPE = NSG_TYPE;
 
 // ARM omits unset fields; `az` output and some exports show them as null. Both mean "not set".
 const optionalString = z.string().nullish();

@@ -7,9 +7,6 @@ import * as z from "zod";
 import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
 
-/** The resourceType the AWS adapters give security group snapshots. */
-export { AWS_SECURITY_GROUP_TYPE } from "../../clouds/aws/snapshot.ts";
-
 // Some serialisers (AWS Config, older tools) write null for an empty list; treat it as empty.
 const list = <T extends z.ZodType>(item: T) =>
   z

@@ -65,6 +65,8 @@ export interface ArmEmulatorOptions {
   notificationBooleansAsNumbers?: boolean;
   /** Answer 409 AnotherOperationInProgress to writes on a resource whose operation has not completed (default false). */
   enforceOperationLocks?: boolean;
+  /** Items per page of a list, the rest behind `nextLink` (default: every item on one page). */
+  pageSize?: number;
 }
 
 export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
@@ -77,6 +79,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       emitResourceNotifications: options.emitResourceNotifications ?? false,
       notificationBooleansAsNumbers: options.notificationBooleansAsNumbers ?? false,
       enforceOperationLocks: options.enforceOperationLocks ?? false,
+      ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     },
     baseUrl: () => url,
     faults: [],

@@ -47,6 +47,8 @@ export interface PipelineOptions {
   emitResourceNotifications: boolean;
   notificationBooleansAsNumbers: boolean;
   enforceOperationLocks: boolean;
+  /** Items per page of a list; more come behind `nextLink` (`$skipToken`). Unset: one page. */
+  pageSize?: number;
 }
 
 export interface Pipeline {
@@ -374,7 +376,7 @@ function route(
         `The requested resource does not support http method '${ctx.method}'.`,
       );
     }
-    return { reply: { status: 200, body: { value: r.list(ctx) } }, events: [] };
+    return { reply: { status: 200, body: page(pipeline, ctx, r.list(ctx)) }, events: [] };
   }
   if (ctx.method === "GET") {
     const resource = r.read(ctx);
@@ -382,6 +384,25 @@ function route(
     return { reply: { status: 200, body: resource }, events: [] };
   }
   return handleItemWrite(pipeline, req, ctx, r, caller);
+}
+
+/**
+ * One page of a list. ARM pages large lists and puts the URL of the next page in `nextLink`, an absolute URL that
+ * carries a `$skipToken` (its format is the provider's own; clients follow it as given).
+ */
+function page(pipeline: Pipeline, ctx: RequestContext, all: readonly unknown[]): JsonObject {
+  const size = pipeline.options.pageSize;
+  if (size === undefined) return { value: all };
+  const skip = Number(ctx.query.get("$skipToken") ?? "0");
+  const from = Number.isInteger(skip) && skip > 0 ? skip : 0;
+  const body: JsonObject = { value: all.slice(from, from + size) };
+  if (from + size < all.length) {
+    const next = new URL(ctx.path, pipeline.baseUrl());
+    next.searchParams.set("api-version", ctx.apiVersion);
+    next.searchParams.set("$skipToken", String(from + size));
+    body.nextLink = next.toString();
+  }
+  return body;
 }
 
 function send(res: ServerResponse, reply: Reply, baseHeaders: Record<string, string>): void {

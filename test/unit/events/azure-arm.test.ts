@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseArmResourceId } from "../../../shared/clouds/azure/ids.ts";
 import {
   ARM_BOOLEAN_PROPERTIES,
+  booleansAt,
   normaliseArmBooleans,
   SUPPORTED_AZURE_RESOURCE_TYPES,
 } from "../../../shared/events/azure.ts";
@@ -99,7 +100,17 @@ describe("normaliseArmBooleans", () => {
 
   it("turns the documented storage 1/0 flags into booleans, by name", () => {
     const input = storageProperties();
-    const out = normaliseArmBooleans("microsoft.storage/storageaccounts", input);
+    // storage.json StorageAccountProperties: the booleans the documented Resource Notifications sample shows as 1/0.
+    const out = booleansAt(
+      [
+        "allowBlobPublicAccess",
+        "allowSharedKeyAccess",
+        "supportsHttpsTrafficOnly",
+        "encryption.requireInfrastructureEncryption",
+        "encryption.services.*.enabled",
+      ],
+      input,
+    );
     expect(out).toMatchObject({
       allowBlobPublicAccess: true,
       allowSharedKeyAccess: true,

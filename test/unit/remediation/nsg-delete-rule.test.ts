@@ -1,9 +1,9 @@
 // NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { deleteRule } from "../../../shared/remediation/nsg-delete-rule.ts";
-import { denyRule } from "../../../shared/remediation/nsg-deny-rule.ts";
-import { restrictSource } from "../../../shared/remediation/nsg-restrict-source.ts";
+import { deleteRule } from "../../../shared/remediation/delete-rule.ts";
+import { denyRule } from "../../../shared/remediation/deny-rule.ts";
+import { restrictSource } from "../../../shared/remediation/restrict-source.ts";
 import type { Remediation } from "../../../shared/remediation/types.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {

@@ -1,6 +1,6 @@
 // NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
 import { describe, expect, it } from "vitest";
-import { denyRule } from "../../../shared/remediation/nsg-deny-rule.ts";
+import { denyRule } from "../../../shared/remediation/deny-rule.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {
   afterProperties,

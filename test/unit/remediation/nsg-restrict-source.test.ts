@@ -1,7 +1,7 @@
 // NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
-import { restrictSource } from "../../../shared/remediation/nsg-restrict-source.ts";
+import { restrictSource } from "../../../shared/remediation/restrict-source.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {
   afterProperties,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
-import { revokeAll } from "../../../shared/remediation/sg-revoke-all.ts";
+import { revokeAll } from "../../../shared/remediation/revoke-all.ts";
 import { sgDefaultNoRules } from "../../../shared/rules/sg-default-no-rules.ts";
 import type { Finding, Snapshot } from "../../../shared/types.ts";
 import { groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";

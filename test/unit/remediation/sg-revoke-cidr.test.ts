@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { revokeCidr } from "../../../shared/remediation/sg-revoke-cidr.ts";
+import { revokeCidr } from "../../../shared/remediation/revoke-cidr.ts";
 import { sgIngressExposure } from "../../../shared/rules/sg-ingress-exposure.ts";
 import type { RuleContext } from "../../../shared/rules/types.ts";
 import type { Finding, Snapshot } from "../../../shared/types.ts";

@@ -1,6 +1,7 @@
+import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
 import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
-import { AWS_SECURITY_GROUP_TYPE, isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
+import { isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 

@@ -1,12 +1,8 @@
-import type { RecordedRule } from "../events/aws.ts";
+import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
+import type { RecordedRule } from "../events/cloudtrail/security-group.ts";
 import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
-import {
-  AWS_SECURITY_GROUP_TYPE,
-  type IpPermission,
-  samePermissionKey,
-  securityGroupOf,
-} from "../rules/sg/security-group.ts";
+import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 

@@ -1,0 +1,32 @@
+// The AWS kind registry: one line per kind of resource the guardian evaluates. The CloudTrail envelope, the reader
+// and writer dispatch, `guardian evaluate` and the infra generator derive what they need from here; nothing else
+// switches on an AWS type string. See docs/kinds.md.
+
+import { securityGroup } from "./security-group.ts";
+import type { AwsEventSpec, AwsKind } from "./types.ts";
+
+export type { AwsKind } from "./types.ts";
+
+/** Every AWS kind, keyed by id (= file name). */
+export const awsKindRegistry = {
+  "security-group": securityGroup,
+} as const satisfies Record<string, AwsKind>;
+
+export const awsKinds: readonly AwsKind[] = Object.freeze(Object.values(awsKindRegistry));
+
+const byType = new Map<string, AwsKind>(awsKinds.map((k) => [k.type, k]));
+
+export function awsKindOf(type: string): AwsKind | undefined {
+  return byType.get(type);
+}
+
+/** Which kind handles a CloudTrail event name (each name belongs to one kind; the meta-test checks it). */
+const byEvent = new Map<string, { kind: AwsKind; spec: AwsEventSpec }>(
+  awsKinds.flatMap((kind) =>
+    Object.entries(kind.events).map(([name, spec]) => [name, { kind, spec }] as const),
+  ),
+);
+
+export function awsKindForEvent(eventName: string): { kind: AwsKind; spec: AwsEventSpec } | undefined {
+  return byEvent.get(eventName);
+}
