@@ -1,25 +1,28 @@
 // One esbuild bundle per function and lambda entry: what a deployment ships, and what the benchmarks import.
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { chmod, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { templateEntries } from "./infra.ts";
 
 const root = path.resolve(import.meta.dirname, "..");
 const sides = ["functions", "lambdas"] as const;
-// Shared modules beside the entries, not entries themselves.
-const notEntries = new Set(["runtime.ts"]);
 
+/**
+ * The entries the deploy templates run (scripts/infra.ts reads them from infra/), and only those: a file under
+ * functions/ or lambdas/ that no template wires is not shipped, so nothing reachable is deployed by accident.
+ */
 export async function entries(): Promise<{ side: string; name: string; file: string }[]> {
   const found = [];
-  for (const side of sides) {
-    const dir = path.join(root, side);
-    const files = await readdir(dir).catch(() => [] as string[]);
-    for (const f of files.filter((f) => f.endsWith(".ts") && !notEntries.has(f)).sort()) {
-      found.push({ side, name: f.replace(/\.ts$/, ""), file: path.join(dir, f) });
-    }
+  for (const entry of await templateEntries()) {
+    const file = path.join(root, entry.side, `${entry.name}.ts`);
+    if (!existsSync(file))
+      throw new Error(`the templates deploy ${entry.side}/${entry.name}, but ${file} is missing`);
+    found.push({ side: entry.side, name: entry.name, file });
   }
-  return found;
+  return found.sort((a, b) => `${a.side}/${a.name}`.localeCompare(`${b.side}/${b.name}`));
 }
 
 /**

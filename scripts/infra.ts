@@ -172,6 +172,85 @@ export function azureOperationNameFilter(template: unknown): z.infer<typeof adva
   );
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// Entries the templates deploy
+
+/** One deployed entry point: the file under functions/ or lambdas/ and what the template runs of it. */
+export interface DeployedEntry {
+  side: "functions" | "lambdas";
+  /** The file name without `.ts`: `on-change` is functions/on-change.ts, bundled to dist/functions/on-change.mjs. */
+  name: string;
+  /** The Azure function name the event subscription delivers to, or the export the Lambda handler names. */
+  runs: string;
+}
+
+/** The value of `variables('name')` in the template or any inline nested template, where the expression is used. */
+function armVariable(template: unknown, name: string): unknown {
+  const found: unknown[] = [];
+  const visit = (t: unknown) => {
+    if (!isRecord(t)) return;
+    if (isRecord(t.variables) && name in t.variables) found.push(t.variables[name]);
+    for (const r of Array.isArray(t.resources) ? t.resources : []) {
+      if (isRecord(r) && isRecord(r.properties)) visit(r.properties.template);
+    }
+  };
+  visit(template);
+  return single(found, `variable ${name} in the Azure template`);
+}
+
+/** `onChange` → `on-change`: an Azure function lives in the file named after it in kebab case. */
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/^-/, "");
+
+/**
+ * What the templates deploy: the Azure functions their Event Grid subscriptions deliver to, and the handlers of their
+ * Lambda functions. The build ships exactly these, so no entry point is deployed without a template wiring it (and
+ * its exposure) deliberately.
+ */
+export function deployedEntries(azure: unknown, awsText: string): DeployedEntry[] {
+  const out: DeployedEntry[] = [];
+  for (const sub of armResources(azure).filter(
+    (r) => r.type === "Microsoft.EventGrid/systemTopics/eventSubscriptions",
+  )) {
+    const destination = z
+      .looseObject({
+        destination: z.looseObject({
+          endpointType: z.literal("AzureFunction"),
+          properties: z.looseObject({ resourceId: z.string() }),
+        }),
+      })
+      .parse(sub.properties).destination;
+    // `[format('{0}/functions/{1}', <site id>, variables('functionName'))]` or a literal function name.
+    const expression =
+      /^\[format\('\{0\}\/functions\/\{1\}', .*, (?:variables\('(\w+)'\)|'([^']+)')\)\]$/.exec(
+        destination.properties.resourceId,
+      );
+    const runs = expression?.[1] ? armVariable(azure, expression[1]) : expression?.[2];
+    if (typeof runs !== "string") {
+      throw new Error(`cannot read the function name of ${destination.properties.resourceId}`);
+    }
+    out.push({ side: "functions", name: kebab(runs), runs });
+  }
+  for (const r of Object.values(parseCfn(awsText)).filter((x) => x.Type === "AWS::Lambda::Function")) {
+    const handler = z.looseObject({ Handler: z.string() }).parse(r.Properties).Handler;
+    const dot = handler.lastIndexOf(".");
+    if (dot <= 0) throw new Error(`Lambda handler ${handler} is not <file>.<export>`);
+    out.push({ side: "lambdas", name: handler.slice(0, dot), runs: handler.slice(dot + 1) });
+  }
+  const seen = new Set<string>();
+  return out.filter((e) => {
+    const key = `${e.side}/${e.name}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Reads both templates from infra/ and lists the entries they deploy. */
+export async function templateEntries(): Promise<DeployedEntry[]> {
+  const [azure, aws] = await Promise.all([readFile(AZURE_TEMPLATE, "utf8"), readFile(AWS_TEMPLATE, "utf8")]);
+  return deployedEntries(JSON.parse(azure) as unknown, aws);
+}
+
 const cfnResource = z.looseObject({ Type: z.string(), Properties: z.unknown().optional() });
 const cfnTemplate = z.looseObject({ Resources: z.record(z.string(), cfnResource) });
 export type CfnResource = z.infer<typeof cfnResource>;

@@ -42,20 +42,10 @@ function functionsInvoker(name) {
   );
   return async (payload) => {
     const invocationId = randomUUID();
-    // The worker's RPC typed data: Event Grid events arrive as JSON, HTTP requests as an RpcHttp.
-    const data =
-      trigger.type.toLowerCase() === "httptrigger"
-        ? {
-            http: {
-              method: "POST",
-              url: "https://guardian.azurewebsites.net/api/events",
-              headers: { "content-type": "application/json", "aeg-event-type": "Notification" },
-              query: {},
-              params: {},
-              body: { string: JSON.stringify(payload) },
-            },
-          }
-        : { json: JSON.stringify(payload) };
+    // The worker's RPC typed data: Event Grid events arrive as JSON.
+    if (trigger.type.toLowerCase() !== "eventgridtrigger")
+      throw new Error(`unexpected trigger ${trigger.type}`);
+    const data = { json: JSON.stringify(payload) };
     const coreCtx = {
       invocationId,
       metadata: fn.metadata,

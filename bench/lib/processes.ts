@@ -11,7 +11,7 @@ export const INSTANCE_DRIVER = path.join(here, "..", "child", "instance.mjs");
 export const RSS_PROBE = path.join(here, "..", "child", "rss-probe.mjs");
 
 export interface InstanceJob {
-  kind: "function-eventgrid" | "function-http" | "lambda";
+  kind: "function-eventgrid" | "lambda";
   bundle: string;
   functionName?: string;
   events: unknown[];

@@ -82,20 +82,12 @@ export async function coldStarts(world: World, bundles: Bundles, runs: number): 
         world.emu.reset();
         await createNsg(world, "nsg-bastion");
         const event = await aliceWritesRule(world, "nsg-bastion");
-        job =
-          entry.name === "on-change-http"
-            ? {
-                kind: "function-http",
-                functionName: "onChangeHttp",
-                bundle: entry.outfile,
-                events: [[event]],
-              }
-            : {
-                kind: "function-eventgrid",
-                functionName: "onChange",
-                bundle: entry.outfile,
-                events: [event],
-              };
+        job = {
+          kind: "function-eventgrid",
+          functionName: "onChange",
+          bundle: entry.outfile,
+          events: [event],
+        };
       }
       base.push(await baselineProcess());
       const run = await runInstance(job, lambda ? world.lambdaEnv() : world.functionEnv());

@@ -7,13 +7,8 @@
 // `isSystemEvent` narrowing would lie about the payload. We validate each item with zod instead, and use the SDK's
 // `KnownSystemEventTypes` at compile time so every event type named here is one the SDK knows.
 //
-// Webhook handshakes (the HTTP entry's job, not this module's):
-// - Event Grid schema: a POST whose body is `[SubscriptionValidationEvent]` with header
-//   `aeg-event-type: SubscriptionValidation`; answer 200 with `{"validationResponse": <data.validationCode>}`
-//   (see isValidationHandshake). 202 is not accepted; the answer must come within 30 s.
-// - CloudEvents 1.0 schema: Event Grid sends no validation event; it uses the CloudEvents webhook abuse protection,
-//   an HTTP OPTIONS request with `WebHook-Request-Origin`; answer 200 with `WebHook-Allowed-Origin` set to that
-//   origin (optionally `WebHook-Allowed-Rate`).
+// Subscription validation: the guardian is deployed only behind the Event Grid trigger, whose handshake the Functions
+// host answers; a validation event that reaches the normaliser (the CLI's `explain`) is skipped with its reason.
 
 import type { KnownSystemEventTypes } from "@azure/eventgrid";
 import * as z from "zod";
@@ -229,22 +224,6 @@ function convertAt(node: unknown, path: readonly string[]): unknown {
 // Public API
 
 /**
- * When the input is an Event Grid subscription validation (a single event or a batch holding one), the code to echo
- * back as `{"validationResponse": code}`. Undefined otherwise.
- */
-export function isValidationHandshake(input: unknown): { validationCode: string } | undefined {
-  const items = Array.isArray(input) ? input : [input];
-  for (const item of items) {
-    if (!isRecord(item)) continue;
-    // Event Grid documents this event only in its own schema; a CloudEvents-shaped one is accepted all the same.
-    if (item.eventType !== VALIDATION_EVENT && item.type !== VALIDATION_EVENT) continue;
-    const data = validationData.safeParse(item.data);
-    if (data.success) return { validationCode: data.data.validationCode };
-  }
-  return undefined;
-}
-
-/**
  * Normalises an Event Grid delivery: one event or a batch, Event Grid or CloudEvents 1.0 schema, mixed freely.
  * Never throws for a bad item (it becomes a `malformed` skip naming the index and field, and the rest proceeds);
  * throws InputError only when the input is neither an object nor an array. Changes for the same resource and
@@ -307,7 +286,7 @@ function normaliseItem(item: unknown, index: number): ResourceChange | SkippedEv
     }
     return skip(
       "validation-handshake",
-      "Event Grid subscription validation; the HTTP entry answers it with the validation code",
+      "Event Grid subscription validation; the Functions host answers it for the Event Grid trigger",
       envelope.id,
       eventType,
     );

@@ -6,7 +6,6 @@ import { normaliseEventGrid } from "./azure.ts";
 
 export {
   ARM_BOOLEAN_PROPERTIES,
-  isValidationHandshake,
   normaliseArmBooleans,
   normaliseEventGrid,
   SUPPORTED_AZURE_RESOURCE_TYPES,

@@ -38,6 +38,17 @@ const lambda = () => {
 };
 
 describe("built entries", () => {
+  it("are exactly the entries the templates deploy: no HTTP entry or other undeployed function ships", async () => {
+    expect(built.map((b) => `${b.side}/${b.name}`)).toEqual(["functions/on-change", "lambdas/on-change"]);
+    for (const side of ["functions", "lambdas"]) {
+      const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));
+      expect(shipped).toEqual(["on-change.mjs"]);
+      expect((await readdir(path.join(outdir, side, "bundle"))).filter((f) => f.endsWith(".mjs"))).toEqual([
+        "on-change.mjs",
+      ]);
+    }
+  });
+
   it("re-export the bundle's exports from an entry that loads bundle/<name>.mjs", async () => {
     const entry = lambda();
     expect(entry.outfile).toBe(path.join(outdir, "lambdas", "on-change.mjs"));

@@ -1,10 +1,9 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type EventGridEvent, HttpRequest, InvocationContext } from "@azure/functions";
+import { type EventGridEvent, InvocationContext } from "@azure/functions";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOnChangeHandler } from "../../functions/on-change.ts";
-import { createOnChangeHttpHandler } from "../../functions/on-change-http.ts";
 import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
 import { type Logger, memoryLogger } from "../../shared/log.ts";
@@ -391,101 +390,6 @@ describe("Azure Function onChange rejects what it cannot handle", () => {
       metadataVersion: "1",
     } as unknown as EventGridEvent;
     await expect(handler(malformed, context().ctx)).rejects.toThrow(/cannot handle this event: .*data/);
-  });
-});
-
-describe("Azure Function onChangeHttp (webhook delivery)", () => {
-  const request = (body: unknown, method = "POST", headers: Record<string, string> = {}) =>
-    new HttpRequest({
-      url: "https://guardian.example/api/events",
-      method,
-      headers: { "content-type": "application/json", ...headers },
-      body: { string: typeof body === "string" ? body : JSON.stringify(body) },
-    });
-
-  it("answers the subscription validation handshake", async () => {
-    const handler = createOnChangeHttpHandler(depsFactory().factory);
-    const res = await handler(
-      request([
-        {
-          id: "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
-          topic: `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}`,
-          subject: "",
-          data: {
-            validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
-            validationUrl: "https://rp-eastus2.eventgrid.azure.net:553/eventsubscriptions/x/validate?id=y",
-          },
-          eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
-          eventTime: "2018-01-25T22:12:19.4556811Z",
-          metadataVersion: "1",
-          dataVersion: "1",
-        },
-      ]),
-      context().ctx,
-    );
-    expect(res.status).toBe(200);
-    expect(res.jsonBody).toEqual({ validationResponse: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6" });
-  });
-
-  it("answers 503 (retried by Event Grid), not 400, when the guardian's own policy is broken", async () => {
-    const handler = createOnChangeHttpHandler(async (log) =>
-      azureGuardianDeps(env({ GUARDIAN_POLICY_FILE: path.join(dir, "missing.yaml") }), log, {
-        credential: staticTokenCredential(guardianToken),
-      }),
-    );
-    const res = await handler(
-      request([{ id: "x", eventType: "Microsoft.Resources.ResourceWriteSuccess" }]),
-      context().ctx,
-    );
-    expect(res.status).toBe(503);
-  });
-
-  it("answers the CloudEvents OPTIONS handshake", async () => {
-    const handler = createOnChangeHttpHandler(depsFactory().factory);
-    const res = await handler(
-      request("", "OPTIONS", { "WebHook-Request-Origin": "eventgrid.azure.net" }),
-      context().ctx,
-    );
-    expect(res.status).toBe(200);
-    expect(res.headers).toEqual({ "WebHook-Allowed-Origin": "eventgrid.azure.net" });
-  });
-
-  it("rejects a body that is not JSON with 400 (Event Grid does not retry 400)", async () => {
-    const handler = createOnChangeHttpHandler(depsFactory().factory);
-    const res = await handler(request("{oops"), context().ctx);
-    expect(res.status).toBe(400);
-  });
-
-  it("handles the valid events of a batch and answers 400 naming the malformed one, so Event Grid dead-letters it", async () => {
-    await seedNsg();
-    const handler = createOnChangeHttpHandler(depsFactory().factory);
-    const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
-    const batch = [
-      ...emu.events.slice(mark),
-      {
-        id: "b1e2c3d4-0000-4000-8000-000000000001",
-        eventType: "Microsoft.Resources.ResourceWriteSuccess",
-        subject: NSG_ID,
-        eventTime: "2026-11-23T10:00:00Z",
-        dataVersion: "2",
-        metadataVersion: "1",
-      },
-    ];
-    const res = await handler(request(batch), context().ctx);
-    expect(res.status).toBe(400);
-    expect(JSON.stringify(res.jsonBody)).toMatch(/data/);
-    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
-  });
-
-  it("processes a delivered batch end to end", async () => {
-    await seedNsg();
-    const handler = createOnChangeHttpHandler(depsFactory().factory);
-    const mark = emu.events.length;
-    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
-    const res = await handler(request(emu.events.slice(mark)), context().ctx);
-    expect(res.status).toBe(200);
-    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
   });
 });
 

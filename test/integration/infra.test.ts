@@ -26,6 +26,7 @@ import {
   checkTemplates,
   type DerivedInfra,
   declaredPermissions,
+  deployedEntries,
   deriveInfra,
   infraDrift,
   isEc2ReadAction,
@@ -208,6 +209,36 @@ describe("AWS CloudFormation template", () => {
   const [[queueId] = [""]] = cfnOfType("AWS::SQS::Queue");
   const [[roleId] = [""]] = cfnOfType("AWS::IAM::Role");
   const getAtt = (id: string, attribute: string) => ({ "Fn::GetAtt": [id, attribute] });
+
+  it("ships exactly the entries the templates deploy, and every entry in the repository is deployed", async () => {
+    const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
+    expect(shipped).toEqual(["functions/on-change", "lambdas/on-change"]);
+    expect(deployedEntries(azure, awsText)).toEqual([
+      { side: "functions", name: "on-change", runs: "onChange" },
+      { side: "lambdas", name: "on-change", runs: "handler" },
+    ]);
+    // No dormant entry point: every file beside the shared runtime is one a template deploys.
+    const files = ["functions", "lambdas"].flatMap((side) =>
+      readdirSync(path.join(root, side))
+        .filter((f) => f.endsWith(".ts") && f !== "runtime.ts")
+        .map((f) => `${side}/${f.replace(/\.ts$/, "")}`),
+    );
+    expect(files.sort()).toEqual(shipped);
+    // Each Azure entry registers only the function the subscription delivers to, and no HTTP trigger.
+    const source = read("functions/on-change.ts");
+    expect([...source.matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]])).toEqual([
+      ["eventGrid", "onChange"],
+    ]);
+    // A template that wires an entry the repository lacks fails the build instead of shipping less.
+    const moved = JSON.parse(
+      azureText.replace(`"functionName": "onChange"`, `"functionName": "onChangeHttp"`),
+    );
+    expect(deployedEntries(moved, awsText)[0]).toEqual({
+      side: "functions",
+      name: "on-change-http",
+      runs: "onChangeHttp",
+    });
+  });
 
   it("deploys the built Lambda entry with a supported Node.js runtime", async () => {
     expect(["nodejs22.x", "nodejs24.x"]).toContain(fnProps.Runtime);

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
-import { isValidationHandshake, normaliseEventGrid } from "../../../shared/events/azure.ts";
+import { normaliseEventGrid } from "../../../shared/events/azure.ts";
 import { normalise } from "../../../shared/events/index.ts";
 import type { NormaliseResult, ResourceChange } from "../../../shared/types.ts";
 
@@ -321,7 +321,7 @@ describe("normaliseEventGrid: batches", () => {
       ["malformed", "event[5]"],
       [
         "validation-handshake",
-        "Event Grid subscription validation; the HTTP entry answers it with the validation code",
+        "Event Grid subscription validation; the Functions host answers it for the Event Grid trigger",
       ],
     ]);
     expect(result.skipped[0]?.detail).toBe("event[1]: expected an event object, got string");
@@ -428,7 +428,7 @@ describe("normaliseEventGrid: malformed events", () => {
 });
 
 describe("validation handshake", () => {
-  it("is skipped by the normaliser and its code is returned by isValidationHandshake", () => {
+  it("is skipped by the normaliser (the Functions host answers it)", () => {
     const delivery = fixture("validation.eventgrid");
     expect(normaliseEventGrid(delivery)).toEqual({
       changes: [],
@@ -437,15 +437,10 @@ describe("validation handshake", () => {
           eventId: "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
           eventType: "Microsoft.EventGrid.SubscriptionValidationEvent",
           reason: "validation-handshake",
-          detail: "Event Grid subscription validation; the HTTP entry answers it with the validation code",
+          detail:
+            "Event Grid subscription validation; the Functions host answers it for the Event Grid trigger",
         },
       ],
-    });
-    expect(isValidationHandshake(delivery)).toEqual({
-      validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
-    });
-    expect(isValidationHandshake(event("validation.eventgrid"))).toEqual({
-      validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
     });
   });
 
@@ -460,18 +455,12 @@ describe("validation handshake", () => {
       data: e.data,
       specversion: "1.0",
     };
-    expect(isValidationHandshake([cloudEvent])).toEqual({
-      validationCode: "512d38b6-c7b8-40c8-89fe-f46f9e9622b6",
-    });
     expect(normaliseEventGrid([cloudEvent]).skipped[0]?.reason).toBe("validation-handshake");
   });
 
-  it("is undefined for other deliveries and for a validation event without a code", () => {
-    expect(isValidationHandshake(fixture("resource-write-success.eventgrid"))).toBeUndefined();
-    expect(isValidationHandshake("junk")).toBeUndefined();
+  it("reports a validation event without a code as malformed", () => {
     const noCode = event("validation.eventgrid");
     dataOf(noCode).validationCode = "";
-    expect(isValidationHandshake([noCode])).toBeUndefined();
     expect(normaliseEventGrid([noCode]).skipped[0]).toMatchObject({
       reason: "malformed",
       detail: "event[0]: data.validationCode: Too small: expected string to have >=1 characters",
