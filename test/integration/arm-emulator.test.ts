@@ -15,6 +15,7 @@ import {
   startArmEmulator,
   staticTokenCredential,
 } from "../harness/arm-emulator/index.ts";
+import { randomFaults } from "../harness/faults.ts";
 
 const SUB = DEFAULT_SUBSCRIPTION_ID;
 const RG = "rg-guardian";
@@ -615,6 +616,197 @@ describe("ARM emulator: validation, errors and faults", () => {
     await createWebNsg();
     expect(emu.requests.filter((r) => r.method === "PUT").map((r) => r.status)).toEqual([503, 201]);
     expect(eventsOfType("Microsoft.Resources.ResourceWriteSuccess")).toHaveLength(1);
+  });
+});
+
+describe("ARM emulator: injected faults (test/harness/faults.ts)", () => {
+  const RULE = `${NSG_ID}/securityRules/allow-ssh-office`;
+  const ruleBody = (source: string) => ({
+    properties: {
+      protocol: "Tcp",
+      sourcePortRange: "*",
+      destinationPortRange: "22",
+      sourceAddressPrefix: source,
+      destinationAddressPrefix: "*",
+      access: "Allow",
+      priority: 110,
+      direction: "Inbound",
+    },
+  });
+  const ORIGINAL = "198.51.100.0/24,203.0.113.0/24";
+  const sourceOf = () => {
+    const p = (
+      emu.get(RULE) as { properties: { sourceAddressPrefix?: string; sourceAddressPrefixes: string[] } }
+    ).properties;
+    return p.sourceAddressPrefix ?? p.sourceAddressPrefixes.join(",");
+  };
+  const failure = (p: Promise<unknown>) =>
+    p.then(
+      () => undefined,
+      (e: unknown) => e as { code?: string },
+    );
+
+  it("answers 409 AnotherOperationInProgress, which the SDK's default policy does not retry", async () => {
+    await createWebNsg();
+    emu.injectFault({ method: "PUT", status: 409, times: 1 });
+    const answer = await rawArmRequest(emu, "PUT", `${RULE}?${API}`, {
+      token,
+      body: ruleBody("10.1.0.0/16"),
+    });
+    expect(answer.status).toBe(409);
+    expect(answer.body).toMatchObject({ error: { code: "AnotherOperationInProgress" } });
+    expect(sourceOf()).toBe(ORIGINAL);
+  });
+
+  it("drops the connection before the call reaches the service: nothing applied", async () => {
+    await createWebNsg();
+    const mark = emu.events.length;
+    emu.injectFault({ method: "PUT", kind: "reset-before", times: 1 });
+    const error = await failure(
+      rawArmRequest(emu, "PUT", `${RULE}?${API}`, { token, body: ruleBody("10.1.0.0/16") }),
+    );
+    expect(error?.code).toBe("ECONNRESET");
+    expect(sourceOf()).toBe(ORIGINAL);
+    expect(emu.events.length).toBe(mark);
+    expect(emu.requests.at(-1)).toMatchObject({ method: "PUT", status: 0, fault: "reset-before" });
+  });
+
+  it("applies the call and then drops the connection: the change and its event exist, the answer is lost", async () => {
+    await createWebNsg();
+    const mark = emu.events.length;
+    emu.injectFault({ method: "PUT", kind: "reset-after", times: 1 });
+    const error = await failure(
+      rawArmRequest(emu, "PUT", `${RULE}?${API}`, { token, body: ruleBody("10.1.0.0/16") }),
+    );
+    expect(error?.code).toBe("ECONNRESET");
+    expect(sourceOf()).toBe("10.1.0.0/16");
+    expect(emu.events.length).toBe(mark + 2); // ResourceWriteSuccess and the notification
+    expect(emu.requests.at(-1)).toMatchObject({
+      status: 200,
+      fault: "reset-after",
+      body: ruleBody("10.1.0.0/16"),
+    });
+  });
+
+  it("never answers a black-holed call (before or after applying it); the client's own timeout ends it", async () => {
+    await createWebNsg();
+    const timeout = { abortSignal: AbortSignal.timeout(200), ...FAST };
+    emu.injectFault({ method: "GET", pathIncludes: "nsg-web", kind: "hang", times: 1 });
+    await expect(client.networkSecurityGroups.get(RG, "nsg-web", timeout)).rejects.toThrow(/abort/i);
+    emu.injectFault({ method: "DELETE", kind: "hang-after", times: 1 });
+    await expect(
+      client.securityRules.delete(RG, "nsg-web", "allow-ssh-office", {
+        abortSignal: AbortSignal.timeout(200),
+        ...FAST,
+      }),
+    ).rejects.toThrow(/abort/i);
+    expect(emu.get(RULE)).toBeUndefined();
+    expect(emu.requests.map((r) => r.fault).filter(Boolean)).toEqual(["hang", "hang-after"]);
+  });
+
+  it("fails a long-running write with the given code: rolled back by default, left Failed when applied", async () => {
+    await createWebNsg();
+    const etag = (emu.get(NSG_ID) as { etag: string }).etag;
+    emu.injectFault({ method: "PUT", kind: "lro-failed", code: "InternalServerError", times: 1 });
+    const error = await failure(
+      client.securityRules.createOrUpdate(
+        RG,
+        "nsg-web",
+        "allow-ssh-office",
+        {
+          protocol: "Tcp",
+          sourcePortRange: "*",
+          destinationPortRange: "22",
+          sourceAddressPrefix: "10.1.0.0/16",
+          destinationAddressPrefix: "*",
+          access: "Allow",
+          priority: 110,
+          direction: "Inbound",
+        },
+        FAST,
+      ),
+    );
+    expect(String(error)).toMatch(/long-running operation has failed.*InternalServerError/);
+    // Rolled back to what it was, under a new etag (the intermediate state was visible while the operation ran).
+    expect(sourceOf()).toBe(ORIGINAL);
+    expect((emu.get(NSG_ID) as { etag: string }).etag).not.toBe(etag);
+
+    emu.injectFault({
+      method: "PUT",
+      kind: "lro-failed",
+      code: "SecurityRuleInvalid",
+      applied: true,
+      times: 1,
+    });
+    const put = await rawArmRequest(emu, "PUT", `${RULE}?${API}`, { token, body: ruleBody("10.2.0.0/16") });
+    expect(put.status).toBe(200);
+    const status = new URL(String(put.headers["azure-asyncoperation"]));
+    let poll = await rawArmRequest(emu, "GET", status.pathname + status.search, { token });
+    while ((poll.body as { status: string }).status === "InProgress") {
+      poll = await rawArmRequest(emu, "GET", status.pathname + status.search, { token });
+    }
+    expect(poll.body).toEqual({
+      status: "Failed",
+      error: { code: "SecurityRuleInvalid", message: expect.any(String) },
+    });
+    expect(emu.get(RULE)).toMatchObject({
+      properties: { sourceAddressPrefix: "10.2.0.0/16", provisioningState: "Failed" },
+    });
+  });
+
+  it("keeps rule properties it does not model, as sent, and logs each write's body", async () => {
+    await createWebNsg();
+    const body = ruleBody("10.1.0.0/16");
+    const withUnknown = { ...body, properties: { ...body.properties, futureSetting: { mode: "Strict" } } };
+    await rawArmRequest(emu, "PUT", `${RULE}?${API}`, { token, body: withUnknown });
+    expect(emu.get(RULE)).toMatchObject({ properties: { futureSetting: { mode: "Strict" } } });
+    expect(emu.requests.at(-1)?.body).toEqual(withUnknown);
+  });
+
+  it("draws seeded random faults for matching callers only, and lets a test act between a read and its answer", async () => {
+    await createWebNsg();
+    const plan = randomFaults({
+      seed: 7,
+      rate: 1,
+      mix: [
+        { weight: 1, fault: { status: 503 } },
+        { weight: 1, fault: { kind: "lro-failed", code: "Conflict" } },
+      ],
+      match: (call) => call.caller === "someone-else",
+    });
+    emu.setFaultPlan(plan);
+    expect((await rawArmRequest(emu, "GET", `${NSG_ID}?${API}`, { token })).status).toBe(200);
+    const other = mintToken({ oid: "someone-else" });
+    expect((await rawArmRequest(emu, "GET", `${NSG_ID}?${API}`, { token: other })).status).toBe(503);
+    // lro-failed is drawn only for long-running writes.
+    expect(plan.injected.map((i) => i.fault)).toEqual([{ status: 503 }]);
+    emu.setFaultPlan(undefined);
+
+    const editor = networkClientFor(emu, other);
+    const off = emu.beforeAnswer(async (entry) => {
+      if (entry.method === "GET" && entry.caller === USER_CLAIMS.oid) {
+        off();
+        await editor.securityRules.createOrUpdate(
+          RG,
+          "nsg-web",
+          "allow-ssh-office",
+          { ...ruleBody("10.9.0.0/16").properties, protocol: "Tcp", access: "Allow", direction: "Inbound" },
+          FAST,
+        );
+      }
+    });
+    const read = await rawArmRequest(emu, "GET", `${RULE}?${API}`, { token });
+    // The read answers what was true when it was handled; the edit landed before the answer left.
+    expect(
+      (read.body as { properties: { sourceAddressPrefixes: string[] } }).properties.sourceAddressPrefixes,
+    ).toEqual(ORIGINAL.split(","));
+    expect(sourceOf()).toBe("10.9.0.0/16");
+    const stale = await rawArmRequest(emu, "PUT", `${RULE}?${API}`, {
+      token,
+      body: ruleBody("10.1.0.0/16"),
+      headers: { "If-Match": String((read.body as { etag: string }).etag) },
+    });
+    expect(stale.status).toBe(412);
   });
 });
 

@@ -3,10 +3,12 @@
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { FaultPlan } from "../faults.ts";
 import { resourceRoutes } from "./handlers/index.ts";
 import { clone, isObject } from "./json.ts";
 import { decodePath, matchRoute } from "./router.ts";
 import {
+  type AnswerHook,
   type EventListener,
   type FaultSpec,
   handle,
@@ -27,7 +29,7 @@ export {
   rawArmRequest,
 } from "./client.ts";
 export { DEFAULT_TENANT_ID, eventClaims } from "./events.ts";
-export type { FaultSpec, RequestLogEntry } from "./server.ts";
+export type { AnswerHook, FaultSpec, RequestLogEntry } from "./server.ts";
 
 export interface ArmEmulator {
   /** `https://127.0.0.1:<port>` */
@@ -45,9 +47,16 @@ export interface ArmEmulator {
   readonly events: object[];
   /** Every request answered, in order, including LRO polls and failures. */
   readonly requests: RequestLogEntry[];
-  /** The next `times` requests matching `method` / `pathIncludes` fail with `status` before reaching any handler. */
+  /** The next `times` requests matching `method` / `pathIncludes` fail as the spec says (test/harness/faults.ts). */
   injectFault(fault: FaultSpec): void;
-  /** Clears state, events, requests and faults (listeners stay subscribed). */
+  /** Consulted for every authenticated request that no scripted fault matched; undefined turns it off. */
+  setFaultPlan(plan: FaultPlan | undefined): void;
+  /**
+   * Runs after each request is handled and logged, before its answer leaves (awaited): a test can make another caller
+   * act between, say, the guardian's read and its write. Returns unsubscribe.
+   */
+  beforeAnswer(hook: AnswerHook): () => void;
+  /** Clears state, events, requests, faults and the fault plan (listeners and hooks stay). */
   reset(): void;
 }
 
@@ -83,9 +92,12 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     },
     baseUrl: () => url,
     faults: [],
+    faultPlan: undefined,
     requests: [],
     events: [],
     listeners: new Set<EventListener>(),
+    answerHooks: new Set<AnswerHook>(),
+    held: new Set(),
   };
 
   const server: Server = createServer({ key, cert }, (req, res) => {
@@ -110,7 +122,8 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     stop: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
-        // SDK clients keep connections alive; close them so stop() does not wait for their idle timeout.
+        // SDK clients keep connections alive (and `hang` faults hold answers): close them so stop() does not wait.
+        for (const res of pipeline.held) res.destroy();
         server.closeAllConnections();
       }),
     seed(resource) {
@@ -135,11 +148,21 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     injectFault(fault) {
       pipeline.faults.push({ ...fault });
     },
+    setFaultPlan(plan) {
+      pipeline.faultPlan = plan;
+    },
+    beforeAnswer(hook) {
+      pipeline.answerHooks.add(hook);
+      return () => {
+        pipeline.answerHooks.delete(hook);
+      };
+    },
     reset() {
       pipeline.state.reset();
       pipeline.events.length = 0;
       pipeline.requests.length = 0;
       pipeline.faults.length = 0;
+      pipeline.faultPlan = undefined;
     },
   };
 }

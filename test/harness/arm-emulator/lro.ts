@@ -2,13 +2,17 @@
 // Azure-AsyncOperation URL (`.../providers/Microsoft.Network/locations/{location}/operations/{id}`), which reports
 // {"status":"InProgress"} for `lroPolls` polls and then {"status":"Succeeded"}. DELETE also gets a Location URL
 // (`.../operationResults/{id}`): 202 while running, 204 when done. The write itself is applied at request time;
-// only provisioningState lags until the operation completes.
+// only provisioningState lags until the operation completes. An operation that is to fail (an injected `lro-failed`
+// fault) reports {"status":"Failed","error":{code,message}} instead, the Location URL answers the error, and the
+// write is rolled back (the tracked resource restored, with a new etag) or left in place with provisioningState Failed.
 
 import { ArmError } from "./errors.ts";
 import type { JsonObject } from "./json.ts";
 import {
   completeProvisioning,
   type EmulatorState,
+  embeddedChildren,
+  type OperationFailure,
   type PendingOperation,
   setProvisioningState,
 } from "./state.ts";
@@ -20,7 +24,13 @@ export const OPERATION_RESULT_PATTERN =
 
 export function startOperation(
   state: EmulatorState,
-  input: { trackedId: string; subscriptionId: string; location: string; touched: JsonObject[] },
+  input: {
+    trackedId: string;
+    subscriptionId: string;
+    location: string;
+    touched: JsonObject[];
+    failure?: OperationFailure;
+  },
 ): PendingOperation {
   const op: PendingOperation = {
     id: state.newGuid(),
@@ -29,6 +39,7 @@ export function startOperation(
     location: input.location || "global",
     pollsLeft: state.lroPolls,
     done: false,
+    ...(input.failure ? { failure: input.failure } : {}),
   };
   for (const target of input.touched) setProvisioningState(target, "Updating");
   state.operations.set(op.id, op);
@@ -59,8 +70,33 @@ function advance(state: EmulatorState, op: PendingOperation): void {
     return;
   }
   op.done = true;
+  const failure = op.failure;
+  if (failure?.rollback) {
+    const previous = failure.rollback.resource;
+    if (previous) {
+      state.putTracked(previous);
+      state.restamp(previous);
+    } else {
+      state.deleteTracked(op.trackedId);
+    }
+    return;
+  }
   const tracked = state.getTracked(op.trackedId);
-  if (tracked) completeProvisioning(tracked);
+  if (!tracked) return;
+  if (failure) {
+    setProvisioningState(tracked, "Failed");
+    for (const child of embeddedChildren(tracked)) {
+      const props = child.properties as JsonObject;
+      if (props.provisioningState === "Updating") props.provisioningState = "Failed";
+    }
+  } else {
+    completeProvisioning(tracked);
+  }
+}
+
+/** The HTTP status the Location URL answers for a failed operation: 409 for conflicts, else 400. */
+function failureStatus(code: string): number {
+  return /conflict|inprogress|preempted|precondition/i.test(code) ? 409 : 400;
 }
 
 function find(state: EmulatorState, operationId: string): PendingOperation {
@@ -73,7 +109,14 @@ function find(state: EmulatorState, operationId: string): PendingOperation {
 export function pollStatus(state: EmulatorState, operationId: string): { status: number; body: JsonObject } {
   const op = find(state, operationId);
   advance(state, op);
-  return { status: 200, body: { status: op.done ? "Succeeded" : "InProgress" } };
+  if (!op.done) return { status: 200, body: { status: "InProgress" } };
+  if (op.failure) {
+    return {
+      status: 200,
+      body: { status: "Failed", error: { code: op.failure.code, message: op.failure.message } },
+    };
+  }
+  return { status: 200, body: { status: "Succeeded" } };
 }
 
 /** GET on the Location URL (operationResults). */
@@ -82,9 +125,16 @@ export function pollResult(
   operationId: string,
   baseUrl: string,
   apiVersion: string,
-): { status: number; headers: Record<string, string> } {
+): { status: number; headers: Record<string, string>; body?: JsonObject } {
   const op = find(state, operationId);
   advance(state, op);
+  if (op.done && op.failure) {
+    return {
+      status: failureStatus(op.failure.code),
+      headers: {},
+      body: { error: { code: op.failure.code, message: op.failure.message } },
+    };
+  }
   if (op.done) return { status: 204, headers: {} };
   const { Location, "Retry-After": retryAfter } = operationHeaders(baseUrl, op, apiVersion, true);
   return { status: 202, headers: { Location: Location ?? "", "Retry-After": retryAfter ?? "0" } };

@@ -3,6 +3,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { type Fault, type FaultKind, type FaultPlan, faultKind } from "../faults.ts";
 import { decodeToken } from "./auth.ts";
 import { ArmError, invalidRequestFormat } from "./errors.ts";
 import { resourceEvent, resourceNotificationEvent } from "./events.ts";
@@ -25,23 +26,29 @@ import {
 } from "./router.ts";
 import { completeProvisioning, type EmulatorState } from "./state.ts";
 
-export interface FaultSpec {
-  method?: string;
-  pathIncludes?: string;
-  status: 429 | 500 | 503;
-  retryAfterSeconds?: number;
-  times: number;
-  /** Error code in the body; defaults to TooManyRequests / InternalServerError / ServiceUnavailable. */
-  code?: string;
-}
+/**
+ * A scripted fault: the next `times` requests matching `method` / `pathIncludes` fail as `Fault` says (an error status
+ * when `kind` is omitted; see test/harness/faults.ts for the others). Error codes default by status:
+ * TooManyRequests, InternalServerError, ServiceUnavailable, AnotherOperationInProgress (409), ...
+ */
+export type FaultSpec = { method?: string; pathIncludes?: string; times: number } & Fault;
 
 export interface RequestLogEntry {
   method: string;
   path: string;
+  /** The status answered, or that would have been answered when the answer was lost (reset-after, hang-after). 0 when nothing was answered. */
   status: number;
+  /** The token's `oid`: who made the call. */
+  caller?: string;
+  /** The parsed JSON body of a PUT or PATCH, as received. */
+  body?: unknown;
+  /** The injected fault, if any. */
+  fault?: FaultKind;
 }
 
 export type EventListener = (events: object[]) => void;
+/** Runs after a request was handled and logged, before its answer leaves: lets a test interleave another caller. */
+export type AnswerHook = (entry: RequestLogEntry) => void | Promise<void>;
 
 export interface PipelineOptions {
   emitResourceNotifications: boolean;
@@ -57,16 +64,33 @@ export interface Pipeline {
   options: PipelineOptions;
   baseUrl: () => string;
   faults: FaultSpec[];
+  faultPlan: FaultPlan | undefined;
   requests: RequestLogEntry[];
   events: object[];
   listeners: Set<EventListener>;
+  answerHooks: Set<AnswerHook>;
+  /** Answers held open by `hang` faults, ended when the emulator stops. */
+  held: Set<ServerResponse>;
 }
 
-const DEFAULT_FAULT_CODES: Record<FaultSpec["status"], string> = {
+const DEFAULT_FAULT_CODES: Record<number, string> = {
+  409: "AnotherOperationInProgress",
   429: "TooManyRequests",
   500: "InternalServerError",
+  502: "BadGateway",
   503: "ServiceUnavailable",
+  504: "GatewayTimeout",
 };
+
+const DEFAULT_FAULT_MESSAGES: Record<string, string> = {
+  TooManyRequests:
+    "The request was throttled. Please retry after the number of seconds in the Retry-After header.",
+  // The Network RP's wording; a real answer also names the operation's status URL.
+  AnotherOperationInProgress: "Another operation on this or dependent resource is in progress.",
+};
+
+type StatusFault = Extract<Fault, { status: number }>;
+type LroFailure = Extract<Fault, { kind: "lro-failed" }>;
 
 interface Reply {
   status: number;
@@ -122,7 +146,7 @@ function authenticate(header: string | undefined): JsonObject {
   return claims;
 }
 
-function takeFault(faults: FaultSpec[], method: string, path: string): FaultSpec | undefined {
+function takeFault(faults: FaultSpec[], method: string, path: string): Fault | undefined {
   const index = faults.findIndex(
     (f) =>
       f.times > 0 &&
@@ -136,17 +160,22 @@ function takeFault(faults: FaultSpec[], method: string, path: string): FaultSpec
   return fault;
 }
 
-function faultReply(fault: FaultSpec): Reply {
-  const code = fault.code ?? DEFAULT_FAULT_CODES[fault.status];
+function faultReply(fault: StatusFault): Reply {
+  const code = fault.code ?? DEFAULT_FAULT_CODES[fault.status] ?? "InternalServerError";
   const message =
-    fault.status === 429
-      ? "The request was throttled. Please retry after the number of seconds in the Retry-After header."
-      : `The service returned ${fault.status} (injected fault).`;
+    fault.message ?? DEFAULT_FAULT_MESSAGES[code] ?? `The service returned ${fault.status} (injected fault).`;
   return {
     status: fault.status,
     body: { error: { code, message } },
     headers: fault.retryAfterSeconds === undefined ? {} : { "Retry-After": String(fault.retryAfterSeconds) },
   };
+}
+
+/** Whether the request is a write the route runs as a long-running operation (where `lro-failed` applies). */
+function isLongRunningWrite(pipeline: Pipeline, method: string, path: string): boolean {
+  if (method !== "PUT" && method !== "DELETE") return false;
+  const match = matchRoute(pipeline.routes, path);
+  return match?.route.kind === "item" && match.route.longRunning;
 }
 
 function etagMatches(ifMatch: string, etag: unknown): boolean {
@@ -282,6 +311,7 @@ function handleItemWrite(
   ctx: RequestContext,
   route: ItemRoute,
   caller: CallerInfo,
+  lroFailure: LroFailure | undefined,
 ): { reply: Reply; events: JsonObject[] } {
   const method = ctx.method;
   const handler = method === "PUT" ? route.put : method === "PATCH" ? route.patch : route.delete;
@@ -311,22 +341,38 @@ function handleItemWrite(
   const current = route.read(ctx);
   checkPreconditions(req, current, ctx.path);
   if (method === "PATCH" && !current) throw route.notFound(ctx);
+  const failing = route.longRunning && method !== "PATCH" ? lroFailure : undefined;
+  // What a failed operation rolls back to (the tracked resource as it was, or nothing if the write created it).
+  const before = failing ? pipeline.state.getTracked(route.trackedId(ctx)) : undefined;
+  const rollback = failing && failing.applied !== true ? { resource: before && clone(before) } : undefined;
   const outcome = (handler as (c: RequestContext, cur: JsonObject | undefined) => WriteOutcome)(ctx, current);
   if (outcome.status === 204) return { reply: { status: 204 }, events: [] };
 
   let headers: Record<string, string> = {};
-  // lroPolls 0 completes synchronously (no async headers), which ARM allows and core-lro finishes without sleeping.
-  const asynchronous = route.longRunning && method !== "PATCH" && pipeline.state.lroPolls > 0;
+  // lroPolls 0 completes synchronously (no async headers), which ARM allows and core-lro finishes without sleeping;
+  // an operation that is to fail is always asynchronous, since only its status can say so.
+  const asynchronous =
+    route.longRunning && method !== "PATCH" && (pipeline.state.lroPolls > 0 || failing !== undefined);
   if (asynchronous) {
     const op = startOperation(pipeline.state, {
       trackedId: outcome.trackedId,
       subscriptionId: ctx.params.subscriptionId ?? "",
       location: outcome.location,
       touched: outcome.touched,
+      ...(failing
+        ? {
+            failure: {
+              code: failing.code,
+              message: failing.message ?? `The operation failed with ${failing.code} (injected fault).`,
+              ...(rollback ? { rollback } : {}),
+            },
+          }
+        : {}),
     });
     headers = operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, method === "DELETE");
   }
-  const events = buildEvents(pipeline, ctx, route, outcome, caller);
+  // A write that will be rolled back never took effect: ARM raises no success event for it.
+  const events = rollback ? [] : buildEvents(pipeline, ctx, route, outcome, caller);
   if (method === "DELETE") {
     return { reply: { status: asynchronous ? 202 : 200, headers }, events };
   }
@@ -338,6 +384,7 @@ function route(
   req: IncomingMessage,
   ctx: RequestContext,
   caller: CallerInfo,
+  lroFailure: LroFailure | undefined,
 ): { reply: Reply; events: JsonObject[] } {
   const statusMatch = matchRoute(
     [
@@ -351,7 +398,7 @@ function route(
     if (statusMatch.route.pattern === OPERATION_STATUS_PATTERN) {
       const { status, body } = pollStatus(pipeline.state, operationId);
       return {
-        reply: { status, body, headers: body.status === "Succeeded" ? {} : { "Retry-After": "0" } },
+        reply: { status, body, headers: body.status === "InProgress" ? { "Retry-After": "0" } : {} },
         events: [],
       };
     }
@@ -383,7 +430,7 @@ function route(
     if (!resource) throw r.notFound(ctx);
     return { reply: { status: 200, body: resource }, events: [] };
   }
-  return handleItemWrite(pipeline, req, ctx, r, caller);
+  return handleItemWrite(pipeline, req, ctx, r, caller, lroFailure);
 }
 
 /**
@@ -442,6 +489,9 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
   };
   let reply: Reply;
   let events: JsonObject[] = [];
+  let fault: Fault | undefined;
+  let caller: string | undefined;
+  let received: unknown;
   try {
     const raw = await readBody(req);
     const apiVersion = url.searchParams.get("api-version");
@@ -453,18 +503,35 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
       );
     }
     const claims = authenticate(req.headers.authorization);
-    const fault = takeFault(pipeline.faults, method, path);
-    if (fault) {
+    caller = typeof claims.oid === "string" ? claims.oid : undefined;
+    let body: unknown;
+    if ((method === "PUT" || method === "PATCH") && raw.length > 0) {
+      try {
+        body = JSON.parse(raw.toString("utf8"));
+        received = body;
+      } catch (error) {
+        throw invalidRequestFormat(error instanceof Error ? error.message : "Invalid JSON.");
+      }
+    }
+    fault =
+      takeFault(pipeline.faults, method, path) ??
+      pipeline.faultPlan?.decide({
+        method,
+        path,
+        ...(caller === undefined ? {} : { caller }),
+        longRunning: isLongRunningWrite(pipeline, method, path),
+      });
+    const kind = fault && faultKind(fault);
+    if (kind === "reset-before" || kind === "hang") {
+      // Nothing reaches the service: the connection drops, or the call is never answered.
+      pipeline.requests.push({ method, path, status: 0, ...logged(caller, received), fault: kind });
+      if (kind === "reset-before") req.socket.destroy();
+      else hold(pipeline, res);
+      return;
+    }
+    if (fault && "status" in fault) {
       reply = faultReply(fault);
     } else {
-      let body: unknown;
-      if ((method === "PUT" || method === "PATCH") && raw.length > 0) {
-        try {
-          body = JSON.parse(raw.toString("utf8"));
-        } catch (error) {
-          throw invalidRequestFormat(error instanceof Error ? error.message : "Invalid JSON.");
-        }
-      }
       const ctx: RequestContext = {
         method,
         path,
@@ -475,14 +542,15 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
         state: pipeline.state,
       };
       const remote = req.socket.remoteAddress ?? "";
-      const caller: CallerInfo = {
+      const info: CallerInfo = {
         claims,
         correlationId,
         clientRequestId: String(req.headers["x-ms-client-request-id"] ?? ""),
         clientIp: remote.replace(/^::ffff:/, ""),
         url: url.toString(),
       };
-      ({ reply, events } = route(pipeline, req, ctx, caller));
+      const lroFailure = fault?.kind === "lro-failed" ? fault : undefined;
+      ({ reply, events } = route(pipeline, req, ctx, info, lroFailure));
     }
   } catch (error) {
     if (error instanceof ArmError) {
@@ -501,10 +569,39 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
     }
     events = [];
   }
-  pipeline.requests.push({ method, path, status: reply.status });
+  const kind = fault && faultKind(fault);
+  const entry: RequestLogEntry = {
+    method,
+    path,
+    status: reply.status,
+    ...logged(caller, received),
+    ...(kind === undefined ? {} : { fault: kind }),
+  };
+  pipeline.requests.push(entry);
   // Recorded before the response leaves so a caller that awaited its write always finds the events; listeners run
   // once the response is flushed so a consumer that reads back never races the writer's own response.
   pipeline.events.push(...events);
+  for (const hook of pipeline.answerHooks) await hook(entry);
+  if (kind === "reset-after" || kind === "hang-after") {
+    // Applied, but the answer is lost: the connection drops, or the call is never answered.
+    if (events.length > 0) setImmediate(() => dispatch(pipeline, events));
+    if (kind === "reset-after") req.socket.destroy();
+    else hold(pipeline, res);
+    return;
+  }
   if (events.length > 0) res.once("finish", () => dispatch(pipeline, events));
   send(res, reply, baseHeaders);
+}
+
+function logged(caller: string | undefined, body: unknown): Partial<RequestLogEntry> {
+  return {
+    ...(caller === undefined ? {} : { caller }),
+    ...(body === undefined ? {} : { body: clone(body) }),
+  };
+}
+
+/** Keeps an answer open until the client gives up (its socket closes) or the emulator stops. */
+function hold(pipeline: Pipeline, res: ServerResponse): void {
+  pipeline.held.add(res);
+  res.once("close", () => pipeline.held.delete(res));
 }

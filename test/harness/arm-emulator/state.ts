@@ -14,6 +14,15 @@ export interface PendingOperation {
   /** Polls still answered with InProgress. */
   pollsLeft: number;
   done: boolean;
+  /** Set when the operation is to end Failed (an injected `lro-failed` fault). */
+  failure?: OperationFailure;
+}
+
+export interface OperationFailure {
+  code: string;
+  message: string;
+  /** Present when the service rolls the write back: the tracked resource as it was (undefined: it did not exist). */
+  rollback?: { resource: JsonObject | undefined };
 }
 
 export class EmulatorState {
@@ -85,7 +94,10 @@ export function embeddedChildren(resource: JsonObject): JsonObject[] {
   return children;
 }
 
-export function setProvisioningState(target: JsonObject, state: "Succeeded" | "Updating" | "Deleting"): void {
+export function setProvisioningState(
+  target: JsonObject,
+  state: "Succeeded" | "Updating" | "Deleting" | "Failed",
+): void {
   const props = target.properties;
   if (isObject(props)) props.provisioningState = state;
 }

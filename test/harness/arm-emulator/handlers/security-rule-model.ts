@@ -11,6 +11,26 @@ const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "*", "Ah"] as const;
 const ACCESSES = ["Allow", "Deny"] as const;
 const DIRECTIONS = ["Inbound", "Outbound"] as const;
 
+/** SecurityRulePropertiesFormat as the emulator validates it; provisioningState is read-only and ignored on input. */
+const MODELLED_PROPERTIES = new Set([
+  "provisioningState",
+  "description",
+  "protocol",
+  "sourcePortRange",
+  "destinationPortRange",
+  "sourceAddressPrefix",
+  "destinationAddressPrefix",
+  "sourcePortRanges",
+  "destinationPortRanges",
+  "sourceAddressPrefixes",
+  "destinationAddressPrefixes",
+  "sourceApplicationSecurityGroups",
+  "destinationApplicationSecurityGroups",
+  "access",
+  "priority",
+  "direction",
+]);
+
 /** Values the Network RP refuses inside the plural prefix lists (tags and `*` are singular-only). */
 const SINGULAR_ONLY_PREFIXES = ["*", "internet", "virtualnetwork", "azureloadbalancer"];
 
@@ -213,6 +233,11 @@ export function buildSecurityRule(
   properties.destinationAddressPrefixes = destinationAddressPrefixes;
   if (sourceAsgs.length > 0) properties.sourceApplicationSecurityGroups = sourceAsgs;
   if (destinationAsgs.length > 0) properties.destinationApplicationSecurityGroups = destinationAsgs;
+  // Properties the emulator does not model (newer API versions', previews') are stored and returned as sent, as ARM
+  // keeps every property of the API version it accepted: a client that drops them on a round trip loses them.
+  for (const [key, value] of Object.entries(p)) {
+    if (!MODELLED_PROPERTIES.has(key)) properties[key] = value;
+  }
 
   return { name, id, etag, type: SECURITY_RULE_TYPE, properties };
 }
