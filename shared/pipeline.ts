@@ -1,6 +1,7 @@
 import type { AuditSink } from "./audit/index.ts";
 import type { ResourceReader, ResourceRef, ResourceWriter } from "./clouds/ports.ts";
-import { ConflictError, InputError, TransientError } from "./errors.ts";
+import type { Deadline } from "./deadline.ts";
+import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
@@ -22,7 +23,10 @@ import type {
 export interface CloudPort {
   reader: ResourceReader;
   writer: ResourceWriter;
-  /** A snapshot from the resource an event carried (Resource Notifications); undefined if it carried none. */
+  /**
+   * A snapshot from the resource an event carried (Resource Notifications), with `origin: "event"`; undefined if it
+   * carried none. It can show that nothing needs doing; any write first reads the resource afresh.
+   */
   snapshotFromEvent(change: ResourceChange): Snapshot | undefined;
   consoleUrl(ref: ResourceRef): string;
   /** Cloud-specific recognition of the guardian's own changes (an assumed-role session of its role). */
@@ -44,6 +48,25 @@ export interface GuardianDeps {
   maxConflictRetries?: number;
   /** Shared by the invocations of one instance, so events about the same resource are handled one at a time. */
   locks?: ResourceLocks;
+  /** The invocation's budget (set per invocation by the entry): every cloud call is abandoned when it is spent. */
+  deadline?: Deadline;
+  /** The budget an entry gives each invocation when the platform does not say (GUARDIAN_BUDGET_MS). */
+  budgetMs?: number;
+}
+
+/**
+ * Writes stop this long before the budget is spent (at most a quarter of it), so that a write whose answer was lost
+ * can still be settled by one read, instead of leaving the redelivered event to guess.
+ */
+const SETTLE_RESERVE_MS = 3_000;
+
+function readOptions(deps: GuardianDeps) {
+  return deps.deadline ? { signal: deps.deadline.signal() } : {};
+}
+
+function writeOptions(deps: GuardianDeps) {
+  const d = deps.deadline;
+  return d ? { signal: d.signal(Math.min(SETTLE_RESERVE_MS, d.totalMs / 4)) } : {};
 }
 
 /**
@@ -177,7 +200,11 @@ export async function handleChange(
     region: change.region,
   };
 
-  const first = port.snapshotFromEvent(change) ?? (await port.reader.read(ref));
+  // The carried resource may save the read when nothing needs doing; a write always reads afresh first.
+  const carried = port.snapshotFromEvent(change);
+  const first = carried
+    ? { ...carried, origin: "event" as const }
+    : await port.reader.read(ref, readOptions(deps));
   if (!first) {
     deps.log.info("guardian.skip", { ...base, reason: "resource no longer exists" });
     return { ...outcome, status: "resource-gone" };
@@ -236,8 +263,12 @@ export async function handleChange(
 
   // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
   // (a concurrent edit, or a parallel invocation of the guardian in an event storm), which would only be noise.
+  // A failure the event's redelivery will try again is not announced either: the retry fixes it (and alerts that),
+  // or the event ends in the dead-letter container, whose alert fires. So no "failed" alert about what gets fixed.
   const quiet = new Set<ActionResult["outcome"]>(["skipped-exempt", "already-compliant"]);
-  const alerted = outcome.actions.filter((a) => a.mode !== "report" && !quiet.has(a.outcome));
+  const alerted = outcome.actions.filter(
+    (a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true,
+  );
   if (alerted.length > 0) {
     const alert: Alert = {
       cloud: change.cloud,
@@ -334,7 +365,7 @@ function planEachPart(
 
 /** Reads the resource again; undefined when it is gone. */
 async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
-  const fresh = await ctx.port.reader.read(ctx.ref);
+  const fresh = await ctx.port.reader.read(ctx.ref, readOptions(ctx.deps));
   if (fresh) {
     ctx.snapshot = fresh;
     ctx.stale = false;
@@ -352,20 +383,55 @@ async function look(
   ctx: ActContext,
   outcome: ChangeOutcome,
 ): Promise<ReturnType<typeof reassess> | undefined> {
+  const fresh = await freshRead(entry, finding, ctx, outcome);
+  return fresh === false ? undefined : reassess(entry, fresh, ctx);
+}
+
+/**
+ * Reads the resource again; `false` when the read failed, which is recorded as a `failed` action (retryable when it
+ * may pass, with `about` saying what the read was for) so what was already applied is still alerted.
+ */
+async function freshRead(
+  entry: PolicyEntry,
+  finding: Finding,
+  ctx: ActContext,
+  outcome: ChangeOutcome,
+  about?: { planned: PlannedChange; what: string },
+): Promise<Snapshot | undefined | false> {
   try {
-    return reassess(entry, await reread(ctx), ctx);
+    return await reread(ctx);
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
-    if (error instanceof TransientError) outcome.retryable = error;
+    const retryable = error instanceof TransientError ? error : undefined;
+    if (retryable) outcome.retryable = retryable;
     ctx.deps.log.error("guardian.read-failed", { resourceId: ctx.ref.resourceId, message });
     await ctx.record({
       finding,
       mode: entry.mode,
       outcome: "failed",
-      reason: `could not read the resource again: ${message}`,
+      reason: `${about ? `${about.what}; ` : ""}could not read the resource again: ${message}`,
+      ...(about ? { planned: about.planned } : {}),
+      ...(retryable ? { retryable: true } : {}),
     });
-    return undefined;
+    return false;
   }
+}
+
+/**
+ * Whether a fresh snapshot shows a planned change in place. The writer knows its operation's after-state; without
+ * that, the finding no longer matching is taken as the change applied (exact for removals such as revokes).
+ */
+function showsApplied(
+  entry: PolicyEntry,
+  planned: PlannedChange,
+  fresh: Snapshot | undefined,
+  ctx: ActContext,
+): boolean {
+  if (!fresh) return false;
+  const known = ctx.port.writer.isApplied?.(planned, fresh);
+  if (known !== undefined) return known;
+  const now = reassess(entry, fresh, ctx);
+  return "why" in now && now.why === "already-compliant";
 }
 
 /**
@@ -402,25 +468,22 @@ async function remediateFinding(
   let finding = initial;
   let conflicts = 0;
   let wrote = false;
-  if (ctx.stale) {
-    const next = await look(entry, finding, ctx, outcome);
-    if (!next) return;
-    if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
-    finding = next.finding;
-  }
   for (;;) {
+    // Every write starts from a fresh read: after the guardian's own write (stale), or when all it has is the
+    // resource an event carried, whose content may be forged or stale and whose etag proves nothing.
+    if (ctx.stale || ctx.snapshot.origin === "event") {
+      const next = await look(entry, finding, ctx, outcome);
+      if (!next) return;
+      if (!("finding" in next)) {
+        if (!wrote) await ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
+        return;
+      }
+      finding = next.finding;
+    }
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     // What the event recorded describes the resource only until someone (or the guardian) changes it again.
     const hints = ctx.changedSinceEvent ? undefined : ctx.change.details;
-    let planned = plan(entry, ctx.snapshot, finding, deps.policy, hints);
-    if (planned && ctx.snapshot.cloud === "azure" && planned.operation.ifMatch === undefined) {
-      // The event carried the resource without a concurrency token: read it so the write can be guarded.
-      const next = await look(entry, finding, ctx, outcome);
-      if (!next) return;
-      if (!("finding" in next)) return ctx.record({ finding, mode, outcome: next.why, reason: next.reason });
-      finding = next.finding;
-      planned = plan(entry, ctx.snapshot, finding, deps.policy);
-    }
+    const planned = plan(entry, ctx.snapshot, finding, deps.policy, hints);
     if (!planned) {
       // After our own writes this is success, already recorded; otherwise someone else got there first.
       if (!wrote)
@@ -428,32 +491,61 @@ async function remediateFinding(
       return;
     }
     try {
-      await port.writer.apply(planned, ctx.snapshot);
+      await port.writer.apply(planned, ctx.snapshot, writeOptions(deps));
     } catch (error) {
-      if (error instanceof ConflictError) {
+      const unknown = error instanceof OutcomeUnknownError;
+      if (error instanceof ConflictError || unknown) {
         conflicts++;
         ctx.changedSinceEvent = true;
-        deps.log.warn("guardian.conflict", {
+        deps.log.warn(unknown ? "guardian.outcome-unknown" : "guardian.conflict", {
           resourceId: ref.resourceId,
           attempt: conflicts,
           message: error.message,
         });
-        if (conflicts >= attempts) {
-          return ctx.record({
-            finding,
-            mode,
-            outcome: "conflict",
-            reason: `the resource kept changing concurrently (${attempts} attempts); left as the last editor set it`,
-          });
+        // Settle by reading, never by guessing: the write may have landed (unknown) or lost to another edit.
+        const what = unknown
+          ? `the answer to the write was lost (${error.message})`
+          : `the write met a concurrent edit (${error.message})`;
+        const fresh = await freshRead(entry, finding, ctx, outcome, { planned, what });
+        if (fresh === false) return;
+        const next = reassess(entry, fresh, ctx);
+        if (unknown && showsApplied(entry, planned, fresh, ctx)) {
+          await applied(planned, "confirmed by reading after the write's answer was lost");
+          if (planned.complete === true || !("finding" in next)) return;
+          finding = next.finding;
+          continue;
         }
-        const next = await look(entry, finding, ctx, outcome);
-        if (!next) return;
         if (!("finding" in next)) {
+          if (wrote) return;
           const reason =
-            next.why === "already-compliant" ? "a concurrent edit already removed the exposure" : next.reason;
+            next.why !== "already-compliant"
+              ? next.reason
+              : unknown
+                ? "another change removed the exposure (the guardian's write, whose answer was lost, is not what the resource shows)"
+                : "a concurrent edit already removed the exposure";
           return ctx.record({ finding, mode, outcome: next.why, reason });
         }
         finding = next.finding;
+        if (conflicts >= attempts) {
+          // Still open: the event is retried (and dead-lettered if it never settles), not acknowledged.
+          const retry = new TransientError(
+            unknown
+              ? `the outcome of ${attempts} writes to ${ref.resourceId} stayed unknown and the exposure is still open`
+              : `${ref.resourceId} kept changing concurrently (${attempts} attempts)`,
+            { cause: error },
+          );
+          outcome.retryable = retry;
+          return ctx.record({
+            finding,
+            mode,
+            outcome: unknown ? "failed" : "conflict",
+            reason: unknown
+              ? `${retry.message}; the event will be retried`
+              : `the resource kept changing concurrently (${attempts} attempts); left as the last editor set it, the event will be retried`,
+            planned,
+            retryable: true,
+          });
+        }
         continue;
       }
       const message = error instanceof Error ? error.message : String(error);
@@ -464,24 +556,36 @@ async function remediateFinding(
         retryable: Boolean(retryable),
       });
       if (retryable) outcome.retryable = retryable;
-      return ctx.record({ finding, mode, outcome: "failed", reason: message, planned });
+      return ctx.record({
+        finding,
+        mode,
+        outcome: "failed",
+        reason: message,
+        planned,
+        ...(retryable ? { retryable: true } : {}),
+      });
     }
+    await applied(planned);
+    if (planned.complete === true) return;
+    // Other parts of the finding may remain (another offending rule): look again before the next write.
+    const next = await look(entry, finding, ctx, outcome);
+    if (!next || !("finding" in next)) return;
+    finding = next.finding;
+  }
+
+  /** Records a write that took effect; `how` says how it is known when its answer was lost. */
+  async function applied(planned: PlannedChange, how?: string): Promise<void> {
     ctx.budget.left--;
-    ctx.stale = true;
+    ctx.stale = how === undefined;
     ctx.changedSinceEvent = true;
     wrote = true;
     await ctx.record({
       finding,
       mode,
       outcome: "applied",
-      reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})`,
+      reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})${how ? `; ${how}` : ""}`,
       planned,
     });
-    if (planned.complete === true) return;
-    // Other parts of the finding may remain (another offending rule): look again before the next write.
-    const next = await look(entry, finding, ctx, outcome);
-    if (!next || !("finding" in next)) return;
-    finding = next.finding;
   }
 }
 

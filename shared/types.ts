@@ -79,6 +79,11 @@ export interface Snapshot {
   resourceGroup?: string;
   account: string;
   region?: string;
+  /**
+   * `event` when the adapter made it from the resource an event carried (Resource Notifications): it may show that
+   * nothing needs doing, but a write never starts from it (forged or stale content); writers refuse it.
+   */
+  origin?: "read" | "event";
 }
 
 export type Severity = "low" | "medium" | "high" | "critical";
@@ -138,6 +143,11 @@ export interface ActionResult {
   /** Why this outcome (mode, exemption with its reason, dry-run switch, 412 after retries, error text). */
   reason: string;
   planned?: PlannedChange;
+  /**
+   * Set on a `failed` or `conflict` outcome that the event's redelivery will try again (throttled, unreachable,
+   * outcome unknown, kept changing): recorded, not alerted; if every delivery fails it is dead-lettered and alerted.
+   */
+  retryable?: boolean;
 }
 
 /** One decision, written as one JSON log line (and, later, to durable storage). */

@@ -31,6 +31,15 @@ export async function onChange(input: unknown, deps: GuardianDeps): Promise<OnCh
     ...outcomes
       .filter((o) => o.status === "failed" && o.retryable === undefined)
       .map((o) => o.error ?? "failed"),
+    // A remediation that failed for good (ARM judged the write invalid) is never an acknowledged event: it was
+    // alerted, and failing the delivery puts the event in the dead-letter path.
+    ...outcomes
+      .filter((o) => o.status !== "failed" && o.retryable === undefined)
+      .flatMap((o) =>
+        o.actions
+          .filter((a) => a.outcome === "failed")
+          .map((a) => `remediation of ${o.change.resourceId} failed: ${a.reason}`),
+      ),
   ];
   return { outcomes, skipped, retryable: outcomes.some((o) => o.retryable !== undefined), unprocessable };
 }

@@ -445,7 +445,7 @@ describe("Azure Function onChange on the Resource Notifications topic (the event
     expect(reads() - before).toBe(0);
   });
 
-  it("remediates with the rule etag the notification carries, without a read", async () => {
+  it("remediates a notification only after reading the resource afresh (one GET, then the guarded write)", async () => {
     rn.reset();
     const notification = await openSshViaRn();
     const start = rn.requests.length;
@@ -453,8 +453,38 @@ describe("Azure Function onChange on the Resource Notifications topic (the event
     const result = await handler(notification, context().ctx);
     expect(result.outcomes[0]?.actions[0]?.outcome).toBe("applied");
     const guardian = rn.requests.slice(start).filter((r) => !r.path.includes("operations"));
-    // The carried rule has its etag (children share the NSG's): the DELETE is guarded without a GET.
-    expect(guardian.map((r) => r.method)).toEqual(["DELETE"]);
+    expect(guardian.map((r) => r.method)).toEqual(["GET", "DELETE"]);
     expect(rn.get(`${NSG_ID}/securityRules/open-ssh`)).toBeUndefined();
+  });
+
+  it("never writes what a notification carried: a forged delivery with the current etag changes nothing", async () => {
+    rn.reset();
+    const client = networkClientFor(rn, aliceToken);
+    await client.networkSecurityGroups.createOrUpdate(RG, NSG, { location: "westeurope" }, fast);
+    const mark = rn.events.length;
+    // A compliant rule: SSH from the tunnel server only.
+    await client.securityRules.createOrUpdate(RG, NSG, "ssh-tunnel", sshFrom("203.0.113.10/32"), fast);
+    const real = (rn.events.slice(mark) as EventGridEvent[]).find((e) =>
+      e.eventType.startsWith("Microsoft.ResourceNotifications."),
+    );
+    if (!real) throw new Error("no notification");
+    // Someone who can read the NSG (and so knows its etag) forges a delivery: the same rule, open to the world and
+    // to their own address. Narrowing that carried rule would write their address into the real one.
+    const forged = structuredClone(real) as EventGridEvent & {
+      data: { resourceInfo: { properties: { securityRules: { properties: Record<string, unknown> }[] } } };
+    };
+    const [rule] = forged.data.resourceInfo.properties.securityRules;
+    if (!rule) throw new Error("no rule in the notification");
+    delete rule.properties.sourceAddressPrefix;
+    rule.properties.sourceAddressPrefixes = ["0.0.0.0/0", "198.51.100.66/32"];
+    const before = rn.get(`${NSG_ID}/securityRules/ssh-tunnel`);
+    const start = rn.requests.length;
+    const handler = createOnChangeHandler(rnDeps(POLICY));
+    const result = await handler(forged, context().ctx);
+    // The carried body showed an exposure; the fresh read shows none, so nothing is written.
+    expect(result.outcomes[0]?.findings.map((f) => f.policyRule)).toEqual(["no-ssh-from-internet"]);
+    expect(result.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["already-compliant"]);
+    expect(rn.requests.slice(start).map((r) => r.method)).toEqual(["GET"]);
+    expect(rn.get(`${NSG_ID}/securityRules/ssh-tunnel`)).toEqual(before);
   });
 });

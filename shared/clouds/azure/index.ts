@@ -51,9 +51,17 @@ export function azurePort(network: AzureNetwork, options: { tenantId?: string } 
   };
   return {
     reader: new AzureResourceReader(network),
-    writer: { apply: (change, snapshot) => writerFor(change, snapshot).apply(change, snapshot) },
-    snapshotFromEvent: (change: ResourceChange) =>
-      change.resource === undefined ? undefined : azureSnapshot(change.resource, change.resourceType),
+    writer: {
+      apply: (change, snapshot, callOptions) =>
+        writerFor(change, snapshot).apply(change, snapshot, callOptions),
+      isApplied: (change, snapshot) => writerFor(change, snapshot).isApplied?.(change, snapshot),
+    },
+    snapshotFromEvent: (change: ResourceChange) => {
+      const carried =
+        change.resource === undefined ? undefined : azureSnapshot(change.resource, change.resourceType);
+      // Marked, so writers refuse it: a write starts from a fresh read, never from an event's content.
+      return carried && { ...carried, origin: "event" };
+    },
     consoleUrl: (ref) =>
       (azureKindOf(ref.resourceType)?.consoleUrl ?? azurePortalUrl)(ref.resourceId, options.tenantId),
   };

@@ -4,7 +4,7 @@
 import { createDefaultHttpClient, createPipelineRequest, type HttpClient } from "@azure/core-rest-pipeline";
 import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
-import type { ResourceReader, ResourceRef } from "../ports.ts";
+import type { CallOptions, ResourceReader, ResourceRef } from "../ports.ts";
 import { armName, parseArmResourceId } from "./ids.ts";
 import { type AzureKind, azureKindOf } from "./kinds/index.ts";
 import type { AzureResourceParts } from "./kinds/types.ts";
@@ -33,13 +33,17 @@ export class AzureResourceReader implements ResourceReader {
     this.#clients = clients;
   }
 
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+  async read(ref: ResourceRef, callOptions: CallOptions = {}): Promise<Snapshot | undefined> {
     const kind = azureKindFor(ref.resourceType);
     const parts = resourceParts(kind, ref.resourceId);
     const body = rawBody();
     this.#clients.counter.reads++;
     try {
-      await kind.read.get(this.#clients, parts, body.options);
+      // The invocation's budget ends the call (each attempt also has the client's request timeout).
+      await kind.read.get(this.#clients, parts, {
+        ...body.options,
+        ...(callOptions.signal ? { abortSignal: callOptions.signal } : {}),
+      });
     } catch (error) {
       if (statusOf(error) === 404) return undefined;
       throw translate(error, ref.resourceId, "read");

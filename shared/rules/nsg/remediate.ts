@@ -134,10 +134,14 @@ export function ruleWith(
   return { ...structuredClone(rule), properties: structuredClone({ ...properties }) };
 }
 
-/** The body of `PUT .../securityRules/{name}`: the properties without the read-only ones. */
-export function putBody(rule: RawSecurityRule): { properties: Record<string, unknown> } {
+/**
+ * The body of `PUT .../securityRules/{name}`: the rule's full ARM body as read (id, name, type, etag and every
+ * property, those the guardian does not know included), edited, without the read-only provisioningState, which
+ * describes the last operation rather than the rule. The writer sends it as it is.
+ */
+export function putBody(rule: RawSecurityRule): RawSecurityRule {
   const { provisioningState: _readOnly, ...properties } = structuredClone(rule.properties);
-  return { properties };
+  return { ...structuredClone(rule), properties };
 }
 
 function ifMatch(snapshot: Snapshot, rule: RawSecurityRule): string | undefined {
@@ -169,9 +173,11 @@ export function putChange(
   remediation: string,
   snapshot: Snapshot,
   before: RawSecurityRule,
-  after: RawSecurityRule,
+  edited: RawSecurityRule,
   summary: string,
 ): PlannedChange {
+  // The audit's after-state is exactly the body the writer sends.
+  const after = putBody(edited);
   return {
     remediation,
     resourceId: snapshot.resourceId,
@@ -181,7 +187,7 @@ export function putChange(
       nsgId: snapshot.resourceId,
       ruleName: before.name,
       ifMatch: ifMatch(snapshot, before),
-      rule: putBody(after),
+      rule: structuredClone(after),
     },
     before: structuredClone(before),
     after,

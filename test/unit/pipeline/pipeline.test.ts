@@ -248,10 +248,13 @@ describe("pipeline", () => {
     expect(cloud.calls.reads).toBe(0);
   });
 
-  it("marks a throttled write retryable and dead-letters an undeliverable alert", async () => {
+  it("marks a throttled write retryable without alerting it (the redelivery will), and dead-letters an undeliverable alert", async () => {
     const cloud = memoryCloud(nsgWith([openSsh]));
-    cloud.port.writer.apply = async () => {
-      throw new TransientError("429 throttled");
+    const apply = cloud.port.writer.apply.bind(cloud.port.writer);
+    let throttled = true;
+    cloud.port.writer.apply = async (planned, snapshot) => {
+      if (throttled) throw new TransientError("429 throttled");
+      return apply(planned, snapshot);
     };
     const failing: Notifier = {
       channel: "slack",
@@ -259,11 +262,18 @@ describe("pipeline", () => {
         throw new TransientError("slack is down");
       },
     };
-    const { d, log } = deps(cloud, { notifiers: [failing] });
+    const { d, log, audit } = deps(cloud, { notifiers: [failing] });
     const [outcome] = await handleChanges([change()], d);
-    expect(outcome?.actions[0]?.outcome).toBe("failed");
+    expect(outcome?.actions[0]).toMatchObject({ outcome: "failed", retryable: true });
     expect(outcome?.retryable).toBeInstanceOf(TransientError);
-    expect(outcome?.deliveries).toEqual([
+    // Recorded with what it would have changed, but not announced: the event is retried.
+    expect(audit.records[0]).toMatchObject({ outcome: "failed", before: { name: "open-ssh" } });
+    expect(outcome?.deliveries).toEqual([]);
+
+    throttled = false;
+    const [again] = await handleChanges([change()], d);
+    expect(again?.actions[0]?.outcome).toBe("applied");
+    expect(again?.deliveries).toEqual([
       { channel: "slack", ok: false, error: expect.stringContaining("slack is down") },
     ]);
     const dead = log.lines.find((l) => l.message === "guardian.deadletter");
@@ -414,7 +424,7 @@ describe("pipeline", () => {
     expect(locks.size).toBe(0);
   });
 
-  it("still alerts what it applied when a later read fails, and marks the change retryable", async () => {
+  it("still alerts what it applied when a later read fails, and marks the change retryable without alerting the failure", async () => {
     const other = { name: "open-ssh-2", priority: 130, source: "0.0.0.0/0", ports: "22" };
     const cloud = memoryCloud(nsgWith([openSsh, other]));
     const read = cloud.port.reader.read.bind(cloud.port.reader);
@@ -426,9 +436,11 @@ describe("pipeline", () => {
     const [outcome] = await handleChanges([change()], d);
     expect(outcome?.status).toBe("evaluated");
     expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied", "failed"]);
+    expect(outcome?.actions[1]?.retryable).toBe(true);
     expect(outcome?.retryable).toBeInstanceOf(TransientError);
+    // What was applied is announced; the read that failed is retried with the event, not announced as a failure.
     expect(notifier.alerts).toHaveLength(1);
-    expect(notifier.alerts[0]?.results.map((r) => r.outcome)).toEqual(["applied", "failed"]);
+    expect(notifier.alerts[0]?.results.map((r) => r.outcome)).toEqual(["applied"]);
   });
 
   it("dry-run spends the same write budget a live run would", async () => {

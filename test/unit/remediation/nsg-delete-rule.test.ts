@@ -77,7 +77,8 @@ describe("delete-rule: narrowing", () => {
     const change = deleteRule.plan(snapshotOf(nsg), finding, ctx);
     const before = ruleNamed(nsg, "allow-rdp-partners");
     const beforeProps = before.properties as Record<string, unknown>;
-    const afterProps = { ...beforeProps, sourceAddressPrefixes: ["10.20.0.0/16", "192.168.10.0/24"] };
+    const { provisioningState: _readOnly, ...kept } = beforeProps;
+    const afterProps = { ...kept, sourceAddressPrefixes: ["10.20.0.0/16", "192.168.10.0/24"] };
     expect(change).toEqual({
       remediation: "delete-rule",
       resourceId: NSG_ID,
@@ -88,13 +89,14 @@ describe("delete-rule: narrowing", () => {
         nsgId: NSG_ID,
         ruleName: "allow-rdp-partners",
         ifMatch: ETAG,
-        rule: { properties: { ...afterProps, provisioningState: undefined } },
+        // The rule's full body as read (id, name, etag, ...), edited: what is sent is what the audit shows.
+        rule: { ...before, properties: afterProps },
       },
       before,
       after: { ...before, properties: afterProps },
       complete: true,
     });
-    // The PUT body carries no read-only field.
+    // The PUT body carries no read-only provisioningState.
     const body = change?.operation.rule as { properties: object } | undefined;
     expect(body && "provisioningState" in body.properties).toBe(false);
   });
@@ -116,7 +118,11 @@ describe("delete-rule: narrowing", () => {
     };
     const change = deleteRule.plan(snapshotOf(nsg), onlyAdmin, ctx);
     const before = ruleNamed(nsg, "allow-admin-range");
-    const { destinationPortRange: _, ...rest } = before.properties as Record<string, unknown>;
+    const {
+      destinationPortRange: _,
+      provisioningState: _readOnly,
+      ...rest
+    } = before.properties as Record<string, unknown>;
     expect(change?.after).toEqual({
       ...before,
       properties: { ...rest, destinationPortRanges: ["20-21", "23-25"] },
@@ -318,6 +324,8 @@ describe("NSG remediations: properties", () => {
             sourceAddressPrefixes: _b,
             destinationPortRange: _c,
             destinationPortRanges: _d,
+            // Read-only: the PUT body leaves it out.
+            provisioningState: _e,
             ...others
           } = p;
           return others;

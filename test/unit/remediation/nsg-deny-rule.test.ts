@@ -44,15 +44,16 @@ describe("deny-rule", () => {
         nsgId: NSG_ID,
         ruleName: "allow-ssh-any",
         ifMatch: ETAG,
-        rule: { properties: putProps },
+        rule: { ...before, properties: putProps },
       },
       before,
-      after: { ...before, properties: afterProps },
+      // Exactly the body sent: the rule as read, edited, without the read-only provisioningState.
+      after: { ...before, properties: putProps },
       // Other rules of the same finding still offend: each needs a write of its own.
       complete: false,
     });
     // ARM's field order survives, so the audit diff shows only what changed.
-    expect(JSON.stringify(change?.after)).toBe(JSON.stringify({ ...before, properties: afterProps }));
+    expect(JSON.stringify(change?.after)).toBe(JSON.stringify({ ...before, properties: putProps }));
   });
 
   it("adds a description when there is none, and leaves a long one alone (ARM allows 140 chars)", () => {

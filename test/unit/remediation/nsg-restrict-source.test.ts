@@ -46,10 +46,11 @@ describe("restrict-source", () => {
         nsgId: NSG_ID,
         ruleName: "allow-ssh-any",
         ifMatch: ETAG,
-        rule: { properties: putProps },
+        rule: { ...before, properties: putProps },
       },
       before,
-      after: { ...before, properties: afterProps },
+      // Exactly the body sent: the rule as read, edited, without the read-only provisioningState.
+      after: { ...before, properties: putProps },
       // Other rules of the same finding still offend: each needs a write of its own.
       complete: false,
     });

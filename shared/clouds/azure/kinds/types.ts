@@ -17,6 +17,8 @@ export interface AzureResourceParts {
 /** What a read passes to the SDK call: captures the raw ARM JSON (rules evaluate the REST shape, not the SDK's). */
 export interface RawResponseOptions {
   onResponse: (raw: { parsedBody?: unknown; bodyAsText?: string | null }) => void;
+  /** The invocation's budget: the call is abandoned when it aborts. */
+  abortSignal?: AbortSignal;
 }
 
 /** The Azure clients a kind's calls use (built lazily per subscription). */
