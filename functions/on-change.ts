@@ -1,4 +1,6 @@
 import { app, type EventGridEvent, type InvocationContext } from "@azure/functions";
+import { EVENT_GRID_BUDGET_MS } from "../shared/clouds/azure/runtime.ts";
+import { deadlineIn } from "../shared/deadline.ts";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { onChange } from "../shared/usecases/on-change.ts";
 import { contextLogger, type DepsFactory, environmentDeps } from "./runtime.ts";
@@ -6,8 +8,13 @@ import { contextLogger, type DepsFactory, environmentDeps } from "./runtime.ts";
 /** Event Grid trigger: one event per invocation (the host unbatches), from the subscription or Resource Notifications topic. */
 export function createOnChangeHandler(deps: DepsFactory) {
   return async (event: EventGridEvent, context: InvocationContext) => {
+    const started = Date.now();
     const log = contextLogger(context);
-    const result = await onChange(event, await deps(log));
+    const ready = await deps(log);
+    // Every cloud call of this invocation ends within its budget, so a stuck call fails into the retry path before
+    // Event Grid gives up on the delivery and redelivers it alongside.
+    const deadline = deadlineIn(ready.budgetMs ?? EVENT_GRID_BUDGET_MS, started);
+    const result = await onChange(event, { ...ready, deadline });
     if (result.retryable) {
       // Failing the invocation hands the event back to Event Grid's retry schedule (and dead-letter after it).
       throw new TransientError(

@@ -19,6 +19,7 @@ const envSchema = z.object({
   GUARDIAN_POLICY_FILE: z.string().default("policies/baseline.yaml"),
   GUARDIAN_DRY_RUN: flag,
   GUARDIAN_SELF_IDENTITIES: list,
+  GUARDIAN_BUDGET_MS: z.coerce.number().int().min(1).optional(),
   SLACK_WEBHOOK_URL: z.url().optional(),
   TEAMS_WEBHOOK_URL: z.url().optional(),
   AZURE_ARM_ENDPOINT: z.url().optional(),
@@ -26,6 +27,7 @@ const envSchema = z.object({
   AZURE_TENANT_ID: z.string().optional(),
   AZURE_CLIENT_ID: z.string().optional(),
   AZURE_ARM_POLL_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
+  AZURE_ARM_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
   AWS_REGION: z.string().optional(),
   GUARDIAN_EC2_ENDPOINT: z.url().optional(),
 });
@@ -35,6 +37,8 @@ export interface GuardianConfig {
   policyFile: string;
   dryRun: boolean;
   selfIdentities: readonly string[];
+  /** Each invocation's time budget for its cloud calls; the entry's platform default when unset. */
+  budgetMs?: number;
   slackWebhookUrl?: string;
   teamsWebhookUrl?: string;
   azure: {
@@ -43,6 +47,8 @@ export interface GuardianConfig {
     tenantId?: string;
     clientId?: string;
     pollIntervalMs?: number;
+    /** Each ARM request's own timeout. */
+    requestTimeoutMs?: number;
   };
   aws: { region?: string; ec2Endpoint?: string };
 }
@@ -58,6 +64,7 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
     policyFile: e.GUARDIAN_POLICY_FILE,
     dryRun: e.GUARDIAN_DRY_RUN,
     selfIdentities: Object.freeze(e.GUARDIAN_SELF_IDENTITIES),
+    budgetMs: e.GUARDIAN_BUDGET_MS,
     slackWebhookUrl: e.SLACK_WEBHOOK_URL,
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
     azure: Object.freeze({
@@ -66,6 +73,7 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       tenantId: e.AZURE_TENANT_ID,
       clientId: e.AZURE_CLIENT_ID,
       pollIntervalMs: e.AZURE_ARM_POLL_INTERVAL_MS,
+      requestTimeoutMs: e.AZURE_ARM_TIMEOUT_MS,
     }),
     aws: Object.freeze({ region: e.AWS_REGION, ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT }),
   });

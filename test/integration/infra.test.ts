@@ -37,6 +37,8 @@ import {
   writeAwsTemplate,
   writeAzureTemplate,
 } from "../../scripts/infra.ts";
+import { EVENT_GRID_BUDGET_MS } from "../../shared/clouds/azure/runtime.ts";
+import { parseConfig } from "../../shared/config.ts";
 import { AWS_HANDLED_EVENTS, CLOUDTRAIL_DETAIL_TYPE, normaliseAwsEvent } from "../../shared/events/aws.ts";
 import { normaliseEventGrid, SUPPORTED_AZURE_RESOURCE_TYPES } from "../../shared/events/azure.ts";
 import { remediationRegistry } from "../../shared/remediation/index.ts";
@@ -341,6 +343,55 @@ describe("AWS CloudFormation template", () => {
       Dimensions: [{ Name: "QueueName", Value: getAtt(queueId, "QueueName") }],
       Threshold: 0,
       ComparisonOperator: "GreaterThanThreshold",
+    });
+  });
+
+  it("alerts when an event lands in the dead-letter container, as the AWS dead-letter queue's alarm does", () => {
+    const [alert, ...others] = ofType("Microsoft.Insights/metricAlerts");
+    expect(others).toEqual([]);
+    const p = props(alert);
+    // Scoped to the system topic whose subscription dead-letters into the container.
+    expect(p.scopes).toEqual([
+      "[resourceId('Microsoft.EventGrid/systemTopics', variables('systemTopicName'))]",
+    ]);
+    expect(p.criteria).toEqual({
+      "odata.type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+      allOf: [
+        {
+          criterionType: "StaticThresholdCriterion",
+          name: "DeadLetteredEvents",
+          metricNamespace: "Microsoft.EventGrid/systemTopics",
+          metricName: "DeadLetteredCount",
+          operator: "GreaterThan",
+          threshold: 0,
+          timeAggregation: "Total",
+        },
+      ],
+    });
+    expect(p.enabled).toBe(true);
+    expect(String(p.description)).toContain("variables('deadLetterContainer')");
+    // Notifies the action group given, like the AWS alarm's AlarmTopicArn; without one it still fires.
+    expect(p.actions).toBe(
+      "[if(empty(parameters('alertActionGroupId')), createArray(), createArray(createObject('actionGroupId', parameters('alertActionGroupId'))))]",
+    );
+    const top = (azure as { parameters: Json }).parameters;
+    expect(top.alertActionGroupId).toMatchObject({ type: "string", defaultValue: "" });
+    expect(alert?.dependsOn).toContain(
+      "[resourceId('Microsoft.EventGrid/systemTopics', variables('systemTopicName'))]",
+    );
+  });
+
+  it("gives each invocation a budget that ends before Event Grid's 30 s delivery timeout and the host's functionTimeout", () => {
+    const host = JSON.parse(read("host.json")) as { functionTimeout: string };
+    const [h = 0, m = 0, sec = 0] = host.functionTimeout.split(":").map(Number);
+    const functionTimeoutMs = ((h * 60 + m) * 60 + sec) * 1000;
+    expect(EVENT_GRID_BUDGET_MS).toBeLessThan(30_000);
+    expect(EVENT_GRID_BUDGET_MS).toBeLessThan(functionTimeoutMs);
+    // Both the budget and the per-request timeout are configurable; the default budget applies when unset.
+    expect(parseConfig({}).budgetMs).toBeUndefined();
+    expect(parseConfig({ GUARDIAN_BUDGET_MS: "5000", AZURE_ARM_TIMEOUT_MS: "1000" })).toMatchObject({
+      budgetMs: 5000,
+      azure: { requestTimeoutMs: 1000 },
     });
   });
 

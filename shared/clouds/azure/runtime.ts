@@ -30,7 +30,13 @@ export async function azureGuardianDeps(
   const endpoint = cfg.azure.endpoint;
   const network =
     overrides.network ??
-    new AzureNetwork({ credential, endpoint, ca, pollIntervalMs: cfg.azure.pollIntervalMs });
+    new AzureNetwork({
+      credential,
+      endpoint,
+      ca,
+      pollIntervalMs: cfg.azure.pollIntervalMs,
+      requestTimeoutMs: cfg.azure.requestTimeoutMs,
+    });
   const scope = `${(endpoint ?? "https://management.azure.com").replace(/\/$/, "")}/.default`;
   const own = await identitiesFromToken(credential, scope).catch((error: unknown) => {
     log.warn("guardian.identity-unknown", {
@@ -47,8 +53,16 @@ export async function azureGuardianDeps(
     dryRun: cfg.dryRun,
     log,
     locks: new ResourceLocks(),
+    budgetMs: cfg.budgetMs ?? EVENT_GRID_BUDGET_MS,
   };
 }
+
+/**
+ * Each Function invocation's budget for its cloud calls. Event Grid waits 30 s for the answer before it counts the
+ * delivery failed and retries (alongside a still-running first attempt); this leaves 10 s for a cold start, the
+ * audit and the alerts. host.json's functionTimeout (60 s) is the host's backstop beyond both.
+ */
+export const EVENT_GRID_BUDGET_MS = 20_000;
 
 async function defaultCredential(cfg: GuardianConfig): Promise<TokenCredential> {
   // Loaded on demand: @azure/identity is large and only the deployed function needs it.
