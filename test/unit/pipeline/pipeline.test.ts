@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { memoryAuditSink } from "../../../shared/audit/index.ts";
 import type { ResourceRef } from "../../../shared/clouds/ports.ts";
-import { ConflictError, InputError, TransientError } from "../../../shared/errors.ts";
+import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
 import type { Alert, Notifier } from "../../../shared/notify/types.ts";
 import { type CloudPort, type GuardianDeps, handleChanges, ResourceLocks } from "../../../shared/pipeline.ts";
@@ -295,6 +295,64 @@ describe("pipeline", () => {
     const [outcome] = await handleChanges([change({ resource: carried })], live.d);
     expect(outcome?.actions[0]?.outcome).toBe("applied");
     expect(cloud.calls.reads).toBe(1);
+  });
+
+  it("never hands the writer a snapshot made from an event: it reads afresh and plans from that", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const seen: (Snapshot["origin"] | "none")[] = [];
+    const apply = cloud.port.writer.apply.bind(cloud.port.writer);
+    cloud.port.writer.apply = async (planned, snapshot) => {
+      seen.push(snapshot.origin ?? "none");
+      return apply(planned, snapshot);
+    };
+    // The carried body says the rule is open; so does the real resource, under its own etag.
+    cloud.port.snapshotFromEvent = (c) =>
+      c.resource ? { ...snapshotOf(c.resource as never, 'W/"forged"'), origin: "event" } : undefined;
+    const { d } = deps(cloud);
+    const [outcome] = await handleChanges([change({ resource: nsgWith([openSsh]) })], d);
+    expect(outcome?.actions[0]?.outcome).toBe("applied");
+    expect(seen).toEqual(["none"]);
+    expect(cloud.calls.reads).toBe(1);
+  });
+
+  it("settles a write whose answer was lost by reading, with a writer that cannot say (the finding gone = applied)", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
+    const apply = cloud.port.writer.apply.bind(cloud.port.writer);
+    cloud.port.writer.apply = async (planned, snapshot) => {
+      await apply(planned, snapshot);
+      throw new OutcomeUnknownError("connection reset after sending");
+    };
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => [a.outcome, a.reason])).toEqual([
+      ["applied", expect.stringContaining("confirmed by reading")],
+    ]);
+    expect(outcome?.retryable).toBeUndefined();
+    expect(notifier.alerts.flatMap((a) => a.results.map((r) => r.outcome))).toEqual(["applied"]);
+  });
+
+  it("plans again when a lost answer hid a write that never landed, and leaves it to the retry when it keeps failing", async () => {
+    const cloud = memoryCloud(nsgWith([openSsh]));
+    const apply = cloud.port.writer.apply.bind(cloud.port.writer);
+    let lost = 1;
+    cloud.port.writer.apply = async (planned, snapshot) => {
+      if (lost-- > 0) throw new OutcomeUnknownError("timed out");
+      return apply(planned, snapshot);
+    };
+    const first = deps(cloud);
+    const [outcome] = await handleChanges([change()], first.d);
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+    expect(cloud.calls.reads).toBe(2);
+
+    const stuck = memoryCloud(nsgWith([openSsh]));
+    stuck.port.writer.apply = async () => {
+      throw new OutcomeUnknownError("timed out");
+    };
+    const second = deps(stuck, { maxConflictRetries: 1 });
+    const [open] = await handleChanges([change()], second.d);
+    expect(open?.actions.map((a) => [a.outcome, a.retryable])).toEqual([["failed", true]]);
+    expect(open?.retryable).toBeInstanceOf(TransientError);
+    expect(second.notifier.alerts).toEqual([]);
   });
 
   it("fixes every offending rule of one finding, one guarded write each, without a verifying read", async () => {
