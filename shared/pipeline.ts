@@ -398,9 +398,19 @@ async function freshRead(
   outcome: ChangeOutcome,
   about?: { planned: PlannedChange; what: string },
 ): Promise<Snapshot | undefined | false> {
-  try {
-    return await reread(ctx);
-  } catch (error) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reread(ctx);
+    } catch (error) {
+      // Settling a write whose answer was lost is worth a few more reads (each bounded by its request timeout and
+      // the budget): the redelivered event could no longer tell the guardian's own fix from someone else's.
+      const budgetLeft = !ctx.deps.deadline || ctx.deps.deadline.remainingMs() > 0;
+      if (about && error instanceof TransientError && attempt < SETTLE_READS && budgetLeft) continue;
+      return await readFailed(error);
+    }
+  }
+
+  async function readFailed(error: unknown): Promise<false> {
     const message = error instanceof Error ? error.message : String(error);
     const retryable = error instanceof TransientError ? error : undefined;
     if (retryable) outcome.retryable = retryable;
@@ -416,6 +426,9 @@ async function freshRead(
     return false;
   }
 }
+
+/** Reads made to settle a write whose outcome is unknown before giving the event back to the platform. */
+const SETTLE_READS = 3;
 
 /**
  * Whether a fresh snapshot shows a planned change in place. The writer knows its operation's after-state; without
