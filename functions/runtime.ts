@@ -1,7 +1,7 @@
 import type { InvocationContext } from "@azure/functions";
 import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
-import type { Logger } from "../shared/log.ts";
+import { formatLogLine, type Logger } from "../shared/log.ts";
 import { type DepsFactory, perInstance } from "../shared/runtime.ts";
 
 export type { DepsFactory } from "../shared/runtime.ts";
@@ -9,7 +9,7 @@ export type { DepsFactory } from "../shared/runtime.ts";
 /** Structured JSON lines through the Functions host, so Application Insights keeps them per invocation. */
 export function contextLogger(context: InvocationContext): Logger {
   const line = (message: string, data?: Record<string, unknown>) =>
-    JSON.stringify({ message, invocationId: context.invocationId, ...data });
+    formatLogLine({ message, invocationId: context.invocationId }, data);
   return {
     info: (m, d) => context.info(line(m, d)),
     warn: (m, d) => context.warn(line(m, d)),

@@ -5,11 +5,9 @@ import { type DepsFactory, perInstance } from "../shared/runtime.ts";
 
 export type { DepsFactory } from "../shared/runtime.ts";
 
-/** Lambda captures stdout per invocation: one JSON line per log record. */
+/** Lambda captures stdout per invocation: one JSON line per log record, each carrying the request id. */
 export const lambdaLogger = (requestId: string): Logger =>
-  jsonLogger((line) =>
-    process.stdout.write(`${line.replace(/^\{/, `{"requestId":${JSON.stringify(requestId)},`)}\n`),
-  );
+  jsonLogger((line) => process.stdout.write(`${line}\n`), { requestId });
 
 /** Configuration and clients once per execution environment; logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
