@@ -1,6 +1,17 @@
 // Few error classes, each one a different action for the caller.
 
 /**
+ * The longest message an error carries. Messages quote input (an id, a field) and travel into logs, HTTP answers and
+ * alerts: a 50 MB id must not be echoed whole. Long enough for every problem of a policy file.
+ */
+export const MAX_ERROR_MESSAGE = 4_096;
+
+/** `text` cut to `max` characters, saying how much was left out. */
+export function clip(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max)}…[+${text.length - max} chars]`;
+}
+
+/**
  * The input is wrong and retrying will not help: a malformed event, a policy with a typo, an unknown
  * resource type. Callers reject (HTTP 400, CLI exit 2) or dead-letter it, and say what is wrong.
  */
@@ -11,8 +22,8 @@ export class InputError extends Error {
   /** 1-based line in the source file, when known. */
   readonly line: number | undefined;
   constructor(message: string, where: { path?: string; line?: number; cause?: unknown } = {}) {
-    super(message, { cause: where.cause });
-    this.path = where.path;
+    super(clip(message, MAX_ERROR_MESSAGE), { cause: where.cause });
+    this.path = where.path === undefined ? undefined : clip(where.path, 256);
     this.line = where.line;
   }
 }
@@ -25,7 +36,7 @@ export class ConflictError extends Error {
   override readonly name = "ConflictError";
   readonly resourceId: string;
   constructor(message: string, resourceId: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(clip(message, MAX_ERROR_MESSAGE), options);
     this.resourceId = resourceId;
   }
 }
@@ -38,7 +49,7 @@ export class TransientError extends Error {
   override readonly name: string = "TransientError";
   readonly retryAfterMs: number | undefined;
   constructor(message: string, options?: { cause?: unknown; retryAfterMs?: number }) {
-    super(message, { cause: options?.cause });
+    super(clip(message, MAX_ERROR_MESSAGE), { cause: options?.cause });
     this.retryAfterMs = options?.retryAfterMs;
   }
 }

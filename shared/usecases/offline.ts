@@ -156,31 +156,25 @@ export async function explainEvent(
         .filter((a) => a.outcome === "skipped-exempt")
         .map((a) => [a.finding, a.reason] as const),
     );
-    findings.push(
-      ...outcome.findings.map((f) => {
-        const reason = exempt.get(f);
-        return { ...findingView(f), ...(reason ? { exempt: reason } : {}) };
-      }),
-    );
-    actions.push(
-      ...outcome.actions.map((a) => ({
+    // Item by item, here and below: spreading a list into push() fails above about 125,000 items.
+    for (const f of outcome.findings) {
+      const reason = exempt.get(f);
+      findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
+    }
+    for (const a of outcome.actions) {
+      actions.push({
         resourceId: a.finding.resourceId,
         policyRule: a.finding.policyRule,
         mode: a.mode,
         outcome: a.outcome,
         wouldDo: a.planned ? a.planned.summary : a.reason,
         planned: a.planned?.operation,
-      })),
-    );
+      });
+    }
   }
-  views.push(
-    ...skipped.map((s) => ({
-      skipped: s.reason,
-      detail: s.detail,
-      eventId: s.eventId,
-      eventType: s.eventType,
-    })),
-  );
+  for (const s of skipped) {
+    views.push({ skipped: s.reason, detail: s.detail, eventId: s.eventId, eventType: s.eventType });
+  }
   const unused = resources.filter((r) => !used.has(r)).map((r) => r.resourceId);
   return { changes: views, findings, actions, unusedResources: unused };
 }
