@@ -1,3 +1,4 @@
+import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleContext, RuleDefinition } from "../rules/types.ts";
 import type { Finding, Snapshot } from "../types.ts";
@@ -9,7 +10,12 @@ export interface EvaluatedFinding {
 }
 
 export function ruleFor(entry: PolicyEntry): RuleDefinition {
-  return (ruleRegistry as Record<string, RuleDefinition>)[entry.rule] as RuleDefinition;
+  // Own properties only: a name such as `constructor` must not reach Object.prototype.
+  const rule = Object.hasOwn(ruleRegistry, entry.rule)
+    ? (ruleRegistry as Record<string, RuleDefinition>)[entry.rule]
+    : undefined;
+  if (!rule) throw new InputError(`unknown rule ${JSON.stringify(clip(String(entry.rule), 100))}`);
+  return rule;
 }
 
 /** Prefixes trusted for this entry: the policy's plus the entry's own option. */
@@ -68,8 +74,9 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
   if (!eq(scope.regions, snapshot.region)) return false;
   for (const [key, value] of Object.entries(scope.tags ?? {})) {
-    const actual = snapshot.tags[key];
-    if (actual === undefined || (value !== "*" && actual !== value)) return false;
+    // Own tags only: `tags: {constructor: "*"}` must not match an untagged resource through Object.prototype.
+    const actual = Object.hasOwn(snapshot.tags, key) ? snapshot.tags[key] : undefined;
+    if (typeof actual !== "string" || (value !== "*" && actual !== value)) return false;
   }
   return true;
 }

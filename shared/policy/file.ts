@@ -1,8 +1,9 @@
 // Reading GUARDIAN_POLICY_FILE at cold start: a compiled JSON policy (`guardian policy compile`) is validated by the
 // same schema without loading the YAML parser, which only a YAML file pulls in, on demand.
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
-import { InputError } from "../errors.ts";
+import { clip, InputError } from "../errors.ts";
+import { decodeText, formatBytes } from "../input.ts";
 import { type Policy, policySchema } from "./schema.ts";
 
 /** One problem in a policy file, located for the person who has to fix it. */
@@ -57,23 +58,75 @@ export function policyFromData(data: unknown, file: string): Policy {
 }
 
 export function parseJsonPolicy(text: string, file = "policy.json"): Policy {
+  checkPolicySize(text, file);
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (error) {
     throw new PolicyError(file, [
-      { path: "", line: undefined, message: `JSON syntax: ${(error as Error).message}` },
+      { path: "", line: undefined, message: `JSON syntax: ${clip((error as Error).message, 300)}` },
     ]);
   }
-  return policyFromData(data, file);
+  try {
+    return policyFromData(data, file);
+  } catch (error) {
+    if (error instanceof PolicyError) throw error;
+    // A document nested deep enough to overflow validation is still only a bad policy.
+    throw new PolicyError(file, [
+      { path: "", line: undefined, message: `JSON: ${clip(String((error as Error)?.message), 300)}` },
+    ]);
+  }
 }
 
+/**
+ * The largest policy file the guardian reads. A policy is a few KB (the baseline is under 3 KB; a thousand
+ * exemptions are about 150 KB); parsing YAML takes about a hundred times its size in memory, so a 20 MB file would
+ * need gigabytes. Larger files are refused before they are read.
+ */
+export const MAX_POLICY_BYTES = 512 * 1024;
+
+const POLICY_SIZE_HINT = "a policy is a few KB; split exemptions out or remove unused entries";
+
+/** Refuses a policy text over MAX_POLICY_BYTES (UTF-8), saying so. */
+export function checkPolicySize(text: string, file: string): void {
+  // A character is at least one byte, so only texts near the limit need measuring.
+  if (text.length <= MAX_POLICY_BYTES / 3) return;
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > MAX_POLICY_BYTES) throw tooLarge(file, bytes);
+}
+
+/**
+ * A policy file's text: UTF-8 (a byte order mark is fine) or UTF-16 with a byte order mark, at most MAX_POLICY_BYTES.
+ * A file that cannot be read is an InputError; one too large or not valid text is a PolicyError, like any other
+ * problem of its content.
+ */
 export async function readPolicyText(file: string): Promise<string> {
+  let bytes: Uint8Array;
   try {
-    return await readFile(file, "utf8");
+    const info = await stat(file);
+    if (info.isFile() && info.size > MAX_POLICY_BYTES) throw tooLarge(file, info.size);
+    bytes = await readFile(file);
   } catch (cause) {
+    if (cause instanceof PolicyError) throw cause;
     throw new InputError(`cannot read policy file ${file}: ${(cause as Error).message}`, { cause });
   }
+  if (bytes.length > MAX_POLICY_BYTES) throw tooLarge(file, bytes.length);
+  try {
+    return decodeText(bytes, "the file");
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    throw new PolicyError(file, [{ path: "", line: undefined, message: error.message }]);
+  }
+}
+
+function tooLarge(file: string, bytes: number): PolicyError {
+  return new PolicyError(file, [
+    {
+      path: "",
+      line: undefined,
+      message: `the policy is ${formatBytes(bytes)}; the guardian reads policies up to ${formatBytes(MAX_POLICY_BYTES)} (${POLICY_SIZE_HINT})`,
+    },
+  ]);
 }
 
 /** A policy file, JSON or YAML by its extension. */

@@ -1,5 +1,6 @@
-import { isNode, LineCounter, parseDocument } from "yaml";
-import { dedupe, flattenIssues, formatPath, PolicyError } from "./file.ts";
+import { type Alias, isNode, LineCounter, parseDocument, visit } from "yaml";
+import { clip } from "../errors.ts";
+import { checkPolicySize, dedupe, flattenIssues, formatPath, PolicyError } from "./file.ts";
 import { type Policy, policySchema } from "./schema.ts";
 
 export { formatProblem, loadPolicyFile, PolicyError, type PolicyProblem } from "./file.ts";
@@ -10,6 +11,27 @@ export function parsePolicy(text: string, file = "policy.yaml"): Policy {
 
 /** The validated policy and the plain document it came from (what `guardian policy compile` writes as JSON). */
 export function parsePolicyDocument(text: string, file = "policy.yaml"): { policy: Policy; data: unknown } {
+  checkPolicySize(text, file);
+  try {
+    return parseChecked(text, file);
+  } catch (error) {
+    if (error instanceof PolicyError) throw error;
+    // Whatever the YAML library or the validation throws (an alias without its anchor is a ReferenceError, input
+    // nested deep enough overflows the stack) is a problem of this file: the caller only ever gets a policy error.
+    const what = error instanceof Error ? error.message : String(error);
+    throw new PolicyError(file, [
+      { path: "", line: undefined, message: `YAML: ${clip(what.split("\n")[0] ?? "", 300)}` },
+    ]);
+  }
+}
+
+/**
+ * Aliases may expand to at most this many nodes in all (the yaml library's maxAliasCount). A policy has no use for
+ * more; a few nested aliases can otherwise expand a small file into billions of nodes ("billion laughs").
+ */
+const MAX_ALIAS_COUNT = 50;
+
+function parseChecked(text: string, file: string): { policy: Policy; data: unknown } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -18,11 +40,28 @@ export function parsePolicyDocument(text: string, file = "policy.yaml"): { polic
       doc.errors.map((e) => ({
         path: "",
         line: e.linePos?.[0]?.line,
-        message: `YAML syntax: ${e.message.split("\n")[0]}`,
+        message: `YAML syntax: ${clip(e.message.split("\n")[0] ?? "", 300)}`,
       })),
     );
   }
-  const data: unknown = doc.toJS();
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    // The library throws a ReferenceError for an alias without its anchor and for an alias bomb.
+    const message = error instanceof Error ? error.message : String(error);
+    const bomb = /excessive alias count/i.test(message);
+    const offset = bomb ? undefined : unresolvedAlias(doc)?.range?.[0];
+    throw new PolicyError(file, [
+      {
+        path: "",
+        line: offset === undefined ? undefined : lineCounter.linePos(offset).line,
+        message: bomb
+          ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} nodes; write the entries out instead`
+          : `YAML: ${clip(message, 300)}`,
+      },
+    ]);
+  }
   const result = policySchema.safeParse(data);
   if (result.success) return { policy: result.data, data };
   const problems = flattenIssues(result.error.issues).map((issue) => {
@@ -38,6 +77,19 @@ export function parsePolicyDocument(text: string, file = "policy.yaml"): { polic
 }
 
 type YamlDoc = ReturnType<typeof parseDocument>;
+
+/** The first alias whose anchor is not set before it (`rules: *x` with no `&x`). */
+function unresolvedAlias(doc: YamlDoc): Alias | undefined {
+  let found: Alias | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (node.resolve(doc) !== undefined) return undefined;
+      found = node;
+      return visit.BREAK;
+    },
+  });
+  return found;
+}
 
 /** The node to point at for a path: the key of its last segment when present, else its nearest existing ancestor. */
 function nearestNode(
