@@ -1,13 +1,32 @@
 import middy from "@middy/core";
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
+import * as z from "zod";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { type OnChangeResult, onChange } from "../shared/usecases/on-change.ts";
 import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
 
 type Trigger = EventBridgeEvent<string, unknown> | SQSEvent;
 
-function isSqs(event: Trigger): event is SQSEvent {
-  return "Records" in event && Array.isArray(event.Records);
+// What the handler reads of an SQS record; the rest of it (attributes, md5) it leaves alone.
+const sqsRecordSchema = z.looseObject({ messageId: z.string().min(1), body: z.string() });
+
+/**
+ * The payload as one of the two shapes Lambda delivers here, or an InputError (the invocation fails, so the event
+ * reaches the function's on-failure destination) for anything else: null, a string, a number, a list, a record that is
+ * not an SQS message. Whatever invoked the function, nothing here fails with a TypeError.
+ */
+function triggerOf(payload: unknown): { sqs: SQSEvent } | { event: unknown } {
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    const what = payload === null ? "null" : Array.isArray(payload) ? "a list" : typeof payload;
+    throw new InputError(`the payload is neither an EventBridge event nor an SQS batch: got ${what}`);
+  }
+  if (!("Records" in payload) || !Array.isArray(payload.Records)) return { event: payload };
+  payload.Records.forEach((record: unknown, index) => {
+    if (!sqsRecordSchema.safeParse(record).success) {
+      throw new InputError(`Records[${index}] is not an SQS message (a messageId and a body, both strings)`);
+    }
+  });
+  return { sqs: payload as SQSEvent };
 }
 
 /**
@@ -15,11 +34,12 @@ function isSqs(event: Trigger): event is SQSEvent {
  * reported back so only they are retried (ReportBatchItemFailures).
  */
 export function createOnChangeHandler(depsFactory: DepsFactory) {
-  return middy(async (event: Trigger, context: Context): Promise<OnChangeResult | SQSBatchResponse> => {
+  return middy(async (payload: Trigger, context: Context): Promise<OnChangeResult | SQSBatchResponse> => {
     const log = lambdaLogger(context.awsRequestId);
+    const trigger = triggerOf(payload);
     const deps = await depsFactory(log);
-    if (!isSqs(event)) {
-      const result = await onChange(event, deps);
+    if (!("sqs" in trigger)) {
+      const result = await onChange(trigger.event, deps);
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");
       // Failing the invocation routes the event to the function's on-failure destination (its dead-letter path).
       if (result.unprocessable.length > 0) {
@@ -28,13 +48,13 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
       return result;
     }
     const batchItemFailures: SQSBatchResponse["batchItemFailures"] = [];
-    for (const record of event.Records) {
+    for (const record of trigger.sqs.Records) {
       let body: unknown;
       try {
         body = JSON.parse(record.body);
       } catch {
         // Retrying cannot fix it, but reporting it failed sends it to the queue's dead-letter queue after its
-        // receive limit: kept whole where operators look, never dropped.
+        // receive limit, which keeps it whole: never dropped. The log line shows it bounded (see shared/log.ts).
         log.error("guardian.deadletter", {
           what: "sqs-record",
           messageId: record.messageId,
@@ -44,7 +64,7 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
         continue;
       }
       try {
-        const result = await onChange(body, deps);
+        const result = await onChange(body, deps, { messageId: record.messageId });
         // An unprocessable event goes back too, so the queue's redrive policy lands it in its dead-letter queue.
         if (result.retryable || result.unprocessable.length > 0) {
           batchItemFailures.push({ itemIdentifier: record.messageId });

@@ -14,13 +14,24 @@ export interface OnChangeResult {
   unprocessable: string[];
 }
 
-/** The event path: normalise whatever the trigger delivered, then run the pipeline on every change. */
-export async function onChange(input: unknown, deps: GuardianDeps): Promise<OnChangeResult> {
-  const { changes, skipped } = await normalise(input);
+/**
+ * The event path: normalise whatever the trigger delivered, then run the pipeline on every change. `delivery` names
+ * the delivery in the platform's terms (an SQS messageId), so a dead-letter log line can point at it.
+ */
+export async function onChange(
+  input: unknown,
+  deps: GuardianDeps,
+  delivery: Readonly<Record<string, string>> = {},
+): Promise<OnChangeResult> {
+  const { changes, skipped } = normalise(input);
   for (const skip of skipped) {
     if (skip.reason === "malformed") {
-      // Retrying a malformed event cannot help; keep it whole where operators look for what was not handled.
-      deps.log.error("guardian.deadletter", { what: "event", ...skip, event: input });
+      // Retrying a malformed event cannot help. The line shows the item itself (the logger bounds its size) and
+      // refers to the rest of the delivery by id and index: logging the whole batch for each bad item in it would
+      // multiply a delivery's size by its number of bad items. The delivery itself is kept whole by the trigger's
+      // dead-letter path (SQS dead-letter queue, Event Grid dead-letter container).
+      const item = itemOf(input, skip);
+      deps.log.error("guardian.deadletter", { what: "event", ...skip, ...delivery, ...item });
     } else {
       deps.log.info("guardian.skip", { ...skip });
     }
@@ -42,4 +53,15 @@ export async function onChange(input: unknown, deps: GuardianDeps): Promise<OnCh
       ),
   ];
   return { outcomes, skipped, retryable: outcomes.some((o) => o.retryable !== undefined), unprocessable };
+}
+
+/**
+ * The malformed item itself and where it sits: the Event Grid normaliser names a batch item's index at the start of
+ * its detail (`event[3]: ...`); a single event is the whole delivery.
+ */
+function itemOf(input: unknown, skip: SkippedEvent): { event: unknown; index?: number; batchSize?: number } {
+  if (!Array.isArray(input)) return { event: input };
+  const index = Number(/^event\[(\d+)\]/.exec(skip.detail)?.[1]);
+  if (!Number.isInteger(index) || index >= input.length) return { event: undefined, batchSize: input.length };
+  return { event: input[index], index, batchSize: input.length };
 }
