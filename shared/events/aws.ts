@@ -136,7 +136,8 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
   if (!parsed.success) return skip("malformed", "detail is not an object", eventBridgeId, detailType);
   const detail = parsed.data;
   // The CloudTrail id is the one CloudTrail Lake and the console search by; the EventBridge id is the fallback.
-  const eventId = detail.eventID ?? eventBridgeId;
+  // An empty id names nothing: it would collapse unrelated events and leave the audit unable to point back.
+  const eventId = nonEmptyString(detail.eventID) ?? nonEmptyString(eventBridgeId);
   const eventName = nonEmptyString(detail.eventName);
   if (eventName === undefined) {
     const problem = asObject(rawDetail)?.eventName === undefined ? "is missing" : "is not a non-empty string";
@@ -164,11 +165,16 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
     );
   }
 
-  if (eventId === undefined) return skip("malformed", "detail.eventID is missing", undefined, eventName);
+  if (eventId === undefined)
+    return skip("malformed", "detail.eventID is missing or empty", undefined, eventName);
   const account = envelope.data.account ?? detail.recipientAccountId;
   if (account === undefined) return skip("malformed", "account is missing", eventId, eventName);
-  const time = detail.eventTime ?? envelope.data.time;
+  const time = nonEmptyString(detail.eventTime) ?? nonEmptyString(envelope.data.time);
   if (time === undefined) return skip("malformed", "detail.eventTime is missing", eventId, eventName);
+  // Batches are ordered by time (Date.parse): a time that is not a date would sort anywhere.
+  if (Number.isNaN(Date.parse(time))) {
+    return skip("malformed", "detail.eventTime is not a date", eventId, eventName);
+  }
 
   const { kind, spec } = handled;
   const decoded = kind.decode({

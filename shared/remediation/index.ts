@@ -15,5 +15,8 @@ export const remediationRegistry = {
 } satisfies Record<string, Remediation>;
 
 export function remediationById(id: string): Remediation | undefined {
-  return (remediationRegistry as Record<string, Remediation>)[id];
+  // Own properties only: an id such as `toString` must not reach Object.prototype.
+  return Object.hasOwn(remediationRegistry, id)
+    ? (remediationRegistry as Record<string, Remediation>)[id]
+    : undefined;
 }

@@ -3,6 +3,7 @@ import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
 import { isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import { matchedOf } from "./finding.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 /**
@@ -14,7 +15,9 @@ export const revokeAll: Remediation = {
   description: "Revoke every inbound and outbound rule of a VPC's default security group",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
-  plan(snapshot: Snapshot, _finding: Finding, _context: RemediationContext): PlannedChange | undefined {
+  plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
+    // What it revokes comes from the snapshot, but a damaged finding is refused here as by every planner.
+    matchedOf(finding);
     const group = securityGroupOf(snapshot);
     // Emptying any other group would cut off whatever uses it: a policy pointing this at another rule is a
     // mistake to surface, not to carry out.

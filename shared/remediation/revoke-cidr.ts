@@ -4,6 +4,7 @@ import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
 import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
+import { matchedOf } from "./finding.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 interface PerPermission {
@@ -29,7 +30,7 @@ export const revokeCidr: Remediation = {
   plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined {
     const recorded = recordedRules(context.eventDetails);
     const group = securityGroupOf(snapshot);
-    const wanted = parseMatched(exposureMatchSchema, finding.matched).filter(
+    const wanted = parseMatched(exposureMatchSchema, matchedOf(finding)).filter(
       (m) => m.direction === undefined || m.direction === "ingress",
     );
     const byPermission = new Map<IpPermission, PerPermission>();

@@ -13,10 +13,13 @@ export function azureSnapshot(resource: unknown, resourceType: string): Snapshot
   }
   const id = parseArmResourceId(resource.id);
   const raw = resource as { id: string; etag?: unknown; tags?: unknown; location?: unknown };
-  const tags: Record<string, string> = {};
-  if (typeof raw.tags === "object" && raw.tags !== null) {
-    for (const [k, v] of Object.entries(raw.tags)) if (typeof v === "string") tags[k] = v;
-  }
+  // fromEntries defines own properties: a tag named `__proto__` stays a tag instead of vanishing into the prototype.
+  const tags: Record<string, string> =
+    typeof raw.tags === "object" && raw.tags !== null
+      ? Object.fromEntries(
+          Object.entries(raw.tags).filter((e): e is [string, string] => typeof e[1] === "string"),
+        )
+      : {};
   return {
     cloud: "azure",
     resourceId: raw.id,

@@ -1,6 +1,7 @@
 // What the three NSG remediations share: re-checking a finding against the (possibly newer) snapshot,
 // editing one security rule's fields the way ARM expects, and shaping the writer's operation.
 import * as z from "zod";
+import { matchedOf } from "../../remediation/finding.ts";
 import type { RemediationContext } from "../../remediation/types.ts";
 import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
 import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
@@ -49,7 +50,7 @@ export function firstStillOffending(snapshot: Snapshot, finding: Finding): Offen
 /** The matched rules that still offend, in the finding's order; stops after `limit`. */
 function stillOffending(nsg: ParsedNsg, finding: Finding, limit = 2): Omit<Offending, "othersRemaining">[] {
   const found: Omit<Offending, "othersRemaining">[] = [];
-  for (const entry of finding.matched) {
+  for (const entry of matchedOf(finding)) {
     if (found.length >= limit) break;
     const parsed = MatchedRule.safeParse(entry);
     if (!parsed.success) continue;
