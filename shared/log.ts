@@ -52,12 +52,24 @@ export function formatLogLine(head: Record<string, unknown>, data?: Record<strin
     const line = JSON.stringify({ ...head, ...(bounded(fields, shape, shape.depth) as object) });
     if (line.length <= MAX_LOG_LINE) return line;
   }
-  // Even the outline is too long (thousands of fields): the event name and what was left out.
-  const names = Object.keys(fields);
+  // Even the outline is too long (wide and deep at once): the event name, the short scalar fields (ids, times,
+  // counts), and the names of the fields left out.
+  const kept: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(fields)) {
+    const short =
+      typeof value === "number" ||
+      typeof value === "boolean" ||
+      (typeof value === "string" && value.length <= 256);
+    if (short && Object.keys(kept).length < 20 && key.length <= 64)
+      kept[key] = bounded(value, SHAPES[1] as Shape, 0);
+    else dropped.push(clipString(key, 64));
+  }
   return JSON.stringify({
     ...head,
-    truncated: `${names.length} field(s) left out to keep the line under ${MAX_LOG_LINE} characters`,
-    fields: names.slice(0, 20).map((n) => clipString(n, 64)),
+    ...kept,
+    truncated: `${dropped.length} field(s) left out to keep the line under ${MAX_LOG_LINE} characters`,
+    fields: dropped.slice(0, 20),
   });
 }
 
