@@ -43,6 +43,8 @@ export function isJsonPolicyFile(file: string): boolean {
 
 /** Validates an already parsed policy document; problems name the path (JSON carries no line to point at). */
 export function policyFromData(data: unknown, file: string): Policy {
+  const proto = protoKeyPath(data);
+  if (proto) throw new PolicyError(file, [{ path: formatPath(proto), line: undefined, message: PROTO_KEY }]);
   const result = policySchema.safeParse(data);
   if (result.success) return result.data;
   throw new PolicyError(
@@ -236,4 +238,38 @@ export function dedupe(problems: PolicyProblem[]): PolicyProblem[] {
     seen.add(key);
     return true;
   });
+}
+
+export const PROTO_KEY =
+  'the key "__proto__" is not allowed (it would be dropped silently, e.g. widening a scope)';
+
+/**
+ * The path of the first `__proto__` key in a parsed document. JSON and YAML keep such a key as data, but zod drops it
+ * without a word, so `scope: {tags: {__proto__: "*"}}` would become an empty scope that matches every resource.
+ * Iterative: a document nested deep must not overflow the stack here either.
+ */
+export function protoKeyPath(data: unknown): PropertyKey[] | undefined {
+  // Each entry points at its parent, so the path is built only for the key found, not for every node.
+  interface Entry {
+    node: unknown;
+    key?: PropertyKey;
+    parent?: Entry;
+  }
+  const stack: Entry[] = [{ node: data }];
+  const pathOf = (entry: Entry | undefined, last: PropertyKey): PropertyKey[] => {
+    const path = [last];
+    for (let at = entry; at?.key !== undefined; at = at.parent) path.push(at.key);
+    return path.reverse();
+  };
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const { node } = top;
+    if (typeof node !== "object" || node === null) continue;
+    if (Array.isArray(node)) {
+      for (let i = node.length - 1; i >= 0; i--) stack.push({ node: node[i], key: i, parent: top });
+      continue;
+    }
+    if (Object.hasOwn(node, "__proto__")) return pathOf(top, "__proto__");
+    for (const [key, value] of Object.entries(node)) stack.push({ node: value, key, parent: top });
+  }
+  return undefined;
 }

@@ -1,6 +1,14 @@
 import { type Alias, isNode, LineCounter, parseDocument, visit } from "yaml";
 import { clip } from "../errors.ts";
-import { checkPolicySize, dedupe, flattenIssues, formatPath, PolicyError } from "./file.ts";
+import {
+  checkPolicySize,
+  dedupe,
+  flattenIssues,
+  formatPath,
+  PolicyError,
+  PROTO_KEY,
+  protoKeyPath,
+} from "./file.ts";
 import { type Policy, policySchema } from "./schema.ts";
 
 export { formatProblem, loadPolicyFile, PolicyError, type PolicyProblem } from "./file.ts";
@@ -59,6 +67,17 @@ function parseChecked(text: string, file: string): { policy: Policy; data: unkno
         message: bomb
           ? `YAML aliases expand to more than ${MAX_ALIAS_COUNT} nodes; write the entries out instead`
           : `YAML: ${clip(message, 300)}`,
+      },
+    ]);
+  }
+  const proto = protoKeyPath(data);
+  if (proto) {
+    const offset = nearestNode(doc, proto)?.range?.[0];
+    throw new PolicyError(file, [
+      {
+        path: formatPath(proto),
+        line: offset === undefined ? undefined : lineCounter.linePos(offset).line,
+        message: PROTO_KEY,
       },
     ]);
   }
