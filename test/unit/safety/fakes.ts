@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import type { Context, SQSEvent } from "aws-lambda";
 import { memoryAuditSink } from "../../../shared/audit/index.ts";
 import { isOwnAwsIdentity } from "../../../shared/clouds/aws/identity.ts";
-import { awsSecurityGroupSnapshot } from "../../../shared/clouds/aws/snapshot.ts";
+import { awsSecurityGroupSnapshot } from "../../../shared/clouds/aws/kinds/security-group.ts";
 import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
 import type { Logger } from "../../../shared/log.ts";
 import type { CloudPort, GuardianDeps } from "../../../shared/pipeline.ts";

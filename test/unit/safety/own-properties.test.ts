@@ -3,7 +3,7 @@
 // `__proto__` key must neither vanish from a resource's tags nor silently empty a policy's scope.
 
 import { describe, expect, it } from "vitest";
-import { awsSecurityGroupSnapshot } from "../../../shared/clouds/aws/snapshot.ts";
+import { awsSecurityGroupSnapshot } from "../../../shared/clouds/aws/kinds/security-group.ts";
 import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
 import { evaluatePolicy, inScope } from "../../../shared/policy/evaluate.ts";
 import { parseJsonPolicy } from "../../../shared/policy/file.ts";

@@ -20,7 +20,8 @@ export function awsSecurityGroupSnapshot(
   item: unknown,
   fallback: { resourceId?: string; account?: string; region?: string } = {},
 ): Snapshot {
-  const group = item as GroupLike;
+  // Anything but an object reads as a group without fields: the rules then refuse it with an InputError.
+  const group: GroupLike = typeof item === "object" && item !== null ? item : {};
   const snapshot: Snapshot = {
     cloud: "aws",
     resourceId: typeof group.GroupId === "string" ? group.GroupId : (fallback.resourceId ?? ""),
