@@ -48,6 +48,12 @@ export function formatLogLine(head: Record<string, unknown>, data?: Record<strin
     else fields[key] = value;
   }
   if (Object.keys(moved).length > 0) fields.data = moved;
+  const [first] = SHAPES as [Shape];
+  // Most lines are plain JSON well within the first shape: written as they are, without a copy.
+  if (fits(fields, first, first.depth)) {
+    const line = JSON.stringify({ ...head, ...fields });
+    if (line.length <= MAX_LOG_LINE) return line;
+  }
   for (const shape of SHAPES) {
     const line = JSON.stringify({ ...head, ...(bounded(fields, shape, shape.depth) as object) });
     if (line.length <= MAX_LOG_LINE) return line;
@@ -93,6 +99,50 @@ function clipString(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max)}…[+${text.length - max} chars]`;
 }
 
+/**
+ * True when `value` is plain JSON within `shape` (what `bounded` would copy unchanged), checked without copying.
+ * Anything else (a class instance, a BigInt, a getter that throws) takes the copying path.
+ */
+function fits(value: unknown, shape: Shape, depth: number): boolean {
+  try {
+    return fitsUnchecked(value, shape, depth);
+  } catch {
+    return false;
+  }
+}
+
+function fitsUnchecked(value: unknown, shape: Shape, depth: number): boolean {
+  switch (typeof value) {
+    case "string":
+      return value.length <= shape.string;
+    case "number":
+      return Number.isFinite(value);
+    case "boolean":
+    case "undefined":
+      return true;
+    case "object":
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth <= 0) return false;
+  if (Array.isArray(value)) {
+    if (value.length > shape.items) return false;
+    for (const item of value) if (item === undefined || !fitsUnchecked(item, shape, depth - 1)) return false;
+    return true;
+  }
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  let count = 0;
+  for (const key in value) {
+    if (!Object.hasOwn(value, key)) continue;
+    if (++count > shape.items || key.length > 256) return false;
+    if (!fitsUnchecked((value as Record<string, unknown>)[key], shape, depth - 1)) return false;
+  }
+  return true;
+}
+
 /** A JSON-safe copy of `value` within `shape`; recursion is bounded by `depth`, never by the input. */
 function bounded(value: unknown, shape: Shape, depth: number): unknown {
   switch (typeof value) {
@@ -128,15 +178,12 @@ function bounded(value: unknown, shape: Shape, depth: number): unknown {
   for (let i = 0; i < shown; i++) {
     const key = keys[i] as string;
     const copy = bounded(read(value as object, key), shape, depth - 1);
-    // defineProperty: a key named `__proto__` is data here, not the copy's prototype.
-    if (copy !== undefined) {
-      Object.defineProperty(out, clipString(key, 256), {
-        value: copy,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
+    if (copy === undefined) continue;
+    const name = clipString(key, 256);
+    // A key named `__proto__` is data here, not the copy's prototype.
+    if (name === "__proto__") {
+      Object.defineProperty(out, name, { value: copy, enumerable: true, writable: true, configurable: true });
+    } else out[name] = copy;
   }
   if (keys.length > shown) out["…"] = `+${keys.length - shown} fields`;
   return out;
