@@ -44,8 +44,7 @@ export function formatLogLine(head: Record<string, unknown>, data?: Record<strin
   const moved: Record<string, unknown> = {};
   for (const key of data === undefined ? [] : ownKeys(data)) {
     const value = read(data as object, key);
-    if (owned.has(key)) moved[key] = value;
-    else fields[key] = value;
+    setOwn(owned.has(key) ? moved : fields, key, value);
   }
   if (Object.keys(moved).length > 0) fields.data = moved;
   const [first] = SHAPES as [Shape];
@@ -77,6 +76,13 @@ export function formatLogLine(head: Record<string, unknown>, data?: Record<strin
     truncated: `${dropped.length} field(s) left out to keep the line under ${MAX_LOG_LINE} characters`,
     fields: dropped.slice(0, 20),
   });
+}
+
+/** Sets a field; a key named `__proto__` stays data instead of becoming the object's prototype. */
+function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else target[key] = value;
 }
 
 function ownKeys(value: object): string[] {
@@ -178,12 +184,7 @@ function bounded(value: unknown, shape: Shape, depth: number): unknown {
   for (let i = 0; i < shown; i++) {
     const key = keys[i] as string;
     const copy = bounded(read(value as object, key), shape, depth - 1);
-    if (copy === undefined) continue;
-    const name = clipString(key, 256);
-    // A key named `__proto__` is data here, not the copy's prototype.
-    if (name === "__proto__") {
-      Object.defineProperty(out, name, { value: copy, enumerable: true, writable: true, configurable: true });
-    } else out[name] = copy;
+    if (copy !== undefined) setOwn(out, clipString(key, 256), copy);
   }
   if (keys.length > shown) out["…"] = `+${keys.length - shown} fields`;
   return out;
@@ -216,8 +217,7 @@ export function memoryLogger(): Logger & { lines: LogLine[] } {
     const fields: Record<string, unknown> = {};
     const moved: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(data ?? {})) {
-      if (OWN_FIELDS.has(key)) moved[key] = value;
-      else fields[key] = value;
+      setOwn(OWN_FIELDS.has(key) ? moved : fields, key, value);
     }
     lines.push({ ...fields, ...(Object.keys(moved).length > 0 ? { data: moved } : {}), level, message });
   };

@@ -149,6 +149,10 @@ describe("no value breaks a log line or makes it unbounded (point 20)", () => {
       nan: "NaN",
     });
     expect(JSON.stringify(line.protoKey)).toBe('{"__proto__":{"polluted":true}}');
+    // The same at the top level of the data, on the copying path and on the direct one.
+    log.error("guardian.deadletter", protoKey as Record<string, unknown>);
+    log.error("guardian.deadletter", { ...(protoKey as object), big: 1n });
+    for (const l of lines.slice(1)) expect(l).toContain('"__proto__":{"polluted":true}');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
