@@ -147,7 +147,7 @@ export async function readTextFile(
     bytes = await readFile(file);
   } catch (cause) {
     if (cause instanceof InputError) throw cause;
-    throw new InputError(`cannot read ${options.what} ${clip(file, 200)}: ${(cause as Error).message}`, {
+    throw new InputError(`cannot read ${clip(file, 200)}: ${(cause as Error).message}`, {
       cause,
     });
   }

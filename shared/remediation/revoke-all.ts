@@ -3,8 +3,7 @@ import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
 import { isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
-import { matchedOf } from "./finding.ts";
-import type { Remediation, RemediationContext } from "./types.ts";
+import { matchedOf, type Remediation, type RemediationContext } from "./types.ts";
 
 /**
  * Empties a VPC's default security group: every ingress and egress permission the snapshot holds now

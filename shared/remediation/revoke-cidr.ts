@@ -4,8 +4,7 @@ import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
 import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
-import { matchedOf } from "./finding.ts";
-import type { Remediation, RemediationContext } from "./types.ts";
+import { matchedOf, type Remediation, type RemediationContext } from "./types.ts";
 
 interface PerPermission {
   permission: IpPermission;

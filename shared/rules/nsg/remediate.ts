@@ -1,8 +1,7 @@
 // What the three NSG remediations share: re-checking a finding against the (possibly newer) snapshot,
 // editing one security rule's fields the way ARM expects, and shaping the writer's operation.
 import * as z from "zod";
-import { matchedOf } from "../../remediation/finding.ts";
-import type { RemediationContext } from "../../remediation/types.ts";
+import { matchedOf, type RemediationContext } from "../../remediation/types.ts";
 import type { Finding, PlannedChange, Snapshot } from "../../types.ts";
 import { PROTOCOLS, type Protocol, protocolMatches, type RuleExposure, ruleExposure } from "./exposure.ts";
 import { formatPorts, parsePortList } from "./ports.ts";
