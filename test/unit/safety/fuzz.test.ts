@@ -47,7 +47,7 @@ import { applyMutations, hostileValue, mutated, mutation } from "./mutate.ts";
  */
 const MIN_RUNS = 25;
 const RUNS = 300;
-const BUDGET_MS = 2_000;
+const BUDGET_MS = 1_000;
 const RUN_TIMEOUT_MS = 5_000;
 
 /** fc.assert in two rounds: the guaranteed minimum, then the rest within the time budget. */
