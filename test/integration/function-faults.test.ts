@@ -164,7 +164,8 @@ describe("Azure Function under injected ARM faults, with Event Grid's at-least-o
     const cfg = parseConfig({
       GUARDIAN_POLICY_FILE: path.join(dir, "policy.yaml"),
       AZURE_ARM_ENDPOINT: emu.url,
-      GUARDIAN_BUDGET_MS: "4000",
+      // Timeouts well above a loaded CI machine's response times: a hang must be cut off, a slow answer must not be.
+      GUARDIAN_BUDGET_MS: "12000",
     });
     // One Functions instance: clients, locks and the policy shared by its concurrent invocations.
     const factory = perInstance(async (log) => {
@@ -176,7 +177,7 @@ describe("Azure Function under injected ARM faults, with Event Grid's at-least-o
         maxRetries: 3,
         retryDelayInMs: 5,
         maxRetryDelayInMs: 20,
-        requestTimeoutMs: 250,
+        requestTimeoutMs: 1500,
       });
       return azureGuardianDeps(cfg, log, { credential, network, notifiers: [notifier] });
     });
