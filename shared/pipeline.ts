@@ -219,6 +219,7 @@ export async function handleChange(
     stale: false,
     changedSinceEvent: false,
     budget,
+    covered: new Map(),
     record: async (result) => {
       outcome.actions.push(result);
       await deps.audit.record(auditRecord(change, result, ctx.now));
@@ -229,15 +230,20 @@ export async function handleChange(
     outcome.findings.push(finding);
     const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
     const mode = entry.mode;
+    const covered = ctx.covered.get(entry);
     if (exempt) {
       await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
     } else if (mode !== "remediate") {
       await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+    } else if (covered) {
+      // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
+      await ctx.record({ finding, mode, ...covered });
     } else if (budget.left <= 0) {
       await ctx.record(capped(finding, mode, deps.policy));
     } else if (dryRun) {
       // Nothing is written, so every part the finding matched gets its own planned change.
-      const plans = planEachPart(entry, first, finding, deps.policy, change.details);
+      const siblings = siblingsOf(entry, first, ctx);
+      const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
       if (plans.length === 0) {
         await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
       }
@@ -253,6 +259,11 @@ export async function handleChange(
           mode,
           outcome: "dry-run",
           reason: "dry-run: nothing was changed",
+          planned,
+        });
+        cover(ctx, siblings.entries, {
+          outcome: "dry-run",
+          reason: `dry-run: would be fixed with ${entry.name}`,
           planned,
         });
       }
@@ -308,6 +319,8 @@ interface ActContext {
   changedSinceEvent: boolean;
   budget: WriteBudget;
   record(result: ActionResult): Promise<void>;
+  /** Entries whose findings a write planned together with another entry's already fixed (or would fix). */
+  covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned">>;
 }
 
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
@@ -333,11 +346,44 @@ function plan(
   finding: Finding,
   policy: Policy,
   eventDetails?: Record<string, unknown>,
+  siblings?: readonly Finding[],
 ): PlannedChange | undefined {
   return remediationFor(entry).plan(snapshot, finding, {
     trustedSources: trustedSourcesFor(policy, entry),
     ...(eventDetails ? { eventDetails } : {}),
+    ...(siblings && siblings.length > 0 ? { siblings } : {}),
   });
+}
+
+/**
+ * For a remediation that plans together (one write fixes every finding it has on a resource): the other entries in
+ * remediate mode, not exempt, whose findings on `snapshot` name the same remediation.
+ */
+function siblingsOf(
+  entry: PolicyEntry,
+  snapshot: Snapshot,
+  ctx: ActContext,
+): { entries: PolicyEntry[]; findings: Finding[] } {
+  const remediation = remediationFor(entry);
+  const entries: PolicyEntry[] = [];
+  const findings: Finding[] = [];
+  if (!remediation.planTogether) return { entries, findings };
+  for (const other of evaluatePolicy(ctx.deps.policy, snapshot)) {
+    if (other.entry === entry || other.entry.mode !== "remediate" || ctx.covered.has(other.entry)) continue;
+    if (remediationFor(other.entry).id !== remediation.id) continue;
+    if (exemptionFor(ctx.deps.policy, other.entry, snapshot, ctx.now)) continue;
+    entries.push(other.entry);
+    findings.push(other.finding);
+  }
+  return { entries, findings };
+}
+
+function cover(
+  ctx: ActContext,
+  entries: readonly PolicyEntry[],
+  result: Pick<ActionResult, "outcome" | "reason" | "planned">,
+): void {
+  for (const e of entries) ctx.covered.set(e, result);
 }
 
 /** One planned change per matched part (for dry-run, where nothing is applied between plans). */
@@ -347,8 +393,9 @@ function planEachPart(
   finding: Finding,
   policy: Policy,
   eventDetails?: Record<string, unknown>,
+  siblings?: readonly Finding[],
 ): PlannedChange[] {
-  const all = plan(entry, snapshot, finding, policy, eventDetails);
+  const all = plan(entry, snapshot, finding, policy, eventDetails, siblings);
   if (!all || all.complete === true || finding.matched.length <= 1) return all ? [all] : [];
   const seen = new Set<string>();
   const plans: PlannedChange[] = [];
@@ -496,7 +543,8 @@ async function remediateFinding(
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     // What the event recorded describes the resource only until someone (or the guardian) changes it again.
     const hints = ctx.changedSinceEvent ? undefined : ctx.change.details;
-    const planned = plan(entry, ctx.snapshot, finding, deps.policy, hints);
+    const siblings = siblingsOf(entry, ctx.snapshot, ctx);
+    const planned = plan(entry, ctx.snapshot, finding, deps.policy, hints, siblings.findings);
     if (!planned) {
       // After our own writes this is success, already recorded; otherwise someone else got there first.
       if (!wrote)
@@ -523,7 +571,7 @@ async function remediateFinding(
         if (fresh === false) return;
         const next = reassess(entry, fresh, ctx);
         if (unknown && showsApplied(entry, planned, fresh, ctx)) {
-          await applied(planned, "confirmed by reading after the write's answer was lost");
+          await applied(planned, siblings.entries, "confirmed by reading after the write's answer was lost");
           if (planned.complete === true || !("finding" in next)) return;
           finding = next.finding;
           continue;
@@ -578,7 +626,7 @@ async function remediateFinding(
         ...(retryable ? { retryable: true } : {}),
       });
     }
-    await applied(planned);
+    await applied(planned, siblings.entries);
     if (planned.complete === true) return;
     // Other parts of the finding may remain (another offending rule): look again before the next write.
     const next = await look(entry, finding, ctx, outcome);
@@ -586,8 +634,11 @@ async function remediateFinding(
     finding = next.finding;
   }
 
-  /** Records a write that took effect; `how` says how it is known when its answer was lost. */
-  async function applied(planned: PlannedChange, how?: string): Promise<void> {
+  /**
+   * Records a write that took effect, and the other entries' findings it fixed with it (planned together); `how` says
+   * how it is known when its answer was lost.
+   */
+  async function applied(planned: PlannedChange, together: readonly PolicyEntry[], how?: string): Promise<void> {
     ctx.budget.left--;
     ctx.stale = how === undefined;
     ctx.changedSinceEvent = true;
@@ -597,6 +648,11 @@ async function remediateFinding(
       mode,
       outcome: "applied",
       reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})${how ? `; ${how}` : ""}`,
+      planned,
+    });
+    cover(ctx, together, {
+      outcome: "applied",
+      reason: `fixed by the same write as policy entry ${entry.name} (${planned.remediation})`,
       planned,
     });
   }

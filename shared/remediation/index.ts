@@ -3,6 +3,7 @@ import { denyRule } from "./deny-rule.ts";
 import { restrictSource } from "./restrict-source.ts";
 import { revokeAll } from "./revoke-all.ts";
 import { revokeCidr } from "./revoke-cidr.ts";
+import { storageCloseNetwork } from "./storage-close-network.ts";
 import type { Remediation } from "./types.ts";
 
 /** Every remediation, keyed by the id a policy names. One line per remediation. */
@@ -12,6 +13,7 @@ export const remediationRegistry = {
   "restrict-source": restrictSource,
   "revoke-cidr": revokeCidr,
   "revoke-all": revokeAll,
+  "storage-close-network": storageCloseNetwork,
 } satisfies Record<string, Remediation>;
 
 export function remediationById(id: string): Remediation | undefined {

@@ -9,6 +9,11 @@ export interface RemediationContext {
    * returned. Given only on the first attempt: after a concurrent edit it may no longer describe the resource.
    */
   eventDetails?: Record<string, unknown>;
+  /**
+   * For a remediation that plans together (`planTogether`): the findings of the other policy entries on the same
+   * snapshot that this remediation is to fix too (remediate mode, not exempt). One write then fixes them all.
+   */
+  siblings?: readonly Finding[];
 }
 
 export interface Remediation {
@@ -18,6 +23,11 @@ export interface Remediation {
   resourceTypes: readonly string[];
   /** Permissions the guardian needs to apply it. */
   permissions: readonly string[];
+  /**
+   * One write fixes every finding of this remediation on a resource (a storage account's network settings are one
+   * PATCH): the pipeline passes the other entries' findings as `siblings` and records them as fixed by that write.
+   */
+  planTogether?: boolean;
   /**
    * Pure: the exact minimal edit that removes what the finding matched and nothing else.
    * Undefined when nothing in the snapshot still matches (already fixed by someone else).

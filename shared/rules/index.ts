@@ -1,6 +1,11 @@
 import { nsgInboundExposure } from "./nsg-inbound-exposure.ts";
 import { sgDefaultNoRules } from "./sg-default-no-rules.ts";
 import { sgIngressExposure } from "./sg-ingress-exposure.ts";
+import { storageBlobPublicAccess } from "./storage-blob-public-access.ts";
+import { storageIpRules } from "./storage-ip-rules.ts";
+import { storageNetworkAccess } from "./storage-network-access.ts";
+import { storageTrustedServices } from "./storage-trusted-services.ts";
+import { storageVnetRules } from "./storage-vnet-rules.ts";
 import type { RuleDefinition } from "./types.ts";
 
 /** Every rule the guardian knows, keyed by id (= file name). One line per rule. */
@@ -8,6 +13,11 @@ export const ruleRegistry = {
   "nsg-inbound-exposure": nsgInboundExposure,
   "sg-ingress-exposure": sgIngressExposure,
   "sg-default-no-rules": sgDefaultNoRules,
+  "storage-network-access": storageNetworkAccess,
+  "storage-ip-rules": storageIpRules,
+  "storage-vnet-rules": storageVnetRules,
+  "storage-trusted-services": storageTrustedServices,
+  "storage-blob-public-access": storageBlobPublicAccess,
 } satisfies Record<string, RuleDefinition>;
 
 export type RuleId = keyof typeof ruleRegistry;

@@ -164,7 +164,7 @@ describe("templates against the code", () => {
       awsEventNames: [...derived.awsEventNames, "CreateVpcEndpoint"].sort(),
       azureOperationPrefixes: [
         ...derived.azureOperationPrefixes,
-        "microsoft.storage/storageaccounts/",
+        "microsoft.network/virtualnetworks/",
       ].sort(),
     };
     const newAws = writeAwsTemplate(awsText, changed);

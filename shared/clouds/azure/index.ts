@@ -8,6 +8,7 @@ import type { AzureWriterFactory } from "./kinds/types.ts";
 import { type AzureNetwork, AzureNsgWriter } from "./network.ts";
 import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
+import { AzureStorageNetworkWriter } from "./storage.ts";
 
 export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
@@ -18,6 +19,7 @@ export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 export const azureWriters = {
   "delete-security-rule": (clients) => new AzureNsgWriter(clients),
   "put-security-rule": (clients) => new AzureNsgWriter(clients),
+  "patch-storage-network": (clients) => new AzureStorageNetworkWriter(clients),
 } satisfies Record<string, AzureWriterFactory>;
 
 function operationKind(change: PlannedChange): string {

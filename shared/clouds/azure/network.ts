@@ -1,4 +1,5 @@
 import { NetworkManagementClient, type NetworkManagementClientOptionalParams } from "@azure/arm-network";
+import { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
 import { createHttpPoller, type OperationResponse } from "@azure/core-lro";
 import {
@@ -16,6 +17,7 @@ import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, CallOptions, ResourceWriter } from "../ports.ts";
 import { armName, parseArmResourceId } from "./ids.ts";
 import { NSG_TYPE, networkSecurityGroup } from "./kinds/network-security-group.ts";
+import { STORAGE_API_VERSION } from "./kinds/storage-account.ts";
 
 export { NSG_TYPE };
 
@@ -183,6 +185,7 @@ type Answer =
 export class AzureNetwork {
   readonly #config: AzureClientConfig;
   readonly #clients = new Map<string, NetworkManagementClient>();
+  readonly #storageClients = new Map<string, StorageManagementClient>();
   // One HTTP client (and its keep-alive connections) for every subscription's pipeline.
   readonly #http: HttpClient = createDefaultHttpClient();
   readonly counter: CallCounter;
@@ -202,36 +205,57 @@ export class AzureNetwork {
     return this.#config.operationTimeoutMs ?? DEFAULT_OPERATION_TIMEOUT_MS;
   }
 
+  /** The options every SDK client of the guardian is built with: endpoint, CA, retries, timeouts, the attempt log. */
+  #clientOptions(): NetworkManagementClientOptionalParams {
+    const { endpoint, ca } = this.#config;
+    const maxRetries = this.#config.maxRetries ?? 3;
+    const retryDelayInMs = this.#config.retryDelayInMs ?? 800;
+    const maxRetryDelayInMs = this.#config.maxRetryDelayInMs ?? 8_000;
+    const options: NetworkManagementClientOptionalParams = {
+      retryOptions: { maxRetries, retryDelayInMs, maxRetryDelayInMs },
+      httpClient: this.#http,
+      additionalPolicies: [
+        {
+          policy: operationInProgressRetryPolicy({ maxRetries, retryDelayInMs, maxRetryDelayInMs }),
+          position: "perCall",
+        },
+        { policy: attemptLogPolicy, position: "perRetry" },
+        {
+          policy: requestTimeoutPolicy(this.#config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+          position: "perRetry",
+        },
+      ],
+    };
+    if (endpoint) {
+      options.endpoint = endpoint;
+      options.credentials = { scopes: [`${this.endpoint}/.default`] };
+    }
+    if (ca) options.tlsOptions = { ca };
+    return options;
+  }
+
   /** The SDK client of a subscription: its pipeline (auth, TLS, retries, timeouts) carries every request. */
   client(subscriptionId: string): NetworkManagementClient {
     let client = this.#clients.get(subscriptionId);
     if (!client) {
-      const { endpoint, ca } = this.#config;
-      const maxRetries = this.#config.maxRetries ?? 3;
-      const retryDelayInMs = this.#config.retryDelayInMs ?? 800;
-      const maxRetryDelayInMs = this.#config.maxRetryDelayInMs ?? 8_000;
-      const options: NetworkManagementClientOptionalParams = {
-        retryOptions: { maxRetries, retryDelayInMs, maxRetryDelayInMs },
-        httpClient: this.#http,
-        additionalPolicies: [
-          {
-            policy: operationInProgressRetryPolicy({ maxRetries, retryDelayInMs, maxRetryDelayInMs }),
-            position: "perCall",
-          },
-          { policy: attemptLogPolicy, position: "perRetry" },
-          {
-            policy: requestTimeoutPolicy(this.#config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
-            position: "perRetry",
-          },
-        ],
-      };
-      if (endpoint) {
-        options.endpoint = endpoint;
-        options.credentials = { scopes: [`${this.endpoint}/.default`] };
-      }
-      if (ca) options.tlsOptions = { ca };
-      client = new NetworkManagementClient(this.#config.credential, subscriptionId, options);
+      client = new NetworkManagementClient(this.#config.credential, subscriptionId, this.#clientOptions());
       this.#clients.set(subscriptionId, client);
+    }
+    return client;
+  }
+
+  /**
+   * The storage resource provider's SDK client, built like the network one, at the api-version the storage kind
+   * follows (the latest stable REST spec its rules and fixtures are checked against).
+   */
+  storage(subscriptionId: string): StorageManagementClient {
+    let client = this.#storageClients.get(subscriptionId);
+    if (!client) {
+      client = new StorageManagementClient(this.#config.credential, subscriptionId, {
+        ...this.#clientOptions(),
+        apiVersion: STORAGE_API_VERSION,
+      });
+      this.#storageClients.set(subscriptionId, client);
     }
     return client;
   }

@@ -3,7 +3,6 @@ import { describe, expect, it } from "vitest";
 import { parseArmResourceId } from "../../../shared/clouds/azure/ids.ts";
 import {
   ARM_BOOLEAN_PROPERTIES,
-  booleansAt,
   normaliseArmBooleans,
   SUPPORTED_AZURE_RESOURCE_TYPES,
 } from "../../../shared/events/azure.ts";
@@ -73,8 +72,13 @@ describe("parseArmResourceId", () => {
 });
 
 describe("supported types table", () => {
-  it("is keyed by lower-cased ARM types and lists NSGs with their security rules", () => {
-    expect(Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES)).toEqual(["microsoft.network/networksecuritygroups"]);
+  it("is keyed by lower-cased ARM types and lists NSGs with their security rules, and storage accounts", () => {
+    expect(SUPPORTED_AZURE_RESOURCE_TYPES).toEqual({
+      "microsoft.network/networksecuritygroups": {
+        childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
+      },
+      "microsoft.storage/storageaccounts": { childTypes: [] },
+    });
     for (const [type, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
       expect(type).toBe(type.toLowerCase());
       for (const child of support.childTypes) {
@@ -100,17 +104,7 @@ describe("normaliseArmBooleans", () => {
 
   it("turns the documented storage 1/0 flags into booleans, by name", () => {
     const input = storageProperties();
-    // storage.json StorageAccountProperties: the booleans the documented Resource Notifications sample shows as 1/0.
-    const out = booleansAt(
-      [
-        "allowBlobPublicAccess",
-        "allowSharedKeyAccess",
-        "supportsHttpsTrafficOnly",
-        "encryption.requireInfrastructureEncryption",
-        "encryption.services.*.enabled",
-      ],
-      input,
-    );
+    const out = normaliseArmBooleans("microsoft.storage/storageaccounts", input);
     expect(out).toMatchObject({
       allowBlobPublicAccess: true,
       allowSharedKeyAccess: true,
@@ -160,7 +154,8 @@ describe("normaliseArmBooleans", () => {
   it("every table entry is a lower-cased type with dotted paths", () => {
     for (const [type, paths] of Object.entries(ARM_BOOLEAN_PROPERTIES)) {
       expect(type).toBe(type.toLowerCase());
-      for (const path of paths) expect(path).toMatch(/^(\*|[A-Za-z]+)(\.(\*|[A-Za-z]+))*$/);
+      for (const path of paths)
+        expect(path).toMatch(/^(\*|[A-Za-z][A-Za-z0-9]*)(\.(\*|[A-Za-z][A-Za-z0-9]*))*$/);
     }
   });
 });

@@ -114,14 +114,18 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
 
   it("an action that is not a list goes on to the type check", () => {
     const e = event("resource-action-success.eventgrid");
-    dataOf(e).operationName = "Microsoft.Storage/storageAccounts/regenerateKey/action";
+    const vm =
+      "/subscriptions/8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64/resourceGroups/rg-network-prod/providers/Microsoft.Compute/virtualMachines/vm-1";
+    dataOf(e).operationName = "Microsoft.Compute/virtualMachines/restart/action";
+    dataOf(e).resourceUri = vm;
+    e.subject = vm;
     expect(normaliseEventGrid(e).skipped).toEqual([
       {
         eventId: "a3c5e7f9-1b2d-4f6a-8c0e-2d4f6a8c0e1b",
         eventType: "Microsoft.Resources.ResourceActionSuccess",
         reason: "unsupported-resource-type",
         detail:
-          "microsoft.storage/storageaccounts is not a supported resource type (Microsoft.Storage/storageAccounts/regenerateKey/action)",
+          "microsoft.compute/virtualmachines is not a supported resource type (Microsoft.Compute/virtualMachines/restart/action)",
       },
     ]);
   });
@@ -541,15 +545,23 @@ describe("normaliseEventGrid: Resource Notifications", () => {
     });
   });
 
-  it("a storage account (documented sample) is not supported yet", () => {
-    expect(normaliseEventGrid(fixture("resource-notifications-created-storage.eventgrid")).skipped).toEqual([
-      {
-        eventId: "4eef929a-a65c-47dd-93e2-46b8c17c6c17",
-        eventType: "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated",
-        reason: "unsupported-resource-type",
-        detail: "microsoft.storage/storageaccounts is not a supported resource type",
-      },
-    ]);
+  it("a storage account (documented sample) carries the account, its 1/0 booleans turned back", () => {
+    const change = onlyChange(
+      normaliseEventGrid(fixture("resource-notifications-created-storage.eventgrid")),
+    );
+    expect(change).toMatchObject({
+      resourceType: "microsoft.storage/storageaccounts",
+      operation: "write",
+      operationName: "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated",
+      region: "westeurope",
+    });
+    expect((change.resource as { properties: Json }).properties).toMatchObject({
+      allowBlobPublicAccess: true,
+      allowSharedKeyAccess: true,
+      supportsHttpsTrafficOnly: true,
+      encryption: { requireInfrastructureEncryption: false, services: { blob: { enabled: true } } },
+      networkAcls: { defaultAction: "Allow", bypass: "AzureServices" },
+    });
   });
 
   it.each([

@@ -56,7 +56,8 @@ describe("kinds", () => {
         // A child is never also a kind of its own: the event would have two targets.
         expect(types).not.toContain(child);
       }
-      for (const p of kind.booleanPaths) expect(p).toMatch(/^(\*|[A-Za-z]+)(\.(\*|[A-Za-z]+))*$/);
+      for (const p of kind.booleanPaths)
+        expect(p).toMatch(/^(\*|[A-Za-z][A-Za-z0-9]*)(\.(\*|[A-Za-z][A-Za-z0-9]*))*$/);
       for (const op of kind.writes)
         expect(Object.keys(azureWriters), `${kind.id} writes ${op}`).toContain(op);
       expect(kind.readPermissions.length).toBeGreaterThan(0);

@@ -3,6 +3,7 @@
 // derives it from here; nothing else switches on an ARM type string. See docs/kinds.md.
 
 import { networkSecurityGroup } from "./network-security-group.ts";
+import { storageAccount } from "./storage-account.ts";
 import type { AzureKind } from "./types.ts";
 
 export type { AzureKind } from "./types.ts";
@@ -10,6 +11,7 @@ export type { AzureKind } from "./types.ts";
 /** Every Azure kind, keyed by id (= file name). */
 export const azureKindRegistry = {
   "network-security-group": networkSecurityGroup,
+  "storage-account": storageAccount,
 } as const satisfies Record<string, AzureKind>;
 
 export const azureKinds: readonly AzureKind[] = Object.freeze(Object.values(azureKindRegistry));
