@@ -11,7 +11,7 @@ import { storageNetworkAccess } from "../../../shared/rules/storage-network-acce
 import { storageTrustedServices } from "../../../shared/rules/storage-trusted-services.ts";
 import { storageVnetRules } from "../../../shared/rules/storage-vnet-rules.ts";
 import type { RuleDefinition } from "../../../shared/rules/types.ts";
-import type { Finding, Snapshot } from "../../../shared/types.ts";
+import type { Finding, PlannedChange, Snapshot } from "../../../shared/types.ts";
 import {
   account,
   acls,
@@ -44,6 +44,12 @@ function findingOf<O extends z.ZodType>(
 }
 
 const ipOptions = { allowedAddresses: ["198.51.100.0/24"], requiredAddresses: [TUNNEL_IP] };
+/** The PATCH body's properties of a plan that must exist. */
+function bodyOf(planned: PlannedChange | undefined): Json & { networkAcls: Json } {
+  if (!planned) throw new Error("no plan");
+  return (planned.operation.body as { properties: Json & { networkAcls: Json } }).properties;
+}
+
 const plan = (snapshot: Snapshot, finding: Finding, siblings: Finding[] = []) =>
   storageCloseNetwork.plan(snapshot, finding, { trustedSources: [], siblings });
 
@@ -88,16 +94,14 @@ describe("storage-close-network", () => {
     );
     expect(planned?.before).toEqual({ networkAcls: (changed.properties as Json).networkAcls });
     // Everything but the networkAcls object is left out of the body: no other property is written.
-    expect(Object.keys((planned?.operation.body as { properties: Json }).properties)).toEqual([
-      "networkAcls",
-    ]);
+    expect(Object.keys(bodyOf(planned))).toEqual(["networkAcls"]);
   });
 
   it("keeps the spec example's resource access rule byte for byte when closing it", () => {
     const snapshot = snapshotOf(loadStorageFixture("StorageAccountGetProperties.json"));
     const planned = plan(snapshot, findingOf(storageNetworkAccess, snapshot));
     const before = (snapshot.resource as { properties: Json }).properties.networkAcls as Json;
-    expect((planned?.operation.body as { properties: Json }).properties.networkAcls).toEqual({
+    expect(bodyOf(planned).networkAcls).toEqual({
       ...before,
       defaultAction: "Deny",
     });
@@ -119,10 +123,9 @@ describe("storage-close-network", () => {
       ),
     );
     const finding = findingOf(storageVnetRules, snapshot, { subnets: [PRIVATE_SUBNET] });
-    expect(
-      (plan(snapshot, finding)?.operation.body as { properties: { networkAcls: Json } }).properties
-        .networkAcls.virtualNetworkRules,
-    ).toEqual([{ id: PRIVATE_SUBNET, action: "Allow", state: "Succeeded" }]);
+    expect(bodyOf(plan(snapshot, finding)).networkAcls.virtualNetworkRules).toEqual([
+      { id: PRIVATE_SUBNET, action: "Allow", state: "Succeeded" },
+    ]);
     // The finding is stale: someone replaced that entry meanwhile. Nothing of theirs is removed.
     const moved = snapshotOf(
       account((p) => acls(p).virtualNetworkRules.push({ id: `${PRIVATE_SUBNET}2`, action: "Allow" })),
@@ -139,7 +142,7 @@ describe("storage-close-network", () => {
     const snapshot = snapshotOf(account((p) => (acls(p).bypass = bypass)));
     const options = { azureServices: want === "add" ? "required" : "forbidden" };
     const planned = plan(snapshot, findingOf(storageTrustedServices, snapshot, options));
-    expect((planned?.after as { networkAcls: Json }).networkAcls.bypass).toBe(after);
+    expect(bodyOf(planned).networkAcls.bypass).toBe(after);
   });
 
   it("turns anonymous blob access off and writes nothing else", () => {
