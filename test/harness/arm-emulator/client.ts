@@ -6,6 +6,7 @@
 
 import { request } from "node:https";
 import { NetworkManagementClient, type NetworkManagementClientOptionalParams } from "@azure/arm-network";
+import { StorageManagementClient } from "@azure/arm-storage";
 import type { TokenCredential } from "@azure/core-auth";
 import { staticTokenCredential } from "./auth.ts";
 
@@ -32,6 +33,19 @@ export function networkClientFor(
 ): NetworkManagementClient {
   const credential = typeof token === "string" ? staticTokenCredential(token) : token;
   return new NetworkManagementClient(credential, subscriptionId, armClientOptions(emulator));
+}
+
+/** A StorageManagementClient for `subscriptionId` (what a person's tooling uses), at the api-version the guardian follows. */
+export function storageClientFor(
+  emulator: { url: string; ca: string },
+  token: string | TokenCredential,
+  subscriptionId: string = DEFAULT_SUBSCRIPTION_ID,
+): StorageManagementClient {
+  const credential = typeof token === "string" ? staticTokenCredential(token) : token;
+  return new StorageManagementClient(credential, subscriptionId, {
+    ...armClientOptions(emulator),
+    apiVersion: "2025-08-01",
+  });
 }
 
 export interface RawArmResponse {

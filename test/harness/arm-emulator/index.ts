@@ -27,6 +27,7 @@ export {
   networkClientFor,
   type RawArmResponse,
   rawArmRequest,
+  storageClientFor,
 } from "./client.ts";
 export { DEFAULT_TENANT_ID, eventClaims } from "./events.ts";
 export type { AnswerHook, FaultSpec, RequestLogEntry } from "./server.ts";

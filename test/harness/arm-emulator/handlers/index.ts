@@ -2,6 +2,11 @@
 
 import type { Route } from "../router.ts";
 import { networkSecurityGroupRoutes } from "./network-security-groups.ts";
+import { storageAccountRoutes } from "./storage-accounts.ts";
 import { virtualNetworkRoutes } from "./virtual-networks.ts";
 
-export const resourceRoutes: readonly Route[] = [...networkSecurityGroupRoutes, ...virtualNetworkRoutes];
+export const resourceRoutes: readonly Route[] = [
+  ...networkSecurityGroupRoutes,
+  ...virtualNetworkRoutes,
+  ...storageAccountRoutes,
+];
