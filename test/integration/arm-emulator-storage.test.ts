@@ -206,7 +206,7 @@ describe("storage accounts in the ARM emulator", () => {
       ["microsoft.storage/storageaccounts", "alice@contoso.example"],
       ["microsoft.storage/storageaccounts", "(Resource Notifications: no caller)"],
     ]);
-    expect((changes[1]?.resource as { properties: Json }).properties.allowBlobPublicAccess).toBe(false);
+    expect(changes[1]?.resource).toMatchObject({ properties: { allowBlobPublicAccess: false } });
   });
 
   it("deletes, then answers 204 for an absent one with no event", async () => {
