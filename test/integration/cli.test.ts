@@ -114,27 +114,47 @@ describe("guardian evaluate", () => {
 
   it("exits 2 for a resource type no rule evaluates, instead of calling it compliant", async () => {
     const file = await tempFile(
-      "storage.json",
+      "vm.json",
       JSON.stringify({
-        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1",
-        name: "sa1",
-        type: "Microsoft.Storage/storageAccounts",
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        name: "vm1",
+        type: "Microsoft.Compute/virtualMachines",
         location: "westeurope",
-        properties: {
-          networkAcls: {
-            defaultAction: "Allow",
-            bypass: "AzureServices",
-            ipRules: [],
-            virtualNetworkRules: [],
-          },
-        },
+        properties: {},
       }),
     );
     const run = await guardian("evaluate", file, "--format", "json");
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no enabled rule of the policy evaluates microsoft\.storage\/storageaccounts/);
+    expect(run.stderr).toMatch(/no enabled rule of the policy evaluates microsoft\.compute\/virtualmachines/);
   });
 
+  it("evaluates storage accounts: the REST spec example, and a list response, naming the offending parts", async () => {
+    const spec = "test/fixtures/azure/storage/StorageAccountGetProperties.json";
+    const run = await guardian("evaluate", spec, "--format", "json");
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      findings: { policyRule: string; controls: string[]; matched: { part: string }[] }[];
+    };
+    expect(out.findings.map((f) => [f.policyRule, f.matched.map((m) => m.part)])).toEqual([
+      ["azure-storage-selected-networks-only", ["networkAcls.defaultAction"]],
+      ["azure-storage-no-anonymous-blobs", ["allowBlobPublicAccess"]],
+    ]);
+    expect(out.findings[0]?.controls).toContain("CIS Azure v3.0.0 4.7");
+
+    const closed = JSON.parse(
+      await readFile("test/fixtures/azure/storage/qubole-closed.json", "utf8"),
+    ) as object;
+    const list = await tempFile(
+      "list.json",
+      JSON.stringify({ value: [closed, JSON.parse(await readFile(spec, "utf8"))] }),
+    );
+    const both = await guardian("evaluate", list);
+    expect(both.code).toBe(1);
+    // The baseline allows no IP address until you list yours: the tunnel server's rule is reported (alert mode).
+    expect(both.stdout).toMatch(/^2 resource\(s\) evaluated, 3 finding\(s\)/);
+    expect(both.stdout).toContain("IP rule 203.0.113.10 is not an allowed address");
+    expect(both.stdout).toContain("sto8596");
+  });
   it("exits 0 for a compliant resource and prints a table by default", async () => {
     const file = await tempFile(
       "nsg.json",
@@ -338,6 +358,68 @@ describe("guardian explain", () => {
     expect(out.changes[0]?.resourceType).toBe("microsoft.network/networksecuritygroups");
     expect(run.code).toBe(out.findings.length > 0 ? 1 : 0);
     expect(out.actions.length).toBe(out.findings.length);
+  });
+
+  it("explains a storage account write: the guardian would close it in one PATCH", async () => {
+    const account = JSON.parse(await readFile("test/fixtures/azure/storage/qubole-closed.json", "utf8")) as {
+      id: string;
+      properties: { networkAcls: { defaultAction: string; ipRules: unknown[] } };
+    };
+    account.properties.networkAcls.defaultAction = "Allow";
+    account.properties.networkAcls.ipRules = [];
+    const resource = await tempFile("account.json", JSON.stringify(account));
+    const event = JSON.parse(
+      await readFile("test/fixtures/events/azure/resource-write-success.eventgrid.json", "utf8"),
+    ) as {
+      subject: string;
+      data: { resourceUri: string; operationName: string; authorization: { scope: string; action: string } };
+    }[];
+    for (const e of event) {
+      e.subject = account.id;
+      e.data.resourceUri = account.id;
+      e.data.operationName = "Microsoft.Storage/storageAccounts/write";
+      e.data.authorization.scope = account.id;
+      e.data.authorization.action = "Microsoft.Storage/storageAccounts/write";
+    }
+    const eventFile = await tempFile("event.json", JSON.stringify(event));
+    const policy = await tempFile(
+      "policy.yaml",
+      `version: 1
+rules:
+  - name: selected-networks
+    rule: storage-network-access
+    mode: remediate
+  - name: tunnel-ip
+    rule: storage-ip-rules
+    mode: remediate
+    options: { requiredAddresses: [203.0.113.10] }
+`,
+    );
+    const run = await guardian(
+      "explain",
+      "--event",
+      eventFile,
+      "--resource",
+      resource,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      changes: { resourceType: string }[];
+      actions: { policyRule: string; outcome: string; wouldDo: string }[];
+    };
+    expect(out.changes[0]?.resourceType).toBe("microsoft.storage/storageaccounts");
+    expect(out.actions.map((a) => [a.policyRule, a.outcome])).toEqual([
+      ["selected-networks", "dry-run"],
+      ["tunnel-ip", "dry-run"],
+    ]);
+    expect(out.actions[0]?.wouldDo).toBe(out.actions[1]?.wouldDo);
+    expect(out.actions[0]?.wouldDo).toMatch(
+      /default action set to Deny.*put back required IP rule 203\.0\.113\.10/,
+    );
   });
 
   it("accepts EventBridge CloudTrail events: group id, actor ARN, event name; skips errorCode events", async () => {
