@@ -13,6 +13,7 @@ import {
   networkClientFor,
   startArmEmulator,
   staticTokenCredential,
+  storageClientFor,
 } from "../test/harness/arm-emulator/index.ts";
 import type { WebhookSink } from "../test/harness/webhook-sink.ts";
 
@@ -27,6 +28,10 @@ const SUB = DEFAULT_SUBSCRIPTION_ID;
 const nsgId = (name: string) =>
   `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${name}`;
 const fast = { updateIntervalInMs: 0 };
+const LAKE = "qubolelake";
+const lakeId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${LAKE}`;
+const privateSubnetId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/vnet-qubole/subnets/snet-private`;
+const TUNNEL_IP = "203.0.113.10";
 
 const people = {
   platform: mintToken({
@@ -51,6 +56,12 @@ const people = {
     upn: "carol@contoso.com",
     name: "Carol",
     ipaddr: "198.51.100.77",
+  }),
+  dave: mintToken({
+    oid: "4c5d6e7f-8091-4a2b-9c3d-4e5f60718293",
+    upn: "dave@contoso.com",
+    name: "Dave",
+    ipaddr: "192.0.2.77",
   }),
   guardian: mintToken({
     oid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d",
@@ -140,8 +151,23 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       },
       fast,
     );
+    // The data lake behind closed endpoints (ADLS Gen2): the private subnet, the tunnel server's IP, trusted services.
+    await storageClientFor(emu, people.platform).storageAccounts.create(RG, LAKE, {
+      location: "westeurope",
+      kind: "StorageV2",
+      sku: { name: "Standard_LRS" },
+      isHnsEnabled: true,
+      allowBlobPublicAccess: false,
+      networkRuleSet: {
+        defaultAction: "Deny",
+        bypass: "AzureServices",
+        ipRules: [{ iPAddressOrRange: TUNNEL_IP, action: "Allow" }],
+        virtualNetworkRules: [{ virtualNetworkResourceId: privateSubnetId, action: "Allow" }],
+      },
+    });
     print(
-      "Seeded: vnet-qubole (snet-bastion, snet-private), nsg-bastion (SSH from the tunnel server only), nsg-private.",
+      "Seeded: vnet-qubole (snet-bastion, snet-private), nsg-bastion (SSH from the tunnel server only), nsg-private,\n" +
+        `  and storage account ${LAKE} with closed endpoints (snet-private, the tunnel server ${TUNNEL_IP}, trusted services).`,
     );
 
     const audit: AuditRecord[] = [];
@@ -271,6 +297,53 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       { name: "no alert for a compliant change", ok: s3.alerts === 0 },
       { name: "the guardian's own writes were recognised and not acted on", ok: skippedSelf.length >= 2 },
     );
+
+    type Acls = {
+      defaultAction?: string;
+      bypass?: string;
+      ipRules?: { value?: string }[];
+      virtualNetworkRules?: { id?: string }[];
+    };
+    const lakeAcls = () => (emu.get(lakeId) as { properties: { networkAcls: Acls } }).properties.networkAcls;
+    const patches = () => emu.requests.filter((r) => r.method === "PATCH").length;
+    const before = { patches: 0, slack: 0 };
+    const s4 = await step(
+      `Someone flips ${LAKE} to "All networks", drops the tunnel server's IP and adds their home IP`,
+      "dave@contoso.com",
+      async () => {
+        await storageClientFor(emu, people.dave).storageAccounts.update(RG, LAKE, {
+          networkRuleSet: {
+            defaultAction: "Allow",
+            bypass: "AzureServices",
+            ipRules: [{ iPAddressOrRange: "192.0.2.77", action: "Allow" }],
+            virtualNetworkRules: [{ virtualNetworkResourceId: privateSubnetId, action: "Allow" }],
+          },
+        });
+        before.patches = patches();
+        before.slack = sink.received.filter((r) => r.path.startsWith("/slack")).length;
+      },
+    );
+    const acls = lakeAcls();
+    print(
+      `  read back: ${LAKE} default action ${acls.defaultAction}, IP rules ${JSON.stringify((acls.ipRules ?? []).map((r) => r.value))}, ` +
+        `VNet rules ${(acls.virtualNetworkRules ?? []).map((v) => v.id?.split("/").at(-1)).join(", ")}, bypass ${acls.bypass}`,
+    );
+    printSlack(print, sink.received.filter((r) => r.path.startsWith("/slack")).at(-1)?.body);
+    const ips = (acls.ipRules ?? []).map((r) => r.value);
+    checks.push(
+      { name: "storage firewall back to selected networks (Deny)", ok: acls.defaultAction === "Deny" },
+      {
+        name: "the tunnel server's IP put back, the home IP removed",
+        ok: JSON.stringify(ips) === JSON.stringify([TUNNEL_IP]),
+      },
+      {
+        name: "the private subnet's VNet rule and trusted services kept",
+        ok: acls.virtualNetworkRules?.[0]?.id === privateSubnetId && acls.bypass === "AzureServices",
+      },
+      { name: "restored in one PATCH", ok: patches() - before.patches === 1 },
+      { name: "storage change alerted once per channel", ok: s4.alerts === 2 },
+    );
+
     print(
       `\n  The guardian's own writes raised ${skippedSelf.length} events; each was recognised as its own and skipped.`,
     );
