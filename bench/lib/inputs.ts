@@ -47,6 +47,32 @@ export function nsgNotification(rules: number): Json {
   return event;
 }
 
+/**
+ * The documented Resource Notifications storage sample (booleans as 1/0), closed to selected networks, with `ips` IP
+ * rules and `subnets` VNet rules of its own subscription: under the baseline, one finding (IP rules it does not allow).
+ */
+export function storageNotification(ips: number, subnets: number): Json {
+  const event = fixture("events/azure/resource-notifications-created-storage.eventgrid.json");
+  const data = event.data as { resourceInfo: { id: string; properties: Json } };
+  const sub = data.resourceInfo.id.split("/")[2];
+  const properties = data.resourceInfo.properties;
+  properties.allowBlobPublicAccess = 0;
+  properties.networkAcls = {
+    bypass: "AzureServices",
+    defaultAction: "Deny",
+    ipRules: Array.from({ length: ips }, (_, i) => ({
+      value: `198.51.${100 + (i >> 8)}.${i & 255}`,
+      action: "Allow",
+    })),
+    virtualNetworkRules: Array.from({ length: subnets }, (_, i) => ({
+      id: `/subscriptions/${sub}/resourceGroups/rg-data/providers/Microsoft.Network/virtualNetworks/vnet-data/subnets/snet-${i}`,
+      action: "Allow",
+      state: "Succeeded",
+    })),
+  };
+  return event;
+}
+
 /** An ARM GET body of an NSG (the spec's NetworkSecurityGroupGet example) named `name`, with `rules` rules. */
 export function armNsg(name: string, rules: number): Json {
   const nsg = structuredClone(fixture("azure/nsg/NetworkSecurityGroupGet.json"));
