@@ -320,7 +320,7 @@ interface ActContext {
   budget: WriteBudget;
   record(result: ActionResult): Promise<void>;
   /** Entries whose findings a write planned together with another entry's already fixed (or would fix). */
-  covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned">>;
+  covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned" | "retryable">>;
 }
 
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
@@ -381,7 +381,7 @@ function siblingsOf(
 function cover(
   ctx: ActContext,
   entries: readonly PolicyEntry[],
-  result: Pick<ActionResult, "outcome" | "reason" | "planned">,
+  result: Pick<ActionResult, "outcome" | "reason" | "planned" | "retryable">,
 ): void {
   for (const e of entries) ctx.covered.set(e, result);
 }
@@ -617,6 +617,13 @@ async function remediateFinding(
         retryable: Boolean(retryable),
       });
       if (retryable) outcome.retryable = retryable;
+      // The findings planned into this write failed with it: none is tried again as a write of its own.
+      cover(ctx, siblings.entries, {
+        outcome: "failed",
+        reason: `the write planned with policy entry ${entry.name} failed: ${message}`,
+        planned,
+        ...(retryable ? { retryable: true } : {}),
+      });
       return ctx.record({
         finding,
         mode,
@@ -638,7 +645,11 @@ async function remediateFinding(
    * Records a write that took effect, and the other entries' findings it fixed with it (planned together); `how` says
    * how it is known when its answer was lost.
    */
-  async function applied(planned: PlannedChange, together: readonly PolicyEntry[], how?: string): Promise<void> {
+  async function applied(
+    planned: PlannedChange,
+    together: readonly PolicyEntry[],
+    how?: string,
+  ): Promise<void> {
     ctx.budget.left--;
     ctx.stale = how === undefined;
     ctx.changedSinceEvent = true;

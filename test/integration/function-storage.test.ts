@@ -320,6 +320,45 @@ describe("Azure Function onChange → storage account in the ARM emulator → we
     ]);
   });
 
+  it("a PATCH the RP applied but never answered is settled by reading: credited to the guardian, alerted once", async () => {
+    const { factory, audit } = depsFactory({ AZURE_ARM_TIMEOUT_MS: "300" });
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await openItUp();
+    emu.injectFault({ method: "PATCH", kind: "hang-after", times: 1 });
+    await deliver(handler, mark);
+    expect(aclsNow().defaultAction).toBe("Deny");
+    expect(aclsNow().ipRules.map((r) => r.value)).toEqual(["198.51.100.7", TUNNEL_IP]);
+    expect(audit.map((r) => r.outcome)).toEqual(["applied", "applied"]);
+    expect(audit[0]?.reason).toMatch(/confirmed by reading/);
+    await sink.waitFor(2);
+    expect(sink.received).toHaveLength(2);
+  });
+
+  it("throttled PATCHes are retried by the SDK; a PATCH the RP rejects fails once for both entries, the account left as read", async () => {
+    const { factory, audit } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await openItUp();
+    emu.injectFault({ method: "PATCH", status: 429, retryAfterSeconds: 0, times: 1 });
+    await deliver(handler, mark);
+    expect(aclsNow().defaultAction).toBe("Deny");
+    expect(audit.map((r) => r.outcome)).toEqual(["applied", "applied"]);
+
+    const again = emu.events.length;
+    await openItUp();
+    emu.injectFault({ method: "PATCH", status: 400, code: "InvalidValuesForRequestParameters", times: 1 });
+    const patchesBefore = patches();
+    // Permanent: the event fails (to its dead-letter path), and the one write is not tried again for the other entry.
+    await expect(deliver(handler, again)).rejects.toThrow(/InvalidValuesForRequestParameters/);
+    expect(patches() - patchesBefore).toBe(1);
+    expect(aclsNow().defaultAction).toBe("Allow");
+    expect(audit.slice(2).map((r) => [r.policyRule, r.outcome])).toEqual([
+      ["storage-selected-networks-only", "failed"],
+      ["storage-ip-allow-list", "failed"],
+    ]);
+  });
+
   it("in dry-run plans the same single PATCH for both findings and writes nothing", async () => {
     const { factory, audit } = depsFactory({ GUARDIAN_DRY_RUN: "true" });
     const handler = createOnChangeHandler(factory);

@@ -50,7 +50,7 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 const DEFAULT_OPERATION_TIMEOUT_MS = 60_000;
 
 /** What one attempt of a request came to, recorded by a per-retry policy under the SDK's retry policy. */
-interface Attempt {
+export interface Attempt {
   status?: number;
   /** The transport error's code (ECONNRESET, ...) or name (AbortError) when no answer came. */
   error?: string;
@@ -98,13 +98,13 @@ function transportCode(error: unknown): string {
 const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH"]);
 
 /** Whether ARM may have applied an attempt: it was sent and no answer said it was not (a reset, a timeout, a 5xx). */
-function mayHaveLanded(attempt: Attempt): boolean {
+export function mayHaveLanded(attempt: Attempt): boolean {
   if (attempt.error !== undefined) return !NOT_SENT.has(attempt.error);
   return attempt.status !== undefined && attempt.status >= 500;
 }
 
 /** Milliseconds from a Retry-After header (seconds or an HTTP date); undefined when absent or unreadable. */
-function retryAfterMs(value: string | undefined): number | undefined {
+export function retryAfterMs(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -113,7 +113,7 @@ function retryAfterMs(value: string | undefined): number | undefined {
 }
 
 /** The `error.code` of an ARM error body (CloudError), if any. */
-function armErrorCode(body: unknown): string | undefined {
+export function armErrorCode(body: unknown): string | undefined {
   if (typeof body !== "object" || body === null) return undefined;
   const error = (body as { error?: unknown }).error;
   if (typeof error !== "object" || error === null) return undefined;
@@ -171,7 +171,7 @@ function operationInProgressRetryPolicy(options: {
 }
 
 /** An ARM answer, or why none came. */
-type Answer =
+export type Answer =
   | {
       answered: true;
       status: number;
@@ -319,7 +319,7 @@ function nsgParts(resourceId: string) {
   return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name, path };
 }
 
-function describeFailure(answer: Answer): string {
+export function describeFailure(answer: Answer): string {
   if (!answer.answered) {
     const error = answer.error;
     return `no answer (${transportCode(error)}${error instanceof Error ? `: ${error.message}` : ""})`;
