@@ -204,6 +204,38 @@ describe("Azure Function onChange → storage account in the ARM emulator → we
     expect(sink.received).toHaveLength(2);
   });
 
+  it("handles the same storage write delivered in the CloudEvents 1.0 schema", async () => {
+    const { factory, audit } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await openItUp();
+    // Event Grid's CloudEvents mapping of the same event: type, source (the topic), subject, id, time, data.
+    for (const e of emu.events.slice(mark) as {
+      id: string;
+      topic: string;
+      subject: string;
+      eventType: string;
+      eventTime: string;
+      data: unknown;
+    }[]) {
+      const cloudEvent = {
+        specversion: "1.0",
+        type: e.eventType,
+        source: e.topic,
+        subject: e.subject,
+        id: e.id,
+        time: e.eventTime,
+        data: e.data,
+      };
+      await handler(cloudEvent as unknown as EventGridEvent, context());
+    }
+    expect(aclsNow().defaultAction).toBe("Deny");
+    expect(audit.map((r) => [r.outcome, r.actor.name])).toEqual([
+      ["applied", "alice@contoso.com"],
+      ["applied", "alice@contoso.com"],
+    ]);
+  });
+
   it("a person changing ipRules between the guardian's read and its write is never overwritten", async () => {
     let interfered = false;
     const { factory, audit } = depsFactory({}, (deps) => {
