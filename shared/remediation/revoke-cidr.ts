@@ -1,5 +1,4 @@
 import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
-import type { RecordedRule } from "../events/cloudtrail/security-group.ts";
 import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
 import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
@@ -10,15 +9,17 @@ interface PerPermission {
   permission: IpPermission;
   v4: string[];
   v6: string[];
-  ruleIds: (string | undefined)[];
 }
 
 /**
  * Revokes exactly the offending CIDRs the finding matched that the snapshot still holds: all of them in one
  * RevokeSecurityGroupIngress call (one IpPermissions entry per permission), since EC2 revokes by exact
  * protocol, ports and CIDR and leaves the permission's other CIDRs, prefix lists and group references alone.
- * Security group rule ids are used instead when every revoked CIDR has one: recorded by the triggering CloudTrail
- * event (newer Authorize responses list the rules they created) or carried by the finding.
+ *
+ * Never by security group rule id (`sgr-...`), even when the triggering event recorded one: between the read and the
+ * revoke the owner may rewrite that rule in place (ModifySecurityGroupRules keeps the id), and a revoke by id would then
+ * delete the owner's new, compliant rule. A revoke by content removes the exact (protocol, ports, CIDR) that was read or
+ * nothing: EC2 applies it atomically and answers InvalidPermission.NotFound when it is no longer there.
  */
 export const revokeCidr: Remediation = {
   id: "revoke-cidr",
@@ -26,11 +27,11 @@ export const revokeCidr: Remediation = {
     "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   permissions: ["ec2:RevokeSecurityGroupIngress"],
-  plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined {
-    const recorded = recordedRules(context.eventDetails);
+  plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     const group = securityGroupOf(snapshot);
+    // A CIDR that comes from a prefix list is not the group's to revoke (the list is shared): never planned here.
     const wanted = parseMatched(exposureMatchSchema, matchedOf(finding)).filter(
-      (m) => m.direction === undefined || m.direction === "ingress",
+      (m) => (m.direction === undefined || m.direction === "ingress") && m.prefixListId === undefined,
     );
     const byPermission = new Map<IpPermission, PerPermission>();
     for (const match of wanted) {
@@ -43,24 +44,21 @@ export const revokeCidr: Remediation = {
           ? permission.IpRanges.some((r) => r.CidrIp === match.cidr)
           : permission.Ipv6Ranges.some((r) => r.CidrIpv6 === match.cidr);
       if (!present) continue;
-      const entry = byPermission.get(permission) ?? { permission, v4: [], v6: [], ruleIds: [] };
+      const entry = byPermission.get(permission) ?? { permission, v4: [], v6: [] };
       const bucket = match.family === "ipv4" ? entry.v4 : entry.v6;
       if (bucket.includes(match.cidr)) continue;
       bucket.push(match.cidr);
-      entry.ruleIds.push(match.ruleId ?? recordedRuleId(recorded, permission, match.cidr));
       byPermission.set(permission, entry);
     }
     const entries = [...byPermission.values()];
     if (entries.length === 0) return undefined;
 
     const ipPermissions: RevokePermission[] = entries.map((e) => revokeCidrsOf(e.permission, e));
-    const ruleIds = entries.flatMap((e) => e.ruleIds);
-    const byRuleId = ruleIds.every((id): id is string => typeof id === "string" && id.startsWith("sgr-"));
     const revoked = entries.flatMap((e) => [...e.v4, ...e.v6]);
     const operation: Record<string, unknown> = {
       kind: "revoke-security-group-ingress",
       groupId: group.GroupId,
-      ...(byRuleId ? { securityGroupRuleIds: ruleIds } : { ipPermissions }),
+      ipPermissions,
     };
     const described = entries
       .flatMap((e) => [...e.v4, ...e.v6].map((cidr) => `${portsText(e.permission)} from ${cidr}`))
@@ -80,29 +78,6 @@ export const revokeCidr: Remediation = {
     };
   },
 };
-
-/** The rules the triggering CloudTrail event recorded with their ids (newer Authorize responses carry them). */
-function recordedRules(details: Record<string, unknown> | undefined): RecordedRule[] {
-  const ruleSet = details?.ruleSet;
-  return Array.isArray(ruleSet) ? (ruleSet as RecordedRule[]) : [];
-}
-
-/** The id of the recorded ingress rule that is exactly this permission's protocol, ports and CIDR, if any. */
-function recordedRuleId(
-  recorded: readonly RecordedRule[],
-  permission: IpPermission,
-  cidr: string,
-): string | undefined {
-  const protocol = (p: string | undefined) => (p ?? "").toLowerCase();
-  return recorded.find(
-    (r) =>
-      !r.IsEgress &&
-      protocol(r.IpProtocol) === protocol(permission.IpProtocol) &&
-      (r.FromPort ?? -1) === (permission.FromPort ?? -1) &&
-      (r.ToPort ?? -1) === (permission.ToPort ?? -1) &&
-      (r.CidrIpv4 === cidr || r.CidrIpv6 === cidr),
-  )?.SecurityGroupRuleId;
-}
 
 function portsText(permission: IpPermission): string {
   if (permission.IpProtocol === "-1") return "all traffic";

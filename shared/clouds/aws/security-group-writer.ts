@@ -4,10 +4,21 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
-import { ConflictError, InputError } from "../../errors.ts";
+import type { Deadline } from "../../deadline.ts";
+import { ConflictError, InputError, OutcomeUnknownError } from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceWriter } from "../ports.ts";
-import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+import {
+  asTransient,
+  callOptions,
+  clientFor,
+  type Ec2ClientSource,
+  ec2ErrorCode,
+  outcomeUnknown,
+  retriesOnlyThrottling,
+  withContext,
+  writeFailureKind,
+} from "./client.ts";
 
 // The SDK's IpPermission in PascalCase, as DescribeSecurityGroups returns it. Strict, so a remediation that
 // copied CloudTrail's camelCase `ipRanges.items` fails loudly instead of revoking nothing.
@@ -38,19 +49,13 @@ const ipPermissionSchema = z.strictObject({
 
 const groupId = z.string().regex(/^sg-[0-9a-f]+$/, "a security group id (sg-...)");
 
-const revokeIngressSchema = z
-  .strictObject({
-    kind: z.literal("revoke-security-group-ingress"),
-    groupId,
-    ipPermissions: z.array(ipPermissionSchema).min(1).optional(),
-    securityGroupRuleIds: z
-      .array(z.string().regex(/^sgr-[0-9a-f]+$/))
-      .min(1)
-      .optional(),
-  })
-  .refine((op) => (op.ipPermissions === undefined) !== (op.securityGroupRuleIds === undefined), {
-    message: "exactly one of ipPermissions or securityGroupRuleIds",
-  });
+// By content only, never by security group rule id: a rule id survives ModifySecurityGroupRules, so a revoke by id
+// could delete whatever the owner rewrote the rule into since the read. EC2 revokes exact permissions atomically.
+const revokeIngressSchema = z.strictObject({
+  kind: z.literal("revoke-security-group-ingress"),
+  groupId,
+  ipPermissions: z.array(ipPermissionSchema).min(1),
+});
 
 const revokeRulesSchema = z.strictObject({
   kind: z.literal("revoke-security-group-rules"),
@@ -61,7 +66,7 @@ const revokeRulesSchema = z.strictObject({
 
 export const securityGroupOperationSchema = z.union([revokeIngressSchema, revokeRulesSchema]);
 
-/** Revoke inbound rules by exact permission (the offending CIDR only) or by rule id. */
+/** Revoke inbound rules by exact permission (the offending CIDR only). */
 export type RevokeSecurityGroupIngressOperation = z.infer<typeof revokeIngressSchema>;
 /** Revoke every listed inbound and outbound permission (the default group must have none: EC2.2, CIS 5.4). */
 export type RevokeSecurityGroupRulesOperation = z.infer<typeof revokeRulesSchema>;
@@ -113,19 +118,32 @@ interface RevokeResult {
 }
 
 export interface AwsSecurityGroupWriterOptions {
+  /**
+   * Clients made with `retry: "throttling-only"` (createEc2Client): a write the SDK retried after a lost answer could
+   * meet InvalidPermission.NotFound for its own success. With other clients such a retry is reported as
+   * OutcomeUnknownError rather than taken for a concurrent edit.
+   */
   clients: Ec2ClientSource;
   /** Shared with the reader to check API economy; a fresh one when omitted. */
   counter?: CallCounter;
+  /** The invocation's budget: no write starts once it is spent, and a write in flight is aborted when it runs out. */
+  deadline?: Deadline;
 }
 
-/** Applies planned security group changes: exact revokes, never a rewrite of the whole group. */
+/**
+ * Applies planned security group changes: exact revokes, never a rewrite of the whole group. Throws ConflictError
+ * when what it revokes is no longer there (re-read and re-plan), OutcomeUnknownError when a revoke was sent and its
+ * answer lost (re-read to learn whether it landed), TransientError when it certainly did not land.
+ */
 export class AwsSecurityGroupWriter implements ResourceWriter {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
+  readonly #deadline: Deadline | undefined;
 
   constructor(options: AwsSecurityGroupWriterOptions) {
     this.#clients = options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
+    this.#deadline = options.deadline;
   }
 
   async apply(change: PlannedChange, snapshot: Snapshot): Promise<void> {
@@ -149,44 +167,68 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
       );
     }
     if (op.kind === "revoke-security-group-ingress") {
-      await this.#revoke("ingress", snapshot.region, op.groupId, {
-        ...(op.ipPermissions && { IpPermissions: op.ipPermissions.map(toRequestPermission) }),
-        ...(op.securityGroupRuleIds && { SecurityGroupRuleIds: op.securityGroupRuleIds }),
-      });
+      await this.#revoke("ingress", snapshot.region, op.groupId, op.ipPermissions.map(toRequestPermission));
       return;
     }
     const ingress = op.ingress.map(toRequestPermission).filter(hasSource);
     const egress = op.egress.map(toRequestPermission).filter(hasSource);
-    if (ingress.length > 0)
-      await this.#revoke("ingress", snapshot.region, op.groupId, { IpPermissions: ingress });
-    if (egress.length > 0)
-      await this.#revoke("egress", snapshot.region, op.groupId, { IpPermissions: egress });
+    if (ingress.length > 0) await this.#revoke("ingress", snapshot.region, op.groupId, ingress);
+    if (egress.length > 0) {
+      try {
+        await this.#revoke("egress", snapshot.region, op.groupId, egress);
+      } catch (error) {
+        // The inbound half landed: whatever stopped the outbound half, the group is no longer as it was read.
+        if (
+          ingress.length > 0 &&
+          !(error instanceof OutcomeUnknownError) &&
+          !(error instanceof ConflictError)
+        ) {
+          throw new OutcomeUnknownError(
+            `the inbound rules of ${op.groupId} were revoked, the outbound ones failed: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }
   }
 
   async #revoke(
     direction: "ingress" | "egress",
     region: string | undefined,
     group: string,
-    what: { IpPermissions?: IpPermission[]; SecurityGroupRuleIds?: string[] },
+    permissions: IpPermission[],
   ): Promise<void> {
     const action = direction === "ingress" ? "RevokeSecurityGroupIngress" : "RevokeSecurityGroupEgress";
     const context = `${action} on ${group}`;
     const client = clientFor(this.#clients, region);
-    const input = { GroupId: group, ...what };
+    const input = { GroupId: group, IpPermissions: permissions };
+    // Not started once the budget is spent: an abort mid-flight would leave the outcome unknown.
+    this.#deadline?.check(context);
     let result: RevokeResult;
     try {
       this.counter.writes += 1;
+      const options = callOptions(this.#deadline);
       result =
         direction === "ingress"
-          ? await client.send(new RevokeSecurityGroupIngressCommand(input))
-          : await client.send(new RevokeSecurityGroupEgressCommand(input));
+          ? await client.send(new RevokeSecurityGroupIngressCommand(input), options)
+          : await client.send(new RevokeSecurityGroupEgressCommand(input), options);
     } catch (error) {
       const code = ec2ErrorCode(error);
       if (code !== undefined && GONE_CODES.has(code)) {
+        const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+        if (attempts > 1 && !retriesOnlyThrottling(client)) {
+          // An earlier attempt of this same call may have been the one that removed it.
+          throw new OutcomeUnknownError(
+            `${context}: ${code} on attempt ${attempts}, after an attempt whose answer was lost`,
+            { cause: error },
+          );
+        }
         throw new ConflictError(`${context}: ${code}; the group or rule changed since it was read`, group, {
           cause: error,
         });
       }
+      if (writeFailureKind(error) === "unknown") throw outcomeUnknown(error, context);
       throw asTransient(error, context) ?? withContext(error, context);
     }
     // Default VPC (and EC2 in general, per the API reference): unmatched permissions are reported, not raised.

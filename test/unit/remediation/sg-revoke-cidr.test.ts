@@ -1,7 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { revokeCidr } from "../../../shared/remediation/revoke-cidr.ts";
-import { sgIngressExposure } from "../../../shared/rules/sg-ingress-exposure.ts";
+import {
+  type SgIngressExposureOptions,
+  sgIngressExposure,
+} from "../../../shared/rules/sg-ingress-exposure.ts";
 import type { RuleContext } from "../../../shared/rules/types.ts";
 import type { Finding, Snapshot } from "../../../shared/types.ts";
 import { groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
@@ -152,66 +155,59 @@ describe("revoke-cidr", () => {
     expect(revokeCidr.plan(snapshotOf(group), finding, noTrust)).toBeUndefined();
   });
 
-  it("uses the rule ids the triggering CloudTrail event recorded, only when every revoked CIDR has one", () => {
+  it("revokes by content, never by the rule ids the event recorded or the finding carries", () => {
+    // A rule id survives ModifySecurityGroupRules: revoking by id could delete what the owner rewrote it into.
     const snapshot = snapshotOf(groupNamed("mixed-sources"));
     const finding = findingFor(snapshot);
     const plain = revokeCidr.plan(snapshot, finding, noTrust);
-    const revoked = (plain?.operation.ipPermissions ?? []) as {
-      IpProtocol: string;
-      FromPort?: number;
-      ToPort?: number;
-      IpRanges?: { CidrIp: string }[];
-      Ipv6Ranges?: { CidrIpv6: string }[];
-    }[];
-    const ruleSet = revoked.flatMap((p, i) => [
-      ...(p.IpRanges ?? []).map((r, j) => ({
-        SecurityGroupRuleId: `sgr-0000000000000${i}${j}4`,
+    const ruleSet = [
+      {
+        SecurityGroupRuleId: "sgr-00000000000000004",
         IsEgress: false,
-        IpProtocol: p.IpProtocol,
-        FromPort: p.FromPort,
-        ToPort: p.ToPort,
-        CidrIpv4: r.CidrIp,
-      })),
-      ...(p.Ipv6Ranges ?? []).map((r, j) => ({
-        SecurityGroupRuleId: `sgr-0000000000000${i}${j}6`,
+        IpProtocol: "tcp",
+        FromPort: 22,
+        ToPort: 22,
+        CidrIpv4: "0.0.0.0/0",
+      },
+      {
+        SecurityGroupRuleId: "sgr-00000000000000006",
         IsEgress: false,
-        IpProtocol: p.IpProtocol,
-        FromPort: p.FromPort,
-        ToPort: p.ToPort,
-        CidrIpv6: r.CidrIpv6,
-      })),
-    ]);
-    expect(ruleSet.length).toBeGreaterThan(0);
-    const byId = revokeCidr.plan(snapshot, finding, { ...noTrust, eventDetails: { ruleSet } });
-    expect(byId?.operation).toEqual({
-      kind: "revoke-security-group-ingress",
-      groupId: plain?.operation.groupId,
-      securityGroupRuleIds: ruleSet.map((r) => r.SecurityGroupRuleId),
-    });
-    // One CIDR the event did not record (an egress rule id does not count): the exact permissions instead.
-    const partial = ruleSet.map((r, i) => (i === 0 ? { ...r, IsEgress: true } : r));
-    expect(
-      revokeCidr.plan(snapshot, finding, { ...noTrust, eventDetails: { ruleSet: partial } })?.operation,
-    ).toEqual(plain?.operation);
-  });
-
-  it("revokes by security group rule ids when every matched CIDR carries one", () => {
-    const snapshot = snapshotOf(groupNamed("mixed-sources"));
-    const finding = findingFor(snapshot);
+        IpProtocol: "tcp",
+        FromPort: 22,
+        ToPort: 22,
+        CidrIpv6: "::/0",
+      },
+    ];
     const withIds = {
       ...finding,
       matched: finding.matched.map((m, i) => ({ ...m, ruleId: `sgr-0123456789abcdef${i}` })),
     };
-    expect(revokeCidr.plan(snapshot, withIds, noTrust)?.operation).toEqual({
-      kind: "revoke-security-group-ingress",
-      groupId: "sg-0a1b2c3d4e5f60705",
-      securityGroupRuleIds: ["sgr-0123456789abcdef0", "sgr-0123456789abcdef1"],
-    });
-    const someIds = {
+    for (const plan of [
+      revokeCidr.plan(snapshot, finding, { ...noTrust, eventDetails: { ruleSet } }),
+      revokeCidr.plan(snapshot, withIds, noTrust),
+    ]) {
+      expect(plan?.operation).toEqual(plain?.operation);
+      expect(plan?.operation).not.toHaveProperty("securityGroupRuleIds");
+      expect(plan?.operation.ipPermissions).toEqual([
+        {
+          IpProtocol: "tcp",
+          FromPort: 22,
+          ToPort: 22,
+          IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+          Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+        },
+      ]);
+    }
+  });
+
+  it("never plans a CIDR that comes from a prefix list, even when the group holds the same CIDR itself", () => {
+    const snapshot = snapshotOf(groupNamed("mixed-sources"));
+    const finding = findingFor(snapshot);
+    const viaList = {
       ...finding,
-      matched: [{ ...finding.matched[0], ruleId: "sgr-0123456789abcdef0" }, finding.matched[1] ?? {}],
+      matched: finding.matched.map((m) => ({ ...m, prefixListId: "pl-0123456789abcdef0" })),
     };
-    expect(revokeCidr.plan(snapshot, someIds, noTrust)?.operation).toHaveProperty("ipPermissions");
+    expect(revokeCidr.plan(snapshot, viaList, noTrust)).toBeUndefined();
   });
 
   it("ignores matched entries that are not ingress exposures", () => {
@@ -281,21 +277,40 @@ const optionsArb = fc.record({
   trustedSources: fc.constantFrom([], ["203.0.113.0/24"], ["198.51.100.0/24", "2001:db8::/32"]),
 });
 
+// What the reader resolves the fixture's prefix list to: AWS-managed, private entries, or the whole world.
+const listArb = fc.constantFrom<Record<string, unknown>>(
+  { state: "aws-managed", id: "pl-0123456789abcdef0", ownerId: "AWS" },
+  { state: "customer-managed", id: "pl-0123456789abcdef0", entries: [{ Cidr: "10.0.0.0/8" }] },
+  { state: "customer-managed", id: "pl-0123456789abcdef0", entries: [{ Cidr: "0.0.0.0/0" }] },
+  { state: "unreadable", id: "pl-0123456789abcdef0", reason: "AccessDenied" },
+);
+
 describe("revoke-cidr property", () => {
   it("leaves no finding and every non-offending source in place", () => {
     let exercised = 0;
+    const withList = (group: Record<string, unknown>, list: Record<string, unknown>): Snapshot => ({
+      ...snapshotOf(group),
+      related: { prefixLists: { "pl-0123456789abcdef0": list } },
+    });
+    // Findings through a prefix list are alert-only: the remediation never touches them, and they stay.
+    const remediable = (snapshot: Snapshot, options: SgIngressExposureOptions) =>
+      sgIngressExposure.evaluate(snapshot, options, noTrust).filter((v) => v.alertOnly === undefined);
+    const alertOnly = (snapshot: Snapshot, options: SgIngressExposureOptions) =>
+      sgIngressExposure.evaluate(snapshot, options, noTrust).filter((v) => v.alertOnly !== undefined);
     fc.assert(
-      fc.property(groupArb, optionsArb, (group, raw) => {
-        const snapshot = snapshotOf(group);
+      fc.property(groupArb, optionsArb, listArb, (group, raw, list) => {
+        const snapshot = withList(group, list);
         const options = sgIngressExposure.options.parse(raw);
-        const violations = sgIngressExposure.evaluate(snapshot, options, noTrust);
+        const violations = remediable(snapshot, options);
         if (violations.length === 0) return;
         exercised++;
         const finding = findingFor(snapshot, raw);
+        expect(finding.matched).toEqual(violations[0]?.matched);
         const plan = revokeCidr.plan(snapshot, finding, noTrust);
         expect(plan).toBeDefined();
         const after = applyRevoke(group, plan?.operation.ipPermissions as Perm[]);
-        expect(sgIngressExposure.evaluate(snapshotOf(after), options, noTrust)).toEqual([]);
+        expect(remediable(withList(after, list), options)).toEqual([]);
+        expect(alertOnly(withList(after, list), options)).toEqual(alertOnly(snapshot, options));
         const revoked = new Set(
           finding.matched.map((m) => `${m.protocol}:${m.fromPort}:${m.toPort} ${m.cidr}`),
         );
