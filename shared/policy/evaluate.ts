@@ -57,6 +57,7 @@ export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFin
           message: violation.message,
           controls: [...new Set([...(violation.controls ?? rule.controls), ...(entry.controls ?? [])])],
           matched: violation.matched,
+          ...(violation.alertOnly === undefined ? {} : { alertOnly: violation.alertOnly }),
         },
       });
     }

@@ -13,6 +13,12 @@ import { EXPOSURE_CONTROLS, exposureControls } from "./sg/controls.ts";
 import { type ExposureMatch, keyOf } from "./sg/matched.ts";
 import { formatRange, intersectRange, type PortRange, parsePortSpec, permissionPorts } from "./sg/ports.ts";
 import {
+  prefixListLabel,
+  prefixListsOf,
+  type ResolvedPrefixList,
+  unreadableReason,
+} from "./sg/prefix-lists.ts";
+import {
   type IpPermission,
   normaliseProtocol,
   protocolLabel,
@@ -108,6 +114,123 @@ export function findIngressExposures(
   return out;
 }
 
+/** The protected ports (as policy specs) a permission opens for a protected protocol; undefined when none. */
+function protectedPortsOf(permission: IpPermission, options: SgIngressExposureOptions): string[] | undefined {
+  const protocol = normaliseProtocol(permission.IpProtocol);
+  const protocolMatches =
+    protocol === "all" ||
+    ((protocol === "tcp" || protocol === "udp") && options.protocols.includes(protocol));
+  if (!protocolMatches) return undefined;
+  const open = permissionPorts(permission);
+  const reached = options.ports
+    .map(parsePortSpec)
+    .filter((r): r is PortRange => r !== undefined)
+    .map((r) => intersectRange(r, open))
+    .filter((r): r is PortRange => r !== undefined);
+  return reached.length === 0 ? undefined : [...new Set(reached.map(formatRange))];
+}
+
+interface UnreadableReference {
+  permission: IpPermission;
+  prefixListId: string;
+  ports: string[];
+  list: ResolvedPrefixList | undefined;
+}
+
+/**
+ * Pure: the exposures that come through prefix lists the group's ingress references on protected ports. Entries of a
+ * customer-managed list are judged exactly as CIDRs of the rule itself; AWS-managed lists are service ranges; a list
+ * that could not be read (or was never resolved) is reported on its own, never taken as harmless.
+ */
+export function findPrefixListExposures(
+  group: SecurityGroup,
+  lists: ReadonlyMap<string, ResolvedPrefixList>,
+  options: SgIngressExposureOptions,
+  context: RuleContext,
+): { viaList: Offending[]; unreadable: UnreadableReference[] } {
+  const trusted = parsePrefixes([...context.trustedSources, ...options.trustedSources]);
+  const viaList: Offending[] = [];
+  const unreadable: UnreadableReference[] = [];
+  for (const permission of group.IpPermissions) {
+    if (permission.PrefixListIds.length === 0) continue;
+    const ports = protectedPortsOf(permission, options);
+    if (ports === undefined) continue;
+    for (const { PrefixListId: prefixListId } of permission.PrefixListIds) {
+      const list = lists.get(prefixListId);
+      if (list?.state === "aws-managed") continue;
+      if (list?.state !== "customer-managed") {
+        unreadable.push({ permission, prefixListId, ports, list });
+        continue;
+      }
+      for (const entry of list.entries) {
+        const prefix = parsePrefix(entry.Cidr);
+        // EC2 validates entries on write; one that does not parse is left out rather than guessed at.
+        if (!prefix || !offends(prefix, trusted, options.publicPrefixes)) continue;
+        viaList.push({
+          permission,
+          match: {
+            ...keyOf(permission),
+            cidr: entry.Cidr,
+            family: prefix.family,
+            ports,
+            controls: exposureControls(permission, prefix.family, isWholeSpace(prefix)),
+            prefixListId,
+          },
+        });
+      }
+    }
+  }
+  return { viaList, unreadable };
+}
+
+function prefixListViolations(
+  group: SecurityGroup,
+  lists: ReadonlyMap<string, ResolvedPrefixList>,
+  options: SgIngressExposureOptions,
+  context: RuleContext,
+): Violation[] {
+  const { viaList, unreadable } = findPrefixListExposures(group, lists, options, context);
+  const out: Violation[] = [];
+  if (viaList.length > 0) {
+    const ids = [...new Set(viaList.map((o) => o.match.prefixListId ?? ""))];
+    const names = ids.map((id) => prefixListLabel(id, lists.get(id))).join(", ");
+    const parts = viaList.map(
+      (o) =>
+        `${describeMatch(o.permission, o.match)} (in prefix list ${prefixListLabel(o.match.prefixListId ?? "", lists.get(o.match.prefixListId ?? ""))})`,
+    );
+    out.push({
+      message: `Security group ${groupLabel(group)} allows ${parts.join("; ")}`,
+      matched: viaList.map((o) => o.match),
+      controls: EXPOSURE_CONTROLS.filter((c) => viaList.some((o) => o.match.controls?.includes(c))),
+      alertOnly:
+        `the exposure comes from customer-managed prefix list ${names}, which other groups and route tables may ` +
+        "use: the guardian does not edit prefix lists. Remove the entry from the list, or the list from this rule",
+    });
+  }
+  if (unreadable.length > 0) {
+    const parts = unreadable.map(
+      (u) =>
+        `${protocolLabel(u.permission.IpProtocol)} ${u.ports.join(", ")} from prefix list ${u.prefixListId}, ` +
+        `which could not be read (${unreadableReason(u.list)})`,
+    );
+    out.push({
+      message: `Security group ${groupLabel(group)} allows ${parts.join("; ")}: it may hold 0.0.0.0/0`,
+      matched: unreadable.map((u) => ({
+        ...keyOf(u.permission),
+        prefixListId: u.prefixListId,
+        ports: u.ports,
+        unreadable: unreadableReason(u.list),
+      })),
+      // What the list holds is unknown, so no control can be said to fail.
+      controls: [],
+      alertOnly:
+        "the guardian could not read what the prefix list allows and does not change a group on a guess: " +
+        "check the list (and the guardian's ec2:GetManagedPrefixListEntries access)",
+    });
+  }
+  return out;
+}
+
 function offends(prefix: Prefix, trusted: readonly Prefix[], publicPrefixes: boolean): boolean {
   // The whole space is never "within" a trusted range in a way that makes it safe.
   if (isWholeSpace(prefix)) return true;
@@ -152,8 +275,9 @@ export const sgIngressExposure = {
   ].join("\n"),
   evaluate(snapshot: Snapshot, options: SgIngressExposureOptions, context: RuleContext): Violation[] {
     const group = securityGroupOf(snapshot);
+    const viaLists = prefixListViolations(group, prefixListsOf(snapshot), options, context);
     const offending = findIngressExposures(group, options, context);
-    if (offending.length === 0) return [];
+    if (offending.length === 0) return viaLists;
     const controls = EXPOSURE_CONTROLS.filter((c) => offending.some((o) => o.match.controls?.includes(c)));
     const parts = offending.map((o) => describeMatch(o.permission, o.match));
     return [
@@ -162,6 +286,7 @@ export const sgIngressExposure = {
         matched: offending.map((o) => o.match),
         controls,
       },
+      ...viaLists,
     ];
   },
 } satisfies RuleDefinition<typeof sgIngressExposureOptions>;

@@ -12,6 +12,8 @@ export interface Violation {
    * present, the finding should carry these instead of the rule's `controls` (plus the entry's own).
    */
   controls?: string[];
+  /** Why the guardian must not remediate this violation whatever the mode (see Finding.alertOnly). */
+  alertOnly?: string;
 }
 
 /** Context a rule may use beyond its own options (policy-wide settings). */

@@ -3,11 +3,21 @@ import {
   type DescribeSecurityGroupsCommandInput,
   type SecurityGroup,
 } from "@aws-sdk/client-ec2";
+import type { Deadline } from "../../deadline.ts";
 import { InputError } from "../../errors.ts";
+import { PREFIX_LISTS } from "../../rules/sg/prefix-lists.ts";
 import type { Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
-import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+import {
+  asTransient,
+  callOptions,
+  clientFor,
+  type Ec2ClientSource,
+  ec2ErrorCode,
+  withContext,
+} from "./client.ts";
 import { AWS_SECURITY_GROUP_TYPE, awsSecurityGroupSnapshot } from "./kinds/security-group.ts";
+import { PrefixListResolver } from "./prefix-lists.ts";
 
 export { AWS_SECURITY_GROUP_TYPE };
 
@@ -55,16 +65,34 @@ export interface AwsSecurityGroupReaderOptions {
   clients: Ec2ClientSource;
   /** Shared with the writer to check API economy; a fresh one when omitted. */
   counter?: CallCounter;
+  /** The invocation's budget: every call is aborted when it is spent. */
+  deadline?: Deadline;
+  /** Resolves referenced prefix lists; shared by the reads of one invocation. A fresh one when omitted. */
+  prefixLists?: PrefixListResolver;
 }
 
-/** Reads one security group with one DescribeSecurityGroups call; the snapshot keeps the SDK's item as is. */
+/**
+ * Reads one security group with one DescribeSecurityGroups call; the snapshot keeps the SDK's item as is. When its
+ * ingress references managed prefix lists, they are resolved (owner, and entries of customer-managed ones) and attached
+ * as `related.prefixLists`, so the rules can judge what the lists allow.
+ */
 export class AwsSecurityGroupReader implements ResourceReader {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
+  readonly #deadline: Deadline | undefined;
+  readonly #prefixLists: PrefixListResolver;
 
   constructor(options: AwsSecurityGroupReaderOptions) {
     this.#clients = options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
+    this.#deadline = options.deadline;
+    this.#prefixLists =
+      options.prefixLists ??
+      new PrefixListResolver({
+        clients: options.clients,
+        counter: this.counter,
+        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
+      });
   }
 
   async read(ref: ResourceRef): Promise<Snapshot | undefined> {
@@ -77,9 +105,13 @@ export class AwsSecurityGroupReader implements ResourceReader {
     const what = `DescribeSecurityGroups for ${ref.resourceId}`;
     const client = clientFor(this.#clients, ref.region);
     let groups: SecurityGroup[];
+    this.#deadline?.check(what);
     try {
       this.counter.reads += 1;
-      const output = await client.send(new DescribeSecurityGroupsCommand(describeInput(locator)));
+      const output = await client.send(
+        new DescribeSecurityGroupsCommand(describeInput(locator)),
+        callOptions(this.#deadline),
+      );
       groups = output.SecurityGroups ?? [];
     } catch (error) {
       // By id, a deleted group is an error; by filter it is an empty list (below).
@@ -98,10 +130,17 @@ export class AwsSecurityGroupReader implements ResourceReader {
     }
     const group = groups[0];
     if (group === undefined) return undefined;
-    return awsSecurityGroupSnapshot(group, {
+    const snapshot = awsSecurityGroupSnapshot(group, {
       resourceId: ref.resourceId,
       account: ref.account,
       region: ref.region,
     });
+    const referenced = (group.IpPermissions ?? []).flatMap((p) =>
+      (p.PrefixListIds ?? []).flatMap((l) => (l.PrefixListId === undefined ? [] : [l.PrefixListId])),
+    );
+    if (referenced.length > 0) {
+      snapshot.related = { [PREFIX_LISTS]: await this.#prefixLists.resolve(referenced, ref.region) };
+    }
+    return snapshot;
   }
 }

@@ -19,8 +19,10 @@ export const exposureMatchSchema = z.looseObject({
   ports: z.array(z.string()).optional(),
   /** The Security Hub and CIS controls this part fails; empty for a specific public prefix. */
   controls: z.array(z.string()).optional(),
-  /** A security group rule id (`sgr-...`), when whoever built the finding knew it. */
+  /** A security group rule id (`sgr-...`), when whoever built the finding knew it; informative only. */
   ruleId: z.string().optional(),
+  /** Set when the CIDR is an entry of this managed prefix list that the permission references, not its own. */
+  prefixListId: z.string().optional(),
 });
 export type ExposureMatch = z.infer<typeof exposureMatchSchema>;
 

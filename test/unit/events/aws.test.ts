@@ -290,11 +290,49 @@ describe("normaliseAwsEvent: security group changes", () => {
     expect(change.details?.direction).toBe("egress");
   });
 
-  it("every handled event maps to the security group type; only DeleteSecurityGroup deletes", () => {
+  it("every handled event maps to the security group type or, for prefix list edits, the prefix list type; only DeleteSecurityGroup deletes", () => {
     for (const [name, handled] of Object.entries(AWS_HANDLED_EVENTS)) {
-      expect(handled.resourceType).toBe(AWS_SECURITY_GROUP);
+      expect(handled.resourceType).toBe(
+        name.includes("ManagedPrefixList") ? "aws:ec2:prefix-list" : AWS_SECURITY_GROUP,
+      );
       expect(handled.operation).toBe(name === "DeleteSecurityGroup" ? "delete" : "write");
     }
+  });
+
+  it("a ModifyManagedPrefixList call is a change of the prefix list its wrapped request names", () => {
+    const event = fixture("modify-managed-prefix-list");
+    const change = onlyChange(normaliseAwsEvent(event));
+    expect(change).toMatchObject({
+      cloud: "aws",
+      account: "598274344262",
+      region: "us-west-2",
+      resourceId: "pl-0c3516b0e5630bf3e",
+      resourceType: "aws:ec2:prefix-list",
+      operation: "write",
+      operationName: "ModifyManagedPrefixList",
+      actor: { name: "arn:aws:iam::598274344262:user/michael", principalType: "IAMUser" },
+    });
+    const detail = event.detail as Record<string, unknown>;
+    const restore = {
+      ...event,
+      detail: {
+        ...detail,
+        eventName: "RestoreManagedPrefixListVersion",
+        requestParameters: {
+          RestoreManagedPrefixListVersionRequest: {
+            PrefixListId: "pl-0c3516b0e5630bf3e",
+            PreviousVersion: 1,
+            CurrentVersion: 2,
+          },
+        },
+      },
+    };
+    expect(onlyChange(normaliseAwsEvent(restore)).resourceId).toBe("pl-0c3516b0e5630bf3e");
+    const nameless = {
+      ...event,
+      detail: { ...detail, requestParameters: { ModifyManagedPrefixListRequest: {} } },
+    };
+    expect(normaliseAwsEvent(nameless)?.skipped[0]).toMatchObject({ reason: "malformed" });
   });
 
   it("falls back to recipientAccountId and awsRegion when the envelope lacks them", () => {

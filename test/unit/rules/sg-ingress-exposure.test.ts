@@ -1,13 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
+import type { ResolvedPrefixList } from "../../../shared/rules/sg/prefix-lists.ts";
 import {
   type SgIngressExposureOptions,
   sgIngressExposure,
 } from "../../../shared/rules/sg-ingress-exposure.ts";
 import type { RuleContext, Violation } from "../../../shared/rules/types.ts";
+import type { Snapshot } from "../../../shared/types.ts";
 import { cliDocsExample, groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
 
 const noTrust: RuleContext = { trustedSources: [] };
+/** The prefix list the bastion-refs fixture references on tcp 22. */
+const PL = "pl-0123456789abcdef0";
 
 function options(raw: unknown = {}): SgIngressExposureOptions {
   return sgIngressExposure.options.parse(raw);
@@ -127,8 +131,91 @@ describe("sg-ingress-exposure", () => {
     ]);
   });
 
-  it("never reports prefix lists or security group references", () => {
-    expect(evaluate("bastion-refs")).toEqual([]);
+  it("never reports security group references, nor an AWS-managed or a private customer-managed prefix list", () => {
+    const snapshot = snapshotOf(groupNamed("bastion-refs"));
+    const withList = (list: ResolvedPrefixList): Snapshot => ({
+      ...snapshot,
+      related: { prefixLists: { [PL]: list } },
+    });
+    const s3 = withList({ state: "aws-managed", id: PL, name: "com.amazonaws.us-east-1.s3", ownerId: "AWS" });
+    expect(sgIngressExposure.evaluate(s3, options(), noTrust)).toEqual([]);
+    const corp = withList({
+      state: "customer-managed",
+      id: PL,
+      name: "corp",
+      ownerId: "123456789012",
+      entries: [{ Cidr: "10.0.0.0/8" }, { Cidr: "fd00::/8", Description: "ula" }],
+    });
+    expect(sgIngressExposure.evaluate(corp, options(), noTrust)).toEqual([]);
+  });
+
+  it("judges a customer-managed prefix list's entries as CIDRs, alert-only: the list is shared", () => {
+    const snapshot: Snapshot = {
+      ...snapshotOf(groupNamed("bastion-refs")),
+      related: {
+        prefixLists: {
+          [PL]: {
+            state: "customer-managed",
+            id: PL,
+            name: "partner-ranges",
+            ownerId: "123456789012",
+            entries: [
+              { Cidr: "10.0.0.0/8" },
+              { Cidr: "0.0.0.0/0", Description: "temporary" },
+              { Cidr: "::/0" },
+            ],
+          },
+        },
+      },
+    };
+    const [violation, ...rest] = sgIngressExposure.evaluate(snapshot, options(), noTrust);
+    expect(rest).toEqual([]);
+    expect(violation?.matched.map((m) => [m.cidr, m.family, m.prefixListId, m.ports])).toEqual([
+      ["0.0.0.0/0", "ipv4", PL, ["22"]],
+      ["::/0", "ipv6", PL, ["22"]],
+    ]);
+    expect(violation?.message).toContain(`tcp 22 from 0.0.0.0/0 (in prefix list ${PL} (partner-ranges))`);
+    expect(violation?.alertOnly).toMatch(/does not edit prefix lists/);
+    expect(violation?.controls).toContain("Security Hub EC2.13");
+    // The group's own sources are judged as before: the list adds a finding, it hides none.
+    const direct = structuredClone(groupNamed("bastion-refs"));
+    const ssh = (direct.IpPermissions as { IpRanges: { CidrIp: string }[] }[])[0];
+    ssh?.IpRanges.push({ CidrIp: "0.0.0.0/0" });
+    const both = sgIngressExposure.evaluate({ ...snapshot, resource: direct }, options(), noTrust);
+    expect(both.map((v) => [v.alertOnly === undefined, v.matched.length])).toEqual([
+      [true, 1],
+      [false, 2],
+    ]);
+  });
+
+  it("reports a prefix list that could not be read, or was never resolved, as a finding of its own", () => {
+    const snapshot = snapshotOf(groupNamed("bastion-refs"));
+    const unresolved = sgIngressExposure.evaluate(snapshot, options(), noTrust);
+    expect(unresolved).toHaveLength(1);
+    expect(unresolved[0]?.matched).toEqual([
+      expect.objectContaining({ protocol: "tcp", fromPort: 22, prefixListId: PL, ports: ["22"] }),
+    ]);
+    expect(unresolved[0]?.message).toContain("could not be read (its entries were not resolved");
+    expect(unresolved[0]?.controls).toEqual([]);
+    expect(unresolved[0]?.alertOnly).toBeDefined();
+
+    const denied: Snapshot = {
+      ...snapshot,
+      related: {
+        prefixLists: { [PL]: { state: "unreadable", id: PL, reason: "UnauthorizedOperation: denied" } },
+      },
+    };
+    const [violation] = sgIngressExposure.evaluate(denied, options(), noTrust);
+    expect(violation?.message).toContain("UnauthorizedOperation: denied");
+    expect(violation?.message).toContain("it may hold 0.0.0.0/0");
+    // Malformed resolved data is not trusted either.
+    const garbled: Snapshot = {
+      ...snapshot,
+      related: { prefixLists: { [PL]: { state: "customer-managed" } } },
+    };
+    expect(sgIngressExposure.evaluate(garbled, options(), noTrust)[0]?.message).toContain("malformed");
+    // A list on a port the policy does not protect is not evaluated at all.
+    expect(sgIngressExposure.evaluate(snapshot, options({ ports: [443] }), noTrust)).toEqual([]);
   });
 
   it("does not report a trusted source, and reports a public /24 only while publicPrefixes is true", () => {

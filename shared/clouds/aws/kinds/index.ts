@@ -2,6 +2,7 @@
 // and writer dispatch, `guardian evaluate` and the infra generator derive what they need from here; nothing else
 // switches on an AWS type string. See docs/kinds.md.
 
+import { prefixList } from "./prefix-list.ts";
 import { securityGroup } from "./security-group.ts";
 import type { AwsEventSpec, AwsKind } from "./types.ts";
 
@@ -10,6 +11,7 @@ export type { AwsKind } from "./types.ts";
 /** Every AWS kind, keyed by id (= file name). */
 export const awsKindRegistry = {
   "security-group": securityGroup,
+  "prefix-list": prefixList,
 } as const satisfies Record<string, AwsKind>;
 
 export const awsKinds: readonly AwsKind[] = Object.freeze(Object.values(awsKindRegistry));

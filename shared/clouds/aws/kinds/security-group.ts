@@ -65,7 +65,12 @@ export const securityGroup = {
     paginated: true,
   },
   writes: ["revoke-security-group-ingress", "revoke-security-group-rules"],
-  readPermissions: ["ec2:DescribeSecurityGroups"],
+  // The reader also resolves the managed prefix lists a group's rules reference, so rules can judge their entries.
+  readPermissions: [
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:GetManagedPrefixListEntries",
+  ],
   consoleUrl: awsConsoleUrl,
   fromJson(json) {
     if (!("SecurityGroups" in json) && !("GroupId" in json)) return undefined;
