@@ -1,6 +1,9 @@
 import middy from "@middy/core";
 import type { Context, EventBridgeEvent, SQSBatchResponse, SQSEvent } from "aws-lambda";
 import * as z from "zod";
+import { accountOfFunctionArn } from "../shared/clouds/aws/identity.ts";
+import { lambdaBudgetMs } from "../shared/clouds/aws/runtime.ts";
+import { deadlineIn } from "../shared/deadline.ts";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { type OnChangeResult, onChange } from "../shared/usecases/on-change.ts";
 import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
@@ -35,9 +38,16 @@ function triggerOf(payload: unknown): { sqs: SQSEvent } | { event: unknown } {
  */
 export function createOnChangeHandler(depsFactory: DepsFactory) {
   return middy(async (payload: Trigger, context: Context): Promise<OnChangeResult | SQSBatchResponse> => {
+    const started = Date.now();
+    const remaining = context.getRemainingTimeInMillis();
     const log = lambdaLogger(context.awsRequestId);
     const trigger = triggerOf(payload);
-    const deps = await depsFactory(log);
+    const account = accountOfFunctionArn(context.invokedFunctionArn);
+    const ready = await depsFactory(log, account === undefined ? {} : { account });
+    // Every EC2 call of this invocation ends before Lambda's timeout would cut it off mid-write, leaving time to
+    // settle, audit and alert; what is left undone fails the invocation so Lambda retries it.
+    const deadline = deadlineIn(lambdaBudgetMs(remaining, ready.budgetMs), started);
+    const deps = { ...ready, deadline };
     if (!("sqs" in trigger)) {
       const result = await onChange(trigger.event, deps);
       if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");

@@ -15,6 +15,13 @@ const list = z
       .filter(Boolean),
   );
 
+const secretArn = z
+  .string()
+  .regex(
+    /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/,
+    "a Secrets Manager secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<suffix>)",
+  );
+
 const envSchema = z.object({
   GUARDIAN_POLICY_FILE: z.string().default("policies/baseline.yaml"),
   GUARDIAN_DRY_RUN: flag,
@@ -22,6 +29,9 @@ const envSchema = z.object({
   GUARDIAN_BUDGET_MS: z.coerce.number().int().min(1).optional(),
   SLACK_WEBHOOK_URL: z.url().optional(),
   TEAMS_WEBHOOK_URL: z.url().optional(),
+  // AWS: the webhook URLs stay in Secrets Manager and are read at run time; only their ARNs are configured.
+  SLACK_WEBHOOK_SECRET_ARN: secretArn.optional(),
+  TEAMS_WEBHOOK_SECRET_ARN: secretArn.optional(),
   AZURE_ARM_ENDPOINT: z.url().optional(),
   AZURE_ARM_CA_FILE: z.string().optional(),
   AZURE_TENANT_ID: z.string().optional(),
@@ -30,6 +40,13 @@ const envSchema = z.object({
   AZURE_ARM_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
   AWS_REGION: z.string().optional(),
   GUARDIAN_EC2_ENDPOINT: z.url().optional(),
+  // The account the guardian runs in (the template sets it); else the Lambda's invokedFunctionArn says it.
+  GUARDIAN_AWS_ACCOUNT_ID: z
+    .string()
+    .regex(/^\d{12}$/, "a 12-digit AWS account id")
+    .optional(),
+  // Per-request timeout of EC2 calls (ms); connecting gets at most 3 s of it.
+  GUARDIAN_AWS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
 });
 
 /** Everything the guardian reads from its environment, validated once. */
@@ -41,6 +58,9 @@ export interface GuardianConfig {
   budgetMs?: number;
   slackWebhookUrl?: string;
   teamsWebhookUrl?: string;
+  /** Secrets Manager secrets holding the webhook URLs (AWS); read when an alert is sent. */
+  slackWebhookSecretArn?: string;
+  teamsWebhookSecretArn?: string;
   azure: {
     endpoint?: string;
     caFile?: string;
@@ -50,7 +70,7 @@ export interface GuardianConfig {
     /** Each ARM request's own timeout. */
     requestTimeoutMs?: number;
   };
-  aws: { region?: string; ec2Endpoint?: string };
+  aws: { region?: string; ec2Endpoint?: string; accountId?: string; timeoutMs?: number };
 }
 
 export function parseConfig(env: Record<string, string | undefined>): GuardianConfig {
@@ -67,6 +87,8 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
     budgetMs: e.GUARDIAN_BUDGET_MS,
     slackWebhookUrl: e.SLACK_WEBHOOK_URL,
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
+    slackWebhookSecretArn: e.SLACK_WEBHOOK_SECRET_ARN,
+    teamsWebhookSecretArn: e.TEAMS_WEBHOOK_SECRET_ARN,
     azure: Object.freeze({
       endpoint: e.AZURE_ARM_ENDPOINT,
       caFile: e.AZURE_ARM_CA_FILE,
@@ -75,7 +97,12 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       pollIntervalMs: e.AZURE_ARM_POLL_INTERVAL_MS,
       requestTimeoutMs: e.AZURE_ARM_TIMEOUT_MS,
     }),
-    aws: Object.freeze({ region: e.AWS_REGION, ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT }),
+    aws: Object.freeze({
+      region: e.AWS_REGION,
+      ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT,
+      accountId: e.GUARDIAN_AWS_ACCOUNT_ID,
+      timeoutMs: e.GUARDIAN_AWS_TIMEOUT_MS,
+    }),
   });
 }
 

@@ -1,5 +1,5 @@
 import type { AuditSink } from "./audit/index.ts";
-import type { ResourceReader, ResourceRef, ResourceWriter } from "./clouds/ports.ts";
+import type { CallOptions, ResourceReader, ResourceRef, ResourceWriter } from "./clouds/ports.ts";
 import type { Deadline } from "./deadline.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
@@ -31,6 +31,27 @@ export interface CloudPort {
   consoleUrl(ref: ResourceRef): string;
   /** Cloud-specific recognition of the guardian's own changes (an assumed-role session of its role). */
   isOwnChange?(actor: Actor): boolean;
+  /**
+   * The same port bound to one invocation: ports keep per-invocation state there (a cache of what was read, such as
+   * AWS prefix lists, read once per invocation) and what the platform says about where it runs; clients stay shared.
+   */
+  forInvocation?(invocation: InvocationScope): CloudPort;
+  /**
+   * Why this change cannot be handled here (an event for an account the guardian does not run in), or undefined.
+   * A misrouted change is dead-lettered and alerted, never read: a read would only find "nothing there".
+   */
+  misrouted?(change: ResourceChange): string | undefined;
+  /**
+   * The changes to evaluate instead of one whose resource others depend on (a managed prefix list: every security
+   * group that references it); undefined when the change is evaluated as it is.
+   */
+  expand?(change: ResourceChange, options?: CallOptions): Promise<ResourceChange[] | undefined>;
+}
+
+/** What one invocation knows beyond its instance (its time budget travels in GuardianDeps.deadline). */
+export interface InvocationScope {
+  /** The cloud account the invocation runs in, as the platform says (the Lambda's invokedFunctionArn). */
+  account?: string;
 }
 
 export interface GuardianDeps {
@@ -125,7 +146,38 @@ export async function handleChanges(
 ): Promise<ChangeOutcome[]> {
   const outcomes: ChangeOutcome[] = [];
   const budget: WriteBudget = { left: deps.policy.maxWritesPerEvent };
-  for (const group of groupByResource(changes)) {
+  const routed: ResourceChange[] = [];
+  for (const change of changes) {
+    const port = deps.clouds[change.cloud];
+    const misrouted = port?.misrouted?.(change);
+    if (misrouted !== undefined) {
+      outcomes.push(await deadLetter(change, misrouted, port, deps));
+      continue;
+    }
+    try {
+      const expanded = isSelfChange(change, deps)
+        ? undefined
+        : await port?.expand?.(change, readOptions(deps));
+      if (expanded === undefined) routed.push(change);
+      else if (expanded.length === 0) {
+        deps.log.info("guardian.skip", {
+          eventId: change.eventId,
+          resourceId: change.resourceId,
+          reason: "no resource the guardian evaluates depends on it",
+        });
+      } else {
+        deps.log.info("guardian.expanded", {
+          eventId: change.eventId,
+          resourceId: change.resourceId,
+          into: expanded.map((c) => c.resourceId),
+        });
+        routed.push(...expanded);
+      }
+    } catch (error) {
+      outcomes.push(failedOutcome(change, error, deps));
+    }
+  }
+  for (const group of groupByResource(routed)) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
     const human = group.filter((c) => !isSelfChange(c, deps));
     const change = (human.at(-1) ?? group.at(-1)) as ResourceChange;
@@ -140,20 +192,78 @@ export async function handleChanges(
       const work = () => handleChange(change, deps, budget);
       outcomes.push(await (deps.locks ? deps.locks.run(resourceKey(change), work) : work()));
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      deps.log.error("guardian.deadletter", { what: "change", error: message, change });
-      outcomes.push({
-        change,
-        status: "failed",
-        findings: [],
-        actions: [],
-        deliveries: [],
-        error: message,
-        ...(error instanceof TransientError ? { retryable: error } : {}),
-      });
+      outcomes.push(failedOutcome(change, error, deps));
     }
   }
   return outcomes;
+}
+
+function failedOutcome(change: ResourceChange, error: unknown, deps: GuardianDeps): ChangeOutcome {
+  const message = error instanceof Error ? error.message : String(error);
+  deps.log.error("guardian.deadletter", { what: "change", error: message, change });
+  return {
+    change,
+    status: "failed",
+    findings: [],
+    actions: [],
+    deliveries: [],
+    error: message,
+    ...(error instanceof TransientError ? { retryable: error } : {}),
+  };
+}
+
+/**
+ * A change that can never be handled here: failed without retry (so the trigger dead-letters it), and alerted, since
+ * a dead-lettered security change nobody hears about is a silenced guardian.
+ */
+async function deadLetter(
+  change: ResourceChange,
+  reason: string,
+  port: CloudPort | undefined,
+  deps: GuardianDeps,
+): Promise<ChangeOutcome> {
+  deps.log.error("guardian.deadletter", { what: "change", error: reason, change });
+  const finding: Finding = {
+    policyRule: "(guardian)",
+    ruleId: "misrouted-event",
+    resourceId: change.resourceId,
+    resourceType: change.resourceType,
+    severity: "high",
+    message: `${change.operationName} in account ${change.account} was not evaluated: ${reason}`,
+    controls: [],
+    matched: [{ account: change.account, ...(change.region === undefined ? {} : { region: change.region }) }],
+  };
+  const result: ActionResult = { finding, mode: "alert", outcome: "dead-lettered", reason };
+  await deps.audit.record(auditRecord(change, result, deps.now?.() ?? new Date()));
+  const alert: Alert = {
+    cloud: change.cloud,
+    account: change.account,
+    resourceId: change.resourceId,
+    resourceType: change.resourceType,
+    operationName: change.operationName,
+    actor: change.actor,
+    eventId: change.eventId,
+    ...(change.correlationId === undefined ? {} : { correlationId: change.correlationId }),
+    time: change.time,
+    results: [result],
+    consoleUrl:
+      port?.consoleUrl({
+        cloud: change.cloud,
+        resourceId: change.resourceId,
+        resourceType: change.resourceType,
+        account: change.account,
+        ...(change.region === undefined ? {} : { region: change.region }),
+      }) ?? "",
+    dryRun: deps.dryRun || deps.policy.dryRun,
+  };
+  return {
+    change,
+    status: "failed",
+    findings: [finding],
+    actions: [result],
+    deliveries: await deliver(alert, deps),
+    error: reason,
+  };
 }
 
 export function isSelf(actor: Actor, identities: readonly string[]): boolean {
@@ -233,6 +343,8 @@ export async function handleChange(
     const covered = ctx.covered.get(entry);
     if (exempt) {
       await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
+    } else if (mode === "remediate" && finding.alertOnly !== undefined) {
+      await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
     } else if (mode !== "remediate") {
       await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
     } else if (covered) {
@@ -507,7 +619,10 @@ function reassess(
   // A concurrent edit may have added an exemption: honour it as it is now.
   const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
   if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
-  const again = evaluatePolicy(ctx.deps.policy, fresh).find((e) => e.entry.name === entry.name);
+  // One entry can yield several findings; only the one the guardian may remediate is followed here.
+  const again = evaluatePolicy(ctx.deps.policy, fresh).find(
+    (e) => e.entry.name === entry.name && e.finding.alertOnly === undefined,
+  );
   if (!again) return { why: "already-compliant", reason: "no longer offending" };
   return { finding: again.finding };
 }

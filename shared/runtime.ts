@@ -1,22 +1,29 @@
 import { logAuditSink } from "./audit/index.ts";
 import type { Logger } from "./log.ts";
-import type { GuardianDeps } from "./pipeline.ts";
+import type { CloudPort, GuardianDeps, InvocationScope } from "./pipeline.ts";
+import type { Cloud } from "./types.ts";
 
-/** Makes the pipeline's dependencies for one invocation, given that invocation's logger. */
-export type DepsFactory = (log: Logger) => Promise<GuardianDeps>;
+/** Makes the pipeline's dependencies for one invocation, given that invocation's logger and what it knows. */
+export type DepsFactory = (log: Logger, invocation?: InvocationScope) => Promise<GuardianDeps>;
 
 /**
  * The deployed factory on either cloud: configuration is read and the clients are built once per instance (warm
- * invocations reuse them, a failed build is retried on the next one); the logger and the audit sink writing through
- * it are per invocation.
+ * invocations reuse them, a failed build is retried on the next one); the logger, the audit sink writing through
+ * it and the cloud ports bound to the invocation (InvocationScope) are per invocation.
  */
 export function perInstance(build: DepsFactory): DepsFactory {
   let base: Promise<GuardianDeps> | undefined;
-  return async (log) => {
+  return async (log, invocation) => {
     base ??= build(log).catch((error: unknown) => {
       base = undefined;
       throw error;
     });
-    return { ...(await base), log, audit: logAuditSink(log) };
+    const deps = await base;
+    if (invocation === undefined) return { ...deps, log, audit: logAuditSink(log) };
+    const clouds: Partial<Record<Cloud, CloudPort>> = {};
+    for (const [cloud, port] of Object.entries(deps.clouds) as [Cloud, CloudPort][]) {
+      clouds[cloud] = port.forInvocation?.(invocation) ?? port;
+    }
+    return { ...deps, log, audit: logAuditSink(log), clouds };
   };
 }

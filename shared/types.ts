@@ -84,6 +84,11 @@ export interface Snapshot {
    * nothing needs doing, but a write never starts from it (forged or stale content); writers refuse it.
    */
   origin?: "read" | "event";
+  /**
+   * What the reader resolved beyond the resource itself because rules need it to judge the resource, keyed by kind
+   * (AWS: `prefixLists`, the managed prefix lists the group's rules reference, by id). Absent when nothing was resolved.
+   */
+  related?: Record<string, unknown>;
 }
 
 export type Severity = "low" | "medium" | "high" | "critical";
@@ -102,6 +107,11 @@ export interface Finding {
   message: string;
   controls: string[];
   matched: Matched[];
+  /**
+   * Set when the guardian must not remediate this finding whatever the mode, with the reason a person needs (the
+   * exposure comes through a prefix list shared with other groups; a list that could not be read). Alerted instead.
+   */
+  alertOnly?: string;
 }
 
 export type Mode = "remediate" | "alert" | "report";
@@ -134,7 +144,11 @@ export type ActionOutcome =
   | "skipped-cap"
   | "conflict"
   | "already-compliant"
-  | "failed";
+  | "failed"
+  /** Remediation mode, but the finding says why the guardian does not change it (Finding.alertOnly): alerted. */
+  | "alert-only"
+  /** The change could not be handled (an event for an account the guardian does not run in): dead-lettered. */
+  | "dead-lettered";
 
 export interface ActionResult {
   finding: Finding;

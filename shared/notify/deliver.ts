@@ -201,17 +201,23 @@ function errorText(error: unknown): string {
 }
 
 /**
+ * A webhook URL, or where to read it at send time (a secret store: the value never sits in the function's
+ * configuration, and a rotated secret is picked up without a redeploy).
+ */
+export type WebhookUrl = string | (() => Promise<string>);
+
+/**
  * What every webhook channel shares: the secret URL kept in a private field (out of util.inspect and JSON), the retry
  * policy and timeout, and delivery through `deliver`. A channel renders its payload and makes one attempt.
  */
 export abstract class WebhookNotifier<Payload> {
   readonly channel: string;
-  readonly #url: string;
+  readonly #url: WebhookUrl;
   readonly #policy: RetryPolicy;
   readonly #timeoutMs: number;
   readonly #sleep: Sleep | undefined;
 
-  constructor(url: string, defaultChannel: string, options: WebhookNotifierOptions = {}) {
+  constructor(url: WebhookUrl, defaultChannel: string, options: WebhookNotifierOptions = {}) {
     this.channel = options.channel ?? defaultChannel;
     this.#url = url;
     this.#policy = { ...DEFAULT_RETRY, ...options.retry };
@@ -226,11 +232,28 @@ export abstract class WebhookNotifier<Payload> {
 
   async send(alert: Alert): Promise<void> {
     const payload = this.render(alert);
-    await deliver(() => this.attempt(payload, this.#url, this.#timeoutMs), {
+    const url = await this.#resolveUrl();
+    await deliver(() => this.attempt(payload, url, this.#timeoutMs), {
       channel: this.channel,
-      url: this.#url,
+      url,
       policy: this.#policy,
       ...(this.#sleep ? { sleep: this.#sleep } : {}),
     });
+  }
+
+  async #resolveUrl(): Promise<string> {
+    if (typeof this.#url === "string") return this.#url;
+    try {
+      return await this.#url();
+    } catch (error) {
+      // The reader's message names the secret, never its value.
+      const why = error instanceof Error ? error.message : String(error);
+      throw new WebhookDeliveryError(`${this.channel} webhook: its URL could not be read: ${why}`, {
+        channel: this.channel,
+        status: undefined,
+        attempts: 0,
+        cause: error,
+      });
+    }
   }
 }

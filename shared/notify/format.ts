@@ -38,6 +38,7 @@ export function resourceName(resourceId: string): string {
  */
 export function headline(alert: Alert): string {
   const outcomes = new Set(alert.results.map((r) => r.outcome));
+  if (outcomes.has("dead-lettered")) return "NOT HANDLED (dead-lettered)";
   if (outcomes.has("failed")) return "Remediation FAILED";
   if (outcomes.has("conflict")) return "Not remediated (resource changed meanwhile)";
   if (outcomes.has("applied")) return "Remediated";
@@ -110,6 +111,10 @@ export function describeOutcome(result: ActionResult): string {
       return summary ? `Remediation FAILED (planned: ${summary})` : "Remediation FAILED";
     case "skipped-cap":
       return "Not remediated: the blast-radius cap for this run was reached";
+    case "alert-only":
+      return `Not remediated: ${result.reason}`;
+    case "dead-lettered":
+      return `Not handled, dead-lettered: ${result.reason}`;
     default:
       // An outcome added to the contract later still renders, rather than failing the alert.
       return `Not remediated (${String(result.outcome)})`;

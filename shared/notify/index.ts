@@ -1,6 +1,6 @@
 // Builds the configured channels and fans one alert out to all of them.
 import { InputError } from "../errors.ts";
-import type { RetryPolicy, Sleep } from "./deliver.ts";
+import type { RetryPolicy, Sleep, WebhookUrl } from "./deliver.ts";
 import { SlackNotifier } from "./slack.ts";
 import { TeamsNotifier } from "./teams.ts";
 import type { Alert, Notifier } from "./types.ts";
@@ -13,6 +13,7 @@ export {
   redactor,
   WebhookDeliveryError,
   type WebhookNotifierOptions,
+  type WebhookUrl,
 } from "./deliver.ts";
 export {
   escapeMrkdwn,
@@ -25,8 +26,9 @@ export {
 export { ADAPTIVE_CARD_VERSION, renderTeams, TEAMS_MAX_BYTES, TeamsNotifier } from "./teams.ts";
 
 export interface NotifyConfig {
-  slackWebhookUrl?: string | undefined;
-  teamsWebhookUrl?: string | undefined;
+  /** The URL, or where to read it when an alert is sent (a secret store). */
+  slackWebhookUrl?: WebhookUrl | undefined;
+  teamsWebhookUrl?: WebhookUrl | undefined;
   retry?: Partial<RetryPolicy>;
   timeoutMs?: number;
   sleep?: Sleep;
@@ -58,11 +60,18 @@ export function notifiersFromConfig(config: NotifyConfig): Notifier[] {
     ...(config.sleep ? { sleep: config.sleep } : {}),
   };
   const notifiers: Notifier[] = [];
-  const slack = config.slackWebhookUrl?.trim();
-  if (slack) notifiers.push(new SlackNotifier(checkUrl(slack, "slackWebhookUrl"), options));
-  const teams = config.teamsWebhookUrl?.trim();
-  if (teams) notifiers.push(new TeamsNotifier(checkUrl(teams, "teamsWebhookUrl"), options));
+  const slack = checked(config.slackWebhookUrl, "slackWebhookUrl");
+  if (slack) notifiers.push(new SlackNotifier(slack, options));
+  const teams = checked(config.teamsWebhookUrl, "teamsWebhookUrl");
+  if (teams) notifiers.push(new TeamsNotifier(teams, options));
   return notifiers;
+}
+
+/** A URL checked now, or a reader whose value is checked each time it is read; undefined when not configured. */
+function checked(url: WebhookUrl | undefined, path: string): WebhookUrl | undefined {
+  if (typeof url === "function") return async () => checkUrl((await url()).trim(), path);
+  const trimmed = url?.trim();
+  return trimmed ? checkUrl(trimmed, path) : undefined;
 }
 
 export interface ChannelReport {

@@ -8,6 +8,7 @@ import {
   parseRetryAfter,
   WebhookNotifier,
   type WebhookNotifierOptions,
+  type WebhookUrl,
 } from "./deliver.ts";
 import {
   actorFacts,
@@ -179,7 +180,7 @@ export function renderSlack(alert: Alert): SlackMessage {
  * but not headers, so a wrapping fetch captures Retry-After; the library's own retries stay off and `deliver` decides.
  */
 export class SlackNotifier extends WebhookNotifier<SlackMessage> implements Notifier {
-  constructor(url: string, options: WebhookNotifierOptions = {}) {
+  constructor(url: WebhookUrl, options: WebhookNotifierOptions = {}) {
     super(url, "slack", options);
   }
 

@@ -9,6 +9,7 @@ import {
   parseRetryAfter,
   WebhookNotifier,
   type WebhookNotifierOptions,
+  type WebhookUrl,
 } from "./deliver.ts";
 import {
   actorFacts,
@@ -193,7 +194,7 @@ export function renderTeams(alert: Alert, maxBytes: number = TEAMS_MAX_BYTES): T
 
 /** Posts the card with fetch; Workflows answer 202 Accepted (the flow runs after the response). */
 export class TeamsNotifier extends WebhookNotifier<string> implements Notifier {
-  constructor(url: string, options: WebhookNotifierOptions = {}) {
+  constructor(url: WebhookUrl, options: WebhookNotifierOptions = {}) {
     super(url, "teams", options);
   }
 

@@ -42,3 +42,11 @@ export function isOwnAwsIdentity(actor: Actor, ownRoleArns: readonly string[]): 
   }
   return false;
 }
+
+// arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]
+const FUNCTION_ARN = /^arn:aws[a-z-]*:lambda:[a-z0-9-]+:(\d{12}):function:/;
+
+/** The account a Lambda function runs in, from its ARN (context.invokedFunctionArn): no STS call needed. */
+export function accountOfFunctionArn(arn: string | undefined): string | undefined {
+  return arn === undefined ? undefined : FUNCTION_ARN.exec(arn)?.[1];
+}

@@ -5,9 +5,9 @@ import {
   type ManagedPrefixList,
   type PrefixListEntry,
 } from "@aws-sdk/client-ec2";
-import type { Deadline } from "../../deadline.ts";
 import type { ResolvedPrefixList } from "../../rules/sg/prefix-lists.ts";
-import type { CallCounter } from "../ports.ts";
+import type { Snapshot } from "../../types.ts";
+import type { CallCounter, CallOptions, ResourceReader, ResourceRef } from "../ports.ts";
 import {
   asTransient,
   callOptions,
@@ -24,7 +24,6 @@ const MAX_PAGES = 50;
 export interface PrefixListResolverOptions {
   clients: Ec2ClientSource;
   counter: CallCounter;
-  deadline?: Deadline;
 }
 
 /**
@@ -45,13 +44,14 @@ export class PrefixListResolver {
   async resolve(
     ids: readonly string[],
     region: string | undefined,
+    signal?: AbortSignal,
   ): Promise<Record<string, ResolvedPrefixList>> {
     const key = (id: string) => `${region ?? ""}|${id}`;
     const missing = [...new Set(ids)].filter((id) => !this.#cache.has(key(id)));
     if (missing.length > 0) {
-      const described = this.#describe(missing, region);
+      const described = this.#describe(missing, region, signal);
       for (const id of missing) {
-        const one = described.then((lists) => this.#entries(id, lists.get(id), region));
+        const one = described.then((lists) => this.#entries(id, lists.get(id), region, signal));
         // A transient failure is not remembered: the next read of this invocation tries again.
         one.catch(() => this.#cache.delete(key(id)));
         this.#cache.set(key(id), one);
@@ -69,10 +69,11 @@ export class PrefixListResolver {
   async #describe(
     ids: readonly string[],
     region: string | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<Map<string, ManagedPrefixList | string>> {
     const found = new Map<string, ManagedPrefixList | string>();
     try {
-      for (const list of await this.#describeCall(ids, region)) {
+      for (const list of await this.#describeCall(ids, region, signal)) {
         if (list.PrefixListId !== undefined) found.set(list.PrefixListId, list);
       }
       return found;
@@ -85,7 +86,7 @@ export class PrefixListResolver {
     }
     for (const id of ids) {
       try {
-        const [list] = await this.#describeCall([id], region);
+        const [list] = await this.#describeCall([id], region, signal);
         if (list !== undefined) found.set(id, list);
       } catch (error) {
         if (!(error instanceof RefusedError)) throw error;
@@ -95,14 +96,18 @@ export class PrefixListResolver {
     return found;
   }
 
-  async #describeCall(ids: readonly string[], region: string | undefined): Promise<ManagedPrefixList[]> {
-    const { clients, counter, deadline } = this.#options;
+  async #describeCall(
+    ids: readonly string[],
+    region: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ManagedPrefixList[]> {
+    const { clients, counter } = this.#options;
     const client = clientFor(clients, region);
     const what = `DescribeManagedPrefixLists for ${ids.join(", ")}`;
     const lists: ManagedPrefixList[] = [];
     let token: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      deadline?.check(what);
+      const options = callOptions(signal, what);
       try {
         counter.reads += 1;
         const output = await client.send(
@@ -110,7 +115,7 @@ export class PrefixListResolver {
             PrefixListIds: [...ids],
             ...(token === undefined ? {} : { NextToken: token }),
           }),
-          callOptions(deadline),
+          options,
         );
         lists.push(...(output.PrefixLists ?? []));
         token = output.NextToken;
@@ -126,12 +131,14 @@ export class PrefixListResolver {
     id: string,
     described: ManagedPrefixList | string | undefined,
     region: string | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<ResolvedPrefixList> {
     if (described === undefined) {
       return {
         state: "unreadable",
         id,
-        reason: "EC2 did not return it (not owned by or shared with this account)",
+        reason: "EC2 did not return it (deleted, or not owned by or shared with this account)",
+        gone: true,
       };
     }
     if (typeof described === "string") return { state: "unreadable", id, reason: described };
@@ -145,7 +152,7 @@ export class PrefixListResolver {
     // AWS-managed lists are owned by "AWS" (their names start with com.amazonaws., which no customer list may use).
     if (ownerId === "AWS") return { state: "aws-managed", ...about };
 
-    const { clients, counter, deadline } = this.#options;
+    const { clients, counter } = this.#options;
     const client = clientFor(clients, region);
     const what = `GetManagedPrefixListEntries for ${id}`;
     const entries: PrefixListEntry[] = [];
@@ -154,7 +161,7 @@ export class PrefixListResolver {
       if (page >= MAX_PAGES) {
         return { state: "unreadable", id, reason: `more than ${MAX_PAGES * PAGE_SIZE} entries` };
       }
-      deadline?.check(what);
+      const options = callOptions(signal, what);
       try {
         counter.reads += 1;
         const output = await client.send(
@@ -163,7 +170,7 @@ export class PrefixListResolver {
             MaxResults: PAGE_SIZE,
             ...(token === undefined ? {} : { NextToken: token }),
           }),
-          callOptions(deadline),
+          options,
         );
         entries.push(...(output.Entries ?? []));
         token = output.NextToken;
@@ -181,6 +188,33 @@ export class PrefixListResolver {
           ? []
           : [{ Cidr: e.Cidr, ...(e.Description === undefined ? {} : { Description: e.Description }) }],
       ),
+    };
+  }
+}
+
+/**
+ * Reads one managed prefix list (owner, and entries when customer-managed) as a snapshot of the resolved list. The
+ * guardian evaluates the groups that reference a list, not the list: this is for whoever asks for the list itself.
+ */
+export class AwsPrefixListReader implements ResourceReader {
+  readonly #lists: PrefixListResolver;
+
+  constructor(lists: PrefixListResolver) {
+    this.#lists = lists;
+  }
+
+  async read(ref: ResourceRef, options: CallOptions = {}): Promise<Snapshot | undefined> {
+    const list = (await this.#lists.resolve([ref.resourceId], ref.region, options.signal))[ref.resourceId];
+    if (list === undefined || (list.state === "unreadable" && list.gone === true)) return undefined;
+    const owner = list.state === "unreadable" ? undefined : list.ownerId;
+    return {
+      cloud: "aws",
+      resourceId: ref.resourceId,
+      resourceType: ref.resourceType,
+      resource: list,
+      tags: {},
+      account: owner !== undefined && owner !== "AWS" ? owner : ref.account,
+      ...(ref.region === undefined ? {} : { region: ref.region }),
     };
   }
 }
@@ -205,16 +239,16 @@ const REFERENCE_FILTERS = ["ip-permission.prefix-list-id", "egress.ip-permission
  */
 export async function groupsReferencing(
   prefixListId: string,
-  options: PrefixListResolverOptions & { region: string | undefined },
+  options: PrefixListResolverOptions & { region: string | undefined; signal?: AbortSignal | undefined },
 ): Promise<string[]> {
-  const { clients, counter, deadline, region } = options;
+  const { clients, counter, signal, region } = options;
   const client = clientFor(clients, region);
   const ids = new Set<string>();
   for (const filter of REFERENCE_FILTERS) {
     const what = `DescribeSecurityGroups with ${filter}=${prefixListId}`;
     let token: string | undefined;
     for (let page = 0; page < MAX_PAGES; page++) {
-      deadline?.check(what);
+      const call = callOptions(signal, what);
       try {
         counter.reads += 1;
         const output = await client.send(
@@ -223,7 +257,7 @@ export async function groupsReferencing(
             MaxResults: 1000,
             ...(token === undefined ? {} : { NextToken: token }),
           }),
-          callOptions(deadline),
+          call,
         );
         for (const group of output.SecurityGroups ?? []) if (group.GroupId) ids.add(group.GroupId);
         token = output.NextToken;

@@ -2,33 +2,77 @@ import { logAuditSink } from "../../audit/index.ts";
 import type { GuardianConfig } from "../../config.ts";
 import { InputError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { notifiersFromConfig } from "../../notify/index.ts";
+import { notifiersFromConfig, type WebhookUrl } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
-import { type CloudPort, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
+import { type CloudPort, type GuardianDeps, type InvocationScope, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
-import type { CallCounter, ResourceReader, ResourceWriter } from "../ports.ts";
-import { createEc2Client, type Ec2ClientSource } from "./client.ts";
+import type { ResourceChange } from "../../types.ts";
+import type { CallCounter, CallOptions, ResourceReader, ResourceWriter } from "../ports.ts";
+import { type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
 import { isOwnAwsIdentity } from "./identity.ts";
 import { awsKindOf } from "./kinds/index.ts";
+import { AWS_SECURITY_GROUP_TYPE } from "./kinds/security-group.ts";
+import { AwsPrefixListReader, groupsReferencing, PrefixListResolver } from "./prefix-lists.ts";
+import { secretReader } from "./secrets.ts";
 import { AwsSecurityGroupReader } from "./security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "./security-group-writer.ts";
 
 interface AwsPortDeps {
+  /** Clients for reads (the SDK retries every transient failure). */
   clients: Ec2ClientSource;
+  /** Clients for writes: `retry: "throttling-only"` (see AwsSecurityGroupWriter). */
+  writeClients: Ec2ClientSource;
   counter: CallCounter;
+  /** Shared by the reads of one bound port: each prefix list is read once per invocation. */
+  prefixLists: PrefixListResolver;
 }
 
 /** The readers, by kind id: each kind says which call reads it (`AwsKind.read`); the SDK-bound code is here. */
 export const awsReaders = {
-  "security-group": (deps) => new AwsSecurityGroupReader(deps),
+  "security-group": (deps) =>
+    new AwsSecurityGroupReader({
+      clients: deps.clients,
+      counter: deps.counter,
+      prefixLists: deps.prefixLists,
+    }),
+  "prefix-list": (deps) => new AwsPrefixListReader(deps.prefixLists),
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceReader>;
+
+const securityGroupWriter = (deps: AwsPortDeps) =>
+  new AwsSecurityGroupWriter({ clients: deps.writeClients, counter: deps.counter });
 
 /** The writers, by planned-operation kind (`PlannedChange.operation.kind`); a kind lists those it accepts. */
 export const awsWriters = {
-  "revoke-security-group-ingress": (deps) => new AwsSecurityGroupWriter(deps),
-  "revoke-security-group-rules": (deps) => new AwsSecurityGroupWriter(deps),
+  "revoke-security-group-ingress": securityGroupWriter,
+  "revoke-security-group-rules": securityGroupWriter,
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceWriter>;
+
+/**
+ * What a change of one kind re-evaluates instead of itself, by kind id: a prefix list's entries are part of every
+ * rule that references it, so a change of the list is a change of each of those security groups.
+ */
+export const awsDependents = {
+  "prefix-list": async (deps, change, options) => {
+    const ids = await groupsReferencing(change.resourceId, {
+      clients: deps.clients,
+      counter: deps.counter,
+      region: change.region,
+      signal: options.signal,
+    });
+    return ids.map(
+      (groupId): ResourceChange => ({
+        ...change,
+        resourceId: groupId,
+        resourceType: AWS_SECURITY_GROUP_TYPE,
+        subjectId: change.resourceId,
+      }),
+    );
+  },
+} satisfies Record<
+  string,
+  (deps: AwsPortDeps, change: ResourceChange, options: CallOptions) => Promise<ResourceChange[]>
+>;
 
 function kindOf(resourceType: string, what: string) {
   const kind = awsKindOf(resourceType);
@@ -36,18 +80,39 @@ function kindOf(resourceType: string, what: string) {
   return kind;
 }
 
-/** The AWS side of the pipeline: readers by kind, writers by planned operation, both from the tables above. */
+export interface AwsPortOptions {
+  /** Clients for writes: `retry: "throttling-only"` ones (see AwsSecurityGroupWriter); the read clients otherwise. */
+  writeClients?: Ec2ClientSource;
+  /** The account the guardian runs in (configuration); else the invocation's, as the platform says. */
+  homeAccount?: string;
+  /** Set on the copy bound to one invocation (CloudPort.forInvocation). */
+  invocation?: InvocationScope;
+}
+
+/**
+ * The AWS side of the pipeline: readers by kind, writers by planned operation, dependents by kind, from the tables
+ * above, each call in the region its change names and within the invocation's budget (CallOptions.signal). A copy is
+ * bound to each invocation (a fresh prefix list cache, the account it runs in); the clients are the instance's.
+ */
 export function awsPort(
   clients: Ec2ClientSource,
   ownRoleArns: readonly string[],
   counter?: CallCounter,
+  options: AwsPortOptions = {},
 ): CloudPort {
-  const deps: AwsPortDeps = { clients, counter: counter ?? { reads: 0, writes: 0 } };
+  const shared = counter ?? { reads: 0, writes: 0 };
+  const deps: AwsPortDeps = {
+    clients,
+    writeClients: options.writeClients ?? clients,
+    counter: shared,
+    prefixLists: new PrefixListResolver({ clients, counter: shared }),
+  };
+  const home = options.homeAccount ?? options.invocation?.account;
   const readers = new Map<string, ResourceReader>();
   const writers = new Map<string, ResourceWriter>();
   return {
     reader: {
-      read(ref) {
+      read(ref, callOptions) {
         const kind = kindOf(ref.resourceType, "reader");
         let reader = readers.get(kind.id);
         if (!reader) {
@@ -58,15 +123,15 @@ export function awsPort(
           reader = factory(deps);
           readers.set(kind.id, reader);
         }
-        return reader.read(ref);
+        return reader.read(ref, callOptions);
       },
     },
     writer: {
-      apply(change, snapshot) {
+      apply(change, snapshot, callOptions) {
         const kind = kindOf(snapshot.resourceType, "writer");
         const op = typeof change.operation.kind === "string" ? change.operation.kind : "";
         const factory = Object.hasOwn(awsWriters, op) ? awsWriters[op as keyof typeof awsWriters] : undefined;
-        if (!kind.writes.includes(op) || !factory) {
+        if (!(kind.writes as readonly string[]).includes(op) || !factory) {
           throw new InputError(
             `no AWS writer for ${op || "(no operation kind)"} on ${kind.label} ${snapshot.resourceId}`,
           );
@@ -76,7 +141,7 @@ export function awsPort(
           writer = factory(deps);
           writers.set(op, writer);
         }
-        return writer.apply(change, snapshot);
+        return writer.apply(change, snapshot, callOptions);
       },
     },
     // CloudTrail events never carry the resource.
@@ -84,14 +149,46 @@ export function awsPort(
     consoleUrl: (ref) =>
       kindOf(ref.resourceType, "console page").consoleUrl(ref.region ?? "us-east-1", ref.resourceId),
     isOwnChange: (actor) => isOwnAwsIdentity(actor, ownRoleArns),
+    forInvocation: (invocation) => awsPort(clients, ownRoleArns, shared, { ...options, invocation }),
+    misrouted: (change) =>
+      home === undefined || change.account === home
+        ? undefined
+        : `the event is for AWS account ${change.account}, but the guardian runs in account ${home} and can neither read nor change resources there (an event bus forwarding another account's events?)`,
+    expand: async (change, callOptions = {}) => {
+      const kind = awsKindOf(change.resourceType);
+      if (kind === undefined || !Object.hasOwn(awsDependents, kind.id)) return undefined;
+      return awsDependents[kind.id as keyof typeof awsDependents](deps, change, callOptions);
+    },
   };
 }
 
 export interface AwsRuntimeOverrides {
+  /** Clients for every call (a test's or the bench's); per-region clients from the configuration otherwise. */
   clients?: Ec2ClientSource;
   policy?: Policy;
   notifiers?: Notifier[];
   counter?: CallCounter;
+}
+
+/**
+ * A Lambda invocation's budget for its cloud calls: what Lambda leaves it (context.getRemainingTimeInMillis()) less a
+ * reserve for settling, auditing and alerting after the last call (a fifth, between 1 and 10 s), and never more than
+ * GUARDIAN_BUDGET_MS when that is set.
+ */
+export function lambdaBudgetMs(remainingMs: number, configuredMs?: number): number {
+  const reserve = Math.min(10_000, Math.max(1_000, Math.floor(remainingMs * 0.2)));
+  const left = Math.max(0, remainingMs - reserve);
+  return configuredMs === undefined ? left : Math.min(left, configuredMs);
+}
+
+function timeoutsOf(cfg: GuardianConfig): Partial<Ec2Timeouts> {
+  const ms = cfg.aws.timeoutMs;
+  return ms === undefined ? {} : { requestMs: ms, connectMs: Math.min(3_000, ms) };
+}
+
+/** A configured webhook: the secret to read it from at send time (AWS), else the URL given as is. */
+function webhook(secretArn: string | undefined, url: string | undefined): WebhookUrl | undefined {
+  return secretArn === undefined ? url : secretReader(secretArn);
 }
 
 export async function awsGuardianDeps(
@@ -99,8 +196,13 @@ export async function awsGuardianDeps(
   log: Logger,
   overrides: AwsRuntimeOverrides = {},
 ): Promise<GuardianDeps> {
-  const clients =
-    overrides.clients ?? createEc2Client({ region: cfg.aws.region, endpoint: cfg.aws.ec2Endpoint });
+  const common = {
+    ...(cfg.aws.ec2Endpoint === undefined ? {} : { endpoint: cfg.aws.ec2Endpoint }),
+    timeouts: timeoutsOf(cfg),
+  };
+  const clients = overrides.clients ?? regionalClients(common, cfg.aws.region);
+  const writeClients =
+    overrides.clients ?? regionalClients({ ...common, retry: "throttling-only" }, cfg.aws.region);
   if (cfg.selfIdentities.length === 0) {
     // Without its role ARN the guardian cannot tell its own revokes from a person's; it would re-evaluate them
     // (harmless, they are compliant) but could not say so. The deploy template always sets it.
@@ -109,14 +211,31 @@ export async function awsGuardianDeps(
         "GUARDIAN_SELF_IDENTITIES is not set: the guardian's own changes will not be recognised as its own",
     });
   }
+  if (cfg.slackWebhookUrl !== undefined || cfg.teamsWebhookUrl !== undefined) {
+    log.warn("guardian.webhook-in-environment", {
+      message:
+        "a webhook URL is set in the environment, where whoever reads the function's configuration sees it: set SLACK_WEBHOOK_SECRET_ARN / TEAMS_WEBHOOK_SECRET_ARN instead",
+    });
+  }
   return {
     policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
-    clouds: { aws: awsPort(clients, cfg.selfIdentities, overrides.counter) },
-    notifiers: overrides.notifiers ?? notifiersFromConfig(cfg),
+    clouds: {
+      aws: awsPort(clients, cfg.selfIdentities, overrides.counter, {
+        writeClients,
+        ...(cfg.aws.accountId === undefined ? {} : { homeAccount: cfg.aws.accountId }),
+      }),
+    },
+    notifiers:
+      overrides.notifiers ??
+      notifiersFromConfig({
+        slackWebhookUrl: webhook(cfg.slackWebhookSecretArn, cfg.slackWebhookUrl),
+        teamsWebhookUrl: webhook(cfg.teamsWebhookSecretArn, cfg.teamsWebhookUrl),
+      }),
     audit: logAuditSink(log),
     selfIdentities: cfg.selfIdentities,
     dryRun: cfg.dryRun,
     log,
     locks: new ResourceLocks(),
+    ...(cfg.budgetMs === undefined ? {} : { budgetMs: cfg.budgetMs }),
   };
 }

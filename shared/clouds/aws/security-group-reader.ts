@@ -3,11 +3,10 @@ import {
   type DescribeSecurityGroupsCommandInput,
   type SecurityGroup,
 } from "@aws-sdk/client-ec2";
-import type { Deadline } from "../../deadline.ts";
 import { InputError } from "../../errors.ts";
 import { PREFIX_LISTS } from "../../rules/sg/prefix-lists.ts";
 import type { Snapshot } from "../../types.ts";
-import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
+import type { CallCounter, CallOptions, ResourceReader, ResourceRef } from "../ports.ts";
 import {
   asTransient,
   callOptions,
@@ -65,8 +64,6 @@ export interface AwsSecurityGroupReaderOptions {
   clients: Ec2ClientSource;
   /** Shared with the writer to check API economy; a fresh one when omitted. */
   counter?: CallCounter;
-  /** The invocation's budget: every call is aborted when it is spent. */
-  deadline?: Deadline;
   /** Resolves referenced prefix lists; shared by the reads of one invocation. A fresh one when omitted. */
   prefixLists?: PrefixListResolver;
 }
@@ -79,23 +76,16 @@ export interface AwsSecurityGroupReaderOptions {
 export class AwsSecurityGroupReader implements ResourceReader {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
-  readonly #deadline: Deadline | undefined;
   readonly #prefixLists: PrefixListResolver;
 
   constructor(options: AwsSecurityGroupReaderOptions) {
     this.#clients = options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
-    this.#deadline = options.deadline;
     this.#prefixLists =
-      options.prefixLists ??
-      new PrefixListResolver({
-        clients: options.clients,
-        counter: this.counter,
-        ...(options.deadline === undefined ? {} : { deadline: options.deadline }),
-      });
+      options.prefixLists ?? new PrefixListResolver({ clients: options.clients, counter: this.counter });
   }
 
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+  async read(ref: ResourceRef, options: CallOptions = {}): Promise<Snapshot | undefined> {
     if (ref.cloud !== "aws" || ref.resourceType !== AWS_SECURITY_GROUP_TYPE) {
       throw new InputError(
         `AwsSecurityGroupReader cannot read ${ref.cloud} ${ref.resourceType} "${ref.resourceId}"`,
@@ -105,13 +95,10 @@ export class AwsSecurityGroupReader implements ResourceReader {
     const what = `DescribeSecurityGroups for ${ref.resourceId}`;
     const client = clientFor(this.#clients, ref.region);
     let groups: SecurityGroup[];
-    this.#deadline?.check(what);
+    const call = callOptions(options.signal, what);
     try {
       this.counter.reads += 1;
-      const output = await client.send(
-        new DescribeSecurityGroupsCommand(describeInput(locator)),
-        callOptions(this.#deadline),
-      );
+      const output = await client.send(new DescribeSecurityGroupsCommand(describeInput(locator)), call);
       groups = output.SecurityGroups ?? [];
     } catch (error) {
       // By id, a deleted group is an error; by filter it is an empty list (below).
@@ -139,7 +126,9 @@ export class AwsSecurityGroupReader implements ResourceReader {
       (p.PrefixListIds ?? []).flatMap((l) => (l.PrefixListId === undefined ? [] : [l.PrefixListId])),
     );
     if (referenced.length > 0) {
-      snapshot.related = { [PREFIX_LISTS]: await this.#prefixLists.resolve(referenced, ref.region) };
+      snapshot.related = {
+        [PREFIX_LISTS]: await this.#prefixLists.resolve(referenced, ref.region, options.signal),
+      };
     }
     return snapshot;
   }

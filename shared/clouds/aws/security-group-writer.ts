@@ -4,10 +4,9 @@ import {
   RevokeSecurityGroupIngressCommand,
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
-import type { Deadline } from "../../deadline.ts";
 import { ConflictError, InputError, OutcomeUnknownError } from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
-import type { CallCounter, ResourceWriter } from "../ports.ts";
+import type { CallCounter, CallOptions, ResourceWriter } from "../ports.ts";
 import {
   asTransient,
   callOptions,
@@ -126,8 +125,6 @@ export interface AwsSecurityGroupWriterOptions {
   clients: Ec2ClientSource;
   /** Shared with the reader to check API economy; a fresh one when omitted. */
   counter?: CallCounter;
-  /** The invocation's budget: no write starts once it is spent, and a write in flight is aborted when it runs out. */
-  deadline?: Deadline;
 }
 
 /**
@@ -138,15 +135,18 @@ export interface AwsSecurityGroupWriterOptions {
 export class AwsSecurityGroupWriter implements ResourceWriter {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
-  readonly #deadline: Deadline | undefined;
 
   constructor(options: AwsSecurityGroupWriterOptions) {
     this.#clients = options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
-    this.#deadline = options.deadline;
   }
 
-  async apply(change: PlannedChange, snapshot: Snapshot): Promise<void> {
+  async apply(change: PlannedChange, snapshot: Snapshot, options: CallOptions = {}): Promise<void> {
+    if (snapshot.origin === "event") {
+      // The port's contract: a write starts from the guardian's own read, never from content an event carried.
+      throw new InputError(`refusing to write ${snapshot.resourceId} from a snapshot an event carried`);
+    }
+    const signal = options.signal;
     const parsed = securityGroupOperationSchema.safeParse(change.operation);
     if (!parsed.success) {
       throw new InputError(
@@ -167,15 +167,21 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
       );
     }
     if (op.kind === "revoke-security-group-ingress") {
-      await this.#revoke("ingress", snapshot.region, op.groupId, op.ipPermissions.map(toRequestPermission));
+      await this.#revoke(
+        "ingress",
+        snapshot.region,
+        op.groupId,
+        op.ipPermissions.map(toRequestPermission),
+        signal,
+      );
       return;
     }
     const ingress = op.ingress.map(toRequestPermission).filter(hasSource);
     const egress = op.egress.map(toRequestPermission).filter(hasSource);
-    if (ingress.length > 0) await this.#revoke("ingress", snapshot.region, op.groupId, ingress);
+    if (ingress.length > 0) await this.#revoke("ingress", snapshot.region, op.groupId, ingress, signal);
     if (egress.length > 0) {
       try {
-        await this.#revoke("egress", snapshot.region, op.groupId, egress);
+        await this.#revoke("egress", snapshot.region, op.groupId, egress, signal);
       } catch (error) {
         // The inbound half landed: whatever stopped the outbound half, the group is no longer as it was read.
         if (
@@ -198,21 +204,21 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
     region: string | undefined,
     group: string,
     permissions: IpPermission[],
+    signal: AbortSignal | undefined,
   ): Promise<void> {
     const action = direction === "ingress" ? "RevokeSecurityGroupIngress" : "RevokeSecurityGroupEgress";
     const context = `${action} on ${group}`;
     const client = clientFor(this.#clients, region);
     const input = { GroupId: group, IpPermissions: permissions };
     // Not started once the budget is spent: an abort mid-flight would leave the outcome unknown.
-    this.#deadline?.check(context);
+    const call = callOptions(signal, context);
     let result: RevokeResult;
     try {
       this.counter.writes += 1;
-      const options = callOptions(this.#deadline);
       result =
         direction === "ingress"
-          ? await client.send(new RevokeSecurityGroupIngressCommand(input), options)
-          : await client.send(new RevokeSecurityGroupEgressCommand(input), options);
+          ? await client.send(new RevokeSecurityGroupIngressCommand(input), call)
+          : await client.send(new RevokeSecurityGroupEgressCommand(input), call);
     } catch (error) {
       const code = ec2ErrorCode(error);
       if (code !== undefined && GONE_CODES.has(code)) {

@@ -24,7 +24,13 @@ export const resolvedPrefixListSchema = z.discriminatedUnion("state", [
     name: z.string().optional(),
     ownerId: z.string().optional(),
   }),
-  z.object({ state: z.literal("unreadable"), id: z.string(), reason: z.string() }),
+  z.object({
+    state: z.literal("unreadable"),
+    id: z.string(),
+    reason: z.string(),
+    /** EC2 did not return the list at all (deleted, or no longer shared with the account). */
+    gone: z.boolean().optional(),
+  }),
 ]);
 export type ResolvedPrefixList = z.infer<typeof resolvedPrefixListSchema>;
 
