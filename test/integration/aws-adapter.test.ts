@@ -15,10 +15,12 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
+  AuthorizeSecurityGroupEgressCommand,
   AuthorizeSecurityGroupIngressCommand,
   CreateManagedPrefixListCommand,
   CreateSecurityGroupCommand,
   CreateVpcCommand,
+  DescribeManagedPrefixListsCommand,
   DescribeSecurityGroupRulesCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
@@ -29,6 +31,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createEc2Client } from "../../shared/clouds/aws/client.ts";
 import { awsConsoleUrl } from "../../shared/clouds/aws/console.ts";
 import { isOwnAwsIdentity } from "../../shared/clouds/aws/identity.ts";
+import { groupsReferencing } from "../../shared/clouds/aws/prefix-lists.ts";
 import {
   AWS_SECURITY_GROUP_TYPE,
   AwsSecurityGroupReader,
@@ -39,6 +42,7 @@ import { AwsSecurityGroupWriter } from "../../shared/clouds/aws/security-group-w
 import type { CallCounter, ResourceRef } from "../../shared/clouds/ports.ts";
 import { ConflictError, InputError, TransientError } from "../../shared/errors.ts";
 import type { PlannedChange, Snapshot } from "../../shared/types.ts";
+import { startEc2Proxy } from "../harness/ec2-proxy.ts";
 import {
   assertMotoInstalled,
   ec2ClientFor,
@@ -145,8 +149,8 @@ describe("AWS security group adapter against moto", () => {
     return { vpcId, webId, bastionId, prefixListId };
   }
 
-  it("reads a group by id as the SDK's item, with tags and owner, in one call", async () => {
-    const { webId } = await seed();
+  it("reads a group by id as the SDK's item, with tags and owner, and resolves the prefix list it references", async () => {
+    const { webId, prefixListId } = await seed();
     const snapshot = await reader.read(ref(webId));
     const direct = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [webId] }));
 
@@ -161,7 +165,80 @@ describe("AWS security group adapter against moto", () => {
       region: REGION,
     });
     expect(snapshot?.etag).toBeUndefined();
-    expect(counter).toEqual({ reads: 1, writes: 0 });
+    // The customer-managed list's entries come along, so rules can judge what it allows.
+    expect(snapshot?.related).toEqual({
+      prefixLists: {
+        [prefixListId]: {
+          state: "customer-managed",
+          id: prefixListId,
+          name: "corp",
+          ownerId: MOTO_ACCOUNT,
+          entries: [{ Cidr: "192.168.0.0/24", Description: "office" }],
+        },
+      },
+    });
+    // DescribeSecurityGroups, DescribeManagedPrefixLists, GetManagedPrefixListEntries.
+    expect(counter).toEqual({ reads: 3, writes: 0 });
+  });
+
+  it("resolves an AWS-managed list by its owner without reading its entries, and each list once per reader", async () => {
+    const { webId } = await seed();
+    const managed = await ec2.send(
+      new DescribeManagedPrefixListsCommand({ Filters: [{ Name: "owner-id", Values: ["AWS"] }] }),
+    );
+    const s3 = managed.PrefixLists?.find((l) => l.PrefixListName?.endsWith(".s3"));
+    expect(s3?.OwnerId).toBe("AWS");
+    await ec2.send(
+      new AuthorizeSecurityGroupIngressCommand({
+        GroupId: webId,
+        IpPermissions: [
+          {
+            IpProtocol: "tcp",
+            FromPort: 443,
+            ToPort: 443,
+            PrefixListIds: [{ PrefixListId: s3?.PrefixListId }],
+          },
+        ],
+      }),
+    );
+    const first = await reader.read(ref(webId));
+    const lists = first?.related?.prefixLists as Record<string, { state: string }>;
+    expect(lists[s3?.PrefixListId ?? ""]).toEqual({
+      state: "aws-managed",
+      id: s3?.PrefixListId,
+      name: s3?.PrefixListName,
+      ownerId: "AWS",
+    });
+    expect(counter.reads).toBe(3);
+    // Read again by the same reader (the same invocation): no prefix list call.
+    await reader.read(ref(webId));
+    expect(counter.reads).toBe(4);
+    // A new reader (a new invocation) reads the lists afresh.
+    await new AwsSecurityGroupReader({ clients: ec2, counter }).read(ref(webId));
+    expect(counter.reads).toBe(7);
+  });
+
+  it("finds every group that references a prefix list, inbound or outbound", async () => {
+    const { webId, bastionId, prefixListId } = await seed();
+    await ec2.send(
+      new AuthorizeSecurityGroupEgressCommand({
+        GroupId: bastionId,
+        IpPermissions: [{ IpProtocol: "-1", PrefixListIds: [{ PrefixListId: prefixListId }] }],
+      }),
+    );
+    // moto 5.2 does not implement these two filters; the EC2 proxy of the test harness answers them from moto's state.
+    const proxy = await startEc2Proxy(moto.endpoint);
+    const client = ec2ClientFor(proxy.endpoint);
+    try {
+      const found = await groupsReferencing(prefixListId, { clients: client, counter, region: REGION });
+      expect(found.sort()).toEqual([webId, bastionId].sort());
+      expect(
+        await groupsReferencing("pl-00000000000000000", { clients: client, counter, region: REGION }),
+      ).toEqual([]);
+    } finally {
+      client.destroy();
+      await proxy.stop();
+    }
   });
 
   it("revokes exactly the 0.0.0.0/0 CIDR and keeps 10.0.0.0/16, the group reference and the prefix list", async () => {
@@ -183,7 +260,8 @@ describe("AWS security group adapter against moto", () => {
     expect(after?.IpRanges).toEqual([{ CidrIp: "10.0.0.0/16" }]);
     expect(after?.UserIdGroupPairs?.map((p) => p.GroupId)).toEqual([bastionId]);
     expect(after?.PrefixListIds).toEqual([{ PrefixListId: prefixListId }]);
-    expect(counter).toEqual({ reads: 2, writes: 1 });
+    // Two DescribeSecurityGroups; the prefix list was resolved once (two calls) for both reads.
+    expect(counter).toEqual({ reads: 4, writes: 1 });
   });
 
   it("resolves a name-only ref (CloudTrail groupName) to the group and revokes through it", async () => {
@@ -248,7 +326,7 @@ describe("AWS security group adapter against moto", () => {
     await expect(writer.apply(change(operation, gone.resourceId), gone)).rejects.toThrow(ConflictError);
   });
 
-  it("revokes by security group rule id (DescribeSecurityGroupRules), and a stale id is a conflict", async () => {
+  it("refuses to revoke by security group rule id: an id survives ModifySecurityGroupRules", async () => {
     const { webId } = await seed();
     const rules = await ec2.send(
       new DescribeSecurityGroupRulesCommand({ Filters: [{ Name: "group-id", Values: [webId] }] }),
@@ -261,11 +339,10 @@ describe("AWS security group adapter against moto", () => {
       groupId: webId,
       securityGroupRuleIds: [world?.SecurityGroupRuleId],
     };
-    await writer.apply(change(operation, webId), snapshot as Snapshot);
-    const after = sshPermissions(group(await reader.read(ref(webId))));
-    expect(after?.IpRanges).toEqual([{ CidrIp: "10.0.0.0/16" }]);
-
-    await expect(writer.apply(change(operation, webId), snapshot as Snapshot)).rejects.toThrow(ConflictError);
+    await expect(writer.apply(change(operation, webId), snapshot as Snapshot)).rejects.toThrow(InputError);
+    expect(counter.writes).toBe(0);
+    const cidrs = sshPermissions(group(await reader.read(ref(webId))))?.IpRanges?.map((r) => r.CidrIp);
+    expect(cidrs).toEqual(["10.0.0.0/16", "0.0.0.0/0"]);
   });
 
   it("revokes every rule of a VPC's default group (EC2.2), inbound and outbound", async () => {

@@ -402,10 +402,12 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     ]);
     // One read, one surgical write.
     expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
-    // The event recorded the rule CloudTrail created for 0.0.0.0/0: the revoke names exactly that rule id.
+    // The event recorded the rule id CloudTrail created for 0.0.0.0/0, but the revoke names the exact content: an id
+    // survives ModifySecurityGroupRules, content does not.
     const revoke = recorder.bodies.at(-1);
-    expect(revoke?.get("SecurityGroupRuleId.1")).toMatch(/^sgr-/);
-    expect(revoke?.has("IpPermissions.1.IpProtocol")).toBe(false);
+    expect(revoke?.get("IpPermissions.1.IpRanges.1.CidrIp")).toBe("0.0.0.0/0");
+    expect(revoke?.get("IpPermissions.1.FromPort")).toBe("22");
+    expect(revoke?.has("SecurityGroupRuleId.1")).toBe(false);
 
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
