@@ -266,7 +266,7 @@ const roleProps = z.looseObject({
     .array(
       z.looseObject({
         PolicyName: z.string(),
-        PolicyDocument: z.looseObject({ Statement: z.array(iamStatement) }),
+        PolicyDocument: z.looseObject({ Statement: z.array(z.unknown()) }),
       }),
     )
     .optional(),
@@ -295,12 +295,23 @@ export function awsRoleStatements(
       throw new Error(`${id}: managed policies grant more than the code declares; use inline statements`);
     }
     for (const policy of props.Policies ?? []) {
-      for (const statement of policy.PolicyDocument.Statement) {
+      for (const raw of policy.PolicyDocument.Statement) {
+        // A statement granted only when a parameter is set (`Fn::If: [condition, statement, AWS::NoValue]`) is read
+        // as granted: least privilege is judged on the configured case.
+        const statement = iamStatement.parse(whenTrue(raw));
         if (statement.Effect === "Allow") out.push({ role: id, statement });
       }
     }
   }
   return out;
+}
+
+/** The value of `Fn::If: [condition, value, otherwise]` when its condition holds; anything else as it is. */
+export function whenTrue(value: unknown): unknown {
+  if (isRecord(value) && Array.isArray(value["Fn::If"]) && Object.keys(value).length === 1) {
+    return value["Fn::If"][1];
+  }
+  return value;
 }
 
 export const actionsOf = (s: IamStatement): string[] =>
@@ -322,6 +333,88 @@ export function awsEventPattern(
     "EventBridge rule in the AWS template",
   );
   return eventRuleProps.parse(rule.Properties).EventPattern;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Webhook secrets
+
+/**
+ * Each alert channel's webhook URL is a credential. On AWS the function gets the ARN of a Secrets Manager secret and
+ * reads the URL at run time (shared/clouds/aws/secrets.ts); on Azure the app setting is a Key Vault reference, which
+ * the platform resolves. Neither template may put the URL itself in the function's configuration.
+ */
+export const WEBHOOKS = [
+  {
+    urlSetting: "SLACK_WEBHOOK_URL",
+    secretArnSetting: "SLACK_WEBHOOK_SECRET_ARN",
+    awsParameter: "SlackWebhookSecretArn",
+    awsCondition: "HasSlack",
+  },
+  {
+    urlSetting: "TEAMS_WEBHOOK_URL",
+    secretArnSetting: "TEAMS_WEBHOOK_SECRET_ARN",
+    awsParameter: "TeamsWebhookSecretArn",
+    awsCondition: "HasTeams",
+  },
+] as const;
+
+const SECRET_READ = "secretsmanager:GetSecretValue";
+
+/** A CloudFormation value given only when a parameter is set: `Fn::If: [condition, {Ref: parameter}, NoValue]`. */
+function ifSet(condition: string, parameter: string): Json {
+  return { "Fn::If": [condition, { Ref: parameter }, { Ref: "AWS::NoValue" }] };
+}
+
+/** The generated items of the webhook-secrets Resource list, in the template's flow style. */
+export function webhookSecretResources(): string[] {
+  return WEBHOOKS.map(
+    (w) => `"Fn::If": [${w.awsCondition}, { Ref: ${w.awsParameter} }, { Ref: AWS::NoValue }]`,
+  );
+}
+
+/** Every way the templates could leak a webhook URL or over-grant its secret; empty when they do neither. */
+export function webhookProblems(azure: unknown, awsText: string): string[] {
+  const problems: string[] = [];
+  if (awsText.includes("{{resolve:secretsmanager")) {
+    problems.push(
+      "AWS template: a secret is resolved into the configuration ({{resolve:secretsmanager...}})",
+    );
+  }
+  const resources = parseCfn(awsText);
+  const functions = Object.values(resources).filter((r) => r.Type === "AWS::Lambda::Function");
+  for (const fn of functions) {
+    const props = isRecord(fn.Properties) ? fn.Properties : {};
+    const env =
+      isRecord(props.Environment) && isRecord(props.Environment.Variables) ? props.Environment.Variables : {};
+    for (const w of WEBHOOKS) {
+      if (w.urlSetting in env) problems.push(`AWS template: the Lambda's environment sets ${w.urlSetting}`);
+      if (JSON.stringify(env[w.secretArnSetting]) !== JSON.stringify(ifSet(w.awsCondition, w.awsParameter))) {
+        problems.push(`AWS template: ${w.secretArnSetting} is not the ${w.awsParameter} parameter`);
+      }
+    }
+  }
+  const grants = awsRoleStatements(resources).filter(({ statement }) =>
+    actionsOf(statement).some((a) => a.toLowerCase().startsWith("secretsmanager:")),
+  );
+  const expected = JSON.stringify(WEBHOOKS.map((w) => ifSet(w.awsCondition, w.awsParameter)));
+  if (grants.length !== 1)
+    problems.push(`AWS template: ${grants.length} Secrets Manager grants instead of one`);
+  for (const { statement } of grants) {
+    if (actionsOf(statement).join() !== SECRET_READ) {
+      problems.push(`AWS template: the Secrets Manager grant allows ${actionsOf(statement).join(", ")}`);
+    }
+    if (JSON.stringify(statement.Resource) !== expected) {
+      problems.push("AWS template: the Secrets Manager grant is not scoped to exactly the webhook secrets");
+    }
+  }
+  const settings = JSON.stringify(azure);
+  for (const w of WEBHOOKS) {
+    const setting = new RegExp(`"name":"${w.urlSetting}","value":"([^"]*)"`).exec(settings)?.[1];
+    if (setting === undefined || !setting.includes("@Microsoft.KeyVault(")) {
+      problems.push(`Azure template: ${w.urlSetting} is not a Key Vault reference`);
+    }
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -389,7 +482,7 @@ export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[
 export async function checkTemplates(derived: DerivedInfra = deriveInfra()): Promise<string[]> {
   const azure: unknown = JSON.parse(await readFile(AZURE_TEMPLATE, "utf8"));
   const awsText = await readFile(AWS_TEMPLATE, "utf8");
-  return infraDrift(derived, templateFacts(azure, awsText));
+  return [...infraDrift(derived, templateFacts(azure, awsText)), ...webhookProblems(azure, awsText)];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -422,7 +515,8 @@ export function writeAwsTemplate(text: string, derived: DerivedInfra): string {
     "ec2-write",
     derived.awsEc2Actions.filter((a) => !isEc2ReadAction(a)),
   );
-  return replaceGeneratedBlock(out, "event-names", derived.awsEventNames);
+  out = replaceGeneratedBlock(out, "event-names", derived.awsEventNames);
+  return replaceGeneratedBlock(out, "webhook-secrets", webhookSecretResources());
 }
 
 /** The end (exclusive) of the JSON array that starts at `open`, skipping brackets inside strings. */

@@ -34,6 +34,7 @@ import {
   parseCfn,
   partitionPermissions,
   templateFacts,
+  webhookProblems,
   writeAwsTemplate,
   writeAzureTemplate,
 } from "../../scripts/infra.ts";
@@ -172,10 +173,9 @@ describe("templates against the code", () => {
     expect(infraDrift(changed, templateFacts(JSON.parse(newAzure), newAws))).toEqual([]);
     // Reads stay unscoped (EC2 Describe has no resource-level permissions), writes land in the scoped statement.
     const statements = awsRoleStatements(parseCfn(newAws)).map((s) => s.statement);
-    expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual([
-      "ec2:DescribeSecurityGroups",
-      "ec2:DescribeVpcEndpoints",
-    ]);
+    expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual(
+      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeVpcEndpoints"].sort(),
+    );
     expect(statements.find((s) => s.Sid === "RemediateSecurityGroups")?.Action).toContain(
       "ec2:ModifyVpcEndpoint",
     );
@@ -265,21 +265,64 @@ describe("AWS CloudFormation template", () => {
     expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
     expect(env.GUARDIAN_DRY_RUN).toEqual({ Ref: "DryRun" });
     expect(env.GUARDIAN_POLICY_FILE).toEqual({ Ref: "PolicyFile" });
+    expect(env.GUARDIAN_AWS_ACCOUNT_ID).toEqual({ Ref: "AWS::AccountId" });
+    // The webhook URLs are never resolved into the configuration (lambda:GetFunctionConfiguration shows it): the
+    // Lambda gets each secret's ARN and reads the URL at run time.
     for (const [name, condition, parameter] of [
-      ["SLACK_WEBHOOK_URL", "HasSlack", "SlackWebhookSecretArn"],
-      ["TEAMS_WEBHOOK_URL", "HasTeams", "TeamsWebhookSecretArn"],
+      ["SLACK_WEBHOOK_SECRET_ARN", "HasSlack", "SlackWebhookSecretArn"],
+      ["TEAMS_WEBHOOK_SECRET_ARN", "HasTeams", "TeamsWebhookSecretArn"],
     ] as const) {
       expect(env[name]).toEqual({
-        "Fn::If": [
-          condition,
-          { "Fn::Sub": `{{resolve:secretsmanager:\${${parameter}}:SecretString}}` },
-          { Ref: "AWS::NoValue" },
-        ],
+        "Fn::If": [condition, { Ref: parameter }, { Ref: "AWS::NoValue" }],
       });
     }
+    expect(env).not.toHaveProperty("SLACK_WEBHOOK_URL");
+    expect(env).not.toHaveProperty("TEAMS_WEBHOOK_URL");
+    expect(awsText).not.toContain("{{resolve:");
   });
 
-  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs and its queue", () => {
+  it("lets the role read exactly the webhook secrets the parameters name, and checks that in infra:check", () => {
+    const grants = awsRoleStatements(aws).filter(({ statement }) =>
+      actionsOf(statement).some((a) => a.startsWith("secretsmanager:")),
+    );
+    expect(grants.map(({ statement }) => [actionsOf(statement), statement.Resource])).toEqual([
+      [
+        ["secretsmanager:GetSecretValue"],
+        [
+          { "Fn::If": ["HasSlack", { Ref: "SlackWebhookSecretArn" }, { Ref: "AWS::NoValue" }] },
+          { "Fn::If": ["HasTeams", { Ref: "TeamsWebhookSecretArn" }, { Ref: "AWS::NoValue" }] },
+        ],
+      ],
+    ]);
+    expect(webhookProblems(azure, awsText)).toEqual([]);
+    // What the check catches: a URL resolved into the environment, a wildcard grant, a plain Azure setting.
+    const resolved = awsText.replace(
+      "SLACK_WEBHOOK_SECRET_ARN:",
+      'SLACK_WEBHOOK_URL: "{{resolve:secretsmanager:slack:SecretString}}"\n          SLACK_WEBHOOK_SECRET_ARN:',
+    );
+    expect(webhookProblems(azure, resolved)).toEqual([
+      expect.stringContaining("{{resolve:secretsmanager"),
+      "AWS template: the Lambda's environment sets SLACK_WEBHOOK_URL",
+    ]);
+    const wildcard = awsText.replace(
+      '- "Fn::If": [HasTeams, { Ref: TeamsWebhookSecretArn }, { Ref: AWS::NoValue }]',
+      '- "arn:aws:secretsmanager:*:*:secret:*"',
+    );
+    expect(webhookProblems(azure, wildcard)).toEqual([
+      "AWS template: the Secrets Manager grant is not scoped to exactly the webhook secrets",
+    ]);
+    const plainAzure = JSON.parse(
+      azureText.replace(
+        /@Microsoft\.KeyVault\(VaultName=\{0\};SecretName=slack-webhook-url\)/,
+        "https://hooks.slack.com/services/x",
+      ),
+    ) as unknown;
+    expect(webhookProblems(plainAzure, awsText)).toEqual([
+      "Azure template: SLACK_WEBHOOK_URL is not a Key Vault reference",
+    ]);
+  });
+
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queue and its secrets", () => {
     const statements = awsRoleStatements(aws);
     expect(new Set(statements.map((s) => s.role))).toEqual(new Set([roleId]));
     for (const { statement } of statements) {
@@ -305,7 +348,7 @@ describe("AWS CloudFormation template", () => {
     const others = statements
       .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("ec2:")))
       .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
-    expect(others).toEqual([
+    expect(others.filter((o) => !o.actions.some((a) => a.startsWith("secretsmanager:")))).toEqual([
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
     ]);

@@ -22,6 +22,11 @@ import {
   type SecurityGroup,
   type SecurityGroupRule,
 } from "@aws-sdk/client-ec2";
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
 import type { Context, SQSBatchResponse } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { buildAll } from "../../scripts/build.ts";
@@ -777,6 +782,77 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       const text = JSON.stringify(line);
       expect(text).not.toContain(new URL(sink.slackUrl).pathname);
       expect(text).not.toContain("sink-signature-0000");
+    }
+  });
+
+  it("reads the webhook URLs from Secrets Manager at run time: the function's configuration holds only the ARNs", async () => {
+    const secrets = new SecretsManagerClient({
+      region: REGION,
+      endpoint: moto.endpoint,
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    });
+    const saved = { slack: process.env.SLACK_WEBHOOK_URL, teams: process.env.TEAMS_WEBHOOK_URL };
+    try {
+      const slack = await secrets.send(
+        new CreateSecretCommand({ Name: "network-guardian/slack-webhook", SecretString: sink.slackUrl }),
+      );
+      const teams = await secrets.send(
+        new CreateSecretCommand({ Name: "network-guardian/teams-webhook", SecretString: sink.teamsUrl }),
+      );
+      const { groupId, opsId, event } = await bastionOpenedToWorld();
+      recorder.actions.length = 0;
+      // What the template sets: the secrets' ARNs, no URL. The SDK's service endpoint variable points Secrets Manager
+      // at moto, as GUARDIAN_EC2_ENDPOINT does EC2.
+      delete process.env.SLACK_WEBHOOK_URL;
+      delete process.env.TEAMS_WEBHOOK_URL;
+      setEnv({
+        SLACK_WEBHOOK_SECRET_ARN: slack.ARN ?? "",
+        TEAMS_WEBHOOK_SECRET_ARN: teams.ARN ?? "",
+        AWS_ENDPOINT_URL_SECRETS_MANAGER: moto.endpoint,
+      });
+      const configuration = JSON.stringify(process.env);
+      expect(configuration).not.toContain(new URL(sink.slackUrl).pathname);
+      expect(configuration).not.toContain("sink-signature-0000");
+
+      const fresh = await loadHandler("secrets");
+      const { result } = await invoke(fresh, event);
+
+      const outcome = asOnChange(result).outcomes[0];
+      expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+      expect(outcome?.deliveries).toEqual([
+        { channel: "slack", ok: true },
+        { channel: "teams", ok: true },
+      ]);
+      // The channels read their secrets concurrently: either may arrive first.
+      expect(sink.received.map((r) => r.path.split("/")[1]).sort()).toEqual(["slack", "teams"]);
+      expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+        { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+      ]);
+
+      // A secret that cannot be read fails its channel only, loudly and without its value; enforcement carries on.
+      await secrets.send(new DeleteSecretCommand({ SecretId: teams.ARN, ForceDeleteWithoutRecovery: true }));
+      const again = await bastionOpenedToWorld("qubole-bastion-2");
+      sink.received.length = 0;
+      const broken = await invoke(await loadHandler("secrets-broken"), again.event);
+      const brokenOutcome = asOnChange(broken.result).outcomes[0];
+      expect(brokenOutcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
+      expect(brokenOutcome?.deliveries.map((d) => [d.channel, d.ok])).toEqual([
+        ["slack", true],
+        ["teams", false],
+      ]);
+      expect(brokenOutcome?.deliveries[1]?.error).toContain(`secret ${teams.ARN} could not be read`);
+      expect(sink.received.map((r) => r.path.split("/")[1])).toEqual(["slack"]);
+    } finally {
+      secrets.destroy();
+      for (const key of [
+        "SLACK_WEBHOOK_SECRET_ARN",
+        "TEAMS_WEBHOOK_SECRET_ARN",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+      ]) {
+        delete process.env[key];
+      }
+      if (saved.slack !== undefined) process.env.SLACK_WEBHOOK_URL = saved.slack;
+      if (saved.teams !== undefined) process.env.TEAMS_WEBHOOK_URL = saved.teams;
     }
   });
 });
