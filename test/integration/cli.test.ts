@@ -83,9 +83,15 @@ describe("guardian evaluate", () => {
       expect(f.resourceId).toMatch(/^sg-/);
       for (const m of f.matched) {
         expect(m).toHaveProperty("protocol");
-        expect(m).toHaveProperty("cidr");
+        // A CIDR, or a prefix list whose entries an offline snapshot does not carry: reported, never assumed harmless.
+        expect("cidr" in m || "prefixListId" in m).toBe(true);
       }
     }
+    expect(
+      exposure.some((f) =>
+        f.matched.some((m) => m.prefixListId === "pl-0123456789abcdef0" && !("cidr" in m)),
+      ),
+    ).toBe(true);
     expect(exposure.flatMap((f) => f.controls).some((c) => c.includes("EC2."))).toBe(true);
   });
 
