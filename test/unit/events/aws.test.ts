@@ -385,7 +385,8 @@ describe("normaliseAwsEvent: skips", () => {
       reason: "irrelevant-event-type",
       eventId: "5a1e9c3d-7b46-4f20-8d13-e6c2a9f0b471",
       eventType: "CreateTags",
-      detail: "CreateTags does not change a resource the guardian evaluates (security groups)",
+      detail:
+        "CreateTags does not change a resource the guardian evaluates (security groups, managed prefix lists)",
     });
   });
 
