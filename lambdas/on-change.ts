@@ -50,7 +50,11 @@ export function createOnChangeHandler(depsFactory: DepsFactory) {
     const deps = { ...ready, deadline };
     if (!("sqs" in trigger)) {
       const result = await onChange(trigger.event, deps);
-      if (result.retryable) throw new TransientError("a dependency failed; EventBridge/Lambda will retry");
+      if (result.retryable) {
+        // Failing the invocation hands the event back to Lambda's retries (and its on-failure destination after them).
+        const why = result.outcomes.map((o) => o.retryable?.message).filter(Boolean);
+        throw new TransientError(`retry: ${why.join("; ") || "a dependency failed"}`);
+      }
       // Failing the invocation routes the event to the function's on-failure destination (its dead-letter path).
       if (result.unprocessable.length > 0) {
         throw new InputError(`cannot handle this event: ${result.unprocessable.join("; ")}`);

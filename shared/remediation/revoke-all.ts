@@ -13,7 +13,11 @@ export const revokeAll: Remediation = {
   id: "revoke-all",
   description: "Revoke every inbound and outbound rule of a VPC's default security group",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
-  permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:RevokeSecurityGroupEgress"],
+  permissions: [
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:DescribeSecurityGroupRules",
+  ],
   plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     // What it revokes comes from the snapshot, but a damaged finding is refused here as by every planner.
     matchedOf(finding);

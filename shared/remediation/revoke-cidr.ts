@@ -26,7 +26,8 @@ export const revokeCidr: Remediation = {
   description:
     "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
-  permissions: ["ec2:RevokeSecurityGroupIngress"],
+  // DescribeSecurityGroupRules: the writer reads the ids of the rules it removes, to settle a lost answer exactly.
+  permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"],
   plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     const group = securityGroupOf(snapshot);
     // A CIDR that comes from a prefix list is not the group's to revoke (the list is shared): never planned here.

@@ -1,41 +1,47 @@
 // A small HTTP proxy in front of moto's EC2 for the tests: it records every EC2 Query API call (Action and form
-// parameters), can fail chosen calls the ways a network and EC2 fail (throttling, 5xx, a connection reset before or
-// after moto applied the call, a call that never answers), can run a hook just before a call reaches moto (a person
-// editing the group between the guardian's read and its write), and answers what moto 5.2 leaves unimplemented.
+// parameters), fails calls as a fault plan says (the cloud-neutral vocabulary of test/harness/faults.ts: an error
+// status, a reset before or after moto applied the call, a call never answered before or after moto applied it), can
+// run a hook just before a call reaches moto (a person editing the group between the guardian's read and its write),
+// and answers what moto 5.2 leaves unimplemented.
 //
-// Fault shapes follow the EC2 API reference: errors are `<Response><Errors><Error><Code>…` with HTTP 503 for
-// RequestLimitExceeded and 500/503 for InternalError/Unavailable ("Error codes for the Amazon EC2 API").
+// Error answers follow the EC2 API reference: `<Response><Errors><Error><Code>…` with HTTP 503 for
+// RequestLimitExceeded, 500 for InternalError, 403 for UnauthorizedOperation ("Error codes for the Amazon EC2 API").
 // Only loopback: it listens on 127.0.0.1 and is stopped by the test.
 
 import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { DescribeSecurityGroupsCommand, type EC2Client, type SecurityGroup } from "@aws-sdk/client-ec2";
+import { type CallInfo, type Fault, faultKind } from "./faults.ts";
 import { ec2ClientFor } from "./moto.ts";
 
 /**
- * - `throttle`: 503 RequestLimitExceeded, not forwarded (EC2 did nothing).
- * - `server-error`: 500 InternalError, not forwarded.
- * - `server-error-after`: forwarded (moto applied it), then 503 Unavailable instead of moto's answer.
- * - `reset-before`: the connection is reset before the call reaches moto.
- * - `reset-after`: forwarded (moto applied it), then the connection is reset instead of answering.
- * - `black-hole`: never answered (until the client gives up or the proxy stops).
- * - `unauthorized`: 403 UnauthorizedOperation, not forwarded (the role lacks the permission).
+ * One EC2 call as the proxy's fault plan sees it (test/harness/faults.ts): the shared CallInfo plus the Query API's
+ * Action and form parameters. `caller` is the access key of the SigV4 credential.
  */
-export type Ec2Fault =
-  | "throttle"
-  | "server-error"
-  | "server-error-after"
-  | "reset-before"
-  | "reset-after"
-  | "black-hole"
-  | "unauthorized";
-
-export interface Ec2Call {
+export interface Ec2CallInfo extends CallInfo {
   action: string;
   params: URLSearchParams;
   /** 0-based position among all calls the proxy received. */
   index: number;
+}
+
+/** A fault plan over EC2 calls; `randomFaults(...)` from test/harness/faults.ts is one. */
+export interface Ec2FaultPlan {
+  decide(call: Ec2CallInfo): Fault | undefined;
+}
+
+/** EC2's code and message for a status fault that names none (EC2 API reference, "Error codes"). */
+function ec2Error(fault: { status: number; code?: string; message?: string }): {
+  code: string;
+  message: string;
+} {
+  if (fault.code !== undefined) return { code: fault.code, message: fault.message ?? fault.code };
+  if (fault.status === 503) return { code: "RequestLimitExceeded", message: "Request limit exceeded." };
+  if (fault.status === 403)
+    return { code: "UnauthorizedOperation", message: "You are not authorized to perform this operation." };
+  if (fault.status >= 500) return { code: "InternalError", message: "An internal error has occurred." };
+  return { code: "InvalidRequest", message: "The request is not valid." };
 }
 
 export interface Ec2Proxy {
@@ -43,12 +49,12 @@ export interface Ec2Proxy {
   /** The Action of every call received, in order (including failed ones). */
   actions: string[];
   bodies: URLSearchParams[];
-  /** Which fault, if any, to inject into a call. */
-  fault: (call: Ec2Call) => Ec2Fault | undefined;
+  /** Which fault, if any, to inject into a call. None by default. */
+  faults: Ec2FaultPlan;
   /** Runs before a call is forwarded to moto (and before a fault that forwards). */
-  beforeForward: (call: Ec2Call) => Promise<void>;
+  beforeForward: (call: Ec2CallInfo) => Promise<void>;
   /** Every fault injected, in order. */
-  injected: { action: string; fault: Ec2Fault }[];
+  injected: { action: string; fault: Fault }[];
   /** Calls moto applied, by Action (a call faulted before forwarding is not counted). */
   applied: string[];
   stop(): Promise<void>;
@@ -154,7 +160,7 @@ export async function startEc2Proxy(target: string): Promise<Ec2Proxy> {
     endpoint: "",
     actions: [],
     bodies: [],
-    fault: () => undefined,
+    faults: { decide: () => undefined },
     beforeForward: async () => undefined,
     injected: [],
     applied: [],
@@ -193,41 +199,39 @@ export async function startEc2Proxy(target: string): Promise<Ec2Proxy> {
     void (async () => {
       const body = await readBody(req);
       const params = new URLSearchParams(body.toString("utf8"));
-      const call: Ec2Call = {
+      const call: Ec2CallInfo = {
+        method: req.method ?? "POST",
+        path: req.url ?? "/",
+        caller: /Credential=([^/]+)\//.exec(req.headers.authorization ?? "")?.[1],
         action: params.get("Action") ?? "(none)",
         params,
         index: proxy.actions.length,
       };
       proxy.actions.push(call.action);
       proxy.bodies.push(params);
-      const fault = proxy.fault(call);
+      const fault = proxy.faults.decide(call);
       if (fault !== undefined) proxy.injected.push({ action: call.action, fault });
-      switch (fault) {
-        case "throttle":
-          return fail(res, 503, "RequestLimitExceeded", "Request limit exceeded.");
-        case "server-error":
-          return fail(res, 500, "InternalError", "An internal error has occurred.");
-        case "unauthorized":
-          return fail(res, 403, "UnauthorizedOperation", "You are not authorized to perform this operation.");
-        case "reset-before":
-          req.socket.destroy();
-          return;
-        case "black-hole":
-          // Hold the connection open and never answer; stop() destroys it.
-          return;
-        default:
-          break;
+      const kind = fault === undefined ? undefined : faultKind(fault);
+      if (fault !== undefined && (fault.kind === undefined || fault.kind === "status")) {
+        const { code, message } = ec2Error(fault);
+        return fail(res, fault.status, code, message);
       }
+      if (kind === "reset-before") {
+        req.socket.destroy();
+        return;
+      }
+      // Held open and never answered; stop() destroys it.
+      if (kind === "hang") return;
       await proxy.beforeForward(call);
       const upstream = await forward(req, params);
-      if (fault === "reset-after") {
+      if (kind === "reset-after") {
         await upstream.arrayBuffer();
         req.socket.destroy();
         return;
       }
-      if (fault === "server-error-after") {
+      if (kind === "hang-after") {
         await upstream.arrayBuffer();
-        return fail(res, 503, "Unavailable", "The server is overloaded and can't handle the request.");
+        return;
       }
       await reply(res, upstream);
     })().catch((error: unknown) => {

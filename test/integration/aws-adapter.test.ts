@@ -260,8 +260,9 @@ describe("AWS security group adapter against moto", () => {
     expect(after?.IpRanges).toEqual([{ CidrIp: "10.0.0.0/16" }]);
     expect(after?.UserIdGroupPairs?.map((p) => p.GroupId)).toEqual([bastionId]);
     expect(after?.PrefixListIds).toEqual([{ PrefixListId: prefixListId }]);
-    // Two DescribeSecurityGroups; the prefix list was resolved once (two calls) for both reads.
-    expect(counter).toEqual({ reads: 4, writes: 1 });
+    // Two DescribeSecurityGroups, the prefix list resolved once (two calls) for both, and the writer's
+    // DescribeSecurityGroupRules (the ids of the rules its revoke removes).
+    expect(counter).toEqual({ reads: 5, writes: 1 });
   });
 
   it("resolves a name-only ref (CloudTrail groupName) to the group and revokes through it", async () => {
@@ -402,7 +403,17 @@ describe("AWS security group adapter against moto", () => {
   });
 });
 
-/** Serves canned EC2 Query API answers for what moto cannot do (throttling, the default-VPC revoke answer). */
+// DescribeSecurityGroupRules with no rule, as EC2 answers it (the writer reads the ids of the rules it removes).
+const NO_RULES = `<?xml version="1.0" encoding="UTF-8"?>
+<DescribeSecurityGroupRulesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
+  <requestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</requestId>
+  <securityGroupRuleSet/>
+</DescribeSecurityGroupRulesResponse>`;
+
+/**
+ * Serves canned EC2 Query API answers for what moto cannot do (throttling, the default-VPC revoke answer);
+ * DescribeSecurityGroupRules is answered with no rule.
+ */
 async function startStub(answer: (action: string) => { status: number; body: string }) {
   const actions: string[] = [];
   const server: Server = createServer((request: IncomingMessage, response) => {
@@ -414,7 +425,8 @@ async function startStub(answer: (action: string) => { status: number; body: str
     request.on("end", () => {
       const action = new URLSearchParams(body).get("Action") ?? "";
       actions.push(action);
-      const { status, body: xml } = answer(action);
+      const { status, body: xml } =
+        action === "DescribeSecurityGroupRules" ? { status: 200, body: NO_RULES } : answer(action);
       response.writeHead(status, { "content-type": "text/xml;charset=UTF-8" });
       response.end(xml);
     });
@@ -475,7 +487,7 @@ describe("AWS security group adapter against canned EC2 answers", () => {
     try {
       const writer = new AwsSecurityGroupWriter({ clients: client });
       await expect(writer.apply(REVOKE_WORLD_SSH, SNAPSHOT)).rejects.toThrow(ConflictError);
-      expect(stub.actions).toEqual(["RevokeSecurityGroupIngress"]);
+      expect(stub.actions).toEqual(["DescribeSecurityGroupRules", "RevokeSecurityGroupIngress"]);
     } finally {
       client.destroy();
       await stub.close();
@@ -496,12 +508,13 @@ describe("AWS security group adapter against canned EC2 answers", () => {
       await expect(reader.read(ref(SNAPSHOT.resourceId))).rejects.toThrow(TransientError);
       // maxAttempts 2: the SDK retried each call once before giving up.
       expect(stub.actions).toEqual([
+        "DescribeSecurityGroupRules",
         "RevokeSecurityGroupIngress",
         "RevokeSecurityGroupIngress",
         "DescribeSecurityGroups",
         "DescribeSecurityGroups",
       ]);
-      expect(counter).toEqual({ reads: 1, writes: 1 });
+      expect(counter).toEqual({ reads: 2, writes: 1 });
     } finally {
       client.destroy();
       await stub.close();

@@ -405,8 +405,12 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       { channel: "slack", ok: true },
       { channel: "teams", ok: true },
     ]);
-    // One read, one surgical write.
-    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    // One read, the ids of the rules the revoke removes (to settle a lost answer exactly), one surgical write.
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
     // The event recorded the rule id CloudTrail created for 0.0.0.0/0, but the revoke names the exact content: an id
     // survives ModifySecurityGroupRules, content does not.
     const revoke = recorder.bodies.at(-1);
@@ -486,7 +490,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const outcome = asOnChange(result).outcomes[0];
     expect(outcome?.change.resourceId).toBe("name:launch-wizard-1");
     expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
-    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
     // A 1.05 record carries no rule ids: the revoke names the exact protocol, ports and CIDR instead.
     const revokeByPermission = recorder.bodies.at(-1);
     expect(revokeByPermission?.get("IpPermissions.1.IpRanges.1.CidrIp")).toBe("0.0.0.0/0");
@@ -631,7 +639,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(outcome?.actions[0]?.finding.matched).toEqual([
       expect.objectContaining({ cidr: "::/0", family: "ipv6", fromPort: 3389, toPort: 3389 }),
     ]);
-    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 3389, to: 3389, v4: ["10.0.0.0/16"], v6: [], groups: [] },
     ]);
@@ -706,8 +718,10 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     }
     expect(recorder.actions).toEqual([
       "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
       "RevokeSecurityGroupIngress",
       "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
       "RevokeSecurityGroupIngress",
     ]);
     // One Slack and one Teams message per group, in record order.

@@ -18,7 +18,8 @@ import { createEc2Client } from "../../shared/clouds/aws/client.ts";
 import { accountOfFunctionArn } from "../../shared/clouds/aws/identity.ts";
 import { InputError, TransientError } from "../../shared/errors.ts";
 import type { OnChangeResult } from "../../shared/usecases/on-change.ts";
-import { type Ec2Fault, type Ec2Proxy, startEc2Proxy } from "../harness/ec2-proxy.ts";
+import { type Ec2Proxy, startEc2Proxy } from "../harness/ec2-proxy.ts";
+import { type Fault, faultKind } from "../harness/faults.ts";
 import { ec2ClientFor, MOTO_ACCOUNT, type MotoServer, startMoto } from "../harness/moto.ts";
 import { type SinkRequest, startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
 import {
@@ -102,7 +103,7 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
 
   beforeEach(async () => {
     await moto.reset();
-    proxy.fault = () => undefined;
+    proxy.faults = { decide: () => undefined };
     proxy.beforeForward = async () => undefined;
     proxy.actions.length = 0;
     proxy.bodies.length = 0;
@@ -119,6 +120,12 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
     const started = Date.now();
     const run = await capturingStdout(() => handler(event, context));
     return { ...run, elapsedMs: Date.now() - started };
+  }
+
+  /** Fails the first `times` calls of `action` with `fault`, and nothing else. */
+  function failFirst(action: string, fault: Fault, times = 1): void {
+    let left = times;
+    proxy.faults = { decide: (call) => (call.action === action && left-- > 0 ? fault : undefined) };
   }
 
   function outcomeOf(value: unknown) {
@@ -191,6 +198,39 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
       ]);
       expect(sink.received.map(slackText).join("\n")).not.toContain("Remediated");
     });
+  });
+
+  it("credits the person, not itself, when they narrow the rule in place and the revoke's answer is lost", async () => {
+    const { groupId, event, worldRuleId } = await openedToWorld("narrowed-answer-lost");
+    proxy.beforeForward = async (call) => {
+      if (call.action !== "RevokeSecurityGroupIngress") return;
+      await ec2.send(
+        new ModifySecurityGroupRulesCommand({
+          GroupId: groupId,
+          SecurityGroupRules: [
+            {
+              SecurityGroupRuleId: worldRuleId,
+              SecurityGroupRule: { IpProtocol: "tcp", FromPort: 22, ToPort: 22, CidrIpv4: "10.20.0.0/16" },
+            },
+          ],
+        }),
+      );
+    };
+    // EC2 answers InvalidPermission.NotFound, and that answer is lost: the content alone cannot tell this from the
+    // guardian's own revoke having landed; the rule id, rewritten in place and still there, can.
+    failFirst("RevokeSecurityGroupIngress", { kind: "reset-after" });
+
+    const { value } = await invoke(lambdaHandler(env), event);
+
+    expect(ingressSources(await describeGroup(ec2, groupId))).toEqual([
+      "tcp 22-22 10.0.0.0/16",
+      "tcp 22-22 10.20.0.0/16",
+    ]);
+    const outcome = outcomeOf(value);
+    expect(outcome?.actions.map((a) => [a.outcome, a.reason])).toEqual([
+      ["already-compliant", "a concurrent edit already removed the exposure"],
+    ]);
+    expect(sink.received.map(slackText).join("\n")).not.toContain("Remediated");
   });
 
   describe("prefix lists (point 4)", () => {
@@ -269,7 +309,7 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
     it("reports a list it may not read on a protected port as a finding of its own, never as harmless", async () => {
       const listId = await prefixList("locked", ["10.9.0.0/16"]);
       const event = await groupWithList("via-locked-list", listId);
-      proxy.fault = (call) => (call.action === "GetManagedPrefixListEntries" ? "unauthorized" : undefined);
+      failFirst("GetManagedPrefixListEntries", { status: 403, code: "UnauthorizedOperation" }, 10);
 
       const { value } = await invoke(lambdaHandler(env), event);
 
@@ -392,40 +432,44 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
   });
 
   describe("a write whose answer was lost is settled by reading (point 13)", () => {
-    it.each<Ec2Fault>(["reset-after", "server-error-after", "black-hole", "reset-before"])(
+    it.each<[string, Fault, boolean]>([
+      ["a reset after EC2 applied it", { kind: "reset-after" }, true],
+      ["no answer after EC2 applied it", { kind: "hang-after" }, true],
+      ["no answer at all", { kind: "hang" }, false],
+      ["a reset before it reached EC2", { kind: "reset-before" }, false],
+      ["a 500 InternalError", { status: 500, code: "InternalError" }, false],
+    ])(
       "after %s on the revoke: re-reads, reports what is true, and never revokes blindly twice",
-      async (fault) => {
-        const { groupId, event } = await openedToWorld(`lost-${fault}`);
-        let revokes = 0;
-        proxy.fault = (call) =>
-          call.action === "RevokeSecurityGroupIngress" && revokes++ === 0 ? fault : undefined;
+      async (_what, fault, applied) => {
+        const { groupId, event } = await openedToWorld(`lost-${faultKind(fault)}-${String(applied)}`);
+        failFirst("RevokeSecurityGroupIngress", fault);
 
-        const { value, logs } = await invoke(lambdaHandler(env), event);
+        const { value } = await invoke(lambdaHandler(env), event);
 
         expect(ingressSources(await describeGroup(ec2, groupId))).toEqual(["tcp 22-22 10.0.0.0/16"]);
         const outcome = outcomeOf(value);
         expect(outcome?.actions.map((a) => a.outcome)).toEqual(["applied"]);
-        expect(logs.some((l) => l.message === "guardian.outcome-unknown")).toBe(true);
-        const applied = fault === "reset-after" || fault === "server-error-after";
-        // Landed: confirmed by the re-read, not sent again. Not landed: the re-read shows it open, sent once more.
+        // Landed: the ids of the rules it removed are gone, so it is not sent again. Not landed: the rules are still
+        // there, the re-read shows the exposure open, and it is sent once more.
         expect(proxy.actions.filter((a) => a === "RevokeSecurityGroupIngress")).toHaveLength(applied ? 1 : 2);
-        if (applied) expect(outcome?.actions[0]?.reason).toContain("a re-read shows it applied");
         const slack = sink.received.map(slackText).join("\n");
         expect(slack).toContain("Remediated");
         expect(slack).not.toContain("FAILED");
       },
     );
 
-    it("says the outcome is unknown (never FAILED) when the settling read fails too, and the retry reports nothing false", async () => {
+    it("when the settling read fails too: no FAILED alert, the event is retried, and the retry claims nothing", async () => {
       const { groupId, event } = await openedToWorld("unsettled");
       let revoked = false;
-      proxy.fault = (call) => {
-        if (call.action === "RevokeSecurityGroupIngress" && !revoked) {
-          revoked = true;
-          return "reset-after";
-        }
-        // Every read after the lost answer fails past the SDK's retries.
-        return revoked && call.action === "DescribeSecurityGroups" ? "server-error" : undefined;
+      proxy.faults = {
+        decide: (call) => {
+          if (call.action === "RevokeSecurityGroupIngress" && !revoked) {
+            revoked = true;
+            return { kind: "reset-after" };
+          }
+          // Every read after the lost answer fails past the SDK's retries.
+          return revoked && call.action.startsWith("DescribeSecurityGroup") ? { status: 500 } : undefined;
+        },
       };
       const handler = lambdaHandler(env);
 
@@ -433,13 +477,14 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
 
       expect(first.error).toBeInstanceOf(TransientError);
       expect(ingressSources(await describeGroup(ec2, groupId))).toEqual(["tcp 22-22 10.0.0.0/16"]);
-      const alert = slackText(sink.received[0] as SinkRequest);
-      expect(alert).toContain("Remediation outcome unknown");
-      expect(alert).not.toContain("FAILED");
+      // Recorded (failed, to be retried), not alerted: the group is in fact fixed.
+      const decision = first.logs.find((l) => l.message === "guardian.decision");
+      expect(decision).toMatchObject({ outcome: "failed" });
+      expect(String(decision?.reason)).toContain("answer to the write was lost");
+      expect(sink.received).toEqual([]);
 
       // Lambda retries the event: the group is compliant, and nothing claims otherwise.
-      proxy.fault = () => undefined;
-      sink.received.length = 0;
+      proxy.faults = { decide: () => undefined };
       const retry = await invoke(handler, event);
       expect(retry.error).toBeUndefined();
       expect(outcomeOf(retry.value)?.findings).toEqual([]);
@@ -450,15 +495,13 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
   describe("every call has a deadline (point 14)", () => {
     it("a call that never answers times out per request and the read is retried", async () => {
       const { groupId, event } = await openedToWorld("slow-read");
-      let described = 0;
-      proxy.fault = (call) =>
-        call.action === "DescribeSecurityGroups" && described++ === 0 ? "black-hole" : undefined;
+      failFirst("DescribeSecurityGroups", { kind: "hang" });
 
       const { value, elapsedMs } = await invoke(lambdaHandler(env), event);
 
       expect(outcomeOf(value)?.actions.map((a) => a.outcome)).toEqual(["applied"]);
       expect(ingressSources(await describeGroup(ec2, groupId))).toEqual(["tcp 22-22 10.0.0.0/16"]);
-      expect(proxy.injected).toEqual([{ action: "DescribeSecurityGroups", fault: "black-hole" }]);
+      expect(proxy.injected).toEqual([{ action: "DescribeSecurityGroups", fault: { kind: "hang" } }]);
       // GUARDIAN_AWS_TIMEOUT_MS is 1 s: one timeout, then the SDK's retry.
       expect(elapsedMs).toBeLessThan(10_000);
     });
@@ -466,7 +509,7 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
     it("the invocation's budget ends before Lambda's timeout, and what is left undone is retried", async () => {
       const { groupId, event } = await openedToWorld("stuck");
       const before = await describeGroup(ec2, groupId);
-      proxy.fault = () => "black-hole";
+      proxy.faults = { decide: () => ({ kind: "hang" }) };
       // Per-request timeouts longer than the whole invocation: only the budget can stop the wait.
       const handler = lambdaHandler({ ...env, GUARDIAN_AWS_TIMEOUT_MS: "60000" });
       const context = lambdaContext({

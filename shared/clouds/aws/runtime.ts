@@ -40,7 +40,11 @@ export const awsReaders = {
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceReader>;
 
 const securityGroupWriter = (deps: AwsPortDeps) =>
-  new AwsSecurityGroupWriter({ clients: deps.writeClients, counter: deps.counter });
+  new AwsSecurityGroupWriter({
+    clients: deps.writeClients,
+    readClients: deps.clients,
+    counter: deps.counter,
+  });
 
 /** The writers, by planned-operation kind (`PlannedChange.operation.kind`); a kind lists those it accepts. */
 export const awsWriters = {

@@ -1,7 +1,10 @@
 import {
+  DescribeSecurityGroupRulesCommand,
+  type EC2Client,
   type IpPermission,
   RevokeSecurityGroupEgressCommand,
   RevokeSecurityGroupIngressCommand,
+  type SecurityGroupRule,
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
 import { ConflictError, InputError, OutcomeUnknownError } from "../../errors.ts";
@@ -125,6 +128,8 @@ export interface AwsSecurityGroupWriterOptions {
   clients: Ec2ClientSource;
   /** Shared with the reader to check API economy; a fresh one when omitted. */
   counter?: CallCounter;
+  /** Clients for the writer's own reads (the rule ids a revoke removes): every transient failure retried. */
+  readClients?: Ec2ClientSource;
 }
 
 /**
@@ -135,9 +140,11 @@ export interface AwsSecurityGroupWriterOptions {
 export class AwsSecurityGroupWriter implements ResourceWriter {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
+  readonly #readClients: Ec2ClientSource;
 
   constructor(options: AwsSecurityGroupWriterOptions) {
     this.#clients = options.clients;
+    this.#readClients = options.readClients ?? options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
@@ -212,6 +219,11 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
     const input = { GroupId: group, IpPermissions: permissions };
     // Not started once the budget is spent: an abort mid-flight would leave the outcome unknown.
     const call = callOptions(signal, context);
+    // The ids of the rules this revoke removes, read right before it: if its answer is lost, they tell whether it
+    // landed (a revoke deletes the rules, ids and all) or someone rewrote the rule in place (ModifySecurityGroupRules
+    // keeps the id), which the content alone cannot tell apart. Never used to address the revoke itself.
+    const reads = clientFor(this.#readClients, region);
+    const ids = await this.#ruleIds(reads, group, direction, permissions, signal, context);
     let result: RevokeResult;
     try {
       this.counter.writes += 1;
@@ -225,16 +237,19 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
         const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
         if (attempts > 1 && !retriesOnlyThrottling(client)) {
           // An earlier attempt of this same call may have been the one that removed it.
-          throw new OutcomeUnknownError(
+          const lost = new OutcomeUnknownError(
             `${context}: ${code} on attempt ${attempts}, after an attempt whose answer was lost`,
             { cause: error },
           );
+          return this.#settle(reads, group, ids, lost, signal);
         }
         throw new ConflictError(`${context}: ${code}; the group or rule changed since it was read`, group, {
           cause: error,
         });
       }
-      if (writeFailureKind(error) === "unknown") throw outcomeUnknown(error, context);
+      if (writeFailureKind(error) === "unknown") {
+        return this.#settle(reads, group, ids, outcomeUnknown(error, context), signal);
+      }
       throw asTransient(error, context) ?? withContext(error, context);
     }
     // Default VPC (and EC2 in general, per the API reference): unmatched permissions are reported, not raised.
@@ -246,4 +261,111 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
       );
     }
   }
+
+  /**
+   * The ids of the group's rules that the permissions name, source by source. When they cannot be read the revoke is
+   * not sent (TransientError, retried): without them a lost answer could not be told from someone's in-place edit.
+   */
+  async #ruleIds(
+    client: EC2Client,
+    group: string,
+    direction: "ingress" | "egress",
+    permissions: readonly IpPermission[],
+    signal: AbortSignal | undefined,
+    context: string,
+  ): Promise<string[]> {
+    let rules: SecurityGroupRule[];
+    try {
+      rules = await this.#rules(client, group, signal);
+    } catch (error) {
+      const what = `${context}: not sent, the rule ids it would remove could not be read`;
+      throw asTransient(error, what) ?? withContext(error, what);
+    }
+    const wanted = new Set(permissions.flatMap(sourceKeys));
+    return rules
+      .filter((r) => r.IsEgress === (direction === "egress") && wanted.has(ruleKey(r)))
+      .flatMap((r) => (r.SecurityGroupRuleId === undefined ? [] : [r.SecurityGroupRuleId]));
+  }
+
+  async #rules(
+    client: EC2Client,
+    group: string,
+    signal: AbortSignal | undefined,
+  ): Promise<SecurityGroupRule[]> {
+    const rules: SecurityGroupRule[] = [];
+    let token: string | undefined;
+    for (let page = 0; page < 20; page++) {
+      this.counter.reads += 1;
+      const output = await client.send(
+        new DescribeSecurityGroupRulesCommand({
+          Filters: [{ Name: "group-id", Values: [group] }],
+          MaxResults: 1000,
+          ...(token === undefined ? {} : { NextToken: token }),
+        }),
+        callOptions(signal, `DescribeSecurityGroupRules for ${group}`),
+      );
+      rules.push(...(output.SecurityGroupRules ?? []));
+      token = output.NextToken;
+      if (!token) break;
+    }
+    return rules;
+  }
+
+  /**
+   * Settles a revoke whose answer was lost by the ids of the rules it was to remove: all gone, it landed (returns);
+   * any still there, it did not (ConflictError: the pipeline re-reads, and revokes again what is still open, or finds
+   * that someone else's in-place edit closed it). When they cannot be read now, the OutcomeUnknownError goes to the
+   * pipeline, which re-reads (a few times) and settles by content.
+   */
+  async #settle(
+    client: EC2Client,
+    group: string,
+    ids: readonly string[],
+    lost: OutcomeUnknownError,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    if (ids.length === 0) throw lost;
+    let rules: SecurityGroupRule[];
+    try {
+      rules = await this.#rules(client, group, signal);
+    } catch {
+      throw lost;
+    }
+    const left = rules.filter(
+      (r) => r.SecurityGroupRuleId !== undefined && ids.includes(r.SecurityGroupRuleId),
+    );
+    if (left.length === 0) return;
+    throw new ConflictError(
+      `${lost.message}; it did not land: ${left.length} of its ${ids.length} rule(s) are still there` +
+        ` (${left.map((r) => r.SecurityGroupRuleId).join(", ")}), as read or rewritten in place since`,
+      group,
+      { cause: lost },
+    );
+  }
+}
+
+/** A rule's protocol, ports and source, as one comparable string (`-1` ports for a protocol without ports). */
+function key(
+  protocol: string | undefined,
+  from: number | undefined,
+  to: number | undefined,
+  source: string,
+): string {
+  return `${(protocol ?? "").toLowerCase()}|${from ?? -1}|${to ?? -1}|${source}`;
+}
+
+function ruleKey(rule: SecurityGroupRule): string {
+  const source =
+    rule.CidrIpv4 ?? rule.CidrIpv6 ?? rule.PrefixListId ?? rule.ReferencedGroupInfo?.GroupId ?? "(none)";
+  return key(rule.IpProtocol, rule.FromPort, rule.ToPort, source);
+}
+
+function sourceKeys(p: IpPermission): string[] {
+  const sources = [
+    ...(p.IpRanges ?? []).map((r) => r.CidrIp ?? ""),
+    ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6 ?? ""),
+    ...(p.PrefixListIds ?? []).map((r) => r.PrefixListId ?? ""),
+    ...(p.UserIdGroupPairs ?? []).map((r) => r.GroupId ?? r.GroupName ?? ""),
+  ];
+  return sources.map((source) => key(p.IpProtocol, p.FromPort, p.ToPort, source));
 }

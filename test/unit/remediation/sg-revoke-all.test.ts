@@ -80,6 +80,7 @@ describe("revoke-all", () => {
     expect(revokeAll.permissions).toEqual([
       "ec2:RevokeSecurityGroupIngress",
       "ec2:RevokeSecurityGroupEgress",
+      "ec2:DescribeSecurityGroupRules",
     ]);
   });
 });

@@ -220,7 +220,10 @@ describe("revoke-cidr", () => {
   });
 
   it("declares the write permission it needs", () => {
-    expect(revokeCidr.permissions).toEqual(["ec2:RevokeSecurityGroupIngress"]);
+    expect(revokeCidr.permissions).toEqual([
+      "ec2:RevokeSecurityGroupIngress",
+      "ec2:DescribeSecurityGroupRules",
+    ]);
     expect(revokeCidr.resourceTypes).toEqual(["aws:ec2:security-group"]);
   });
 });
