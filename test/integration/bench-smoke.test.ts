@@ -35,15 +35,22 @@ describe("npm run bench (smoke)", () => {
   });
 
   it("counts one read and one write per remediated event, and one alert", () => {
-    for (const scenario of ["Azure NSG, SSH opened (subscription event)", "AWS SG, 22 opened to 0.0.0.0/0"]) {
-      expect(economy(scenario)).toMatchObject({
-        maxReads: 1,
-        maxWrites: 1,
-        readsPerEvent: 1,
-        writesPerEvent: 1,
-        alertsPerEvent: 1,
-      });
-    }
+    expect(economy("Azure NSG, SSH opened (subscription event)")).toMatchObject({
+      maxReads: 1,
+      maxWrites: 1,
+      readsPerEvent: 1,
+      writesPerEvent: 1,
+      alertsPerEvent: 1,
+    });
+    // On AWS the revoke also reads the ids of the rules it removes (DescribeSecurityGroupRules), so that a lost answer
+    // can be settled exactly: its own fix, or someone's in-place rewrite of the rule.
+    expect(economy("AWS SG, 22 opened to 0.0.0.0/0")).toMatchObject({
+      maxReads: 2,
+      maxWrites: 1,
+      readsPerEvent: 2,
+      writesPerEvent: 1,
+      alertsPerEvent: 1,
+    });
     // The ARM write is a long-running operation: its status polls are counted apart (no final GET: the guardian
     // re-reads when it needs the result).
     expect(economy("Azure NSG, SSH opened (subscription event)").pollsPerEvent).toBeGreaterThanOrEqual(1);
