@@ -315,6 +315,23 @@ describe("AWS security group adapter against moto", () => {
     expect(cidrs).toEqual(["10.0.0.0/16"]);
   });
 
+  it("compares with the group's rules right before revoking, and sends nothing when the source is gone", async () => {
+    const { webId } = await seed();
+    const snapshot = await reader.read(ref(webId));
+    const operation = {
+      kind: "revoke-security-group-ingress",
+      groupId: webId,
+      ipPermissions: [{ IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] }],
+    };
+    // Someone revokes it between the guardian's read and its write.
+    await new AwsSecurityGroupWriter({ clients: ec2 }).apply(change(operation, webId), snapshot as Snapshot);
+    counter.writes = 0;
+    const late = writer.apply(change(operation, webId), snapshot as Snapshot);
+    await expect(late).rejects.toThrow(ConflictError);
+    await expect(late).rejects.toThrow(/not sent/);
+    expect(counter.writes).toBe(0);
+  });
+
   it("throws ConflictError when the group itself is gone", async () => {
     const { webId } = await seed();
     const snapshot = await reader.read(ref(webId));
@@ -403,16 +420,29 @@ describe("AWS security group adapter against moto", () => {
   });
 });
 
-// DescribeSecurityGroupRules with no rule, as EC2 answers it (the writer reads the ids of the rules it removes).
-const NO_RULES = `<?xml version="1.0" encoding="UTF-8"?>
+// DescribeSecurityGroupRules as EC2 answers it (API reference, SecurityGroupRule), with the one rule the canned
+// revokes below remove: the writer compares with it right before the revoke and keeps its id to settle a lost answer.
+const WORLD_SSH_RULE = `<?xml version="1.0" encoding="UTF-8"?>
 <DescribeSecurityGroupRulesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">
   <requestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</requestId>
-  <securityGroupRuleSet/>
+  <securityGroupRuleSet>
+    <item>
+      <securityGroupRuleId>sgr-0b15b1a8c4a1e2f30</securityGroupRuleId>
+      <groupId>sg-0a1b2c3d4e5f60718</groupId>
+      <groupOwnerId>123456789012</groupOwnerId>
+      <isEgress>false</isEgress>
+      <ipProtocol>tcp</ipProtocol>
+      <fromPort>22</fromPort>
+      <toPort>22</toPort>
+      <cidrIpv4>0.0.0.0/0</cidrIpv4>
+      <tagSet/>
+    </item>
+  </securityGroupRuleSet>
 </DescribeSecurityGroupRulesResponse>`;
 
 /**
  * Serves canned EC2 Query API answers for what moto cannot do (throttling, the default-VPC revoke answer);
- * DescribeSecurityGroupRules is answered with no rule.
+ * DescribeSecurityGroupRules is answered with the rule the canned revokes remove.
  */
 async function startStub(answer: (action: string) => { status: number; body: string }) {
   const actions: string[] = [];
@@ -426,7 +456,7 @@ async function startStub(answer: (action: string) => { status: number; body: str
       const action = new URLSearchParams(body).get("Action") ?? "";
       actions.push(action);
       const { status, body: xml } =
-        action === "DescribeSecurityGroupRules" ? { status: 200, body: NO_RULES } : answer(action);
+        action === "DescribeSecurityGroupRules" ? { status: 200, body: WORLD_SSH_RULE } : answer(action);
       response.writeHead(status, { "content-type": "text/xml;charset=UTF-8" });
       response.end(xml);
     });

@@ -263,8 +263,10 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
   }
 
   /**
-   * The ids of the group's rules that the permissions name, source by source. When they cannot be read the revoke is
-   * not sent (TransientError, retried): without them a lost answer could not be told from someone's in-place edit.
+   * Re-reads the group's rules right before the revoke and compares (EC2 has no etag): every source the revoke names
+   * must still be there, else nothing is sent (ConflictError: the pipeline re-reads and re-plans). Returns the ids of
+   * those rules, which settle a lost answer. When the rules cannot be read nothing is sent either (TransientError,
+   * retried): without them a lost answer could not be told from someone's in-place edit.
    */
   async #ruleIds(
     client: EC2Client,
@@ -278,13 +280,27 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
     try {
       rules = await this.#rules(client, group, signal);
     } catch (error) {
-      const what = `${context}: not sent, the rule ids it would remove could not be read`;
+      if (ec2ErrorCode(error) === "InvalidGroup.NotFound") {
+        throw new ConflictError(`${context}: the group no longer exists`, group, { cause: error });
+      }
+      const what = `${context}: not sent, the rules it would remove could not be read`;
       throw asTransient(error, what) ?? withContext(error, what);
     }
-    const wanted = new Set(permissions.flatMap(sourceKeys));
-    return rules
-      .filter((r) => r.IsEgress === (direction === "egress") && wanted.has(ruleKey(r)))
-      .flatMap((r) => (r.SecurityGroupRuleId === undefined ? [] : [r.SecurityGroupRuleId]));
+    const byKey = new Map<string, string[]>();
+    for (const rule of rules) {
+      if (rule.IsEgress !== (direction === "egress") || rule.SecurityGroupRuleId === undefined) continue;
+      const k = ruleKey(rule);
+      byKey.set(k, [...(byKey.get(k) ?? []), rule.SecurityGroupRuleId]);
+    }
+    const wanted = permissions.flatMap(sourceKeys);
+    const missing = wanted.filter((k) => !byKey.has(k));
+    if (missing.length > 0) {
+      throw new ConflictError(
+        `${context}: not sent, ${missing.length} of the ${wanted.length} source(s) it revokes are no longer there; the group changed since it was read`,
+        group,
+      );
+    }
+    return wanted.flatMap((k) => byKey.get(k) ?? []);
   }
 
   async #rules(
