@@ -420,6 +420,34 @@ describe("Lambda on-change handler: AWS safety (moto behind a fault-injecting pr
       expect(proxy.actions).toEqual([]);
     });
 
+    it("takes its own account from configuration when it is set (GUARDIAN_AWS_ACCOUNT_ID)", async () => {
+      const { groupId, event } = await openedToWorld("configured-account");
+      const before = await describeGroup(ec2, groupId);
+
+      const { error } = await invoke(
+        lambdaHandler({ ...env, GUARDIAN_AWS_ACCOUNT_ID: "111122223333" }),
+        event,
+      );
+
+      expect(error).toBeInstanceOf(InputError);
+      expect(String(error)).toContain("guardian runs in account 111122223333");
+      expect(proxy.actions).toEqual([]);
+      expect(await describeGroup(ec2, groupId)).toEqual(before);
+    });
+
+    it("refuses a region name that is not one, before it becomes part of an endpoint", async () => {
+      const { event } = await openedToWorld("odd-region");
+      const odd = structuredClone(event);
+      odd.region = "evil.example.com#";
+      (odd.detail as { awsRegion: string }).awsRegion = "evil.example.com#";
+
+      const { error } = await invoke(lambdaHandler(env), odd);
+
+      expect(error).toBeInstanceOf(InputError);
+      expect(String(error)).toContain("is not an AWS region name");
+      expect(proxy.actions).toEqual([]);
+    });
+
     it("knows its own account from the invoked function's ARN, or from configuration", () => {
       expect(accountOfFunctionArn(`arn:aws:lambda:${REGION}:${MOTO_ACCOUNT}:function:${FUNCTION_NAME}`)).toBe(
         MOTO_ACCOUNT,

@@ -112,6 +112,9 @@ export function awsPort(
     prefixLists: new PrefixListResolver({ clients, counter: shared }),
   };
   const home = options.homeAccount ?? options.invocation?.account;
+  // Only a port bound to an invocation keeps what it read (prefix lists) from one read to the next; an unbound one
+  // (the CLI, a test harness without invocations) reads them afresh every time rather than keep them for ever.
+  const bound = options.invocation !== undefined;
   const readers = new Map<string, ResourceReader>();
   const writers = new Map<string, ResourceWriter>();
   return {
@@ -124,6 +127,12 @@ export function awsPort(
             ? awsReaders[kind.id as keyof typeof awsReaders]
             : undefined;
           if (!factory) throw new InputError(`no AWS reader for ${kind.label}s`);
+          if (!bound) {
+            return factory({
+              ...deps,
+              prefixLists: new PrefixListResolver({ clients, counter: shared }),
+            }).read(ref, callOptions);
+          }
           reader = factory(deps);
           readers.set(kind.id, reader);
         }
