@@ -134,9 +134,18 @@ describe("Lambda on-change handler under injected EC2 faults", () => {
       const groupId = created.GroupId ?? "";
       const rdp = i % 3 === 2;
       const port = rdp ? 3389 : 22;
+      const keep = [
+        `tcp ${port}-${port} 10.0.0.0/16`,
+        `tcp ${port}-${port} ${ops.GroupId}`,
+        "tcp 443-443 0.0.0.0/0",
+      ];
+      const opened: IpPermission = rdp
+        ? { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, Ipv6Ranges: [{ CidrIpv6: "::/0" }] }
+        : { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
       // Neighbours: the VPC and the ops group on the same port (the same permission as the opening), and HTTPS from
-      // the world, which the baseline leaves alone.
-      await ec2.send(
+      // the world, which the baseline leaves alone; then the opening. One call: the event records only the opening's
+      // rule, as CloudTrail would have for a call of its own.
+      const authorized = await ec2.send(
         new AuthorizeSecurityGroupIngressCommand({
           GroupId: groupId,
           IpPermissions: [
@@ -148,20 +157,15 @@ describe("Lambda on-change handler under injected EC2 faults", () => {
               UserIdGroupPairs: [{ GroupId: ops.GroupId }],
             },
             { IpProtocol: "tcp", FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+            opened,
           ],
         }),
       );
-      const keep = [
-        `tcp ${port}-${port} 10.0.0.0/16`,
-        `tcp ${port}-${port} ${ops.GroupId}`,
-        "tcp 443-443 0.0.0.0/0",
-      ];
-      const opened: IpPermission = rdp
-        ? { IpProtocol: "tcp", FromPort: 3389, ToPort: 3389, Ipv6Ranges: [{ CidrIpv6: "::/0" }] }
-        : { IpProtocol: "tcp", FromPort: 22, ToPort: 22, IpRanges: [{ CidrIp: "0.0.0.0/0" }] };
-      const opening = await ec2.send(
-        new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [opened] }),
-      );
+      const opening = {
+        SecurityGroupRules: (authorized.SecurityGroupRules ?? []).filter(
+          (r) => r.FromPort === port && (r.CidrIpv4 === "0.0.0.0/0" || r.CidrIpv6 === "::/0"),
+        ),
+      };
       const roll = rolls[i] ?? 1;
       const edit: Edit =
         roll < 0.08
@@ -199,14 +203,17 @@ describe("Lambda on-change handler under injected EC2 faults", () => {
     return cases;
   }
 
-  /** Every group's ingress sources as moto holds them now, by group id (one call). */
-  async function allSources(): Promise<Map<string, string[]>> {
+  /** The ingress sources of the given groups (every group when none is given) as moto holds them now, by id. */
+  async function sourcesOf(groupIds?: readonly string[]): Promise<Map<string, string[]>> {
     const out = new Map<string, string[]>();
+    if (groupIds?.length === 0) return out;
     let token: string | undefined;
     do {
-      const page = await ec2.send(new DescribeSecurityGroupsCommand({ NextToken: token }));
+      const page = await ec2.send(
+        new DescribeSecurityGroupsCommand(groupIds ? { GroupIds: [...groupIds] } : { NextToken: token }),
+      );
       for (const group of page.SecurityGroups ?? []) out.set(group.GroupId ?? "", sources(group));
-      token = page.NextToken;
+      token = groupIds ? undefined : page.NextToken;
     } while (token);
     return out;
   }
@@ -338,7 +345,11 @@ describe("Lambda on-change handler under injected EC2 faults", () => {
         }),
       );
       // Judge the wave: what each invocation acknowledged, and what each alert said, against moto as it is now.
-      const state = await allSources();
+      const alerted = (sink.received.slice(alertsBefore) as SinkRequest[]).flatMap((r) => {
+        const text = slackText(r);
+        return cases.filter((x) => text.includes(x.groupId)).map((x) => x.groupId);
+      });
+      const state = await sourcesOf([...new Set([...wave.map((w) => w.c.groupId), ...alerted])]);
       const exposed = (c: Case) => state.get(c.groupId)?.includes(c.offending) === true;
       for (const [i, { c, attempt }] of wave.entries()) {
         if (results[i]) {
@@ -366,7 +377,7 @@ describe("Lambda on-change handler under injected EC2 faults", () => {
     // Every group: the neighbours and the person's edits are there exactly, and the exposure is gone unless every
     // delivery of its event ended in the dead-letter queue.
     let fixed = 0;
-    const final = await allSources();
+    const final = await sourcesOf();
     for (const c of cases) {
       const now = final.get(c.groupId) ?? [];
       const open = now.includes(c.offending);
