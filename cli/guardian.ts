@@ -12,6 +12,7 @@ import { ruleRegistry } from "../shared/rules/index.ts";
 import { evaluateSnapshots, explainEvent } from "../shared/usecases/offline.ts";
 import { snapshotsFromJson } from "../shared/usecases/snapshots.ts";
 import { readJsonInput } from "./input.ts";
+import { registerScan } from "./scan.ts";
 import { renderTable } from "./table.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -245,6 +246,7 @@ export function program(): Command {
       if (!ok) throw new Exit(1);
     });
 
+  registerScan(cmd, { print, exit: (code) => new Exit(code), policyDefault: defaultPolicy });
   return cmd;
 }
 
