@@ -73,6 +73,21 @@ export interface GuardianDeps {
   deadline?: Deadline;
   /** The budget an entry gives each invocation when the platform does not say (GUARDIAN_BUDGET_MS). */
   budgetMs?: number;
+  /**
+   * Where decisions about keyed findings (a connection request) are claimed, so that duplicate deliveries, parallel
+   * invocations and the sweep decide and announce each once. Without it every delivery decides for itself.
+   */
+  decisions?: DecisionStore;
+}
+
+/** Claims on decisions, shared by every instance (DynamoDB on AWS; memory for one process). */
+export interface DecisionStore {
+  /** True when this caller may decide `key`; false when it was decided already or is being decided right now. */
+  claim(key: string): Promise<boolean>;
+  /** The decision was made and announced: later claims fail until the store's expiry. */
+  complete(key: string, outcome: string): Promise<void>;
+  /** The decision failed or was put off: the next delivery (a retry, the sweep) may decide again. */
+  release(key: string): Promise<void>;
 }
 
 /**
@@ -336,52 +351,18 @@ export async function handleChange(
     },
   };
   const dryRun = deps.dryRun || deps.policy.dryRun;
-  for (const { entry, finding } of evaluatePolicy(deps.policy, first)) {
+  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change))) {
     outcome.findings.push(finding);
-    const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
-    const mode = entry.mode;
-    const covered = ctx.covered.get(entry);
-    if (exempt) {
-      await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
-    } else if (mode === "remediate" && finding.alertOnly !== undefined) {
-      await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
-    } else if (mode !== "remediate") {
-      await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
-    } else if (covered) {
-      // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
-      await ctx.record({ finding, mode, ...covered });
-    } else if (budget.left <= 0) {
-      await ctx.record(capped(finding, mode, deps.policy));
-    } else if (dryRun) {
-      // Nothing is written, so every part the finding matched gets its own planned change.
-      const siblings = siblingsOf(entry, first, ctx);
-      const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
-      if (plans.length === 0) {
-        await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
-      }
-      for (const planned of plans) {
-        // The preview spends the same budget a live run would, so it never shows more changes than one would make.
-        if (budget.left <= 0) {
-          await ctx.record(capped(finding, mode, deps.policy));
-          continue;
-        }
-        budget.left--;
-        await ctx.record({
-          finding,
-          mode,
-          outcome: "dry-run",
-          reason: "dry-run: nothing was changed",
-          planned,
-        });
-        cover(ctx, siblings.entries, {
-          outcome: "dry-run",
-          reason: `dry-run: would be fixed with ${entry.name}`,
-          planned,
-        });
-      }
-    } else {
-      await remediateFinding(entry, finding, ctx, outcome);
+    const claim = await claimDecision(entry, finding, dryRun, deps);
+    if (claim === "duplicate") continue;
+    const recordedBefore = outcome.actions.length;
+    try {
+      await decideFinding(entry, finding, first, ctx, outcome, dryRun);
+    } catch (error) {
+      if (claim !== undefined) await deps.decisions?.release(claim);
+      throw error;
     }
+    if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
   // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
@@ -415,6 +396,116 @@ export async function handleChange(
     outcome.deliveries = await deliver(alert, deps);
   }
   return outcome;
+}
+
+/** What the triggering change may tell a rule as evidence (who did it, what the call recorded). */
+function evidenceOf(change: ResourceChange): {
+  actor: Actor;
+  operationName: string;
+  details?: Record<string, unknown>;
+} {
+  return {
+    actor: change.actor,
+    operationName: change.operationName,
+    ...(change.details ? { details: change.details } : {}),
+  };
+}
+
+/**
+ * The claim on a keyed finding's decision: undefined when the finding has no key (or there is no store), the claimed
+ * key, or "duplicate" when another delivery decided it or is deciding it. The key also names the entry, its mode and
+ * dry-run, so that changing the policy (hold → reject, alert → remediate) or leaving dry-run decides again.
+ */
+async function claimDecision(
+  entry: PolicyEntry,
+  finding: Finding,
+  dryRun: boolean,
+  deps: GuardianDeps,
+): Promise<string | "duplicate" | undefined> {
+  if (finding.key === undefined || deps.decisions === undefined) return undefined;
+  const key = `${finding.key}|${entry.name}|${entry.mode}${dryRun ? "|dry-run" : ""}`;
+  if (await deps.decisions.claim(key)) return key;
+  deps.log.info("guardian.duplicate", {
+    resourceId: finding.resourceId,
+    policyRule: finding.policyRule,
+    key,
+    reason: "already decided (or being decided) by another delivery",
+  });
+  return "duplicate";
+}
+
+/** A decision that failed, lost a race or hit the cap is released for the next delivery; the rest are done. */
+async function settleDecision(
+  key: string,
+  results: readonly ActionResult[],
+  deps: GuardianDeps,
+): Promise<void> {
+  const unsettled = new Set<ActionResult["outcome"]>(["failed", "conflict", "skipped-cap"]);
+  if (results.length === 0 || results.some((r) => unsettled.has(r.outcome))) {
+    await deps.decisions?.release(key);
+    return;
+  }
+  await deps.decisions?.complete(key, results.map((r) => r.outcome).join(","));
+}
+
+/** Decides one finding: exempt, mode, cap, dry-run, or remediate. Records every result. */
+async function decideFinding(
+  entry: PolicyEntry,
+  finding: Finding,
+  first: Snapshot,
+  ctx: ActContext,
+  outcome: ChangeOutcome,
+  dryRun: boolean,
+): Promise<void> {
+  const { deps, change, budget } = ctx;
+  const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
+  const mode = entry.mode;
+  const covered = ctx.covered.get(entry);
+  if (exempt) {
+    await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
+  } else if (mode === "remediate" && finding.alertOnly !== undefined) {
+    await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
+  } else if (mode !== "remediate") {
+    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+  } else if (covered) {
+    // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
+    await ctx.record({ finding, mode, ...covered });
+  } else if (budget.left <= 0) {
+    await ctx.record(capped(finding, mode, deps.policy));
+  } else if (dryRun) {
+    // Nothing is written, so every part the finding matched gets its own planned change.
+    const siblings = siblingsOf(entry, first, ctx);
+    const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
+    if (plans.length === 0) {
+      await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
+    }
+    for (const planned of plans) {
+      if (planned.decision === "held") {
+        await ctx.record({ finding, mode, outcome: "held", reason: planned.summary, planned });
+        continue;
+      }
+      // The preview spends the same budget a live run would, so it never shows more changes than one would make.
+      if (budget.left <= 0) {
+        await ctx.record(capped(finding, mode, deps.policy));
+        continue;
+      }
+      budget.left--;
+      await ctx.record({
+        finding,
+        mode,
+        outcome: "dry-run",
+        reason: "dry-run: nothing was changed",
+        planned,
+      });
+      cover(ctx, siblings.entries, {
+        outcome: "dry-run",
+        reason: `dry-run: would be fixed with ${entry.name}`,
+        planned,
+      });
+    }
+  } else {
+    await remediateFinding(entry, finding, ctx, outcome);
+  }
 }
 
 /** What acting on one change's findings shares: the latest snapshot, the write budget, the audit trail. */
@@ -543,7 +634,7 @@ async function look(
   outcome: ChangeOutcome,
 ): Promise<ReturnType<typeof reassess> | undefined> {
   const fresh = await freshRead(entry, finding, ctx, outcome);
-  return fresh === false ? undefined : reassess(entry, fresh, ctx);
+  return fresh === false ? undefined : reassess(entry, fresh, ctx, finding.key);
 }
 
 /**
@@ -598,11 +689,12 @@ function showsApplied(
   planned: PlannedChange,
   fresh: Snapshot | undefined,
   ctx: ActContext,
+  key?: string,
 ): boolean {
   if (!fresh) return false;
   const known = ctx.port.writer.isApplied?.(planned, fresh);
   if (known !== undefined) return known;
-  const now = reassess(entry, fresh, ctx);
+  const now = reassess(entry, fresh, ctx, key);
   return "why" in now && now.why === "already-compliant";
 }
 
@@ -614,14 +706,19 @@ function reassess(
   entry: PolicyEntry,
   fresh: Snapshot | undefined,
   ctx: ActContext,
+  key?: string,
 ): { finding: Finding } | { why: ActionResult["outcome"]; reason: string } {
   if (!fresh) return { why: "already-compliant", reason: "the resource no longer exists" };
   // A concurrent edit may have added an exemption: honour it as it is now.
   const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
   if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
-  // One entry can yield several findings; only the one the guardian may remediate is followed here.
-  const again = evaluatePolicy(ctx.deps.policy, fresh).find(
-    (e) => e.entry.name === entry.name && e.finding.alertOnly === undefined,
+  // One entry can yield several findings; only one the guardian may remediate is followed here, and a keyed finding
+  // (one connection of several on a resource) by its key.
+  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change)).find(
+    (e) =>
+      e.entry.name === entry.name &&
+      e.finding.alertOnly === undefined &&
+      (key === undefined || e.finding.key === key),
   );
   if (!again) return { why: "already-compliant", reason: "no longer offending" };
   return { finding: again.finding };
@@ -655,11 +752,15 @@ async function remediateFinding(
       }
       finding = next.finding;
     }
-    if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     // What the event recorded describes the resource only until someone (or the guardian) changes it again.
     const hints = ctx.changedSinceEvent ? undefined : ctx.change.details;
     const siblings = siblingsOf(entry, ctx.snapshot, ctx);
     const planned = plan(entry, ctx.snapshot, finding, deps.policy, hints, siblings.findings);
+    // A decision to leave the resource as it is writes nothing: no budget, no writer.
+    if (planned?.decision === "held") {
+      return ctx.record({ finding, mode, outcome: "held", reason: planned.summary, planned });
+    }
+    if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     if (!planned) {
       // After our own writes this is success, already recorded; otherwise someone else got there first.
       if (!wrote)
@@ -684,8 +785,8 @@ async function remediateFinding(
           : `the write met a concurrent edit (${error.message})`;
         const fresh = await freshRead(entry, finding, ctx, outcome, { planned, what });
         if (fresh === false) return;
-        const next = reassess(entry, fresh, ctx);
-        if (unknown && showsApplied(entry, planned, fresh, ctx)) {
+        const next = reassess(entry, fresh, ctx, finding.key);
+        if (unknown && showsApplied(entry, planned, fresh, ctx, finding.key)) {
           await applied(planned, siblings.entries, "confirmed by reading after the write's answer was lost");
           if (planned.complete === true || !("finding" in next)) return;
           finding = next.finding;
@@ -772,7 +873,7 @@ async function remediateFinding(
     await ctx.record({
       finding,
       mode,
-      outcome: "applied",
+      outcome: planned.decision ?? "applied",
       reason: `policy entry ${entry.name} is in remediate mode (${planned.remediation})${how ? `; ${how}` : ""}`,
       planned,
     });

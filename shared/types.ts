@@ -112,6 +112,8 @@ export interface Finding {
    * exposure comes through a prefix list shared with other groups; a list that could not be read). Alerted instead.
    */
   alertOnly?: string;
+  /** A stable identity of what the finding decides about (see Violation.key): decided once across duplicates. */
+  key?: string;
 }
 
 export type Mode = "remediate" | "alert" | "report";
@@ -133,6 +135,11 @@ export interface PlannedChange {
    * their own. Undefined when the remediation cannot tell: the pipeline then re-reads to find out.
    */
   complete?: boolean;
+  /**
+   * Set when the change is a decision on a request rather than a fix: what the pipeline records once it is applied
+   * ("approved", "rejected"), or "held" for a decision to leave it as it is, which writes nothing.
+   */
+  decision?: "approved" | "rejected" | "held";
 }
 
 export type ActionOutcome =
@@ -148,7 +155,11 @@ export type ActionOutcome =
   /** Remediation mode, but the finding says why the guardian does not change it (Finding.alertOnly): alerted. */
   | "alert-only"
   /** The change could not be handled (an event for an account the guardian does not run in): dead-lettered. */
-  | "dead-lettered";
+  | "dead-lettered"
+  // Decisions on a connection request: accepted, rejected, or deliberately left as it is and announced.
+  | "approved"
+  | "rejected"
+  | "held";
 
 export interface ActionResult {
   finding: Finding;

@@ -42,6 +42,9 @@ export function headline(alert: Alert): string {
   if (outcomes.has("failed")) return "Remediation FAILED";
   if (outcomes.has("conflict")) return "Not remediated (resource changed meanwhile)";
   if (outcomes.has("applied")) return "Remediated";
+  if (outcomes.has("rejected")) return "Rejected";
+  if (outcomes.has("held")) return "Held for review";
+  if (outcomes.has("approved")) return "Approved";
   if (outcomes.has("dry-run")) return "DRY RUN, would remediate";
   if (alert.results.length === 0) return "No findings";
   if (alert.results.every((r) => r.outcome === "already-compliant")) return "Already compliant";
@@ -115,6 +118,12 @@ export function describeOutcome(result: ActionResult): string {
       return `Not remediated: ${result.reason}`;
     case "dead-lettered":
       return `Not handled, dead-lettered: ${result.reason}`;
+    case "approved":
+      return summary ? `Approved: ${summary}` : "Approved";
+    case "rejected":
+      return summary ? `Rejected: ${summary}` : "Rejected";
+    case "held":
+      return `Held for review: ${result.reason}`;
     default:
       // An outcome added to the contract later still renders, rather than failing the alert.
       return `Not remediated (${String(result.outcome)})`;

@@ -86,7 +86,7 @@ function resultContainer(result: ActionResult): AdaptiveCardElement {
     text(`**Done:** ${truncate(done, 500)}`, {
       spacing: "Small",
       ...(result.outcome === "failed" || result.outcome === "conflict" ? { color: "Attention" } : {}),
-      ...(result.outcome === "dry-run" ? { color: "Warning" } : {}),
+      ...(result.outcome === "dry-run" || result.outcome === "held" ? { color: "Warning" } : {}),
     }),
   );
   if (result.reason)

@@ -36,15 +36,22 @@ function optionsFor(entry: PolicyEntry, rule: RuleDefinition): unknown {
 
 const parsedOptions = new WeakMap<PolicyEntry, unknown>();
 
-/** Pure: every finding of every enabled, in-scope entry on this snapshot. */
-export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFinding[] {
+/**
+ * Pure: every finding of every enabled, in-scope entry on this snapshot. `change` is the triggering change, if any,
+ * which rules may cite as evidence.
+ */
+export function evaluatePolicy(
+  policy: Policy,
+  snapshot: Snapshot,
+  change?: RuleContext["change"],
+): EvaluatedFinding[] {
   const out: EvaluatedFinding[] = [];
   for (const entry of policy.rules) {
     if (!entry.enabled) continue;
     const rule = ruleFor(entry);
     if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
     const options = optionsFor(entry, rule);
-    const context: RuleContext = { trustedSources: policy.trustedSources };
+    const context: RuleContext = { trustedSources: policy.trustedSources, ...(change ? { change } : {}) };
     for (const violation of rule.evaluate(snapshot, options, context)) {
       out.push({
         entry,
@@ -58,6 +65,7 @@ export function evaluatePolicy(policy: Policy, snapshot: Snapshot): EvaluatedFin
           controls: [...new Set([...(violation.controls ?? rule.controls), ...(entry.controls ?? [])])],
           matched: violation.matched,
           ...(violation.alertOnly === undefined ? {} : { alertOnly: violation.alertOnly }),
+          ...(violation.key !== undefined ? { key: violation.key } : {}),
         },
       });
     }

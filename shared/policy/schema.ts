@@ -111,6 +111,14 @@ export const policySchema = z
         });
       }
       seen.set(entry.name, index);
+      const rule = ruleRegistry[entry.rule as keyof typeof ruleRegistry] as RuleDefinition | undefined;
+      if (entry.mode === "remediate" && rule !== undefined && rule.remediations.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "mode"],
+          message: `rule ${rule.id} has no remediation: use mode alert or report`,
+        });
+      }
       const opts = (entry.options ?? {}) as { trustedSources?: string[] };
       if (
         entry.remediation === "restrict-source" &&

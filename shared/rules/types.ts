@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Cloud, Matched, Snapshot } from "../types.ts";
+import type { Actor, Cloud, Matched, Snapshot } from "../types.ts";
 
 /** What a rule reports about one resource; the policy layer adds the entry name, severity and controls. */
 export interface Violation {
@@ -14,12 +14,22 @@ export interface Violation {
   controls?: string[];
   /** Why the guardian must not remediate this violation whatever the mode (see Finding.alertOnly). */
   alertOnly?: string;
+  /**
+   * A stable identity of what this violation decides about (one connection request in one state), for rules whose
+   * findings are decisions: duplicate deliveries of the same trigger, or a trigger and the sweep, decide it once.
+   */
+  key?: string;
 }
 
 /** Context a rule may use beyond its own options (policy-wide settings). */
 export interface RuleContext {
   /** Prefixes the policy trusts everywhere (a bastion's or a tunnel server's IP), merged with the rule's own. */
   trustedSources: readonly string[];
+  /**
+   * The change being evaluated, when there is one (not in `guardian evaluate`): evidence only, such as who added a
+   * principal. A rule's verdict never depends on it; the snapshot is the truth.
+   */
+  change?: { actor: Actor; operationName: string; details?: Record<string, unknown> };
 }
 
 export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
@@ -39,6 +49,11 @@ export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
   remediations: readonly string[];
   /** A policy entry using this rule, as YAML (validated against the policy schema by a meta-test). */
   example: string;
+  /**
+   * Why this snapshot lacks what the rule needs (an endpoint service given without its permissions), or undefined.
+   * `guardian evaluate` lists such resources as not evaluated instead of calling them compliant.
+   */
+  cannotEvaluate?(snapshot: Snapshot): string | undefined;
   /** Pure: no I/O, no clock. */
   evaluate(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): Violation[];
 }

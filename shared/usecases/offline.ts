@@ -61,6 +61,18 @@ export function evaluateSnapshots(
       });
       continue;
     }
+    // A rule missing part of what it reads (permissions not given with an endpoint service) says so: listed, not
+    // passed off as compliant.
+    for (const entry of applicable) {
+      const reason = ruleFor(entry).cannotEvaluate?.(snapshot);
+      if (reason !== undefined) {
+        notEvaluated.push({
+          resourceId: snapshot.resourceId,
+          resourceType: snapshot.resourceType,
+          reason: `${entry.name} (${entry.rule}): ${reason}`,
+        });
+      }
+    }
     for (const { entry, finding } of evaluatePolicy(policy, snapshot)) {
       const exempt = exemptionFor(policy, entry, snapshot, now);
       findings.push({ ...findingView(finding), ...(exempt ? { exempt } : {}) });
