@@ -402,11 +402,13 @@ export async function handleChange(
 function evidenceOf(change: ResourceChange): {
   actor: Actor;
   operationName: string;
+  time?: string;
   details?: Record<string, unknown>;
 } {
   return {
     actor: change.actor,
     operationName: change.operationName,
+    time: change.time,
     ...(change.details ? { details: change.details } : {}),
   };
 }

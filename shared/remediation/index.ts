@@ -1,5 +1,8 @@
+import { decidePrivateEndpointConnection } from "./decide-private-endpoint-connection.ts";
 import { deleteRule } from "./delete-rule.ts";
 import { denyRule } from "./deny-rule.ts";
+import { narrowPrivateLinkService } from "./narrow-private-link-service.ts";
+import { removePrivateEndpoint } from "./remove-private-endpoint.ts";
 import { restrictSource } from "./restrict-source.ts";
 import { revokeAll } from "./revoke-all.ts";
 import { revokeCidr } from "./revoke-cidr.ts";
@@ -14,6 +17,9 @@ export const remediationRegistry = {
   "revoke-cidr": revokeCidr,
   "revoke-all": revokeAll,
   "storage-close-network": storageCloseNetwork,
+  "decide-private-endpoint-connection": decidePrivateEndpointConnection,
+  "narrow-private-link-service": narrowPrivateLinkService,
+  "remove-private-endpoint": removePrivateEndpoint,
 } satisfies Record<string, Remediation>;
 
 export function remediationById(id: string): Remediation | undefined {

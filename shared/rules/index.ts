@@ -1,4 +1,7 @@
 import { nsgInboundExposure } from "./nsg-inbound-exposure.ts";
+import { privateEndpointConnections } from "./private-endpoint-connections.ts";
+import { privateEndpointTargets } from "./private-endpoint-targets.ts";
+import { privateLinkServiceLists } from "./private-link-service-lists.ts";
 import { sgDefaultNoRules } from "./sg-default-no-rules.ts";
 import { sgIngressExposure } from "./sg-ingress-exposure.ts";
 import { storageBlobPublicAccess } from "./storage-blob-public-access.ts";
@@ -18,6 +21,9 @@ export const ruleRegistry = {
   "storage-vnet-rules": storageVnetRules,
   "storage-trusted-services": storageTrustedServices,
   "storage-blob-public-access": storageBlobPublicAccess,
+  "private-endpoint-connections": privateEndpointConnections,
+  "private-endpoint-targets": privateEndpointTargets,
+  "private-link-service-lists": privateLinkServiceLists,
 } satisfies Record<string, RuleDefinition>;
 
 export type RuleId = keyof typeof ruleRegistry;

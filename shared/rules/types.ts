@@ -29,7 +29,13 @@ export interface RuleContext {
    * The change being evaluated, when there is one (not in `guardian evaluate`): evidence only, such as who added a
    * principal. A rule's verdict never depends on it; the snapshot is the truth.
    */
-  change?: { actor: Actor; operationName: string; details?: Record<string, unknown> };
+  change?: {
+    actor: Actor;
+    operationName: string;
+    /** When the trigger saw the change (the event's time, or the sweep's). */
+    time?: string;
+    details?: Record<string, unknown>;
+  };
 }
 
 export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {

@@ -6,6 +6,11 @@ import { azurePortalUrl } from "./ids.ts";
 import { azureKindOf } from "./kinds/index.ts";
 import type { AzureWriterFactory } from "./kinds/types.ts";
 import { type AzureNetwork, AzureNsgWriter } from "./network.ts";
+import {
+  PrivateEndpointConnectionWriter,
+  PrivateEndpointDeleteWriter,
+  PrivateLinkServiceWriter,
+} from "./private-link/writers.ts";
 import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
 import { AzureStorageNetworkWriter } from "./storage.ts";
@@ -20,6 +25,9 @@ export const azureWriters = {
   "delete-security-rule": (clients) => new AzureNsgWriter(clients),
   "put-security-rule": (clients) => new AzureNsgWriter(clients),
   "patch-storage-network": (clients) => new AzureStorageNetworkWriter(clients),
+  "put-private-endpoint-connection": (clients) => new PrivateEndpointConnectionWriter(clients),
+  "put-private-link-service": (clients) => new PrivateLinkServiceWriter(clients),
+  "delete-private-endpoint": (clients) => new PrivateEndpointDeleteWriter(clients),
 } satisfies Record<string, AzureWriterFactory>;
 
 function operationKind(change: PlannedChange): string {

@@ -2,7 +2,10 @@
 // Azure kinds (the event tables, the reader and writer dispatch, `guardian evaluate`, the infra generator, the scan)
 // derives it from here; nothing else switches on an ARM type string. See docs/kinds.md.
 
+import { keyVault } from "./key-vault.ts";
 import { networkSecurityGroup } from "./network-security-group.ts";
+import { privateEndpoint } from "./private-endpoint.ts";
+import { privateLinkService } from "./private-link-service.ts";
 import { storageAccount } from "./storage-account.ts";
 import type { AzureKind } from "./types.ts";
 
@@ -12,6 +15,9 @@ export type { AzureKind } from "./types.ts";
 export const azureKindRegistry = {
   "network-security-group": networkSecurityGroup,
   "storage-account": storageAccount,
+  "key-vault": keyVault,
+  "private-link-service": privateLinkService,
+  "private-endpoint": privateEndpoint,
 } as const satisfies Record<string, AzureKind>;
 
 export const azureKinds: readonly AzureKind[] = Object.freeze(Object.values(azureKindRegistry));
