@@ -35,6 +35,7 @@ const envSchema = z.object({
   AZURE_ARM_ENDPOINT: z.url().optional(),
   AZURE_ARM_CA_FILE: z.string().optional(),
   AZURE_TENANT_ID: z.string().optional(),
+  AZURE_SUBSCRIPTION_ID: z.string().optional(),
   AZURE_CLIENT_ID: z.string().optional(),
   AZURE_ARM_POLL_INTERVAL_MS: z.coerce.number().int().min(0).optional(),
   AZURE_ARM_TIMEOUT_MS: z.coerce.number().int().min(1).optional(),
@@ -65,6 +66,7 @@ export interface GuardianConfig {
     endpoint?: string;
     caFile?: string;
     tenantId?: string;
+    subscriptionId?: string;
     clientId?: string;
     pollIntervalMs?: number;
     /** Each ARM request's own timeout. */
@@ -93,6 +95,7 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       endpoint: e.AZURE_ARM_ENDPOINT,
       caFile: e.AZURE_ARM_CA_FILE,
       tenantId: e.AZURE_TENANT_ID,
+      subscriptionId: e.AZURE_SUBSCRIPTION_ID,
       clientId: e.AZURE_CLIENT_ID,
       pollIntervalMs: e.AZURE_ARM_POLL_INTERVAL_MS,
       requestTimeoutMs: e.AZURE_ARM_TIMEOUT_MS,

@@ -13,9 +13,21 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
 }
 
+/** Which resources of one kind a listing returns: all of the account and region, narrowed by the API's filters. */
+export interface ListScope {
+  cloud: Cloud;
+  resourceType: string;
+  account: string;
+  region?: string;
+  /** The list call's own filters (EC2 `Filters`: name → values). */
+  filters?: Readonly<Record<string, readonly string[]>>;
+}
+
 /** Reads one resource. Undefined when it no longer exists (deleted since the event). */
 export interface ResourceReader {
   read(ref: ResourceRef, options?: CallOptions): Promise<Snapshot | undefined>;
+  /** Every resource of a kind in a scope, all pages; for the kinds a sweep lists (not every reader lists). */
+  list?(scope: ListScope, options?: CallOptions): Promise<Snapshot[]>;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { createDefaultHttpClient, createPipelineRequest, type HttpClient } from "@azure/core-rest-pipeline";
 import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
-import type { CallOptions, ResourceReader, ResourceRef } from "../ports.ts";
+import type { CallOptions, ListScope as PortListScope, ResourceReader, ResourceRef } from "../ports.ts";
 import { armName, parseArmResourceId } from "./ids.ts";
 import { type AzureKind, azureKindOf } from "./kinds/index.ts";
 import type { AzureResourceParts } from "./kinds/types.ts";
@@ -49,6 +49,22 @@ export class AzureResourceReader implements ResourceReader {
       throw translate(error, ref.resourceId, "read");
     }
     return azureSnapshot(body.json(), kind.type);
+  }
+
+  /** Every resource of a kind in the subscription (`account`), all pages (the private endpoint sweep). */
+  async list(scope: PortListScope): Promise<Snapshot[]> {
+    const kind = azureKindFor(scope.resourceType);
+    const out: Snapshot[] = [];
+    try {
+      for await (const snapshot of listAzure(this.#clients, kind, { subscriptionId: scope.account })) {
+        out.push(snapshot);
+      }
+    } catch (error) {
+      throw error instanceof InputError
+        ? error
+        : translate(error, `${kind.armType} in ${scope.account}`, "list");
+    }
+    return out;
   }
 }
 

@@ -2,10 +2,11 @@ import { readFile } from "node:fs/promises";
 import type { TokenCredential } from "@azure/core-auth";
 import { logAuditSink } from "../../audit/index.ts";
 import type { GuardianConfig } from "../../config.ts";
+import { memoryDecisionStore } from "../../decisions.ts";
 import type { Logger } from "../../log.ts";
 import { notifiersFromConfig } from "../../notify/index.ts";
 import type { Notifier } from "../../notify/types.ts";
-import { type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
+import { type DecisionStore, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
 import { identitiesFromToken } from "./identity.ts";
@@ -17,6 +18,7 @@ export interface AzureRuntimeOverrides {
   policy?: Policy;
   notifiers?: Notifier[];
   network?: AzureNetwork;
+  decisions?: DecisionStore;
 }
 
 /** Builds the Azure pipeline's dependencies from configuration; tests and the demo override the credential. */
@@ -54,6 +56,9 @@ export async function azureGuardianDeps(
     log,
     locks: new ResourceLocks(),
     budgetMs: cfg.budgetMs ?? EVENT_GRID_BUDGET_MS,
+    // Decisions about keyed findings (a connection request) are claimed once per instance, so a duplicate delivery
+    // or the sweep meeting an event announces a held request once; built once per instance with the clients.
+    decisions: overrides.decisions ?? memoryDecisionStore(),
   };
 }
 

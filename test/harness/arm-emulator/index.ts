@@ -57,6 +57,11 @@ export interface ArmEmulator {
    * act between, say, the guardian's read and its write. Returns unsubscribe.
    */
   beforeAnswer(hook: AnswerHook): () => void;
+  /**
+   * Whether side effects on other resources raise events (default true): a private endpoint's create announces the
+   * Pending connection on its target. Off, a request reaches the provider silently, as only a sweep would find it.
+   */
+  connectionEvents(on: boolean): void;
   /** Clears state, events, requests, faults and the fault plan (listeners and hooks stay). */
   reset(): void;
 }
@@ -77,6 +82,8 @@ export interface ArmEmulatorOptions {
   enforceOperationLocks?: boolean;
   /** Items per page of a list, the rest behind `nextLink` (default: every item on one page). */
   pageSize?: number;
+  /** Raise events for private endpoint connections a private endpoint's create adds on its target (default true). */
+  connectionEvents?: boolean;
 }
 
 export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
@@ -89,6 +96,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       emitResourceNotifications: options.emitResourceNotifications ?? false,
       notificationBooleansAsNumbers: options.notificationBooleansAsNumbers ?? false,
       enforceOperationLocks: options.enforceOperationLocks ?? false,
+      connectionEvents: options.connectionEvents ?? true,
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     },
     baseUrl: () => url,
@@ -157,6 +165,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       return () => {
         pipeline.answerHooks.delete(hook);
       };
+    },
+    connectionEvents(on) {
+      pipeline.options.connectionEvents = on;
     },
     reset() {
       pipeline.state.reset();

@@ -30,6 +30,11 @@ export interface WriteOutcome {
   location: string;
   /** Objects whose provisioningState lags until the long-running operation completes. */
   touched: Record<string, unknown>[];
+  /**
+   * Other resources the write changed as a side effect (a private endpoint's create adds a Pending connection on
+   * its target): each raises its own write event in its own subscription, unless connection events are turned off.
+   */
+  alsoWritten?: { path: string; resourceType: string; subscriptionId: string }[];
 }
 
 export interface CollectionRoute {

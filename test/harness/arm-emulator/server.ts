@@ -54,6 +54,8 @@ export interface PipelineOptions {
   emitResourceNotifications: boolean;
   notificationBooleansAsNumbers: boolean;
   enforceOperationLocks: boolean;
+  /** Raise write events for side effects on other resources (private endpoint connections); false exercises sweeps. */
+  connectionEvents: boolean;
   /** Items per page of a list; more come behind `nextLink` (`$skipToken`). Unset: one page. */
   pageSize?: number;
 }
@@ -284,6 +286,19 @@ function buildEvents(
       eventTime,
     }),
   ];
+  for (const other of pipeline.options.connectionEvents ? (outcome.alsoWritten ?? []) : []) {
+    events.push(
+      resourceEvent({
+        kind: "write",
+        subject: other.path,
+        operationName: `${other.resourceType}/write`,
+        subscriptionId: other.subscriptionId,
+        tokenClaims: caller.claims,
+        correlationId: caller.correlationId,
+        eventTime,
+      }),
+    );
+  }
   if (pipeline.options.emitResourceNotifications && outcome.tracked) {
     let resource: JsonObject | undefined = outcome.tracked;
     if (!outcome.trackedDeleted) {

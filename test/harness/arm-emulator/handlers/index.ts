@@ -2,6 +2,7 @@
 
 import type { Route } from "../router.ts";
 import { networkSecurityGroupRoutes } from "./network-security-groups.ts";
+import { privateLinkRoutes } from "./private-link.ts";
 import { storageAccountRoutes } from "./storage-accounts.ts";
 import { virtualNetworkRoutes } from "./virtual-networks.ts";
 
@@ -9,4 +10,5 @@ export const resourceRoutes: readonly Route[] = [
   ...networkSecurityGroupRoutes,
   ...virtualNetworkRoutes,
   ...storageAccountRoutes,
+  ...privateLinkRoutes,
 ];
