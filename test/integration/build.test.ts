@@ -39,7 +39,11 @@ const lambda = () => {
 
 describe("built entries", () => {
   it("are exactly the entries the templates deploy: no HTTP entry or other undeployed function ships", async () => {
-    expect(built.map((b) => `${b.side}/${b.name}`)).toEqual(["functions/on-change", "lambdas/on-change"]);
+    expect(built.map((b) => `${b.side}/${b.name}`)).toEqual([
+      "functions/on-change",
+      "functions/sweep-private-endpoints",
+      "lambdas/on-change",
+    ]);
     for (const side of ["functions", "lambdas"]) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));
       expect(shipped).toEqual(["on-change.mjs"]);

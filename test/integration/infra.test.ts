@@ -214,9 +214,14 @@ describe("AWS CloudFormation template", () => {
 
   it("ships exactly the entries the templates deploy, and every entry in the repository is deployed", async () => {
     const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
-    expect(shipped).toEqual(["functions/on-change", "lambdas/on-change"]);
+    expect(shipped).toEqual([
+      "functions/on-change",
+      "functions/sweep-private-endpoints",
+      "lambdas/on-change",
+    ]);
     expect(deployedEntries(azure, awsText)).toEqual([
       { side: "functions", name: "on-change", runs: "onChange" },
+      { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
       { side: "lambdas", name: "on-change", runs: "handler" },
     ]);
     // No dormant entry point: every file beside the shared runtime is one a template deploys.
