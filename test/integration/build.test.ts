@@ -44,12 +44,16 @@ describe("built entries", () => {
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
     ]);
-    for (const side of ["functions", "lambdas"]) {
+    const expected: Record<string, string[]> = {
+      functions: ["on-change.mjs", "sweep-private-endpoints.mjs"],
+      lambdas: ["on-change.mjs"],
+    };
+    for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));
-      expect(shipped).toEqual(["on-change.mjs"]);
-      expect((await readdir(path.join(outdir, side, "bundle"))).filter((f) => f.endsWith(".mjs"))).toEqual([
-        "on-change.mjs",
-      ]);
+      expect(shipped.sort()).toEqual(files);
+      expect(
+        (await readdir(path.join(outdir, side, "bundle"))).filter((f) => f.endsWith(".mjs")).sort(),
+      ).toEqual(files);
     }
   });
 
