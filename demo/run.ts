@@ -2,6 +2,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWebhookSink, summarizeDelivery } from "../test/harness/webhook-sink.ts";
 import { type Check, runAzureScenario } from "./azure.ts";
+import { runAzurePrivateLinkScenario } from "./azure-private-link.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -20,6 +21,14 @@ export async function runDemo(io: { print(text: string): void }): Promise<boolea
       "network-guardian demo\n=====================\n\nAzure: an Azure Function on Event Grid, the real ARM SDK, a local ARM emulator",
     );
     checks.push(...(await runAzureScenario({ print, sink, policyFile: path.join(here, "policy.yaml") })));
+    checks.push(
+      ...(await runAzurePrivateLinkScenario({
+        print,
+        sink,
+        policyFile: path.join(here, "policy.yaml"),
+        privateLinkPolicyFile: path.join(here, "private-link-policy.yaml"),
+      })),
+    );
     const aws = await import("./aws.ts").catch(() => undefined);
     if (aws) {
       print("\nAWS: a Lambda (middy) on EventBridge, the real EC2 SDK, moto's server");

@@ -136,9 +136,10 @@ function evaluate(snapshot: Snapshot, options: Options, _context: RuleContext): 
         ? `allow entry ${entry.name} says ${entry.decision}`
         : "the requester is no longer allow-listed";
     }
-    const verb = decision === "approve" ? "approve" : decision === "reject" ? "reject" : "hold for review";
+    const verb = decision === "approve" ? "Approve" : decision === "reject" ? "Reject" : "Hold for review";
     out.push({
-      message: `${pending ? "Pending request" : "Approved connection"} ${c.name} from ${who(c)}: ${verb} (${why})`,
+      // The decision first: `guardian evaluate` shows what it would approve, hold or reject at a glance.
+      message: `${verb}: ${pending ? "pending request" : "approved connection"} ${c.name} from ${who(c)} (${why})`,
       // One connection in one state with one decision: a duplicate delivery or the sweep decides it once.
       key: `${c.id.toLowerCase()}|${c.status.toLowerCase()}|${decision}`,
       matched: [
