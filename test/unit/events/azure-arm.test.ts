@@ -72,12 +72,19 @@ describe("parseArmResourceId", () => {
 });
 
 describe("supported types table", () => {
-  it("is keyed by lower-cased ARM types and lists NSGs with their security rules, and storage accounts", () => {
+  it("is keyed by lower-cased ARM types and lists NSGs with their security rules, storage accounts and the Private Link kinds", () => {
     expect(SUPPORTED_AZURE_RESOURCE_TYPES).toEqual({
       "microsoft.network/networksecuritygroups": {
         childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
       },
-      "microsoft.storage/storageaccounts": { childTypes: [] },
+      "microsoft.storage/storageaccounts": {
+        childTypes: ["microsoft.storage/storageaccounts/privateendpointconnections"],
+      },
+      "microsoft.keyvault/vaults": { childTypes: ["microsoft.keyvault/vaults/privateendpointconnections"] },
+      "microsoft.network/privatelinkservices": {
+        childTypes: ["microsoft.network/privatelinkservices/privateendpointconnections"],
+      },
+      "microsoft.network/privateendpoints": { childTypes: [] },
     });
     for (const [type, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
       expect(type).toBe(type.toLowerCase());
