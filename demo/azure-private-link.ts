@@ -1,7 +1,7 @@
 // The Private Link scenario (seeds 001 step 9, 003, 000): a Databricks-serverless-style request to our data vault is
 // approved within the run; a request from a subscription nobody listed stays pending and alerts; the Cassandra
 // operator's request to our Private Link Service is approved; someone creates a private endpoint in our subscription
-// to a vault in a stranger's subscription, and the alert names it. Event Grid events go to the onChange Function;
+// to a storage account in an unknown tenant, and the alert names it. Event Grid events go to the onChange Function;
 // the stranger's request raises none and is found by the timer sweep.
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -27,7 +27,8 @@ const CASSANDRA = "5d6e7f80-9a1b-4c2d-8e3f-4a5b6c7d8e9f";
 const ELSEWHERE = "0f1e2d3c-4b5a-4968-8776-655443322110";
 const VAULT = `/subscriptions/${OURS}/resourceGroups/rg-lake/providers/Microsoft.KeyVault/vaults/kv-lake`;
 const PLS = `/subscriptions/${OURS}/resourceGroups/rg-cassandra/providers/Microsoft.Network/privateLinkServices/pls-cassandra`;
-const DROP = `/subscriptions/${ELSEWHERE}/resourceGroups/rg-x/providers/Microsoft.KeyVault/vaults/kv-dropzone`;
+const LAKE = `/subscriptions/${OURS}/resourceGroups/rg-lake/providers/Microsoft.Storage/storageAccounts/datalake`;
+const DROP = `/subscriptions/${ELSEWHERE}/resourceGroups/rg-x/providers/Microsoft.Storage/storageAccounts/dropzone`;
 
 const tok = (oid: string, extra: Record<string, string>) => mintToken({ oid, ...extra });
 const people = {
@@ -92,7 +93,12 @@ export async function runAzurePrivateLinkScenario(
                 name: `${name}-conn`,
                 properties: {
                   privateLinkServiceId: target,
-                  groupIds: ["vault"],
+                  // The sub-resource as each provider names it; a Private Link Service has none.
+                  groupIds: target.includes("/storageAccounts/")
+                    ? ["blob"]
+                    : target.includes("/vaults/")
+                      ? ["vault"]
+                      : [],
                   requestMessage: "please approve",
                 },
               },
@@ -125,16 +131,28 @@ export async function runAzurePrivateLinkScenario(
       location: "westeurope",
       properties: { visibility: { subscriptions: [CASSANDRA] }, autoApproval: { subscriptions: [] } },
     });
-    emu.seed({ id: DROP, location: "westeurope", properties: {} });
+    const closedAccount = {
+      location: "westeurope",
+      kind: "StorageV2",
+      sku: { name: "Standard_LRS", tier: "Standard" },
+      properties: {
+        publicNetworkAccess: "Disabled",
+        networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
+      },
+    };
+    emu.seed({ id: LAKE, ...closedAccount });
+    emu.seed({ id: DROP, ...closedAccount });
     print(
-      "\nPrivate Link: our data vault kv-lake and the Cassandra operator's Private Link Service pls-cassandra",
+      "\nPrivate Link: our storage account datalake, vault kv-lake and the Cassandra operator's Private Link Service pls-cassandra",
     );
 
-    print("\n▶ Databricks serverless asks for a private endpoint to kv-lake (allow-listed subscription)");
+    print(
+      "\n▶ Databricks serverless asks for a private endpoint to the storage account datalake (allow-listed subscription)",
+    );
     const a0 = alertsBefore();
-    const dbx = await endpoint(people.databricks, DATABRICKS, "pe-databricks", VAULT);
+    const dbx = await endpoint(people.databricks, DATABRICKS, "pe-databricks", LAKE);
     await deliver(ours(dbx.events));
-    const dbxState = stateOf(VAULT, dbx.id);
+    const dbxState = stateOf(LAKE, dbx.id);
     print(`  connection is now ${dbxState?.status}: "${dbxState?.description}"`);
 
     print("\n▶ Someone in an unknown subscription asks too; the request raises no event in our subscription");
@@ -154,14 +172,18 @@ export async function runAzurePrivateLinkScenario(
     print(`  connection is now ${stateOf(PLS, op.id)?.status}`);
 
     print(
-      "\n▶ Mallory creates a private endpoint in our subscription to a vault in a stranger's subscription",
+      "\n▶ Mallory creates a private endpoint in our subscription to a storage account in an unknown tenant",
     );
     const exfil = await endpoint(people.mallory, OURS, "pe-backup", DROP);
     await deliver(ours(exfil.events));
     await sink.waitFor(a0 + 3, 5_000).catch(() => undefined);
     const texts = sink.received.slice(a0).map((r) => JSON.stringify(r.body));
-    const exfilAlert = texts.find((t) => t.includes("kv-dropzone"));
-    print(exfilAlert ? "  alert names kv-dropzone and the subscription it lives in" : "  (no alert?)");
+    const exfilAlert = texts.find((t) => t.includes("dropzone"));
+    print(
+      exfilAlert
+        ? "  alert names the storage account dropzone and the subscription it lives in"
+        : "  (no alert?)",
+    );
 
     return [
       {
@@ -179,7 +201,7 @@ export async function runAzurePrivateLinkScenario(
         ok: stateOf(PLS, op.id)?.status === "Approved",
       },
       {
-        name: "Private Link: endpoint to a vault in an unknown subscription alerted, naming it",
+        name: "Private Link: endpoint to a storage account in an unknown tenant alerted, naming it",
         ok: exfilAlert !== undefined && exfilAlert.includes(ELSEWHERE),
       },
     ];

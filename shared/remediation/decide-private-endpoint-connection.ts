@@ -22,6 +22,8 @@ export const decidePrivateEndpointConnection: Remediation = {
   description: "Approve, reject or hold a private endpoint connection as the policy decides",
   resourceTypes: CONNECTION_TARGET_TYPES,
   permissions: [
+    "Microsoft.Storage/storageAccounts/privateEndpointConnections/write",
+    "Microsoft.Storage/storageAccounts/privateEndpointConnectionsApproval/action",
     "Microsoft.KeyVault/vaults/privateEndpointConnections/write",
     "Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action",
     "Microsoft.Network/privateLinkServices/privateEndpointConnections/write",

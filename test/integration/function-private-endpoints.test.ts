@@ -31,6 +31,8 @@ const ROGUE = "0f1e2d3c-4b5a-4968-8776-655443322110";
 
 const VAULT = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/kv-lake`;
 const PLS = `/subscriptions/${OURS}/resourceGroups/rg-cassandra/providers/Microsoft.Network/privateLinkServices/pls-cassandra`;
+const LAKE = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/datalake`;
+const ROGUE_STORAGE = `/subscriptions/${ROGUE}/resourceGroups/rg-x/providers/Microsoft.Storage/storageAccounts/dropzone`;
 const ROGUE_VAULT = `/subscriptions/${ROGUE}/resourceGroups/rg-x/providers/Microsoft.KeyVault/vaults/kv-drop`;
 
 const token = (oid: string, tid: string, upn?: string) =>
@@ -108,6 +110,19 @@ beforeEach(async () => {
     properties: { visibility: { subscriptions: [CASSANDRA] }, autoApproval: { subscriptions: [] } },
   });
   emu.seed({ id: ROGUE_VAULT, location: "westeurope", properties: {} });
+  // Storage accounts as StorageAccounts_GetProperties returns them (test/fixtures/azure/storage), closed to the Internet.
+  for (const id of [LAKE, ROGUE_STORAGE]) {
+    emu.seed({
+      id,
+      location: "westeurope",
+      kind: "StorageV2",
+      sku: { name: "Standard_LRS", tier: "Standard" },
+      properties: {
+        publicNetworkAccess: "Disabled",
+        networkAcls: { bypass: "AzureServices", defaultAction: "Deny", ipRules: [], virtualNetworkRules: [] },
+      },
+    });
+  }
 });
 
 function harness() {
@@ -206,6 +221,49 @@ const guardianWrites = () =>
   emu.requests.filter((r) => r.method === "PUT" && /privateEndpointConnections/i.test(r.path));
 
 describe("Private Link through the Function handlers", () => {
+  it("approves a Databricks-style request to a storage account (no etag: re-read before the PUT; actionRequired kept)", async () => {
+    const h = harness();
+    const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-dbx-dfs", LAKE, { groupIds: ["dfs"] });
+    const events = ours(pe.events);
+    expect(events.map((e) => (e as { data: { operationName: string } }).data.operationName)).toEqual([
+      "Microsoft.Storage/storageAccounts/privateEndpointConnections/write",
+    ]);
+    const [result] = await h.deliver([...events, ...events]);
+    expect(result?.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["approved"]);
+    const conn = (emu.get(LAKE) as Connections).properties.privateEndpointConnections[0] as unknown as {
+      etag?: string;
+      properties: { privateLinkServiceConnectionState: Record<string, string> };
+    };
+    expect(conn.properties.privateLinkServiceConnectionState).toMatchObject({
+      status: "Approved",
+      actionRequired: "None",
+    });
+    expect(conn.etag).toBeUndefined();
+    // No etag to guard with: the connection is read right before the PUT, and the PUT follows that read.
+    const putAt = emu.requests.findIndex(
+      (r) => r.method === "PUT" && /privateEndpointConnections/i.test(r.path),
+    );
+    const before = emu.requests[putAt - 1];
+    expect(before).toMatchObject({ method: "GET", caller: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d" });
+    expect(before?.path.toLowerCase()).toBe(emu.requests[putAt]?.path.toLowerCase());
+    // Duplicate delivery: re-read shows Approved, nothing more is written or alerted.
+    expect(guardianWrites()).toHaveLength(1);
+    expect(h.audit.filter((a) => a.outcome === "approved")).toHaveLength(1);
+  });
+
+  it("alerts on our private endpoint to a storage account in another subscription and tenant, naming it", async () => {
+    const h = harness();
+    const pe = await requestEndpoint(aliceToken, OURS, "pe-rogue-blob", ROGUE_STORAGE, {
+      groupIds: ["blob"],
+    });
+    const [result] = await h.deliver(ours(pe.events));
+    expect(result?.outcomes[0]?.findings.map((f) => f.message).join()).toContain("storageAccounts/dropzone");
+    await sink.waitFor(1);
+    expect(JSON.stringify(sink.received[0]?.body)).toContain("dropzone");
+    // The provider side (not ours) holds the request Pending; our endpoint shows it waiting.
+    expect(connectionOf(ROGUE_STORAGE, pe.id)?.status).toBe("Pending");
+  });
+
   it("approves an allow-listed request to a Key Vault within the delivery of its event, saying why", async () => {
     const h = harness();
     const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-databricks", VAULT);

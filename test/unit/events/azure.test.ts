@@ -202,34 +202,36 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
     expect(result.skipped[0]?.detail).toMatch(eventType.endsWith("Cancel") ? /was canceled/ : /failed/);
   });
 
-  it("child resources: subnets and private endpoint connections keep their own type (unsupported for now)", () => {
+  it("child resources: subnets keep their own type (unsupported for now)", () => {
     const vnet = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Network/virtualNetworks/vnet-hub`;
+    const uri = `${vnet}/subnets/snet-web`;
+    const op = "Microsoft.Network/virtualNetworks/subnets/write";
+    const e = event("resource-write-success.eventgrid");
+    e.subject = uri;
+    Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
+    expect(normaliseEventGrid(e).skipped).toEqual([
+      {
+        eventId: "4db48cba-50a2-455a-93b4-de41a3b5b7f6",
+        eventType: "Microsoft.Resources.ResourceWriteSuccess",
+        reason: "unsupported-resource-type",
+        detail: `microsoft.network/virtualnetworks/subnets is not a supported resource type (${op})`,
+      },
+    ]);
+  });
+
+  it("a private endpoint connection's write re-evaluates its storage account (the connection is the subject)", () => {
     const storage = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Storage/storageAccounts/stguardianlogs`;
-    const cases = [
-      [
-        `${vnet}/subnets/snet-web`,
-        "Microsoft.Network/virtualNetworks/subnets/write",
-        "microsoft.network/virtualnetworks/subnets",
-      ],
-      [
-        `${storage}/privateEndpointConnections/stguardianlogs.pe-1`,
-        "Microsoft.Storage/storageAccounts/privateEndpointConnections/write",
-        "microsoft.storage/storageaccounts/privateendpointconnections",
-      ],
-    ] as const;
-    for (const [uri, op, type] of cases) {
-      const e = event("resource-write-success.eventgrid");
-      e.subject = uri;
-      Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
-      expect(normaliseEventGrid(e).skipped).toEqual([
-        {
-          eventId: "4db48cba-50a2-455a-93b4-de41a3b5b7f6",
-          eventType: "Microsoft.Resources.ResourceWriteSuccess",
-          reason: "unsupported-resource-type",
-          detail: `${type} is not a supported resource type (${op})`,
-        },
-      ]);
-    }
+    const uri = `${storage}/privateEndpointConnections/stguardianlogs.pe-1`;
+    const e = event("resource-write-success.eventgrid");
+    e.subject = uri;
+    Object.assign(dataOf(e), {
+      resourceUri: uri,
+      operationName: "Microsoft.Storage/storageAccounts/privateEndpointConnections/write",
+    });
+    const change = onlyChange(normaliseEventGrid(e));
+    expect(change.resourceId).toBe(storage);
+    expect(change.resourceType).toBe("microsoft.storage/storageaccounts");
+    expect(change.subjectId).toBe(uri);
   });
 
   it("a write of the NSG itself evaluates the NSG with no subjectId", () => {

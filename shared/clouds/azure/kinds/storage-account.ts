@@ -15,9 +15,9 @@ export const storageAccount = {
   type: STORAGE_ACCOUNT_TYPE,
   armType: "Microsoft.Storage/storageAccounts",
   label: "storage account",
-  // Network settings are properties of the account itself; its children (blob services, containers, private
-  // endpoint connections) do not change them.
-  childTypes: [],
+  // Network settings are properties of the account itself; its children (blob services, containers) do not change
+  // them. A private endpoint connection's write (a request, a decision) re-evaluates the account's connections.
+  childTypes: [`${STORAGE_ACCOUNT_TYPE}/privateendpointconnections`],
   // storage.json StorageAccountProperties and the models under it: every property typed boolean.
   booleanPaths: [
     "supportsHttpsTrafficOnly",
@@ -53,7 +53,7 @@ export const storageAccount = {
       clients.storage(id.subscriptionId).storageAccounts.getProperties(id.resourceGroup, id.name, options),
   },
   list: { apiVersion: STORAGE_API_VERSION, scopes: ["subscription", "resourceGroup"] },
-  writes: ["patch-storage-network"],
+  writes: ["patch-storage-network", "put-private-endpoint-connection"],
   readPermissions: ["Microsoft.Storage/storageAccounts/read"],
   consoleUrl: azurePortalUrl,
 } as const satisfies AzureKind;
