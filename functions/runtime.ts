@@ -1,10 +1,15 @@
 import type { InvocationContext } from "@azure/functions";
-import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
+import { azureGuardianDeps, azureReconcileDeps } from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
 import { formatLogLine, type Logger } from "../shared/log.ts";
-import { type DepsFactory, perInstance } from "../shared/runtime.ts";
+import {
+  type DepsFactory,
+  perInstance,
+  type ReconcileDepsFactory,
+  reconcilePerInstance,
+} from "../shared/runtime.ts";
 
-export type { DepsFactory } from "../shared/runtime.ts";
+export type { DepsFactory, ReconcileDepsFactory } from "../shared/runtime.ts";
 
 /** Structured JSON lines through the Functions host, so Application Insights keeps them per invocation. */
 export function contextLogger(context: InvocationContext): Logger {
@@ -20,4 +25,9 @@ export function contextLogger(context: InvocationContext): Logger {
 /** The deployed factory: clients once per Functions instance, logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
   return perInstance((log) => azureGuardianDeps(config(), log));
+}
+
+/** The reconcile's deployed factory (timer and page worker). */
+export function reconcileEnvironmentDeps(): ReconcileDepsFactory {
+  return reconcilePerInstance((log) => azureReconcileDeps(config(), process.env, log));
 }

@@ -1,9 +1,14 @@
-import { awsGuardianDeps } from "../shared/clouds/aws/runtime.ts";
+import { awsGuardianDeps, awsReconcileDeps } from "../shared/clouds/aws/runtime.ts";
 import { config } from "../shared/config.ts";
 import { jsonLogger, type Logger } from "../shared/log.ts";
-import { type DepsFactory, perInstance } from "../shared/runtime.ts";
+import {
+  type DepsFactory,
+  perInstance,
+  type ReconcileDepsFactory,
+  reconcilePerInstance,
+} from "../shared/runtime.ts";
 
-export type { DepsFactory } from "../shared/runtime.ts";
+export type { DepsFactory, ReconcileDepsFactory } from "../shared/runtime.ts";
 
 /** Lambda captures stdout per invocation: one JSON line per log record, each carrying the request id. */
 export const lambdaLogger = (requestId: string): Logger =>
@@ -12,4 +17,9 @@ export const lambdaLogger = (requestId: string): Logger =>
 /** Configuration and clients once per execution environment; logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
   return perInstance((log) => awsGuardianDeps(config(), log));
+}
+
+/** The reconcile's deployed factory (schedule and page worker). */
+export function reconcileEnvironmentDeps(): ReconcileDepsFactory {
+  return reconcilePerInstance((log) => awsReconcileDeps(config(), log));
 }

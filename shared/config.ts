@@ -48,6 +48,11 @@ const envSchema = z.object({
     .optional(),
   // Per-request timeout of EC2 calls (ms); connecting gets at most 3 s of it.
   GUARDIAN_AWS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
+  // The reconcile: the subscriptions it lists (Azure; the template sets the app's own), the SQS queue of its pages
+  // (AWS; the template sets it) and, for tests and the demo, an SQS endpoint.
+  GUARDIAN_AZURE_SUBSCRIPTIONS: list,
+  GUARDIAN_RECONCILE_QUEUE_URL: z.url().optional(),
+  GUARDIAN_SQS_ENDPOINT: z.url().optional(),
 });
 
 /** Everything the guardian reads from its environment, validated once. */
@@ -73,6 +78,7 @@ export interface GuardianConfig {
     requestTimeoutMs?: number;
   };
   aws: { region?: string; ec2Endpoint?: string; accountId?: string; timeoutMs?: number };
+  reconcile: { azureSubscriptions: readonly string[]; queueUrl?: string; sqsEndpoint?: string };
 }
 
 export function parseConfig(env: Record<string, string | undefined>): GuardianConfig {
@@ -105,6 +111,11 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT,
       accountId: e.GUARDIAN_AWS_ACCOUNT_ID,
       timeoutMs: e.GUARDIAN_AWS_TIMEOUT_MS,
+    }),
+    reconcile: Object.freeze({
+      azureSubscriptions: Object.freeze(e.GUARDIAN_AZURE_SUBSCRIPTIONS),
+      queueUrl: e.GUARDIAN_RECONCILE_QUEUE_URL,
+      sqsEndpoint: e.GUARDIAN_SQS_ENDPOINT,
     }),
   });
 }

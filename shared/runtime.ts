@@ -2,6 +2,7 @@ import { logAuditSink } from "./audit/index.ts";
 import type { Logger } from "./log.ts";
 import type { CloudPort, GuardianDeps, InvocationScope } from "./pipeline.ts";
 import type { Cloud } from "./types.ts";
+import type { ReconcileDeps } from "./usecases/reconcile.ts";
 
 /** Makes the pipeline's dependencies for one invocation, given that invocation's logger and what it knows. */
 export type DepsFactory = (log: Logger, invocation?: InvocationScope) => Promise<GuardianDeps>;
@@ -25,5 +26,21 @@ export function perInstance(build: DepsFactory): DepsFactory {
       clouds[cloud] = port.forInvocation?.(invocation) ?? port;
     }
     return { ...deps, log, audit: logAuditSink(log), clouds };
+  };
+}
+
+/** Makes the reconcile's dependencies for one invocation, given that invocation's logger. */
+export type ReconcileDepsFactory = (log: Logger) => Promise<ReconcileDeps>;
+
+/** As perInstance: clients, policy and queue once per instance; the logger and the audit sink per invocation. */
+export function reconcilePerInstance(build: ReconcileDepsFactory): ReconcileDepsFactory {
+  let base: Promise<ReconcileDeps> | undefined;
+  return async (log) => {
+    base ??= build(log).catch((error: unknown) => {
+      base = undefined;
+      throw error;
+    });
+    const deps = await base;
+    return { ...deps, guardian: { ...deps.guardian, log, audit: logAuditSink(log) } };
   };
 }

@@ -71,6 +71,30 @@ if (!firstEntry) throw new Error("the rule registry is empty");
 
 export const policyEntrySchema = z.discriminatedUnion("rule", [firstEntry, ...otherEntries]);
 
+const reconcileSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe("false: the scheduled reconcile does nothing"),
+    intervalHours: z
+      .int()
+      .min(1)
+      .max(168)
+      .default(24)
+      .describe(
+        "Hours between reconcile runs (1-168). The schedule ticks hourly (on the hour, UTC); a run starts on the ticks whose hour since the epoch is a multiple of this",
+      ),
+    maxWritesPerPage: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(50)
+      .describe(
+        "Blast-radius cap of one reconcile page: at most this many remediation writes; the rest are alerted",
+      ),
+  })
+  .describe(
+    "The scheduled reconcile: lists every resource of every kind in scope, page by page, and acts per policy as the event path does",
+  );
+
 export const policySchema = z
   .strictObject({
     $schema: z.string().optional(),
@@ -97,6 +121,7 @@ export const policySchema = z
       .max(100)
       .default(10)
       .describe("Blast-radius cap: at most this many remediation writes per event; the rest are alerted"),
+    reconcile: reconcileSchema.prefault({}),
     rules: z.array(policyEntrySchema).min(1),
   })
   .superRefine((policy, ctx) => {

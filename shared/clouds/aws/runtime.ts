@@ -8,12 +8,15 @@ import { type CloudPort, type GuardianDeps, type InvocationScope, ResourceLocks 
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
 import type { ResourceChange } from "../../types.ts";
+import type { PageQueue, ReconcileDeps } from "../../usecases/reconcile.ts";
+import { pageLister } from "../listers.ts";
 import type { CallCounter, CallOptions, ResourceReader, ResourceWriter } from "../ports.ts";
 import { type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
 import { isOwnAwsIdentity } from "./identity.ts";
 import { awsKindOf } from "./kinds/index.ts";
 import { AWS_SECURITY_GROUP_TYPE } from "./kinds/security-group.ts";
 import { AwsPrefixListReader, groupsReferencing, PrefixListResolver } from "./prefix-lists.ts";
+import { sqsClient, sqsPageQueue } from "./queue.ts";
 import { secretReader } from "./secrets.ts";
 import { AwsSecurityGroupReader } from "./security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "./security-group-writer.ts";
@@ -250,5 +253,42 @@ export async function awsGuardianDeps(
     log,
     locks: new ResourceLocks(),
     ...(cfg.budgetMs === undefined ? {} : { budgetMs: cfg.budgetMs }),
+  };
+}
+
+/**
+ * The reconcile's dependencies on AWS: the pipeline's, a lister over read clients, the SQS page queue and the
+ * region the Lambda runs in as the target.
+ */
+export async function awsReconcileDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: AwsRuntimeOverrides & { queue?: PageQueue } = {},
+): Promise<ReconcileDeps> {
+  const region = cfg.aws.region;
+  if (!region) throw new InputError("the reconcile needs AWS_REGION (the region it lists)");
+  const clients =
+    overrides.clients ??
+    regionalClients(
+      {
+        ...(cfg.aws.ec2Endpoint === undefined ? {} : { endpoint: cfg.aws.ec2Endpoint }),
+        timeouts: timeoutsOf(cfg),
+      },
+      region,
+    );
+  let queue = overrides.queue;
+  if (!queue) {
+    if (!cfg.reconcile.queueUrl) throw new InputError("the reconcile needs GUARDIAN_RECONCILE_QUEUE_URL");
+    queue = sqsPageQueue(
+      cfg.reconcile.queueUrl,
+      sqsClient({ region, ...(cfg.reconcile.sqsEndpoint ? { endpoint: cfg.reconcile.sqsEndpoint } : {}) }),
+    );
+  }
+  const guardian = await awsGuardianDeps(cfg, log, overrides);
+  return {
+    guardian,
+    lister: pageLister({ aws: clients, ...(overrides.counter ? { awsCounter: overrides.counter } : {}) }),
+    queue,
+    targets: [{ cloud: "aws", region }],
   };
 }

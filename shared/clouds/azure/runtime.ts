@@ -9,9 +9,12 @@ import type { Notifier } from "../../notify/types.ts";
 import { type DecisionStore, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
+import type { PageQueue, ReconcileDeps } from "../../usecases/reconcile.ts";
+import { pageLister } from "../listers.ts";
 import { identitiesFromToken } from "./identity.ts";
 import { azurePort } from "./index.ts";
 import { AzureNetwork } from "./network.ts";
+import { storagePageQueue, storageQueueClient } from "./queue.ts";
 
 export interface AzureRuntimeOverrides {
   credential?: TokenCredential;
@@ -75,4 +78,34 @@ async function defaultCredential(cfg: GuardianConfig): Promise<TokenCredential> 
   return new DefaultAzureCredential(
     cfg.azure.clientId ? { managedIdentityClientId: cfg.azure.clientId } : {},
   );
+}
+
+/**
+ * The reconcile's dependencies on Azure: the pipeline's, a lister over the same ARM clients, the Storage queue of
+ * its pages (the app's own storage account) and the configured subscriptions as targets.
+ */
+export async function azureReconcileDeps(
+  cfg: GuardianConfig,
+  env: Record<string, string | undefined>,
+  log: Logger,
+  overrides: AzureRuntimeOverrides & { queue?: PageQueue } = {},
+): Promise<ReconcileDeps> {
+  const credential = overrides.credential ?? (await defaultCredential(cfg));
+  const ca = cfg.azure.caFile ? await readFile(cfg.azure.caFile, "utf8") : undefined;
+  const network =
+    overrides.network ??
+    new AzureNetwork({
+      credential,
+      endpoint: cfg.azure.endpoint,
+      ca,
+      pollIntervalMs: cfg.azure.pollIntervalMs,
+      requestTimeoutMs: cfg.azure.requestTimeoutMs,
+    });
+  const guardian = await azureGuardianDeps(cfg, log, { ...overrides, credential, network });
+  return {
+    guardian,
+    lister: pageLister({ azure: network }),
+    queue: overrides.queue ?? storagePageQueue(storageQueueClient(env, credential)),
+    targets: cfg.reconcile.azureSubscriptions.map((subscriptionId) => ({ cloud: "azure", subscriptionId })),
+  };
 }
