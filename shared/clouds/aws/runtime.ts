@@ -263,7 +263,7 @@ export async function awsGuardianDeps(
 export async function awsReconcileDeps(
   cfg: GuardianConfig,
   log: Logger,
-  overrides: AwsRuntimeOverrides & { queue?: PageQueue } = {},
+  overrides: AwsRuntimeOverrides & { queue?: PageQueue; pageSize?: number } = {},
 ): Promise<ReconcileDeps> {
   const region = cfg.aws.region;
   if (!region) throw new InputError("the reconcile needs AWS_REGION (the region it lists)");
@@ -287,7 +287,11 @@ export async function awsReconcileDeps(
   const guardian = await awsGuardianDeps(cfg, log, overrides);
   return {
     guardian,
-    lister: pageLister({ aws: clients, ...(overrides.counter ? { awsCounter: overrides.counter } : {}) }),
+    lister: pageLister({
+      aws: clients,
+      ...(overrides.counter ? { awsCounter: overrides.counter } : {}),
+      ...(overrides.pageSize ? { awsPageSize: overrides.pageSize } : {}),
+    }),
     queue,
     targets: [{ cloud: "aws", region }],
   };
