@@ -230,10 +230,13 @@ export function deployedEntries(azure: unknown, awsText: string): DeployedEntry[
     }
     out.push({ side: "functions", name: kebab(runs), runs });
   }
-  // Timer-triggered functions (the private endpoint sweep) have no subscription resource: the template names them in
-  // `timerFunctions`, so that an entry without a schedule in the deployed app still fails the check.
-  const timers = z.array(z.string()).parse(armVariable(azure, "timerFunctions"));
-  for (const runs of timers) out.push({ side: "functions", name: kebab(runs), runs });
+  // Timer- and queue-triggered functions (the private endpoint sweep, the reconcile) have no subscription resource:
+  // the template names them in `timerFunctions` and `queueFunctions`, so that an entry the deployed app does not
+  // run still fails the check.
+  for (const variable of ["timerFunctions", "queueFunctions"]) {
+    const names = z.array(z.string()).parse(armVariable(azure, variable));
+    for (const runs of names) out.push({ side: "functions", name: kebab(runs), runs });
+  }
   for (const r of Object.values(parseCfn(awsText)).filter((x) => x.Type === "AWS::Lambda::Function")) {
     const handler = z.looseObject({ Handler: z.string() }).parse(r.Properties).Handler;
     const dot = handler.lastIndexOf(".");

@@ -42,11 +42,15 @@ describe("built entries", () => {
     expect(built.map((b) => `${b.side}/${b.name}`)).toEqual([
       "functions/on-change",
       "functions/sweep-private-endpoints",
+      "functions/reconcile",
+      "functions/reconcile-page",
       "lambdas/on-change",
+      "lambdas/reconcile",
+      "lambdas/reconcile-page",
     ]);
     const expected: Record<string, string[]> = {
-      functions: ["on-change.mjs", "sweep-private-endpoints.mjs"],
-      lambdas: ["on-change.mjs"],
+      functions: ["on-change.mjs", "reconcile-page.mjs", "reconcile.mjs", "sweep-private-endpoints.mjs"],
+      lambdas: ["on-change.mjs", "reconcile-page.mjs", "reconcile.mjs"],
     };
     for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));

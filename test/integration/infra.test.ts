@@ -53,6 +53,16 @@ const awsText = readFileSync(AWS_TEMPLATE, "utf8");
 const azure: unknown = JSON.parse(azureText);
 const aws = parseCfn(awsText);
 const derived = deriveInfra();
+/** Every entry the templates deploy, as scripts/build.ts ships them. */
+const SHIPPED = [
+  "functions/on-change",
+  "functions/sweep-private-endpoints",
+  "functions/reconcile",
+  "functions/reconcile-page",
+  "lambdas/on-change",
+  "lambdas/reconcile",
+  "lambdas/reconcile-page",
+];
 
 type Json = Record<string, unknown>;
 const isRecord = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -214,15 +224,15 @@ describe("AWS CloudFormation template", () => {
 
   it("ships exactly the entries the templates deploy, and every entry in the repository is deployed", async () => {
     const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
-    expect(shipped).toEqual([
-      "functions/on-change",
-      "functions/sweep-private-endpoints",
-      "lambdas/on-change",
-    ]);
+    expect(shipped).toEqual(SHIPPED);
     expect(deployedEntries(azure, awsText)).toEqual([
       { side: "functions", name: "on-change", runs: "onChange" },
       { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
+      { side: "functions", name: "reconcile", runs: "reconcile" },
+      { side: "functions", name: "reconcile-page", runs: "reconcilePage" },
       { side: "lambdas", name: "on-change", runs: "handler" },
+      { side: "lambdas", name: "reconcile", runs: "handler" },
+      { side: "lambdas", name: "reconcile-page", runs: "handler" },
     ]);
     // No dormant entry point: every file beside the shared runtime is one a template deploys.
     const files = ["functions", "lambdas"].flatMap((side) =>
@@ -230,12 +240,16 @@ describe("AWS CloudFormation template", () => {
         .filter((f) => f.endsWith(".ts") && f !== "runtime.ts")
         .map((f) => `${side}/${f.replace(/\.ts$/, "")}`),
     );
-    expect(files.sort()).toEqual(shipped);
+    expect(files.sort()).toEqual([...shipped].sort());
     // Each Azure entry registers only the function the subscription delivers to, and no HTTP trigger.
     const source = read("functions/on-change.ts");
-    expect([...source.matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]])).toEqual([
-      ["eventGrid", "onChange"],
-    ]);
+    const registered = (file: string) =>
+      [...read(file).matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]]);
+    expect(registered("functions/on-change.ts")).toEqual([["eventGrid", "onChange"]]);
+    // The timer and queue functions the template names in its timerFunctions and queueFunctions.
+    expect(registered("functions/reconcile.ts")).toEqual([["timer", "reconcile"]]);
+    expect(registered("functions/reconcile-page.ts")).toEqual([["storageQueue", "reconcilePage"]]);
+    expect(source).toContain("app.eventGrid");
     // A template that wires an entry the repository lacks fails the build instead of shipping less.
     const moved = JSON.parse(
       azureText.replace(`"functionName": "onChange"`, `"functionName": "onChangeHttp"`),
@@ -327,9 +341,19 @@ describe("AWS CloudFormation template", () => {
     ]);
   });
 
-  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queue and its secrets", () => {
-    const statements = awsRoleStatements(aws);
-    expect(new Set(statements.map((s) => s.role))).toEqual(new Set([roleId]));
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queues and its secrets", () => {
+    const all = awsRoleStatements(aws);
+    expect(new Set(all.map((s) => s.role))).toEqual(new Set([roleId, "SchedulerRole"]));
+    // The scheduler may start the reconcile and dead-letter a tick it could not deliver, nothing else.
+    expect(
+      all
+        .filter((s) => s.role === "SchedulerRole")
+        .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource })),
+    ).toEqual([
+      { actions: ["lambda:InvokeFunction"], resource: getAtt("ReconcileFunction", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+    ]);
+    const statements = all.filter((s) => s.role === roleId);
     for (const { statement } of statements) {
       const actions = actionsOf(statement);
       for (const action of actions) expect(action).not.toMatch(/\*/);
@@ -356,7 +380,59 @@ describe("AWS CloudFormation template", () => {
     expect(others.filter((o) => !o.actions.some((a) => a.startsWith("secretsmanager:")))).toEqual([
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt("ReconcileQueue", "Arn") },
+      {
+        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        resource: getAtt("ReconcileQueue", "Arn"),
+      },
     ]);
+  });
+
+  it("schedules the reconcile hourly and caps its page workers; failed pages end in the dead-letter queue", () => {
+    const schedule = cfnProps(aws.ReconcileSchedule);
+    expect(schedule).toMatchObject({
+      ScheduleExpression: "cron(0 * * * ? *)",
+      ScheduleExpressionTimezone: "UTC",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: getAtt("ReconcileFunction", "Arn"),
+        RoleArn: getAtt("SchedulerRole", "Arn"),
+        DeadLetterConfig: { Arn: getAtt(queueId, "Arn") },
+      },
+    });
+    expect(cfnProps(aws.ReconcileFunction)).toMatchObject({
+      Handler: "reconcile.handler",
+      ReservedConcurrentExecutions: 1,
+    });
+    const worker = cfnProps(aws.ReconcilePageFunction);
+    expect(worker).toMatchObject({
+      Handler: "reconcile-page.handler",
+      ReservedConcurrentExecutions: { Ref: "ReconcileConcurrency" },
+    });
+    expect(cfnProps(aws.ReconcilePageEventSource)).toEqual({
+      EventSourceArn: getAtt("ReconcileQueue", "Arn"),
+      FunctionName: { Ref: "ReconcilePageFunction" },
+      BatchSize: 1,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      ScalingConfig: { MaximumConcurrency: { Ref: "ReconcileConcurrency" } },
+    });
+    const queue = cfnProps(aws.ReconcileQueue);
+    // The visibility timeout outlasts the worker's timeout, so a page still running is not handed out twice.
+    expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(worker.Timeout));
+    expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(queueId, "Arn"), maxReceiveCount: 5 });
+    for (const id of ["ReconcileFunction", "ReconcilePageFunction"]) {
+      const env = (cfnProps(aws[id]).Environment as { Variables: Json }).Variables;
+      expect(env.GUARDIAN_RECONCILE_QUEUE_URL).toEqual({ Ref: "ReconcileQueue" });
+      for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS"))
+        expect(configKeys()).toContain(name);
+    }
+    // Azure: one page per invocation per instance; the poison queue after five attempts.
+    expect(JSON.parse(read("host.json")).extensions.queues).toEqual({
+      batchSize: 1,
+      newBatchThreshold: 0,
+      maxDequeueCount: 5,
+      messageEncoding: "base64",
+    });
   });
 
   it("routes CloudTrail EC2 calls with retries and a dead-letter queue, and dead-letters failed invocations", () => {
