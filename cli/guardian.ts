@@ -240,9 +240,20 @@ export function program(): Command {
   cmd
     .command("demo")
     .description("start the emulators, play real-shaped changes and show what the guardian does (npm start)")
-    .action(async () => {
+    .option(
+      "--serve",
+      "leave the emulators running afterwards and print how to point `guardian scan` at them",
+    )
+    .option("--report-dir <dir>", "where the demo scan writes report.html and report.sarif")
+    .action(async (opts: { serve?: boolean; reportDir?: string }) => {
       const { runDemo } = await import("../demo/run.ts");
-      const ok = await runDemo({ print });
+      const serveUntil = opts.serve
+        ? new Promise<void>((resolve) => process.once("SIGINT", () => resolve()))
+        : undefined;
+      const ok = await runDemo(
+        { print },
+        { ...(opts.reportDir ? { reportDir: opts.reportDir } : {}), ...(serveUntil ? { serveUntil } : {}) },
+      );
       if (!ok) throw new Exit(1);
     });
 

@@ -32,6 +32,13 @@ export interface AwsDemoIO {
   sink: WebhookSink;
   /** The policy the guardian loads; the shipped baseline by default. */
   policyFile?: string;
+  /** Given, moto is left running after the scenario and handed over to the caller, who stops it. */
+  keep?: (estate: AwsDemoEstate) => void;
+}
+
+export interface AwsDemoEstate {
+  moto: MotoServer;
+  region: string;
 }
 
 const REGION = "us-east-1";
@@ -156,6 +163,7 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
   }
   const ec2 = ec2ClientFor(moto.endpoint);
   const guardianEc2 = ec2ClientFor(moto.endpoint);
+  let kept = false;
   try {
     print(`moto (EC2) on ${moto.endpoint}; webhook sink on ${sink.url}`);
 
@@ -316,10 +324,14 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
     ];
     const failed = checks.filter(([, ok]) => !ok);
     for (const [name] of failed) print(`  ✘ expected: ${name}`);
+    if (io.keep) {
+      io.keep({ moto, region: REGION });
+      kept = true;
+    }
     return failed.length === 0;
   } finally {
     ec2.destroy();
     guardianEc2.destroy();
-    await moto.stop();
+    if (!kept) await moto.stop();
   }
 }

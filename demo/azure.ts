@@ -8,6 +8,7 @@ import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../shared/config.ts";
 import type { AuditRecord } from "../shared/types.ts";
 import {
+  type ArmEmulator,
   DEFAULT_SUBSCRIPTION_ID,
   mintToken,
   networkClientFor,
@@ -21,6 +22,19 @@ export interface DemoIO {
   print(text: string): void;
   sink: WebhookSink;
   policyFile: string;
+  /**
+   * Given, the emulator is left running after the scenario and handed over (with the token of the guardian's
+   * identity) to the caller, who stops it; the demo's scan and `guardian demo --serve` use it.
+   */
+  keep?: (estate: AzureDemoEstate) => void;
+}
+
+export interface AzureDemoEstate {
+  emulator: ArmEmulator;
+  subscriptionId: string;
+  resourceGroup: string;
+  /** A bearer token of the guardian's identity (GUARDIAN_AZURE_ACCESS_TOKEN). */
+  token: string;
 }
 
 const RG = "rg-qubole";
@@ -99,6 +113,7 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
   const { print, sink } = io;
   const emu = await startArmEmulator({ lroPolls: 1 });
   const dir = await mkdtemp(path.join(tmpdir(), "guardian-demo-"));
+  let kept = false;
   try {
     await writeFile(path.join(dir, "arm-ca.pem"), emu.ca);
     const client = (token: string) => networkClientFor(emu, token);
@@ -350,9 +365,13 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
     print(
       `  ARM requests: ${emu.requests.length} (${emu.requests.filter((r) => r.method !== "GET").length} writes incl. polls).`,
     );
+    if (io.keep) {
+      io.keep({ emulator: emu, subscriptionId: SUB, resourceGroup: RG, token: people.guardian });
+      kept = true;
+    }
     return checks;
   } finally {
-    await emu.stop();
+    if (!kept) await emu.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }
