@@ -11,6 +11,7 @@ beforeAll(async () => {
     "remediate",
     "throughput",
     "storms",
+    "scan",
   ]);
 }, 180_000);
 
@@ -115,5 +116,27 @@ describe("npm run bench (smoke)", () => {
       expect(s.peakRssMb).toBeGreaterThan(0);
       expect(s.peakRssMb).toBeGreaterThanOrEqual(s.rssAfterImportMb);
     }
+  });
+
+  it("scans the seeded estates completely, finds their open resources, and pull and push revoke the same groups", () => {
+    const scan = results.scan;
+    if (!scan) throw new Error("no scan section");
+    expect(scan.rows.map((r) => [r.cloud, r.resources])).toEqual([
+      ["azure", QUICK.scanNsgs[0]],
+      ["azure", QUICK.scanNsgs[1]],
+      ["aws", QUICK.scanSgs[0]],
+    ]);
+    for (const row of scan.rows) {
+      expect(row.complete).toBe(true);
+      // Every seeded resource listed (moto adds each VPC's default group), and the open ones found.
+      expect(row.listed).toBeGreaterThanOrEqual(row.resources);
+      expect(row.findings).toBeGreaterThan(0);
+    }
+    const p = scan.pullVsPush;
+    expect(p.open).toBe(Math.ceil(QUICK.pullGroups / 2));
+    expect(p.revokedByPull).toBe(p.open);
+    expect(p.revokedByPush).toBe(p.open);
+    expect(p.pullCalls.writes).toBe(p.open);
+    expect(p.pushCalls.writes).toBe(p.open);
   });
 });
