@@ -48,7 +48,7 @@ const credential = staticTokenCredential(mintToken({ oid: "0a9b8c7d-6e5f-4a3b-8c
 /** A fresh Functions instance (both functions share the app's factory, as they do when deployed). */
 function handlers() {
   const env = { AzureWebJobsStorage: azurite.connectionString };
-  const cfg = parseConfig({ GUARDIAN_AZURE_SUBSCRIPTIONS: SUB, GUARDIAN_DRY_RUN: "false" });
+  const cfg = parseConfig({ AZURE_SUBSCRIPTION_ID: SUB, GUARDIAN_DRY_RUN: "false" });
   const deps = reconcilePerInstance((log) =>
     azureReconcileDeps(cfg, env, log, { policy, notifiers: [], credential, network }),
   );

@@ -106,6 +106,12 @@ export async function azureReconcileDeps(
     guardian,
     lister: pageLister({ azure: network }),
     queue: overrides.queue ?? storagePageQueue(storageQueueClient(env, credential)),
-    targets: cfg.reconcile.azureSubscriptions.map((subscriptionId) => ({ cloud: "azure", subscriptionId })),
+    // The listed subscriptions, else the app's own (AZURE_SUBSCRIPTION_ID, which the template sets).
+    targets: (cfg.reconcile.azureSubscriptions.length > 0
+      ? cfg.reconcile.azureSubscriptions
+      : cfg.azure.subscriptionId
+        ? [cfg.azure.subscriptionId]
+        : []
+    ).map((subscriptionId) => ({ cloud: "azure", subscriptionId })),
   };
 }
