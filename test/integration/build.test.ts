@@ -41,9 +41,9 @@ describe("built entries", () => {
   it("are exactly the entries the templates deploy: no HTTP entry or other undeployed function ships", async () => {
     expect(built.map((b) => `${b.side}/${b.name}`)).toEqual([
       "functions/on-change",
-      "functions/sweep-private-endpoints",
       "functions/reconcile",
       "functions/reconcile-page",
+      "functions/sweep-private-endpoints",
       "lambdas/on-change",
       "lambdas/reconcile",
       "lambdas/reconcile-page",

@@ -56,9 +56,9 @@ const derived = deriveInfra();
 /** Every entry the templates deploy, as scripts/build.ts ships them. */
 const SHIPPED = [
   "functions/on-change",
-  "functions/sweep-private-endpoints",
   "functions/reconcile",
   "functions/reconcile-page",
+  "functions/sweep-private-endpoints",
   "lambdas/on-change",
   "lambdas/reconcile",
   "lambdas/reconcile-page",
