@@ -1,7 +1,8 @@
 #!/usr/bin/env node
+import { existsSync, readFileSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Command, Option } from "commander";
 import { isOwnAwsIdentity } from "../shared/clouds/aws/identity.ts";
 import { InputError } from "../shared/errors.ts";
@@ -15,8 +16,33 @@ import { readJsonInput } from "./input.ts";
 import { registerScan } from "./scan.ts";
 import { renderTable } from "./table.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * The package's root: `..` from cli/guardian.ts in a clone, `../../..` from the bundle in dist/cli/bundle/ of an
+ * installed package. Found by walking up to the directory holding package.json and the shipped baseline policy.
+ */
+function packageRoot(): string {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5; i++) {
+    if (existsSync(path.join(dir, "package.json")) && existsSync(path.join(dir, "policies", "baseline.yaml")))
+      return dir;
+    dir = path.dirname(dir);
+  }
+  return path.resolve(import.meta.dirname, "..");
+}
+
+const root = packageRoot();
 const defaultPolicy = path.join(root, "policies", "baseline.yaml");
+// The demo needs the emulators in test/harness: it runs from a clone (`npm start`), not from an installed package.
+const demoModule = path.join(root, "demo", "run.ts");
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(root, "package.json"), "utf8")) as { version?: unknown };
+    return typeof pkg.version === "string" ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+}
 
 /** Exit codes: 0 compliant, 1 findings, 2 bad input. */
 class Exit extends Error {
@@ -35,6 +61,7 @@ const policyOption = () =>
 export function program(): Command {
   const cmd = new Command("guardian")
     .description("network-guardian: evaluate cloud network resources and events against your policy")
+    .version(packageVersion(), "-v, --version", "print the version")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -76,7 +103,7 @@ export function program(): Command {
       else {
         const exempt = result.findings.length - counted.length;
         print(
-          `${evaluated} resource(s) evaluated, ${counted.length} finding(s)${exempt ? `, ${exempt} exempt` : ""}`,
+          `${count(evaluated, "resource")} evaluated, ${count(counted.length, "finding")}${exempt ? `, ${exempt} exempt` : ""}`,
         );
         if (result.findings.length > 0) {
           print(
@@ -194,7 +221,7 @@ export function program(): Command {
     .description("check a policy file; errors name the YAML path and line")
     .action(async (file: string) => {
       const policy = await loadPolicyFile(file);
-      print(`${file}: valid (${policy.rules.length} rules${policy.dryRun ? ", dry-run" : ""})`);
+      print(`${file}: valid (${count(policy.rules.length, "rule")}${policy.dryRun ? ", dry-run" : ""})`);
     });
   policyCmd
     .command("compile")
@@ -212,7 +239,7 @@ export function program(): Command {
       // The document as written (defaults stay implicit), so reading it back validates to the same policy.
       await writeFile(opts.out, `${JSON.stringify(data, null, 2)}\n`);
       print(
-        `${opts.out}: compiled from ${file} (${policy.rules.length} rules${policy.dryRun ? ", dry-run" : ""})`,
+        `${opts.out}: compiled from ${file} (${count(policy.rules.length, "rule")}${policy.dryRun ? ", dry-run" : ""})`,
       );
     });
   policyCmd
@@ -237,17 +264,27 @@ export function program(): Command {
       }
     });
 
-  cmd
-    .command("demo")
-    .description("start the emulators, play real-shaped changes and show what the guardian does (npm start)")
-    .action(async () => {
-      const { runDemo } = await import("../demo/run.ts");
-      const ok = await runDemo({ print });
-      if (!ok) throw new Exit(1);
-    });
+  if (existsSync(demoModule)) {
+    cmd
+      .command("demo")
+      .description(
+        "start the emulators, play real-shaped changes and show what the guardian does (npm start)",
+      )
+      .action(async () => {
+        // Imported by a computed path so the bundled command does not carry the emulators.
+        const { runDemo } = (await import(pathToFileURL(demoModule).href)) as typeof import("../demo/run.ts");
+        const ok = await runDemo({ print });
+        if (!ok) throw new Exit(1);
+      });
+  }
 
   registerScan(cmd, { print, exit: (code) => new Exit(code), policyDefault: defaultPolicy });
   return cmd;
+}
+
+/** `1 rule`, `3 rules`. */
+export function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
 function print(text: string) {
@@ -260,6 +297,11 @@ function shortId(id: string): string {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  // `guardian rules | head`: a reader that stops early is not an error worth a stack trace.
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(process.exitCode ?? 0);
+  });
   try {
     await program().parseAsync(argv, { from: "user" });
     return 0;
@@ -286,6 +328,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+// `node cli/guardian.ts` in a clone; the installed command runs through cli/run.ts instead.
+if (import.meta.main) {
   process.exitCode = await main(process.argv.slice(2));
 }

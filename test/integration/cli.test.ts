@@ -174,7 +174,7 @@ describe("guardian evaluate", () => {
     );
     const run = await guardian("evaluate", file);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("1 resource(s) evaluated, 0 finding(s)");
+    expect(run.stdout).toContain("1 resource evaluated, 0 findings");
   });
 
   it("exits 2 with a clear message on bad input", async () => {
