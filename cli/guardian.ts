@@ -1,20 +1,29 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from "node:fs";
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { Command, Option } from "commander";
 import { isOwnAwsIdentity } from "../shared/clouds/aws/identity.ts";
-import { InputError } from "../shared/errors.ts";
+import { fileProblem, InputError } from "../shared/errors.ts";
+import { expiredExemptions } from "../shared/policy/evaluate.ts";
 import { isJsonPolicyFile, readPolicyText } from "../shared/policy/file.ts";
 import { formatProblem, loadPolicyFile, PolicyError, parsePolicyDocument } from "../shared/policy/load.ts";
 import { policyJsonSchema } from "../shared/policy/schema.ts";
 import { ruleRegistry } from "../shared/rules/index.ts";
-import { evaluateSnapshots, explainEvent } from "../shared/usecases/offline.ts";
+import type { Snapshot } from "../shared/types.ts";
+import { type RecognisedInput, recogniseInput } from "../shared/usecases/inputs.ts";
+import {
+  evaluateSnapshots,
+  explainEvent,
+  type FindingView,
+  type NotEvaluated,
+  statesFromEvents,
+} from "../shared/usecases/offline.ts";
 import { snapshotsFromJson } from "../shared/usecases/snapshots.ts";
 import { readJsonInput } from "./input.ts";
+import { count, renderExplanation, renderFindings } from "./output.ts";
 import { registerScan } from "./scan.ts";
-import { renderTable } from "./table.ts";
 
 /**
  * The package's root: `..` from cli/guardian.ts in a clone, `../../..` from the bundle in dist/cli/bundle/ of an
@@ -44,7 +53,13 @@ function packageVersion(): string {
   }
 }
 
-/** Exit codes: 0 compliant, 1 findings, 2 bad input. */
+/**
+ * Exit codes, documented in the README: 0 evaluated and compliant; 1 findings; 2 bad input or set-up (a file that
+ * cannot be read or recognised, an invalid policy, a resource no rule evaluates), reported even when other files had
+ * findings, because the run is incomplete; 3 nothing was evaluated (an empty list, events that show no resource).
+ */
+export const EXIT = { compliant: 0, findings: 1, badInput: 2, nothingEvaluated: 3 } as const;
+
 class Exit extends Error {
   readonly code: number;
   constructor(code: number) {
@@ -56,27 +71,59 @@ class Exit extends Error {
 const formatOption = () =>
   new Option("--format <format>", "output format").choices(["table", "json"]).default("table");
 const policyOption = () =>
-  new Option("--policy <file>", "policy file").default(defaultPolicy, "policies/baseline.yaml");
+  new Option("--policy <file>", "policy file").default(defaultPolicy, "the shipped policies/baseline.yaml");
+
+/** Item by item: spreading a list into push() fails above about 125,000 items. */
+function append<T>(target: T[], items: readonly T[]): void {
+  for (const item of items) target.push(item);
+}
+
+function warn(kind: "error" | "note" | "warning", text: string) {
+  process.stderr.write(`${kind}: ${text}\n`);
+}
+
+/** A resource file's snapshots; events in it count only for what they show of a resource (stateFromEvent). */
+function snapshotsOf(
+  input: RecognisedInput,
+  notes: string[],
+): { snapshots: Snapshot[]; unevaluated: string[] } {
+  const snapshots: Snapshot[] = [];
+  for (const r of input.resources) append(snapshots, snapshotsFromJson(r.value, r.source));
+  const { states, unevaluated } = statesFromEvents(input.events);
+  for (const s of states) {
+    snapshots.push(s.snapshot);
+    notes.push(`${s.source}: ${s.note}`);
+  }
+  return { snapshots, unevaluated: unevaluated.map((u) => `${u.source}: ${u.reason}`) };
+}
 
 export function program(): Command {
   const cmd = new Command("guardian")
     .description("network-guardian: evaluate cloud network resources and events against your policy")
     .version(packageVersion(), "-v, --version", "print the version")
     .exitOverride()
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 evaluated and compliant, 1 findings, 2 bad input, 3 nothing was evaluated.",
+    );
 
   cmd
     .command("evaluate")
     .description(
-      "evaluate resource snapshots exactly as the cloud APIs return them (ARM GET JSON, DescribeSecurityGroups)",
+      "evaluate resources as you captured them: ARM GET / az rest / az network nsg show output, aws ec2 describe-security-groups output, or events that carry the resource or the change (CloudTrail, EventBridge, SQS, Event Grid)",
     )
-    .argument("<resource.json...>", "files with one resource, a list response, or an array")
+    .argument("<file...>", "JSON files; each is recognised by its shape")
     .addOption(policyOption())
     .addOption(formatOption())
     .action(async (files: string[], opts: { policy: string; format: string }) => {
       const policy = await loadPolicyFile(opts.policy);
       // File by file: only findings are kept, so memory follows what is found, not how much is read.
-      const result: ReturnType<typeof evaluateSnapshots> = { findings: [], notEvaluated: [] };
+      const findings: FindingView[] = [];
+      const notEvaluated: NotEvaluated[] = [];
+      const errors: string[] = [];
+      const notes: string[] = [];
+      const unevaluated: string[] = [];
       let evaluated = 0;
       // Reads run a few files ahead of evaluation, so the disk and the CPU overlap while memory stays bounded.
       const ahead = 16;
@@ -86,44 +133,54 @@ export function program(): Command {
         read.catch(() => undefined);
         return read;
       };
-      const reads = files.slice(0, ahead).map(readAhead);
+      const reads: Promise<unknown>[] = files.slice(0, ahead).map(readAhead);
       for (const [i, file] of files.entries()) {
         const next = files[i + ahead];
         if (next !== undefined) reads.push(readAhead(next));
-        const snapshots = snapshotsFromJson(await reads[i], file);
-        reads[i] = Promise.resolve(undefined);
-        const part = evaluateSnapshots(policy, snapshots);
-        // One by one: spreading a list into push() fails above about 125,000 items.
-        for (const finding of part.findings) result.findings.push(finding);
-        for (const item of part.notEvaluated) result.notEvaluated.push(item);
-        evaluated += snapshots.length;
-      }
-      const counted = result.findings.filter((f) => f.exempt === undefined);
-      if (opts.format === "json") print(JSON.stringify(result, null, 2));
-      else {
-        const exempt = result.findings.length - counted.length;
-        print(
-          `${count(evaluated, "resource")} evaluated, ${count(counted.length, "finding")}${exempt ? `, ${exempt} exempt` : ""}`,
-        );
-        if (result.findings.length > 0) {
-          print(
-            renderTable(
-              ["severity", "policy rule", "resource", "message"],
-              result.findings.map((f) => [
-                f.exempt ? `exempt (${f.severity})` : f.severity,
-                f.policyRule,
-                shortId(f.resourceId),
-                f.exempt ? `${f.message} — ${f.exempt}` : f.message,
-              ]),
-            ),
-          );
+        try {
+          const input = recogniseInput(await reads[i], file);
+          reads[i] = Promise.resolve(undefined);
+          append(notes, input.notes);
+          append(errors, input.problems);
+          const part = snapshotsOf(input, notes);
+          append(unevaluated, part.unevaluated);
+          const result = evaluateSnapshots(policy, part.snapshots);
+          append(findings, result.findings);
+          append(notEvaluated, result.notEvaluated);
+          evaluated += part.snapshots.length - result.notEvaluated.length;
+          if (part.snapshots.length === 0 && part.unevaluated.length === 0) {
+            unevaluated.push(`${file}: ${input.shape}, with nothing in it to evaluate`);
+          }
+        } catch (error) {
+          // One bad file is reported; the others are still evaluated.
+          if (!(error instanceof InputError)) throw error;
+          reads[i] = Promise.resolve(undefined);
+          errors.push(error.message);
         }
       }
-      if (result.notEvaluated.length > 0) {
-        for (const n of result.notEvaluated) process.stderr.write(`error: ${n.resourceId}: ${n.reason}\n`);
-        throw new Exit(2);
+      for (const e of errors) warn("error", e);
+      for (const n of notEvaluated) warn("error", `${n.resourceId}: ${n.reason}`);
+      for (const n of notes) warn("note", n);
+      for (const u of unevaluated) warn("note", `not evaluated: ${u}`);
+      const counted = findings.filter((f) => f.exempt === undefined);
+      if (opts.format === "json") {
+        print(JSON.stringify({ evaluated, findings, notEvaluated, errors, notes, unevaluated }, null, 2));
+      } else {
+        const exempt = findings.length - counted.length;
+        const left = errors.length + notEvaluated.length;
+        print(
+          `${count(evaluated, "resource")} evaluated, ${count(counted.length, "finding")}` +
+            `${exempt ? ` (and ${exempt} exempt)` : ""}` +
+            `${left ? `; ${count(left, "problem")} (see above)` : ""}`,
+        );
+        if (findings.length > 0) print(`\n${renderFindings(findings)}`);
       }
-      if (counted.length > 0) throw new Exit(1);
+      if (errors.length > 0 || notEvaluated.length > 0) throw new Exit(EXIT.badInput);
+      if (counted.length > 0) throw new Exit(EXIT.findings);
+      if (evaluated === 0) {
+        warn("error", "nothing was evaluated (see the notes above)");
+        throw new Exit(EXIT.nothingEvaluated);
+      }
     });
 
   cmd
@@ -131,9 +188,12 @@ export function program(): Command {
     .description("show, offline, what the guardian would do with a captured event")
     .requiredOption(
       "--event <event.json>",
-      "one event, an array, or a batch (Event Grid, CloudEvents, EventBridge)",
+      "the captured event(s): Event Grid (either schema), EventBridge, an SQS/SNS batch, CloudTrail records or log files",
     )
-    .option("--resource <snapshot.json...>", "the resource as the API returns it, standing in for the read")
+    .option(
+      "--resource <resource.json...>",
+      "the resource as you captured it (as evaluate takes it), standing in for the read",
+    )
     .option(
       "--self <identity...>",
       "the guardian's own identities (object/app ids, role ARNs); default GUARDIAN_SELF_IDENTITIES",
@@ -149,10 +209,22 @@ export function program(): Command {
         format: string;
       }) => {
         const policy = await loadPolicyFile(opts.policy);
-        const event = await readJsonInput(opts.event);
-        const resources = [];
+        const input = recogniseInput(await readJsonInput(opts.event), opts.event);
+        if (input.events.length === 0 && input.resources.length > 0) {
+          throw new InputError(
+            `${opts.event} is ${input.shape}, a resource rather than an event: pass it with --resource, or run guardian evaluate ${opts.event}`,
+          );
+        }
+        const resources: Snapshot[] = [];
         for (const file of opts.resource ?? []) {
-          for (const snapshot of snapshotsFromJson(await readJsonInput(file), file)) resources.push(snapshot);
+          const given = recogniseInput(await readJsonInput(file), file);
+          if (given.events.length > 0) {
+            throw new InputError(
+              `${file} is ${given.shape}, an event rather than a resource: pass it with --event`,
+            );
+          }
+          for (const note of given.notes) warn("note", note);
+          for (const r of given.resources) append(resources, snapshotsFromJson(r.value, r.source));
         }
         const self =
           opts.self ??
@@ -160,57 +232,41 @@ export function program(): Command {
             .split(",")
             .map((s) => s.trim())
             .filter(Boolean);
-        const result = await explainEvent(policy, event, resources, self, (actor) =>
+        const result = await explainEvent(policy, input.events, resources, self, (actor) =>
           isOwnAwsIdentity(actor, self),
         );
-        if (opts.format === "json") print(JSON.stringify(result, null, 2));
-        else {
-          print(
-            renderTable(
-              ["event", "what", "resource", "actor"],
-              result.changes.map((c) =>
-                "skipped" in c
-                  ? [c.eventId ?? "-", `skipped: ${c.skipped}`, c.detail, ""]
-                  : [
-                      c.eventId,
-                      `${c.operation} (${c.operationName})${c.note ? ` — ${c.note}` : ""}`,
-                      shortId(c.resourceId),
-                      c.actor.name ?? "-",
-                    ],
-              ),
-            ),
-          );
-          if (result.findings.length > 0) {
-            print(
-              renderTable(
-                ["severity", "policy rule", "message"],
-                result.findings.map((f) => [f.severity, f.policyRule, f.message]),
-              ),
-            );
-            print(
-              renderTable(
-                ["policy rule", "mode", "would do"],
-                result.actions.map((a) => [a.policyRule, a.mode, a.wouldDo]),
-              ),
-            );
-          }
-        }
+        for (const p of input.problems) warn("error", p);
+        for (const n of input.notes) warn("note", n);
         const malformed = result.changes.filter((c) => "skipped" in c && c.skipped === "malformed");
-        for (const c of malformed)
-          if ("skipped" in c) process.stderr.write(`error: malformed event: ${c.detail}\n`);
+        for (const c of malformed) if ("skipped" in c) warn("error", `malformed event: ${c.detail}`);
         // A Describe of many groups alongside one event is normal; a --resource matching nothing at all is a mistake.
         const noneUsed = resources.length > 0 && result.unusedResources.length === resources.length;
         if (noneUsed) {
-          process.stderr.write(
-            `error: no --resource snapshot matches a change in the event (${result.unusedResources.join(", ")}): nothing was evaluated\n`,
+          warn(
+            "error",
+            `no --resource matches a change in the event (${result.unusedResources.join(", ")}): it was not used`,
           );
         }
-        const unevaluated = result.changes.filter((c) => "evaluated" in c && !c.evaluated && c.note);
-        for (const c of unevaluated) {
-          if ("note" in c) process.stderr.write(`note: ${c.resourceId} not evaluated: ${c.note}\n`);
+        const needsResource = result.changes.filter((c) => "needsResource" in c && c.needsResource === true);
+        // The table says it in place; JSON readers get it on stderr too.
+        if (opts.format === "json") {
+          for (const c of needsResource)
+            if ("resourceId" in c) warn("note", `${c.resourceId} not evaluated: ${c.note}`);
         }
-        if (malformed.length > 0 || noneUsed) throw new Exit(2);
-        if (result.findings.some((f) => f.exempt === undefined)) throw new Exit(1);
+        if (opts.format === "json") print(JSON.stringify(result, null, 2));
+        else if (result.changes.length === 0) print(`${opts.event}: ${input.shape}, with no event in it`);
+        else print(renderExplanation(result));
+        if (malformed.length > 0 || noneUsed || input.problems.length > 0) throw new Exit(EXIT.badInput);
+        if (result.findings.some((f) => f.exempt === undefined)) throw new Exit(EXIT.findings);
+        if (needsResource.length > 0 || result.changes.length === 0) {
+          warn(
+            "error",
+            result.changes.length === 0
+              ? "nothing was evaluated: the input holds no event"
+              : `nothing was evaluated for ${count(needsResource.length, "change")}: pass the resource with --resource`,
+          );
+          throw new Exit(EXIT.nothingEvaluated);
+        }
       },
     );
 
@@ -222,6 +278,12 @@ export function program(): Command {
     .action(async (file: string) => {
       const policy = await loadPolicyFile(file);
       print(`${file}: valid (${count(policy.rules.length, "rule")}${policy.dryRun ? ", dry-run" : ""})`);
+      for (const e of expiredExemptions(policy, new Date())) {
+        warn(
+          "warning",
+          `${e.path} (${e.entry}): the exemption of ${e.resourceId} expired on ${e.expires} and no longer applies (${e.reason})`,
+        );
+      }
     });
   policyCmd
     .command("compile")
@@ -237,7 +299,7 @@ export function program(): Command {
       }
       const { policy, data } = parsePolicyDocument(await readPolicyText(file), file);
       // The document as written (defaults stay implicit), so reading it back validates to the same policy.
-      await writeFile(opts.out, `${JSON.stringify(data, null, 2)}\n`);
+      await writeOut(opts.out, `${JSON.stringify(data, null, 2)}\n`);
       print(
         `${opts.out}: compiled from ${file} (${count(policy.rules.length, "rule")}${policy.dryRun ? ", dry-run" : ""})`,
       );
@@ -248,8 +310,10 @@ export function program(): Command {
     .option("--out <file>", "write to this file instead of stdout")
     .action(async (opts: { out?: string }) => {
       const text = `${JSON.stringify(policyJsonSchema(), null, 2)}\n`;
-      if (opts.out) await writeFile(opts.out, text);
-      else process.stdout.write(text);
+      if (opts.out) {
+        await writeOut(opts.out, text);
+        print(`${opts.out}: written`);
+      } else process.stdout.write(text);
     });
 
   cmd
@@ -282,18 +346,18 @@ export function program(): Command {
   return cmd;
 }
 
-/** `1 rule`, `3 rules`. */
-export function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+/** Writes an output file, creating its folder when needed; a failure is a sentence, not a stack trace. */
+async function writeOut(file: string, text: string): Promise<void> {
+  try {
+    await mkdir(path.dirname(path.resolve(file)), { recursive: true });
+    await writeFile(file, text);
+  } catch (cause) {
+    throw new InputError(fileProblem(file, cause, "write"), { cause });
+  }
 }
 
 function print(text: string) {
   process.stdout.write(`${text}\n`);
-}
-
-function shortId(id: string): string {
-  const parts = id.split("/");
-  return parts.length > 4 ? `${parts.at(-3) ?? ""}/${parts.at(-1) ?? ""}`.replace(/^\//, "") : id;
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -474,9 +474,10 @@ function resourceNotificationsEvent(
   };
   if (resourceInfo.location !== undefined) change.region = resourceInfo.location;
   if (target.subjectId !== undefined) change.subjectId = target.subjectId;
-  // The payload is the evaluated resource only when it was not mapped to a parent.
-  if (kind.operation === "write" && target.subjectId === undefined) {
-    change.resource = compact({
+  // The payload is the evaluated resource only when it was not mapped to a parent; a child's payload is what the
+  // change wrote (a security rule), kept so an offline explanation can evaluate the change itself.
+  if (kind.operation === "write") {
+    const payload = compact({
       id: resourceInfo.id,
       name: resourceInfo.name,
       type: resourceInfo.type,
@@ -487,6 +488,9 @@ function resourceNotificationsEvent(
           ? undefined
           : normaliseArmBooleans(target.resourceType, resourceInfo.properties),
     });
+    if (target.subjectId === undefined) change.resource = payload;
+    else if (payload.properties !== undefined)
+      change.details = { ...change.details, subjectResource: payload };
   }
   return change;
 }

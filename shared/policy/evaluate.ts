@@ -111,3 +111,32 @@ export function exemptionFor(
   );
   return listed ? `policy exemption until ${listed.expires}: ${listed.reason}` : undefined;
 }
+
+export interface ExpiredExemption {
+  /** `rules[2].exemptions[0]`, as a policy error would name it. */
+  path: string;
+  entry: string;
+  resourceId: string;
+  expires: string;
+  reason: string;
+}
+
+/** Exemptions that no longer apply (they end at the start of their `expires` day, UTC): worth a warning, not an error. */
+export function expiredExemptions(policy: Policy, now: Date): ExpiredExemption[] {
+  const today = now.toISOString().slice(0, 10);
+  return policy.rules.flatMap((entry, i) =>
+    entry.exemptions.flatMap((e, j) =>
+      today >= e.expires
+        ? [
+            {
+              path: `rules[${i}].exemptions[${j}]`,
+              entry: entry.name,
+              resourceId: e.resourceId,
+              expires: e.expires,
+              reason: e.reason,
+            },
+          ]
+        : [],
+    ),
+  );
+}

@@ -1,5 +1,4 @@
 import { memoryAuditSink } from "../audit/index.ts";
-import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
@@ -7,9 +6,11 @@ import { type CloudPort, handleChanges } from "../pipeline.ts";
 import { evaluatePolicy, exemptionFor, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
+import { stateFromEvent } from "./change-state.ts";
 
 export interface FindingView {
   resourceId: string;
+  resourceType: string;
   /** Set when the resource is exempt from this entry (tag or policy exemption): reported, not counted. */
   exempt?: string;
   ruleId: string;
@@ -23,6 +24,7 @@ export interface FindingView {
 export function findingView(f: Finding): FindingView {
   return {
     resourceId: f.resourceId,
+    resourceType: f.resourceType,
     ruleId: f.ruleId,
     policyRule: f.policyRule,
     severity: f.severity,
@@ -94,9 +96,24 @@ export type ChangeView =
       subjectId?: string;
       /** Whether the change was evaluated; when not, `note` says why (no resource to evaluate, own change). */
       evaluated: boolean;
+      /**
+       * What stood in for the read: `resource` a --resource snapshot, `event` the resource the event carried,
+       * `change` only the part the change wrote (what an Authorize added); `note` says which in words.
+       */
+      evaluatedFrom?: "resource" | "event" | "change";
+      /** Set when the change could not be evaluated for want of its resource (explain then exits 3). */
+      needsResource?: boolean;
       note?: string;
+      /** Where the event came from in the input (`events.json: Records[2]`). */
+      source?: string;
     }
-  | { skipped: SkippedEvent["reason"]; detail: string; eventId?: string; eventType?: string };
+  | {
+      skipped: SkippedEvent["reason"];
+      detail: string;
+      eventId?: string;
+      eventType?: string;
+      source?: string;
+    };
 
 export interface ActionView {
   resourceId: string;
@@ -106,107 +123,154 @@ export interface ActionView {
   wouldDo: string;
   outcome: ActionResult["outcome"];
   planned?: unknown;
+  /** Index of the change in `changes` this action is about. */
+  change: number;
+}
+
+export interface ExplainResult {
+  changes: ChangeView[];
+  /** Each finding names, in `change`, the index of the change in `changes` it is about. */
+  findings: (FindingView & { change: number })[];
+  actions: ActionView[];
+  unusedResources: string[];
 }
 
 /**
- * `guardian explain`: what the guardian would do with a captured event, offline. The event's own resource, or one
- * supplied by the caller, stands in for the read; the pipeline runs in dry-run with no writer and no alert channel.
+ * `guardian explain`: what the guardian would do with captured events, offline. A --resource snapshot, else the
+ * resource the event carried, else the part the change wrote (stateFromEvent) stands in for the read; the pipeline
+ * runs in dry-run with no writer and no alert channel. `deliveries` are what the normalisers take (recogniseInput).
  */
 export async function explainEvent(
   policy: Policy,
-  event: unknown,
+  deliveries: readonly { value: unknown; source?: string }[],
   resources: readonly Snapshot[],
   selfIdentities: readonly string[] = [],
   ownChange?: (actor: Actor) => boolean,
-): Promise<{
-  changes: ChangeView[];
-  findings: FindingView[];
-  actions: ActionView[];
-  unusedResources: string[];
-}> {
-  const { changes, skipped } = await normalise(event);
-  const findings: FindingView[] = [];
+): Promise<ExplainResult> {
+  const findings: ExplainResult["findings"] = [];
   const actions: ActionView[] = [];
   const views: ChangeView[] = [];
   const used = new Set<Snapshot>();
-  for (const c of changes) {
-    const supplied = resources.find((r) => r.resourceId.toLowerCase() === c.resourceId.toLowerCase());
-    if (supplied) used.add(supplied);
-    const view = {
-      cloud: c.cloud,
-      resourceId: c.resourceId,
-      resourceType: c.resourceType,
-      operation: c.operation,
-      operationName: c.operationName,
-      actor: c.actor,
-      eventId: c.eventId,
-      correlationId: c.correlationId,
-      subjectId: c.subjectId,
-    };
-    // One change that cannot be explained (a resource that is not what its type says) must not hide the others.
-    const [outcome] = await handleChanges([c], {
-      policy,
-      clouds: { [c.cloud]: offlinePort(supplied, ownChange) },
-      notifiers: [],
-      audit: memoryAuditSink(),
-      selfIdentities,
-      dryRun: true,
-      log: memoryLogger(),
-    });
-    if (!outcome) continue;
-    const notes: Partial<Record<typeof outcome.status, string>> = {
-      "skipped-self": "made by the guardian's own identity: it would not act on it",
-      "resource-deleted": "the resource was deleted: nothing to evaluate",
-      "resource-gone": "the event carries no resource: pass it with --resource",
-      failed: outcome.error,
-    };
-    const note = notes[outcome.status];
-    views.push({ ...view, evaluated: outcome.status === "evaluated", ...(note ? { note } : {}) });
-    // An exempt finding is shown with its exemption and not counted, as `guardian evaluate` does.
-    const exempt = new Map(
-      outcome.actions
-        .filter((a) => a.outcome === "skipped-exempt")
-        .map((a) => [a.finding, a.reason] as const),
-    );
-    // Item by item, here and below: spreading a list into push() fails above about 125,000 items.
-    for (const f of outcome.findings) {
-      const reason = exempt.get(f);
-      findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
+  for (const delivery of deliveries) {
+    const where = delivery.source === undefined ? {} : { source: delivery.source };
+    const { changes, skipped } = normalise(delivery.value);
+    for (const c of changes) {
+      const supplied = resources.find((r) => r.resourceId.toLowerCase() === c.resourceId.toLowerCase());
+      if (supplied) used.add(supplied);
+      const fromEvent = supplied ? undefined : stateFromEvent(c);
+      const standIn = supplied ?? fromEvent?.snapshot;
+      const view = {
+        cloud: c.cloud,
+        resourceId: c.resourceId,
+        resourceType: c.resourceType,
+        operation: c.operation,
+        operationName: c.operationName,
+        actor: c.actor,
+        eventId: c.eventId,
+        correlationId: c.correlationId,
+        subjectId: c.subjectId,
+        ...where,
+      };
+      // One change that cannot be explained (a resource that is not what its type says) must not hide the others.
+      const [outcome] = await handleChanges([c], {
+        policy,
+        clouds: { [c.cloud]: offlinePort(standIn, ownChange) },
+        notifiers: [],
+        audit: memoryAuditSink(),
+        selfIdentities,
+        dryRun: true,
+        log: memoryLogger(),
+      });
+      if (!outcome) continue;
+      const notes: Partial<Record<typeof outcome.status, string>> = {
+        "skipped-self": "made by the guardian's own identity: it would not act on it",
+        "resource-deleted": "the resource was deleted: nothing to evaluate",
+        "resource-gone":
+          "the event carries no resource and does not record what the change wrote: pass the resource with --resource",
+        failed: outcome.error,
+      };
+      const evaluated = outcome.status === "evaluated";
+      const note = evaluated ? fromEvent?.note : notes[outcome.status];
+      const index = views.length;
+      views.push({
+        ...view,
+        evaluated,
+        ...(evaluated ? { evaluatedFrom: supplied ? ("resource" as const) : fromEvent?.from } : {}),
+        ...(outcome.status === "resource-gone" ? { needsResource: true } : {}),
+        ...(note ? { note } : {}),
+      });
+      // An exempt finding is shown with its exemption and not counted, as `guardian evaluate` does.
+      const exempt = new Map(
+        outcome.actions
+          .filter((a) => a.outcome === "skipped-exempt")
+          .map((a) => [a.finding, a.reason] as const),
+      );
+      // Item by item, here and below: spreading a list into push() fails above about 125,000 items.
+      for (const f of outcome.findings) {
+        const reason = exempt.get(f);
+        findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}), change: index });
+      }
+      for (const a of outcome.actions) {
+        actions.push({
+          resourceId: a.finding.resourceId,
+          policyRule: a.finding.policyRule,
+          mode: a.mode,
+          outcome: a.outcome,
+          wouldDo: a.planned ? a.planned.summary : a.reason,
+          planned: a.planned?.operation,
+          change: index,
+        });
+      }
     }
-    for (const a of outcome.actions) {
-      actions.push({
-        resourceId: a.finding.resourceId,
-        policyRule: a.finding.policyRule,
-        mode: a.mode,
-        outcome: a.outcome,
-        wouldDo: a.planned ? a.planned.summary : a.reason,
-        planned: a.planned?.operation,
+    for (const s of skipped) {
+      views.push({
+        skipped: s.reason,
+        detail: s.detail,
+        eventId: s.eventId,
+        eventType: s.eventType,
+        ...where,
       });
     }
-  }
-  for (const s of skipped) {
-    views.push({ skipped: s.reason, detail: s.detail, eventId: s.eventId, eventType: s.eventType });
   }
   const unused = resources.filter((r) => !used.has(r)).map((r) => r.resourceId);
   return { changes: views, findings, actions, unusedResources: unused };
 }
 
-function offlinePort(supplied: Snapshot | undefined, ownChange?: (actor: Actor) => boolean): CloudPort {
+/** What `guardian evaluate` makes of events: the resource state each one shows (stateFromEvent), and what it skipped. */
+export function statesFromEvents(deliveries: readonly { value: unknown; source: string }[]): {
+  states: { snapshot: Snapshot; note: string; source: string }[];
+  /** Events that show no resource state, or that the guardian ignores, with the reason. */
+  unevaluated: { source: string; reason: string }[];
+} {
+  const states: { snapshot: Snapshot; note: string; source: string }[] = [];
+  const unevaluated: { source: string; reason: string }[] = [];
+  for (const delivery of deliveries) {
+    const { changes, skipped } = normalise(delivery.value);
+    for (const c of changes) {
+      const state = stateFromEvent(c);
+      if (state) states.push({ snapshot: state.snapshot, note: state.note, source: delivery.source });
+      else
+        unevaluated.push({
+          source: delivery.source,
+          reason: `${c.operationName} on ${c.resourceId} shows no resource state: use guardian explain --event with --resource`,
+        });
+    }
+    for (const s of skipped)
+      unevaluated.push({ source: delivery.source, reason: `${s.reason}: ${s.detail}` });
+  }
+  return { states, unevaluated };
+}
+
+function offlinePort(standIn: Snapshot | undefined, ownChange?: (actor: Actor) => boolean): CloudPort {
   return {
     ...(ownChange ? { isOwnChange: ownChange } : {}),
-    reader: { read: async () => supplied },
+    reader: { read: async () => standIn },
     writer: {
       apply: async () => {
         throw new InputError("explain never writes");
       },
     },
-    snapshotFromEvent: (change) => {
-      if (change.resource === undefined) return undefined;
-      return (
-        supplied ??
-        (change.cloud === "azure" ? azureSnapshot(change.resource, change.resourceType) : undefined)
-      );
-    },
+    snapshotFromEvent: () => standIn,
     consoleUrl: () => "",
   };
 }

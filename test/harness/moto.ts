@@ -272,6 +272,14 @@ async function startOnce(command: string): Promise<{ server: MotoServer } | { re
 }
 
 /**
+ * Throws MotoUnavailableError with the one-line reason when this run has no moto (a suite's beforeAll calls it, so its
+ * tests fail with the reason instead of being skipped). Installs nothing.
+ */
+export function assertMotoInstalled(env: NodeJS.ProcessEnv = process.env): void {
+  motoCommand(env);
+}
+
+/**
  * Starts moto_server on 127.0.0.1 and a free port; resolves once it answers HTTP. Installs nothing (ensureMoto does,
  * once per test run or demo): rejects with MotoUnavailableError's one-line reason when there is no moto.
  */

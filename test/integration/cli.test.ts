@@ -185,12 +185,14 @@ describe("guardian evaluate", () => {
     const unknown = await tempFile("y.json", JSON.stringify({ hello: "world" }));
     const r2 = await guardian("evaluate", unknown);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/not a resource the guardian knows/);
+    expect(r2.stderr).toMatch(
+      /y\.json: not an input the guardian reads \(an object with "hello"\)\. Expected one of:/,
+    );
     const r3 = await guardian("evaluate", "does-not-exist.json");
     expect(r3.code).toBe(2);
   });
 
-  it("evaluates many files in one call and names the first one it cannot read", async () => {
+  it("evaluates many files in one call; a file it cannot read is reported and the others are still evaluated", async () => {
     const many = Array.from({ length: 40 }, () => NSG_MIXED);
     const ok = await guardian("evaluate", ...many, "--format", "json");
     expect(ok.code).toBe(1);
@@ -199,9 +201,20 @@ describe("guardian evaluate", () => {
       findings: unknown[];
     };
     expect(out.findings).toHaveLength(single.findings.length * 40);
-    const broken = await guardian("evaluate", ...many.slice(0, 5), "missing-one.json", ...many.slice(0, 30));
+    const broken = await guardian(
+      "evaluate",
+      ...many.slice(0, 5),
+      "missing-one.json",
+      ...many.slice(0, 30),
+      "--format",
+      "json",
+    );
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toMatch(/cannot read missing-one\.json/);
+    expect(broken.stderr).toMatch(/^error: missing-one\.json: no such file$/m);
+    const partial = JSON.parse(broken.stdout) as { evaluated: number; findings: unknown[]; errors: string[] };
+    expect(partial.evaluated).toBe(35);
+    expect(partial.findings).toHaveLength(single.findings.length * 35);
+    expect(partial.errors).toEqual(["missing-one.json: no such file"]);
   });
 
   it("exits 2 naming line and path for a policy with a typo", async () => {
@@ -266,7 +279,7 @@ describe("guardian explain", () => {
       NSG_MIXED,
     );
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no --resource snapshot matches a change/);
+    expect(run.stderr).toMatch(/no --resource matches a change in the event \(.*nsg-web\): it was not used/);
   });
 
   it("shows exempt findings with their exemption and does not count them, as evaluate does", async () => {
@@ -282,14 +295,50 @@ describe("guardian explain", () => {
     expect(run.code).toBe(0);
   });
 
-  it("says on stderr which changes it could not evaluate without their resource", async () => {
+  it("exits 3 and says so when the event carries no resource and no --resource is given", async () => {
     const run = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/azure/resource-write-success.eventgrid.json",
+    );
+    expect(run.stdout).toMatch(
+      /not evaluated: the event carries no resource .*: pass the resource with --resource/,
+    );
+    expect(run.stderr).toMatch(
+      /^error: nothing was evaluated for 1 change: pass the resource with --resource$/m,
+    );
+    expect(run.code).toBe(3);
+  });
+
+  it("evaluates what an AuthorizeSecurityGroupIngress added, without --resource, and says so", async () => {
+    // The v1.08 record adds a rule referencing another group: nothing open to the world.
+    const ok = await guardian(
       "explain",
       "--event",
       "test/fixtures/events/aws/authorize-ingress-v108-ruleset.json",
     );
-    expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/not evaluated: the event carries no resource: pass it with --resource/);
+    expect(ok.stdout).toContain(
+      "evaluated what AuthorizeSecurityGroupIngress added (its requestParameters), not the whole group",
+    );
+    expect(ok.stdout).toContain("compliant: no finding");
+    expect(ok.code).toBe(0);
+    // The flat-form record opens 22 to 0.0.0.0/0.
+    const open = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/authorize-ingress-flat-cidr-iam-user.json",
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(open.stdout) as {
+      changes: { evaluatedFrom?: string }[];
+      findings: { policyRule: string }[];
+      actions: { wouldDo: string }[];
+    };
+    expect(out.changes[0]?.evaluatedFrom).toBe("change");
+    expect(out.findings.map((f) => f.policyRule)).toEqual(["aws-no-admin-ports-from-world"]);
+    expect(out.actions[0]?.wouldDo).toMatch(/^revoke ingress tcp 22 from 0\.0\.0\.0\/0 on sg-/);
+    expect(open.code).toBe(1);
   });
 
   it("exits 2 naming the field of a malformed event", async () => {
