@@ -81,11 +81,7 @@ function visit(value: unknown, source: string, out: RecognisedInput, depth: numb
   }
   if (isEventGridEvent(value)) {
     out.events.push({ value, source });
-    return "value" in value && "specversion" in value
-      ? "an Event Grid event (CloudEvents schema)"
-      : "specversion" in value
-        ? "an Event Grid event (CloudEvents schema)"
-        : "an Event Grid event";
+    return "specversion" in value ? "an Event Grid event (CloudEvents schema)" : "an Event Grid event";
   }
   if (Array.isArray(value.Records)) return visitRecords(value.Records, source, out, depth);
   if (Array.isArray(value.Events) && value.Events.some((e) => isObject(e) && "CloudTrailEvent" in e)) {

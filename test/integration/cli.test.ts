@@ -551,3 +551,114 @@ describe("guardian policy", () => {
     expect(run.stdout).toContain("sg-ingress-exposure");
   });
 });
+
+describe("exit codes and rough edges", () => {
+  it("evaluate: exit 3, saying why, when the only input is an empty list", async () => {
+    const empty = await tempFile("empty.json", JSON.stringify({ value: [] }));
+    const run = await guardian("evaluate", empty);
+    expect(run.stdout).toContain("0 resources evaluated, 0 findings");
+    expect(run.stderr).toMatch(
+      /note: not evaluated: .*empty\.json: an ARM list response, with nothing in it to evaluate/,
+    );
+    expect(run.stderr).toMatch(/^error: nothing was evaluated/m);
+    expect(run.code).toBe(3);
+  });
+
+  it("evaluate: one unrecognised file among good ones is reported, the others still evaluated, exit 2", async () => {
+    const bad = await tempFile("notes.json", JSON.stringify({ note: "not a resource" }));
+    const run = await guardian("evaluate", NSG_MIXED, bad, "test/fixtures/azure/nsg/az-nsg-show.json");
+    expect(run.stderr).toMatch(/^error: .*notes\.json: not an input the guardian reads/m);
+    expect(run.stdout).toMatch(/^2 resources evaluated, 6 findings; 1 problem \(see above\)$/m);
+    expect(run.stdout).toContain("network security group nsg-web");
+    expect(run.stdout).toContain("network security group myVMNSG");
+    expect(run.code).toBe(2);
+  });
+
+  it("evaluate: a folder, an empty file", async () => {
+    const dir = path.dirname(await tempFile("x.json", "{}"));
+    const folder = await guardian("evaluate", dir);
+    expect(folder.stderr.split("\n")[0]).toBe(`error: ${dir} is a folder, not a file`);
+    expect(folder.code).toBe(2);
+    const empty = await tempFile("blank.json", "\n");
+    const blank = await guardian("evaluate", empty);
+    expect(blank.stderr).toMatch(/blank\.json is empty/);
+    expect(blank.code).toBe(2);
+  });
+
+  it("evaluate: a resource type no rule evaluates is an error before the summary, not counted as evaluated", async () => {
+    const storage = await tempFile(
+      "sa.json",
+      JSON.stringify({
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1",
+        name: "sa1",
+        type: "Microsoft.Storage/storageAccounts",
+        properties: {},
+      }),
+    );
+    const run = await guardian("evaluate", storage);
+    expect(run.stdout).toBe("0 resources evaluated, 0 findings; 1 problem (see above)\n");
+    expect(run.stderr).toMatch(/^error: .*storageAccounts\/sa1: no enabled rule of the policy evaluates/);
+    expect(run.code).toBe(2);
+  });
+
+  it("explain: a resource file given as the event says to pass it with --resource", async () => {
+    const run = await guardian("explain", "--event", NSG_MIXED);
+    expect(run.stderr).toMatch(
+      /nsg-mixed\.json is an ARM resource, a resource rather than an event: pass it with --resource/,
+    );
+    expect(run.code).toBe(2);
+  });
+
+  it("policy validate: '1 rule'; an empty file; a folder; an expired exemption warns", async () => {
+    const one = await tempFile(
+      "one.yaml",
+      "version: 1\nrules:\n  - name: x\n    rule: nsg-inbound-exposure\n",
+    );
+    expect((await guardian("policy", "validate", one)).stdout).toBe(`${one}: valid (1 rule)\n`);
+    const empty = await tempFile("empty.yaml", "# nothing yet\n");
+    const e = await guardian("policy", "validate", empty);
+    expect(e.stderr).toMatch(/the policy file is empty/);
+    expect(e.stderr).not.toMatch(/received null/);
+    expect(e.code).toBe(2);
+    const blank = await guardian("policy", "validate", await tempFile("blank.yaml", ""));
+    expect(blank.stderr).toMatch(/the policy file is empty/);
+    const dir = path.dirname(one);
+    const folder = await guardian("policy", "validate", dir);
+    expect(folder.stderr).toContain(`${dir} is a folder, not a file`);
+    expect(folder.code).toBe(2);
+    const expired = await tempFile(
+      "expired.yaml",
+      [
+        "version: 1",
+        "rules:",
+        "  - name: no-ssh",
+        "    rule: nsg-inbound-exposure",
+        "    exemptions:",
+        "      - resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/old",
+        "        expires: 2020-01-31",
+        "        reason: CHG-1 migration window",
+        "      - resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/new",
+        "        expires: 2999-01-31",
+        "        reason: CHG-2",
+        "",
+      ].join("\n"),
+    );
+    const warned = await guardian("policy", "validate", expired);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toBe(
+      "warning: rules[0].exemptions[0] (no-ssh): the exemption of /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/old expired on 2020-01-31 and no longer applies (CHG-1 migration window)\n",
+    );
+  });
+
+  it("policy schema --out into a folder that does not exist yet creates it", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "guardian-cli-"));
+    const out = path.join(dir, "new", "deeper", "policy.schema.json");
+    const run = await guardian("policy", "schema", "--out", out);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(await readFile(out, "utf8"))).toHaveProperty("$schema");
+    const blocked = await guardian("policy", "schema", "--out", path.join(out, "x.json"));
+    expect(blocked.stderr).toMatch(/^error: .*x\.json: a part of the path is a file, not a folder\n$/);
+    expect(blocked.code).toBe(2);
+  });
+});
