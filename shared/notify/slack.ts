@@ -12,7 +12,7 @@ import {
 } from "./deliver.ts";
 import {
   actorFacts,
-  compactMatched,
+  describeMatched,
   describeOutcome,
   orderedResults,
   resourceName,
@@ -118,7 +118,7 @@ function resultSection(result: ActionResult): SlackBlock {
     lines.push("*Matched:*");
     // Inline code, so a `*` source or port (the very thing the alert is about) is shown, not read as bold.
     for (const item of f.matched.slice(0, MAX_MATCHED_SHOWN)) {
-      lines.push(`• \`${escapeMrkdwn(truncate(compactMatched(item), 400).replace(/`/g, "'"))}\``);
+      lines.push(`• \`${escapeMrkdwn(truncate(describeMatched(item), 400).replace(/`/g, "'"))}\``);
     }
     if (f.matched.length > MAX_MATCHED_SHOWN)
       lines.push(`• … (${f.matched.length - MAX_MATCHED_SHOWN} more)`);

@@ -14,7 +14,7 @@ import {
 import {
   actorFacts,
   capList,
-  compactMatched,
+  describeMatched,
   describeOutcome,
   highestSeverity,
   orderedResults,
@@ -76,7 +76,7 @@ function resultContainer(result: ActionResult): AdaptiveCardElement {
     text(truncate(f.message, 1000), { spacing: "Small" }),
   ];
   if (f.matched.length > 0) {
-    const list = capList(f.matched.map(compactMatched), MAX_MATCHED_SHOWN).map(
+    const list = capList(f.matched.map(describeMatched), MAX_MATCHED_SHOWN).map(
       (m) => `- ${truncate(m, 400)}`,
     );
     items.push(text(`Matched:\n\n${list.join("\n")}`, { spacing: "Small" }));

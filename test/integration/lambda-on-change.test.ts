@@ -429,7 +429,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(slack).toContain(ENGINEER_ARN);
     expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|${groupId}>`);
     expect(slack).toContain(
-      `*Done:* Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `*Done:* Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
     );
     expect(slack).toContain("*Operation:* AuthorizeSecurityGroupIngress");
     expect(slack).not.toContain("DRY RUN");
@@ -441,7 +441,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(card.facts.Account).toBe(MOTO_ACCOUNT);
     expect(card.url).toBe(consoleUrl);
     expect(card.texts.join("\n")).toContain(
-      `**Done:** Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `**Done:** Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
     );
 
     // The audit record is one log line tagged with the invocation's request id.
@@ -648,7 +648,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       { protocol: "tcp", from: 3389, to: 3389, v4: ["10.0.0.0/16"], v6: [], groups: [] },
     ]);
     expect(sink.received).toHaveLength(2);
-    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain("revoke ingress tcp 3389 from ::/0");
+    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain("Revoked ingress tcp 3389 from ::/0");
   });
 
   it("only alerts about rules on a default security group (EC2.2 is alert mode in the baseline)", async () => {

@@ -55,9 +55,8 @@ describe("renderSlack", () => {
       "*HIGH* · *no-ssh-from-internet* (azure-nsg-admin-ports-from-internet) · CIS Azure 6.2",
     );
     expect(result).toContain("SSH open to the Internet");
-    expect(result).toContain("• `securityRule: allow-ssh-anywhere; priority: 100;");
-    expect(result).toContain("sourceAddressPrefix: *; destinationPortRange: 22`");
-    expect(result).toContain("*Done:* Remediated: delete security rule allow-ssh-anywhere");
+    expect(result).toContain("• `rule allow-ssh-anywhere (priority 100): TCP port 22 from *`");
+    expect(result).toContain("*Done:* Deleted security rule allow-ssh-anywhere");
     expect(result).not.toContain("DRY RUN");
 
     const context = contextText(blocks);
@@ -136,7 +135,7 @@ describe("renderSlack", () => {
   it("lists at most ten matched parts and counts the rest", () => {
     const matched = Array.from({ length: 15 }, (_, i) => ({ securityRule: `rule-${i}` }));
     const result = sectionTexts(renderSlack(nsgAlert([remediated(sshFinding({ matched }))])).blocks)[1] ?? "";
-    expect(result).toContain("• `securityRule: rule-9`");
+    expect(result).toContain("• `rule rule-9`");
     expect(result).not.toContain("rule-10");
     expect(result).toContain("• … (5 more)");
   });

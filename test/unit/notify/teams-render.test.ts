@@ -62,8 +62,10 @@ describe("renderTeams", () => {
     });
 
     const all = texts(c.body);
-    expect(all).toContain("**Done:** Remediated: delete security rule allow-ssh-anywhere");
-    expect(all.some((t) => t.includes("- securityRule: allow-ssh-anywhere; priority: 100"))).toBe(true);
+    expect(all).toContain("**Done:** Deleted security rule allow-ssh-anywhere");
+    expect(all.some((t) => t.includes("- rule allow-ssh-anywhere (priority 100): TCP port 22 from *"))).toBe(
+      true,
+    );
     expect(all.at(-1)).toContain("Event 4a0b1c2d-3e4f-5061-7283-94a5b6c7d8e9");
     expect(all.at(-1)).toContain("Correlation 54ef1e39-6a82-44b3-abc1-bdeb6ce4d3c6");
 
