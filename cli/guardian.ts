@@ -334,10 +334,11 @@ export function program(): Command {
       .description(
         "start the emulators, play real-shaped changes and show what the guardian does (npm start)",
       )
-      .action(async () => {
+      .option("--verbose", "also show request counts and every expected outcome")
+      .action(async (opts: { verbose?: boolean }) => {
         // Imported by a computed path so the bundled command does not carry the emulators.
         const { runDemo } = (await import(pathToFileURL(demoModule).href)) as typeof import("../demo/run.ts");
-        const ok = await runDemo({ print });
+        const ok = await runDemo({ print, verbose: opts.verbose === true });
         if (!ok) throw new Exit(1);
       });
   }

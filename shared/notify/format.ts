@@ -141,6 +141,7 @@ const DONE: Record<string, string> = {
   revoke: "Revoked",
   replace: "Replaced",
   narrow: "Narrowed",
+  close: "Closed",
 };
 
 /**

@@ -1,12 +1,71 @@
+// `npm start` as a person sees it, in its own process (where @azure/functions would print its test-mode warnings).
+import { spawnSync } from "node:child_process";
 import { expect, it } from "vitest";
-import { runDemo } from "../../demo/run.ts";
 
-it("the demo (npm start) plays every scenario and every expected outcome happens", async () => {
-  const lines: string[] = [];
-  const ok = await runDemo({ print: (t) => lines.push(t) });
-  const out = lines.join("\n");
-  expect(out).toContain("SSH-from-Internet rule deleted");
+const demo = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync(process.execPath, ["cli/guardian.ts", "demo", ...args], {
+    encoding: "utf8",
+    timeout: 120_000,
+    env,
+  });
+
+it("plays every scenario in words a person reads, and every expected outcome happens (--verbose: counters and checklist)", () => {
+  const run = demo(["--verbose"]);
+  const out = run.stdout;
+  expect(`${run.stderr}${out}`).not.toMatch(/WARNING|test mode/);
+  expect(out).toMatch(
+    /^Policy: demo\/policy\.yaml for both clouds \(the Private Link scenario reads demo\/private-link-policy\.yaml\):$/m,
+  );
+  expect(out).toContain("  no-ssh-from-internet (nsg-inbound-exposure): remediate, delete-rule, critical");
   expect(out).toContain("alice@contoso.com");
-  expect(out).toMatch(/All \d+ expected outcomes happened/);
-  expect(ok).toBe(true);
+  // Decisions in the past tense; the state before the change, after it and after the guardian.
+  expect(out).toContain(
+    "  guardian: Deleted security rule allow-ssh-anywhere: it allowed TCP 22 from the Internet (no-ssh-from-internet, critical)",
+  );
+  expect(out).toMatch(
+    /^ {2}after the change {4}allow-tunnel-ssh \(priority 100\): Allow TCP 22 from 203\.0\.113\.10\/32\n {22}allow-ssh-anywhere \(priority 110\): Allow TCP 22 from the Internet$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}after the guardian {2}allow-tunnel-ssh \(priority 100\): Allow TCP 22 from 203\.0\.113\.10\/32$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}guardian: Revoked ingress tcp 22 from 0\.0\.0\.0\/0 on sg-\w+; other sources stay/m,
+  );
+  expect(out).toMatch(/^ {2}after the guardian {2}TCP 22 from 10\.20\.1\.0\/24, 10\.20\.2\.0\/24$/m);
+  expect(out).toContain("• `rule allow-ssh-anywhere (priority 110): TCP port 22 from the Internet`");
+  // --verbose: what stays out of the plain run.
+  expect(out).toMatch(/ARM requests: \d+/);
+  expect(out).toMatch(
+    /EC2 calls by the guardian: 2 reads \(the group, then the ids of the rules the revoke removes\), 1 write/,
+  );
+  expect(out).toContain("✔ SSH-from-Internet rule deleted");
+  expect(out).toMatch(
+    /^ {2}guardian: Closed storage account qubolelake: firewall default action set to Deny .* \(storage-selected-networks-only, critical; storage-ip-allow-list, high\)$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}after the guardian {2}public network access: selected networks only \(Deny\)\n {22}IP rules: 203\.0\.113\.10$/m,
+  );
+  expect(out).toMatch(/All \d+ expected outcomes happened\.\n$/);
+  expect(run.status).toBe(0);
+}, 120_000);
+
+it("without moto the Azure half still runs; one line says why the AWS half could not, and the exit code says so", () => {
+  const run = demo([], {
+    ...process.env,
+    GUARDIAN_MOTO_SERVER: "/nonexistent/moto_server",
+    GUARDIAN_MOTO_VENV: "/nonexistent/moto-venv",
+    GUARDIAN_PYTHON: "/nonexistent/python3",
+  });
+  const out = run.stdout;
+  expect(out).toContain("guardian: Deleted security rule allow-ssh-anywhere");
+  expect(out).toMatch(
+    /^ {2}cannot set up moto: Python 3 is not installed \(\/nonexistent\/python3 not found\); install it with/m,
+  );
+  // Without --verbose: no counters, and of the checklist only what did not happen.
+  expect(out).not.toMatch(/ARM requests|✔/);
+  expect(out).toMatch(
+    /Expected outcomes that did not happen:\n {2}✘ AWS scenario ran \(it needs moto: see above\)\n/,
+  );
+  expect(out).toMatch(/1 of \d+ expected outcomes did not happen\.\n$/);
+  expect(run.status).toBe(1);
 }, 120_000);
