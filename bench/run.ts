@@ -1,8 +1,9 @@
 // `npm run bench`: cold starts, time to remediate, API economy, evaluation throughput, storms and `guardian
-// evaluate` at scale, on loopback only. Prints the tables and writes bench/results.json. `--quick` runs every
-// section with tiny counts (what the smoke test does); `--only a,b` runs some sections.
+// evaluate` at scale, on loopback only. Prints the tables, writes bench/results.json and puts the tables into
+// docs/performance.md. `--quick` runs every section with tiny counts (what the smoke test does); `--only a,b` runs some
+// sections; `--render` only rewrites docs/performance.md from bench/results.json.
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { now, round } from "./lib/stats.ts";
@@ -155,7 +156,7 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 const mark = (ok: boolean): string => (ok ? "met" : "NOT met");
 
-/** The results as Markdown tables (what the README's Performance section shows). */
+/** The results as Markdown tables (what docs/performance.md shows). */
 export function render(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
@@ -264,7 +265,7 @@ export function render(r: BenchResults): string {
                 t.microsPerEvent,
                 t.baselinePerSecond.toLocaleString("en-US"),
                 `${t.ratio}x`,
-                `> ${t.aimPerSecond.toLocaleString("en-US")}/s: ${mark(t.perSecond > t.aimPerSecond)}`,
+                `> ${t.aimPerSecond.toLocaleString("en-US")}/s: ${mark(t.perSecond > t.aimPerSecond)}${t.note ? ` (${t.note})` : ""}`,
               ],
         ),
       ),
@@ -333,8 +334,34 @@ export function render(r: BenchResults): string {
   return out.join("\n");
 }
 
+export const RESULTS_START = "<!-- bench:results:start -->";
+export const RESULTS_END = "<!-- bench:results:end -->";
+
+/** The document with the text between the result markers replaced by `tables`; the rest is left as written. */
+export function withResults(doc: string, tables: string): string {
+  const start = doc.indexOf(RESULTS_START);
+  const end = doc.indexOf(RESULTS_END);
+  if (start < 0 || end < start) {
+    throw new Error(`docs/performance.md has no ${RESULTS_START} … ${RESULTS_END} section for the tables`);
+  }
+  return `${doc.slice(0, start + RESULTS_START.length)}\n\n${tables}\n\n${doc.slice(end)}`;
+}
+
+const PERFORMANCE_DOC = path.join(import.meta.dirname, "..", "docs", "performance.md");
+const RESULTS_FILE = path.join(import.meta.dirname, "results.json");
+
+async function writePerformanceDoc(results: BenchResults): Promise<void> {
+  const doc = await readFile(PERFORMANCE_DOC, "utf8");
+  await writeFile(PERFORMANCE_DOC, withResults(doc, render(results)));
+  process.stderr.write(`bench: wrote the tables into ${path.relative(process.cwd(), PERFORMANCE_DOC)}\n`);
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
+  if (args.includes("--render")) {
+    await writePerformanceDoc(JSON.parse(await readFile(RESULTS_FILE, "utf8")) as BenchResults);
+    process.exit(0);
+  }
   const quick = args.includes("--quick");
   const onlyIndex = args.indexOf("--only");
   const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? "").split(",") : undefined;
@@ -344,8 +371,8 @@ if (import.meta.main) {
   );
   process.stdout.write(`${render(results)}\n`);
   if (!quick && !only) {
-    const file = path.join(import.meta.dirname, "results.json");
-    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), file)}\n`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), RESULTS_FILE)}\n`);
+    await writePerformanceDoc(results);
   }
 }
