@@ -1,5 +1,7 @@
 // How `guardian evaluate` and `guardian explain` read to a person: findings grouped by resource, each resource named
 // by its kind and name with its full id on a line of its own, and no text cut.
+import { awsKindOf } from "../shared/clouds/aws/kinds/index.ts";
+import { azureKindOf } from "../shared/clouds/azure/kinds/index.ts";
 import type { ChangeView, ExplainResult, FindingView } from "../shared/usecases/offline.ts";
 import { renderTable, terminalWidth } from "./table.ts";
 
@@ -8,15 +10,10 @@ export function count(n: number, noun: string): string {
   return `${n} ${noun}${n === 1 ? "" : "s"}`;
 }
 
-const KIND_NAMES: Record<string, string> = {
-  "microsoft.network/networksecuritygroups": "network security group",
-  "microsoft.storage/storageaccounts": "storage account",
-  "aws:ec2:security-group": "security group",
-};
-
-/** `network security group nsg-web`, `security group sg-0123`: the kind in words and the resource's name. */
+/** `network security group nsg-web`, `security group sg-0123`: the kind in words (its registry label) and the name. */
 export function resourceLabel(resourceType: string, resourceId: string): string {
-  const kind = KIND_NAMES[resourceType.toLowerCase()] ?? resourceType;
+  const kind =
+    azureKindOf(resourceType.toLowerCase())?.label ?? awsKindOf(resourceType)?.label ?? resourceType;
   const name = resourceId.replace(/\/+$/, "").split("/").at(-1) ?? resourceId;
   return `${kind} ${name}`;
 }

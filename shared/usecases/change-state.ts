@@ -6,6 +6,7 @@
 
 import { awsSecurityGroupSnapshot } from "../clouds/aws/kinds/security-group.ts";
 import { parseArmResourceId } from "../clouds/azure/ids.ts";
+import { networkSecurityGroup } from "../clouds/azure/kinds/network-security-group.ts";
 import { azureSnapshot } from "../clouds/azure/snapshot.ts";
 import type { ResourceChange, Snapshot } from "../types.ts";
 
@@ -59,8 +60,12 @@ function awsAddedState(change: ResourceChange): EventState | undefined {
   };
 }
 
-/** A security rule written in a Resource Notifications event, evaluated as the only rule of its NSG. */
+/**
+ * A security rule written in a Resource Notifications event, evaluated as the only rule of its NSG. Where a child
+ * sits in its parent is the parent kind's business; NSGs are the only Azure kind with children today.
+ */
 function azureWrittenChild(change: ResourceChange): EventState | undefined {
+  if (change.resourceType !== networkSecurityGroup.type) return undefined;
   const written = change.details?.subjectResource;
   if (typeof written !== "object" || written === null || !("properties" in written)) return undefined;
   const id = parseArmResourceId(change.resourceId);
@@ -68,7 +73,7 @@ function azureWrittenChild(change: ResourceChange): EventState | undefined {
   const nsg = {
     id: change.resourceId,
     ...(name ? { name } : {}),
-    type: "Microsoft.Network/networkSecurityGroups",
+    type: networkSecurityGroup.armType,
     properties: { securityRules: [written] },
   };
   const snapshot = azureSnapshot(nsg, change.resourceType);
