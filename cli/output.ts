@@ -40,7 +40,11 @@ function findingRows(findings: readonly FindingView[]): string[][] {
 /** Findings grouped by resource: a heading naming the resource, its id on its own line, then one row per finding. */
 export function renderFindings(findings: readonly FindingView[]): string {
   const byResource = new Map<string, FindingView[]>();
-  for (const f of findings) byResource.set(f.resourceId, [...(byResource.get(f.resourceId) ?? []), f]);
+  for (const f of findings) {
+    const list = byResource.get(f.resourceId);
+    if (list) list.push(f);
+    else byResource.set(f.resourceId, [f]);
+  }
   const blocks: string[] = [];
   for (const [resourceId, list] of byResource) {
     const label = resourceLabel(list[0]?.resourceType ?? "", resourceId);

@@ -220,11 +220,11 @@ describe("guardian evaluate", () => {
       "json",
     );
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toMatch(/^error: missing-one\.json: no such file$/m);
+    expect(broken.stderr).toMatch(/^error: cannot read missing-one\.json: no such file$/m);
     const partial = JSON.parse(broken.stdout) as { evaluated: number; findings: unknown[]; errors: string[] };
     expect(partial.evaluated).toBe(35);
     expect(partial.findings).toHaveLength(single.findings.length * 35);
-    expect(partial.errors).toEqual(["missing-one.json: no such file"]);
+    expect(partial.errors).toEqual(["cannot read missing-one.json: no such file"]);
   });
 
   it("exits 2 naming line and path for a policy with a typo", async () => {
@@ -587,7 +587,7 @@ describe("exit codes and rough edges", () => {
   it("evaluate: a folder, an empty file", async () => {
     const dir = path.dirname(await tempFile("x.json", "{}"));
     const folder = await guardian("evaluate", dir);
-    expect(folder.stderr.split("\n")[0]).toBe(`error: ${dir} is a folder, not a file`);
+    expect(folder.stderr.split("\n")[0]).toBe(`error: cannot read ${dir}: it is a folder, not a file`);
     expect(folder.code).toBe(2);
     const empty = await tempFile("blank.json", "\n");
     const blank = await guardian("evaluate", empty);
@@ -634,7 +634,7 @@ describe("exit codes and rough edges", () => {
     expect(blank.stderr).toMatch(/the policy file is empty/);
     const dir = path.dirname(one);
     const folder = await guardian("policy", "validate", dir);
-    expect(folder.stderr).toContain(`${dir} is a folder, not a file`);
+    expect(folder.stderr).toContain(`cannot read policy file ${dir}: it is a folder, not a file`);
     expect(folder.code).toBe(2);
     const expired = await tempFile(
       "expired.yaml",
