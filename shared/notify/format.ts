@@ -201,6 +201,13 @@ export function describeMatched(matched: Matched): string {
       Array.isArray(m.ports) && (all || m.fromPort !== m.toPort) ? ` (covers ${list(m.ports)})` : "";
     return `${m.direction === "egress" ? "outbound " : m.direction === "ingress" ? "inbound " : ""}${traffic} ${direction} ${String(peer)}${protectedPorts}`;
   }
+  if (typeof m.part === "string") {
+    // A setting of the resource (a storage account's firewall): the setting, its value, then what else was noted.
+    const value = m.value === null || m.value === undefined ? "not set" : compactValue(m.value);
+    const rest = Object.entries(m).filter(([k]) => k !== "part" && k !== "value");
+    const extra = rest.length > 0 ? ` (${rest.map(([k, v]) => `${k}: ${compactValue(v)}`).join("; ")})` : "";
+    return `${m.part} is ${value}${extra}`;
+  }
   return compactMatched(matched);
 }
 

@@ -167,7 +167,7 @@ describe("guardian evaluate", () => {
     const both = await guardian("evaluate", list);
     expect(both.code).toBe(1);
     // The baseline allows no IP address until you list yours: the tunnel server's rule is reported (alert mode).
-    expect(both.stdout).toMatch(/^2 resource\(s\) evaluated, 3 finding\(s\)/);
+    expect(both.stdout).toMatch(/^2 resources evaluated, 3 findings/);
     expect(both.stdout).toContain("IP rule 203.0.113.10 is not an allowed address");
     expect(both.stdout).toContain("sto8596");
   });
@@ -596,18 +596,18 @@ describe("exit codes and rough edges", () => {
   });
 
   it("evaluate: a resource type no rule evaluates is an error before the summary, not counted as evaluated", async () => {
-    const storage = await tempFile(
-      "sa.json",
+    const vm = await tempFile(
+      "vm.json",
       JSON.stringify({
-        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/sa1",
-        name: "sa1",
-        type: "Microsoft.Storage/storageAccounts",
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        name: "vm1",
+        type: "Microsoft.Compute/virtualMachines",
         properties: {},
       }),
     );
-    const run = await guardian("evaluate", storage);
+    const run = await guardian("evaluate", vm);
     expect(run.stdout).toBe("0 resources evaluated, 0 findings; 1 problem (see above)\n");
-    expect(run.stderr).toMatch(/^error: .*storageAccounts\/sa1: no enabled rule of the policy evaluates/);
+    expect(run.stderr).toMatch(/^error: .*virtualMachines\/vm1: no enabled rule of the policy evaluates/);
     expect(run.code).toBe(2);
   });
 

@@ -200,3 +200,32 @@ describe("fitSectionText", () => {
     expect(link).not.toContain("<https");
   });
 });
+
+describe("matched parts as one line", () => {
+  it("reads an NSG rule, a security group permission and a resource setting as a person would say them", async () => {
+    const { describeMatched } = await import("../../../shared/notify/format.ts");
+    expect(
+      describeMatched({
+        securityRule: "allow-ssh",
+        priority: 110,
+        protocol: "Tcp",
+        sources: ["Internet"],
+        ports: ["22"],
+        direction: "Inbound",
+      }),
+    ).toBe("rule allow-ssh (priority 110): TCP port 22 from the Internet");
+    expect(
+      describeMatched({ protocol: "-1", cidr: "0.0.0.0/0", family: "ipv4", ports: ["22", "3389"] }),
+    ).toBe("all traffic from 0.0.0.0/0 (covers 22, 3389)");
+    expect(describeMatched({ protocol: "tcp", fromPort: 20, toPort: 25, cidr: "::/0", ports: ["22"] })).toBe(
+      "TCP 20-25 from ::/0 (covers 22)",
+    );
+    expect(describeMatched({ part: "allowBlobPublicAccess", value: null })).toBe(
+      "allowBlobPublicAccess is not set",
+    );
+    expect(
+      describeMatched({ part: "networkAcls.defaultAction", value: "Allow", publicNetworkAccess: "Enabled" }),
+    ).toBe("networkAcls.defaultAction is Allow (publicNetworkAccess: Enabled)");
+    expect(describeMatched({ something: "else" })).toBe("something: else");
+  });
+});
