@@ -240,14 +240,19 @@ export function summarizeDelivery(request: SinkRequest): string {
   const body = request.body as {
     blocks?: { type?: string; text?: { text?: string } }[];
     text?: string;
-    attachments?: { content?: { body?: { type?: string; text?: string }[] } }[];
+    attachments?: {
+      content?: { body?: { type?: string; text?: string; inlines?: { text?: string }[] }[] };
+    }[];
   } | null;
   if (request.path.startsWith("/slack/")) {
     const header = body?.blocks?.find((b) => b.type === "header")?.text?.text;
     return `slack  ${request.status}  ${header ?? body?.text ?? "(no text)"}`;
   }
   if (request.path.startsWith("/teams/")) {
-    const first = body?.attachments?.[0]?.content?.body?.find((e) => e.type === "TextBlock")?.text;
+    const heading = body?.attachments?.[0]?.content?.body?.find(
+      (e) => e.type === "TextBlock" || e.type === "RichTextBlock",
+    );
+    const first = heading?.text ?? heading?.inlines?.map((i) => i.text ?? "").join("");
     return `teams  ${request.status}  ${first ?? "(no card)"}`;
   }
   return `${request.path}  ${request.status}`;
