@@ -271,6 +271,15 @@ function alertQueue(cfg: GuardianConfig): SqsQueue | undefined {
   return cfg.alerts.queue ? new SqsQueue(sqsClient(cfg), cfg.alerts.queue) : undefined;
 }
 
+/** The outbox and its dead-letter queue (for `guardian alerts replay`). */
+export function awsAlertQueues(cfg: GuardianConfig): { queue: SqsQueue; deadLetters: SqsQueue } {
+  const { queue, deadLetterQueue } = cfg.alerts;
+  if (!queue || !deadLetterQueue)
+    throw new InputError("set GUARDIAN_ALERT_QUEUE and GUARDIAN_ALERT_DLQ (SQS queue URLs)");
+  const sqs = sqsClient(cfg);
+  return { queue: new SqsQueue(sqs, queue), deadLetters: new SqsQueue(sqs, deadLetterQueue) };
+}
+
 /** The queues and table the sender needs on AWS; InputError naming what is missing. */
 export function awsSenderParts(cfg: GuardianConfig, clock?: SenderParts["clock"]): SenderParts {
   const { queue, deadLetterQueue, table } = cfg.alerts;

@@ -106,6 +106,19 @@ async function storageAccess(cfg: GuardianConfig, credential?: TokenCredential):
   };
 }
 
+/** The outbox and its dead-letter (poison) queue (for `guardian alerts replay`). */
+export async function azureAlertQueues(
+  cfg: GuardianConfig,
+): Promise<{ queue: StorageQueue; deadLetters: StorageQueue }> {
+  const { queue } = cfg.alerts;
+  if (!queue) throw new InputError("set GUARDIAN_ALERT_QUEUE (the Storage queue name)");
+  const access = await storageAccess(cfg);
+  return {
+    queue: new StorageQueue(queueClientFor(access, queue)),
+    deadLetters: new StorageQueue(queueClientFor(access, cfg.alerts.deadLetterQueue ?? `${queue}-poison`)),
+  };
+}
+
 /** The queues and table the sender needs on Azure; InputError naming what is missing. */
 export async function azureSenderParts(
   cfg: GuardianConfig,

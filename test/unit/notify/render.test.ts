@@ -1,8 +1,9 @@
 // Golden renderings of every kind of decision for Slack (Block Kit), Teams (Workflows Adaptive Card) and the generic
 // JSON webhook, each checked against its channel's limits; hostile names never become links or formatting.
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderJson } from "../../../shared/notify/json.ts";
+import { alertPayloadJsonSchema, renderJson } from "../../../shared/notify/json.ts";
 import { alertPayloadSchema, DECISION_KINDS } from "../../../shared/notify/model.ts";
 import {
   renderSlack,
@@ -225,5 +226,12 @@ describe("storms and limits", () => {
       matched: Array(11).fill("y".repeat(500)),
     };
     checkSlackLimits(renderSlack([huge]));
+  });
+});
+
+describe("the generic webhook's documented payload", () => {
+  it("docs/alert-payload.schema.json is the schema the code validates with (regenerate: guardian alerts schema --out)", () => {
+    const file = path.join(import.meta.dirname, "../../../docs/alert-payload.schema.json");
+    expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(alertPayloadJsonSchema());
   });
 });
