@@ -63,7 +63,7 @@ describe("routing by policy", () => {
           path: "alerts.routes[1].to[0]",
           message: expect.stringContaining('unknown destination "secop"'),
         }),
-        expect.objectContaining({ path: "alerts.destinations[2].url", line: 8 }),
+        expect.objectContaining({ path: "alerts.destinations[2].url", line: 9 }),
       ]),
     );
   });
