@@ -1,6 +1,8 @@
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { startWebhookSink, summarizeDelivery } from "../test/harness/webhook-sink.ts";
+import { runAlertStorm, writeAlertPreview } from "./alerts.ts";
 import { type Check, runAzureScenario } from "./azure.ts";
 import { runAzurePrivateLinkScenario } from "./azure-private-link.ts";
 
@@ -35,6 +37,7 @@ export async function runDemo(io: { print(text: string): void }): Promise<boolea
       const ok = await aws.runAwsScenario({ print, sink });
       checks.push({ name: "AWS scenario: only the /0 revoked, alert names the actor", ok });
     }
+    checks.push(...(await alertsPart(print, sink)));
   } finally {
     await sink.stop();
   }
@@ -47,4 +50,21 @@ export async function runDemo(io: { print(text: string): void }): Promise<boolea
       : `\n${failed} expected outcome(s) did not happen.`,
   );
   return failed === 0;
+}
+
+/** The alert storm and the preview folder; kept apart from the scenarios' decision lines. */
+async function alertsPart(
+  print: (text: string) => void,
+  sink: Awaited<ReturnType<typeof startWebhookSink>>,
+): Promise<Check[]> {
+  const checks = await runAlertStorm({ print, sink });
+  const dir = process.env.GUARDIAN_DEMO_ALERTS_DIR ?? path.join(tmpdir(), "network-guardian-demo-alerts");
+  const files = await writeAlertPreview(sink.received, dir);
+  print(`\nEvery alert above, as delivered: ${files.length - 1} payload file(s) and a preview page`);
+  print(`  open ${path.join(dir, "index.html")}`);
+  checks.push({
+    name: "alert payloads and an HTML preview of the Slack and Teams renderings written",
+    ok: files.includes("index.html") && files.length > 2,
+  });
+  return checks;
 }
