@@ -263,7 +263,8 @@ async function onDeliver(message: DeliverMessage, deps: SenderDeps): Promise<voi
       deliver(() => channel.post(body), {
         channel: channel.name,
         redact: (t) => channel.redact(t),
-        policy: IN_PROCESS,
+        // A quick retry still keeps the webhook's pace.
+        policy: { ...IN_PROCESS, backoffMs: Math.max(IN_PROCESS.backoffMs, channel.minIntervalMs) },
         sleep: clock.sleep,
       }),
     );

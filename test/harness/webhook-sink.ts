@@ -14,6 +14,8 @@ export interface SinkRequest {
   headers: Record<string, string>;
   /** The status the sink answered (0 when it closed the connection instead). */
   status: number;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 /** `"close"` drops the connection without an answer, as a host that is down or a proxy that resets would. */
@@ -155,8 +157,9 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
     } catch {
       // Kept as text: the channel answers 400 below.
     }
+    const arrived = Date.now();
     const record = (status: number): SinkRequest => {
-      const entry = { path, body, headers, status };
+      const entry = { path, body, headers, status, at: arrived };
       attempts.push(entry);
       return entry;
     };
