@@ -21,7 +21,6 @@ import { perInstanceSender } from "../../shared/runtime.ts";
 import type { Clock } from "../../shared/usecases/send-alerts.ts";
 import {
   type ArmEmulator,
-  DEFAULT_SUBSCRIPTION_ID,
   mintToken,
   networkClientFor,
   startArmEmulator,
