@@ -7,7 +7,7 @@ import type { OutboxPort, QueuePort } from "./notify/outbox.ts";
 import { QueueOutbox } from "./notify/outbox.ts";
 import type { AlertStore } from "./notify/store.ts";
 import type { Policy } from "./policy/schema.ts";
-import { undoFor } from "./remediation/undo.ts";
+import { undoFor } from "./remediation/index.ts";
 import {
   announceBrokenDestinations,
   type Clock,

@@ -7,7 +7,7 @@
 import type { AlertDecision } from "../../../shared/notify/model.ts";
 import { decisionsOf } from "../../../shared/notify/model.ts";
 import type { Alert } from "../../../shared/notify/types.ts";
-import { undoFor } from "../../../shared/remediation/undo.ts";
+import { undoFor } from "../../../shared/remediation/index.ts";
 import type { ActionResult, Finding } from "../../../shared/types.ts";
 import { NSG_ID, nsgAlert, sshFinding } from "./alert-fixtures.ts";
 
