@@ -240,8 +240,12 @@ export class Pacer {
     const turn = previous.then(async () => {
       const wait = (this.#next.get(channel.name) ?? 0) - this.#now();
       if (wait > 0) await this.#sleep(wait);
-      this.#next.set(channel.name, this.#now() + channel.minIntervalMs);
-      return post();
+      try {
+        return await post();
+      } finally {
+        // Counted from the end of the turn: a turn may hold several attempts (a quick retry), the last one counts.
+        this.pause(channel, this.#now() + channel.minIntervalMs);
+      }
     });
     this.#tails.set(
       channel.name,
