@@ -234,6 +234,10 @@ export function deployedEntries(azure: unknown, awsText: string): DeployedEntry[
   // `timerFunctions`, so that an entry without a schedule in the deployed app still fails the check.
   const timers = z.array(z.string()).parse(armVariable(azure, "timerFunctions"));
   for (const runs of timers) out.push({ side: "functions", name: kebab(runs), runs });
+  // Queue-triggered functions (the alert sender) have none either: the template names them in `queueFunctions`,
+  // beside the queues it creates for them.
+  const queued = z.array(z.string()).parse(armVariable(azure, "queueFunctions"));
+  for (const runs of queued) out.push({ side: "functions", name: kebab(runs), runs });
   for (const r of Object.values(parseCfn(awsText)).filter((x) => x.Type === "AWS::Lambda::Function")) {
     const handler = z.looseObject({ Handler: z.string() }).parse(r.Properties).Handler;
     const dot = handler.lastIndexOf(".");

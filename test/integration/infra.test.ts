@@ -216,14 +216,22 @@ describe("AWS CloudFormation template", () => {
     const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
     expect(shipped).toEqual([
       "functions/on-change",
+      "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/send-alerts",
     ]);
     expect(deployedEntries(azure, awsText)).toEqual([
       { side: "functions", name: "on-change", runs: "onChange" },
       { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
+      { side: "functions", name: "send-alerts", runs: "sendAlerts" },
       { side: "lambdas", name: "on-change", runs: "handler" },
+      { side: "lambdas", name: "send-alerts", runs: "handler" },
     ]);
+    // The alert sender registers the queue trigger the template's queue feeds.
+    expect(
+      [...read("functions/send-alerts.ts").matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]]),
+    ).toEqual([["storageQueue", "sendAlerts"]]);
     // No dormant entry point: every file beside the shared runtime is one a template deploys.
     const files = ["functions", "lambdas"].flatMap((side) =>
       readdirSync(path.join(root, side))
