@@ -30,6 +30,8 @@ export interface AlertBurstResult {
   throttledPosts: number;
   delivered: number;
   lost: number;
+  /** Messages still on the outbox when the run stopped (not lost: not yet drained). */
+  stillQueued: number;
   duplicated: number;
   deadLettered: number;
   drainSeconds: number;
@@ -140,26 +142,42 @@ export async function alertBurst(world: World, count: number, factor = 50): Prom
     typeof chunk === "string" && chunk.startsWith('{"requestId"')
       ? true
       : write.call(process.stdout, chunk)) as typeof write;
-  await driveSqs(
-    sqsClient,
-    outboxUrl,
-    handler,
-    () => lambdaContext({ functionName: "bench-send-alerts", account: "123456789012", region: REGION }),
-    {
+  const context = () =>
+    lambdaContext({ functionName: "bench-send-alerts", account: "123456789012", region: REGION });
+  // Two pollers, as the template's event source mapping allows (MaximumConcurrency 2), sharing one instance's pace.
+  const drive = () =>
+    driveSqs(sqsClient, outboxUrl, handler, context, {
       idleMs: 3000,
-      timeoutMs: 600_000,
+      timeoutMs: 900_000,
       maxReceiveCount: 5,
       deadLetterUrl: dlqUrl,
       done: () => new Set(sink.received.map((r) => headlineOf(r.body))).size >= count,
-    },
-  );
+    });
+  await Promise.all([drive(), drive()]);
   process.stdout.write = write;
   sink.flaky(0);
   const realMs = Date.now() - started;
   const unique = new Set(sink.received.map((r) => headlineOf(r.body)));
-  const dlq = await sqsClient.send(
-    new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["ApproximateNumberOfMessages"] }),
-  );
+  const depth = async (url: string) => {
+    const out = await sqsClient.send(
+      new GetQueueAttributesCommand({
+        QueueUrl: url,
+        AttributeNames: [
+          "ApproximateNumberOfMessages",
+          "ApproximateNumberOfMessagesNotVisible",
+          "ApproximateNumberOfMessagesDelayed",
+        ],
+      }),
+    );
+    const a = out.Attributes ?? {};
+    return (
+      Number(a.ApproximateNumberOfMessages ?? 0) +
+      Number(a.ApproximateNumberOfMessagesNotVisible ?? 0) +
+      Number(a.ApproximateNumberOfMessagesDelayed ?? 0)
+    );
+  };
+  const stillQueued = await depth(outboxUrl);
+  const deadLettered = await depth(dlqUrl);
   const times = sink.attempts.map((a) => a.at).sort((a, b) => a - b);
   // The most posts in any one second of the sender's clock.
   const window = 1000 / factor;
@@ -176,9 +194,11 @@ export async function alertBurst(world: World, count: number, factor = 50): Prom
     failedPosts: sink.attempts.filter((a) => a.status !== 200).length,
     throttledPosts: sink.attempts.filter((a) => a.status === 429).length,
     delivered: unique.size,
-    lost: count - unique.size,
+    // Lost: neither delivered nor anywhere the sender can still deliver it from (the outbox, the dead-letter queue).
+    lost: stillQueued === 0 && deadLettered === 0 ? count - unique.size : 0,
+    stillQueued,
     duplicated: sink.received.length - unique.size,
-    deadLettered: Number(dlq.Attributes?.ApproximateNumberOfMessages ?? 0),
+    deadLettered,
     drainSeconds: round(((last - started) * factor) / 1000, 1),
     realSeconds: round(realMs / 1000, 1),
     peakPerSecond: peak,
