@@ -87,7 +87,7 @@ export async function alertBurst(world: World, count: number, factor = 50): Prom
   const make = async (name: string) =>
     (
       await sqsClient.send(
-        new CreateQueueCommand({ QueueName: `${name}-${suffix}`, Attributes: { VisibilityTimeout: "1" } }),
+        new CreateQueueCommand({ QueueName: `${name}-${suffix}`, Attributes: { VisibilityTimeout: "10" } }),
       )
     ).QueueUrl ?? "";
   const outboxUrl = await make("bench-alerts");

@@ -114,7 +114,11 @@ export async function driveSqs(
     }
     for (const m of live) {
       if (!failed.has(m.MessageId ?? "")) {
-        await sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }));
+        // A record that outlived its visibility timeout was received again meanwhile: its old handle no longer
+        // deletes it (ReceiptHandleIsInvalid), as on SQS; the event source mapping logs that and moves on.
+        await sqs
+          .send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle }))
+          .catch(() => undefined);
       }
     }
   }
