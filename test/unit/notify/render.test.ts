@@ -235,3 +235,37 @@ describe("the generic webhook's documented payload", () => {
     expect(JSON.parse(readFileSync(file, "utf8"))).toEqual(alertPayloadJsonSchema());
   });
 });
+
+describe("undo for every remediation", () => {
+  it("storage-close-network: one PATCH of the parts it changed, with their audited before-state", () => {
+    const id =
+      "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/stqubole";
+    const undo = undoFor(
+      {
+        finding: goldenCases()["azure-remediated"]?.[0] as never,
+        mode: "remediate",
+        outcome: "applied",
+        reason: "r",
+        planned: {
+          remediation: "storage-close-network",
+          resourceId: id,
+          summary: "close",
+          operation: {},
+          before: {
+            networkAcls: { defaultAction: "Allow", ipRules: [{ value: "198.51.100.7", action: "Allow" }] },
+          },
+          after: { networkAcls: { defaultAction: "Deny", ipRules: [] } },
+        },
+      },
+      { account: "00000000-0000-0000-0000-000000000000" },
+    );
+    expect(undo?.command).toBe(
+      [
+        "az rest --method patch",
+        `--url 'https://management.azure.com${id}?api-version=2025-08-01'`,
+        `--body '{"properties":{"networkAcls":{"defaultAction":"Allow","ipRules":[{"value":"198.51.100.7","action":"Allow"}]}}}'`,
+      ].join(" \\\n  "),
+    );
+    expect(undo?.portal).toContain("stqubole › Networking");
+  });
+});
