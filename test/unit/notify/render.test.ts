@@ -18,6 +18,7 @@ import {
   TEAMS_MAX_BYTES,
   type TeamsWebhookBody,
 } from "../../../shared/notify/teams.ts";
+import { undoFor } from "../../../shared/remediation/index.ts";
 import { goldenCases, HOSTILE, storm } from "./decision-fixtures.ts";
 
 const golden = (name: string) => path.join(import.meta.dirname, "golden", name);
