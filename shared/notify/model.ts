@@ -273,6 +273,7 @@ export function describeDone(kind: DecisionKind, result: ActionResult): string {
     case "rejected":
       return summary ? `Rejected: ${summary}` : "Rejected";
     case "failed":
+      if (result.outcome === "dead-lettered") return `Not handled, dead-lettered: ${result.reason}`;
       return result.outcome === "conflict"
         ? `Not remediated: the resource kept changing concurrently${summary ? ` (planned: ${summary})` : ""}`
         : `Remediation FAILED${summary ? ` (planned: ${summary})` : ""}`;
@@ -428,7 +429,11 @@ export function headline(decisions: readonly AlertDecision[]): string {
   const first = list[0];
   if (!first) return "No decisions";
   const what = list.length === 1 ? first.message : `${list.length} decisions`;
-  return `${highestSeverity(list).toUpperCase()} · ${HEADLINE[first.kind]}: ${what} on ${first.resourceName}`;
+  // A change the guardian could not handle at all (a misrouted event) is not a failed remediation: say so.
+  const verb = first.done.startsWith("Not handled, dead-lettered")
+    ? "NOT HANDLED (dead-lettered)"
+    : HEADLINE[first.kind];
+  return `${highestSeverity(list).toUpperCase()} · ${verb}: ${what} on ${first.resourceName}`;
 }
 
 /** The latest decision's view of the resource (tags and names can change between decisions). */
