@@ -8,6 +8,7 @@ import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { now, round } from "./lib/stats.ts";
 import { startWorld } from "./lib/world.ts";
+import { type AlertBurstResult, alertBurst } from "./sections/alerts.ts";
 import { type Bundles, buildBundles, type ColdStartResult, coldStarts } from "./sections/cold-start.ts";
 import { evaluateScale, type ScaleSummary } from "./sections/evaluate-scale.ts";
 import {
@@ -19,7 +20,7 @@ import {
 import { type StormResult, storms } from "./sections/storms.ts";
 import { type ThroughputResult, throughput } from "./sections/throughput.ts";
 
-export const SECTIONS = ["cold", "remediate", "throughput", "storms", "scale"] as const;
+export const SECTIONS = ["cold", "remediate", "throughput", "storms", "scale", "alerts"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchSizes {
@@ -32,6 +33,7 @@ export interface BenchSizes {
   stormManyResources: number;
   scaleSizes: number[];
   scaleRuns: number;
+  alertBurst: number;
 }
 
 export const FULL: BenchSizes = {
@@ -44,6 +46,7 @@ export const FULL: BenchSizes = {
   stormManyResources: 1000,
   scaleSizes: [1000, 10000],
   scaleRuns: 3,
+  alertBurst: 500,
 };
 
 export const QUICK: BenchSizes = {
@@ -56,6 +59,7 @@ export const QUICK: BenchSizes = {
   stormManyResources: 3,
   scaleSizes: [2, 4],
   scaleRuns: 1,
+  alertBurst: 10,
 };
 
 export interface BenchResults {
@@ -69,6 +73,7 @@ export interface BenchResults {
   throughput?: ThroughputResult[];
   storms?: StormResult[];
   evaluateScale?: ScaleSummary;
+  alerts?: AlertBurstResult;
 }
 
 function cpuModel(): string {
@@ -134,6 +139,10 @@ export async function runBench(
     if (sections.includes("scale")) {
       progress("guardian evaluate at scale");
       results.evaluateScale = await evaluateScale(sizes.scaleSizes, sizes.scaleRuns);
+    }
+    if (sections.includes("alerts")) {
+      progress("alert burst against a flaky webhook");
+      results.alerts = await alertBurst(world, sizes.alertBurst);
     }
   } finally {
     await world.stop();
@@ -329,6 +338,46 @@ export function render(r: BenchResults): string {
     );
     out.push(
       `\nGrowth for ${s.sizeRatio}x the snapshots: ${s.growth}x wall time (${s.netGrowth}x net of the one-snapshot baseline).`,
+    );
+  }
+  if (r.alerts) {
+    const a = r.alerts;
+    out.push(
+      `\n**Alerts** (${a.alerts} alerts about ${a.alerts} resources queued at once on the SQS outbox; the sender Lambda on moto SQS and DynamoDB; one Slack webhook failing ${a.failRate * 100}% of posts, 30% of those with 429 and Retry-After: 1; times on the sender's clock, run ${a.clockFactor}x faster)\n`,
+    );
+    out.push(
+      table(
+        [
+          "alerts",
+          "posts",
+          "failed posts (429)",
+          "delivered",
+          "lost",
+          "duplicated",
+          "dead-lettered",
+          "still queued",
+          "time to drain",
+          "peak posts/s",
+          "Slack's limit",
+          "aim",
+        ],
+        [
+          [
+            a.alerts,
+            a.posts,
+            `${a.failedPosts} (${a.throttledPosts})`,
+            a.delivered,
+            a.lost,
+            a.duplicated,
+            a.deadLettered,
+            a.stillQueued,
+            `${a.drainSeconds} s (${a.realSeconds} s real)`,
+            a.peakPerSecond,
+            `${a.slackLimitPerSecond}/s`,
+            `all delivered, 0 lost, 0 duplicated: ${mark(a.delivered === a.alerts && a.lost === 0 && a.duplicated === 0)}`,
+          ],
+        ],
+      ),
     );
   }
   return out.join("\n");

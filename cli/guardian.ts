@@ -316,6 +316,47 @@ export function program(): Command {
       } else process.stdout.write(text);
     });
 
+  const alertsCmd = cmd.command("alerts").description("the alert outbox and its dead letters");
+  alertsCmd
+    .command("replay")
+    .description(
+      "move dead-lettered alerts back onto the outbox once the destination is fixed (GUARDIAN_ALERT_QUEUE, GUARDIAN_ALERT_DLQ and the cloud's credentials from the environment)",
+    )
+    .addOption(
+      new Option("--cloud <cloud>", "where the guardian runs")
+        .choices(["aws", "azure"])
+        .makeOptionMandatory(),
+    )
+    .option("--max <n>", "replay at most this many", "1000")
+    .action(async (opts: { cloud: "aws" | "azure"; max: string }) => {
+      const { parseConfig } = await import("../shared/config.ts");
+      const { replayDeadLetters } = await import("../shared/usecases/replay-alerts.ts");
+      const cfg = parseConfig(process.env);
+      const queues =
+        opts.cloud === "aws"
+          ? (await import("../shared/clouds/aws/runtime.ts")).awsAlertQueues(cfg)
+          : await (await import("../shared/clouds/azure/runtime.ts")).azureAlertQueues(cfg);
+      const max = Number.parseInt(opts.max, 10);
+      if (!Number.isInteger(max) || max < 1)
+        throw new InputError(`--max ${opts.max}: expected a positive integer`);
+      const result = await replayDeadLetters(queues.deadLetters, queues.queue, { max });
+      print(`replayed ${result.replayed} message(s) from ${queues.deadLetters.name} to ${queues.queue.name}`);
+      for (const s of result.skipped) print(`  left on the dead-letter queue: ${s.reason}`);
+      if (result.skipped.length > 0) throw new Exit(1);
+    });
+  alertsCmd
+    .command("schema")
+    .description(
+      "print (or write) the JSON Schema of the generic webhook's payload (docs/alert-payload.schema.json)",
+    )
+    .option("--out <file>", "write to this file instead of stdout")
+    .action(async (opts: { out?: string }) => {
+      const { alertPayloadJsonSchema } = await import("../shared/notify/json.ts");
+      const text = `${JSON.stringify(alertPayloadJsonSchema(), null, 2)}\n`;
+      if (opts.out) await writeFile(opts.out, text);
+      else process.stdout.write(text);
+    });
+
   cmd
     .command("rules")
     .description("list the rules a policy can use, with an example entry each")

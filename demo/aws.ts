@@ -102,8 +102,11 @@ async function withLambdaLogs<T>(
 }
 
 function teamsTitle(request: SinkRequest | undefined): string | undefined {
-  const body = request?.body as { attachments?: { content?: { body?: { text?: string }[] } }[] } | undefined;
-  return body?.attachments?.[0]?.content?.body?.[0]?.text;
+  const body = request?.body as
+    | { attachments?: { content?: { body?: { text?: string; inlines?: { text?: string }[] }[] } }[] }
+    | undefined;
+  const first = body?.attachments?.[0]?.content?.body?.[0];
+  return first?.text ?? first?.inlines?.map((i) => i.text ?? "").join("");
 }
 
 function isOnChange(result: OnChangeResult | SQSBatchResponse): result is OnChangeResult {

@@ -1,8 +1,10 @@
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadPolicyFile } from "../shared/policy/file.ts";
 import { ensureMoto, MotoUnavailableError } from "../test/harness/moto.ts";
 import { startWebhookSink } from "../test/harness/webhook-sink.ts";
+import { runAlertStorm, writeAlertPreview } from "./alerts.ts";
 import type { Check } from "./words.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -80,6 +82,7 @@ export async function runDemo(io: { print(text: string): void; verbose?: boolean
       print(`  ${moto.reason}`);
       checks.push({ name: "AWS scenario ran (it needs moto: see above)", ok: false });
     }
+    checks.push(...(await alertsPart(print, sink)));
   } finally {
     await sink.stop();
   }
@@ -97,4 +100,21 @@ export async function runDemo(io: { print(text: string): void; verbose?: boolean
       : `\n${failed.length} of ${checks.length} expected outcomes did not happen.`,
   );
   return failed.length === 0;
+}
+
+/** The alert storm and the preview folder; kept apart from the scenarios' decision lines. */
+async function alertsPart(
+  print: (text: string) => void,
+  sink: Awaited<ReturnType<typeof startWebhookSink>>,
+): Promise<Check[]> {
+  const checks = await runAlertStorm({ print, sink });
+  const dir = process.env.GUARDIAN_DEMO_ALERTS_DIR ?? path.join(tmpdir(), "network-guardian-demo-alerts");
+  const files = await writeAlertPreview(sink.received, dir);
+  print(`\nEvery alert above, as delivered: ${files.length - 1} payload file(s) and a preview page`);
+  print(`  open ${path.join(dir, "index.html")}`);
+  checks.push({
+    name: "alert payloads and an HTML preview of the Slack and Teams renderings written",
+    ok: files.includes("index.html") && files.length > 2,
+  });
+  return checks;
 }

@@ -1,10 +1,10 @@
 import type { InvocationContext } from "@azure/functions";
-import { azureGuardianDeps } from "../shared/clouds/azure/runtime.ts";
+import { azureGuardianDeps, azureSenderDeps } from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
 import { formatLogLine, type Logger } from "../shared/log.ts";
-import { type DepsFactory, perInstance } from "../shared/runtime.ts";
+import { type DepsFactory, perInstance, perInstanceSender, type SenderFactory } from "../shared/runtime.ts";
 
-export type { DepsFactory } from "../shared/runtime.ts";
+export type { DepsFactory, SenderFactory } from "../shared/runtime.ts";
 
 /** Structured JSON lines through the Functions host, so Application Insights keeps them per invocation. */
 export function contextLogger(context: InvocationContext): Logger {
@@ -20,4 +20,9 @@ export function contextLogger(context: InvocationContext): Logger {
 /** The deployed factory: clients once per Functions instance, logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
   return perInstance((log) => azureGuardianDeps(config(), log));
+}
+
+/** The sender's queues, table and channels once per Functions instance; logger per invocation. */
+export function senderDeps(): SenderFactory {
+  return perInstanceSender((log) => azureSenderDeps(config(), log));
 }

@@ -1,9 +1,9 @@
-import { awsGuardianDeps } from "../shared/clouds/aws/runtime.ts";
+import { awsGuardianDeps, awsSenderDeps } from "../shared/clouds/aws/runtime.ts";
 import { config } from "../shared/config.ts";
 import { jsonLogger, type Logger } from "../shared/log.ts";
-import { type DepsFactory, perInstance } from "../shared/runtime.ts";
+import { type DepsFactory, perInstance, perInstanceSender, type SenderFactory } from "../shared/runtime.ts";
 
-export type { DepsFactory } from "../shared/runtime.ts";
+export type { DepsFactory, SenderFactory } from "../shared/runtime.ts";
 
 /** Lambda captures stdout per invocation: one JSON line per log record, each carrying the request id. */
 export const lambdaLogger = (requestId: string): Logger =>
@@ -12,4 +12,9 @@ export const lambdaLogger = (requestId: string): Logger =>
 /** Configuration and clients once per execution environment; logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
   return perInstance((log) => awsGuardianDeps(config(), log));
+}
+
+/** The sender's queues, table and channels once per execution environment; logger per invocation. */
+export function senderDeps(): SenderFactory {
+  return perInstanceSender((log) => awsSenderDeps(config(), log));
 }

@@ -234,6 +234,10 @@ export function deployedEntries(azure: unknown, awsText: string): DeployedEntry[
   // `timerFunctions`, so that an entry without a schedule in the deployed app still fails the check.
   const timers = z.array(z.string()).parse(armVariable(azure, "timerFunctions"));
   for (const runs of timers) out.push({ side: "functions", name: kebab(runs), runs });
+  // Queue-triggered functions (the alert sender) have none either: the template names them in `queueFunctions`,
+  // beside the queues it creates for them.
+  const queued = z.array(z.string()).parse(armVariable(azure, "queueFunctions"));
+  for (const runs of queued) out.push({ side: "functions", name: kebab(runs), runs });
   for (const r of Object.values(parseCfn(awsText)).filter((x) => x.Type === "AWS::Lambda::Function")) {
     const handler = z.looseObject({ Handler: z.string() }).parse(r.Properties).Handler;
     const dot = handler.lastIndexOf(".");
@@ -386,17 +390,26 @@ export function webhookProblems(azure: unknown, awsText: string): string[] {
   }
   const resources = parseCfn(awsText);
   const functions = Object.values(resources).filter((r) => r.Type === "AWS::Lambda::Function");
+  // The webhooks are read by the function that posts alerts (the sender); a function that does not post names none.
+  let posting = 0;
   for (const fn of functions) {
     const props = isRecord(fn.Properties) ? fn.Properties : {};
     const env =
       isRecord(props.Environment) && isRecord(props.Environment.Variables) ? props.Environment.Variables : {};
+    const names = WEBHOOKS.some((w) => w.secretArnSetting in env);
+    if (names) posting++;
     for (const w of WEBHOOKS) {
       if (w.urlSetting in env) problems.push(`AWS template: the Lambda's environment sets ${w.urlSetting}`);
-      if (JSON.stringify(env[w.secretArnSetting]) !== JSON.stringify(ifSet(w.awsCondition, w.awsParameter))) {
+      if (
+        names &&
+        JSON.stringify(env[w.secretArnSetting]) !== JSON.stringify(ifSet(w.awsCondition, w.awsParameter))
+      ) {
         problems.push(`AWS template: ${w.secretArnSetting} is not the ${w.awsParameter} parameter`);
       }
     }
   }
+  if (posting !== 1)
+    problems.push(`AWS template: ${posting} Lambdas read the webhook secrets instead of one`);
   const grants = awsRoleStatements(resources).filter(({ statement }) =>
     actionsOf(statement).some((a) => a.toLowerCase().startsWith("secretsmanager:")),
   );

@@ -3,8 +3,8 @@ import type { CallOptions, ResourceReader, ResourceRef, ResourceWriter } from ".
 import type { Deadline } from "./deadline.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { sendAll } from "./notify/index.ts";
-import type { Alert, Notifier } from "./notify/types.ts";
+import type { OutboxPort } from "./notify/outbox.ts";
+import type { Alert } from "./notify/types.ts";
 import { evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
@@ -57,7 +57,8 @@ export interface InvocationScope {
 export interface GuardianDeps {
   policy: Policy;
   clouds: Partial<Record<Cloud, CloudPort>>;
-  notifiers: readonly Notifier[];
+  /** Where alerts go after their decisions are audited: a durable queue the sender drains (or inline, locally). */
+  outbox: OutboxPort;
   audit: AuditSink;
   /** The guardian's own identities (object ids, app ids, role ARNs): changes they made are not acted on again. */
   selfIdentities: readonly string[];
@@ -365,20 +366,25 @@ export async function handleChange(
     if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
-  // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
-  // (a concurrent edit, or a parallel invocation of the guardian in an event storm), which would only be noise.
+  // Report-only findings are recorded, not announced; so is an exposure someone else already closed (a concurrent
+  // edit, or a parallel invocation of the guardian in an event storm), which would only be noise. Exempt findings are
+  // announced at their own, lower-key kind: whoever opens a port can often also set the exemption tag.
   // A failure the event's redelivery will try again is not announced either: the retry fixes it (and alerts that),
   // or the event ends in the dead-letter container, whose alert fires. So no "failed" alert about what gets fixed.
-  const quiet = new Set<ActionResult["outcome"]>(["skipped-exempt", "already-compliant"]);
+  const quiet = new Set<ActionResult["outcome"]>(["already-compliant"]);
   const alerted = outcome.actions.filter(
     (a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true,
   );
   if (alerted.length > 0) {
+    const region = first.region ?? ref.region;
     const alert: Alert = {
       cloud: change.cloud,
       account: change.account,
+      ...(region !== undefined ? { region } : {}),
+      ...(first.resourceGroup !== undefined ? { resourceGroup: first.resourceGroup } : {}),
       resourceId: first.resourceId,
       resourceType: change.resourceType,
+      tags: first.tags,
       operationName: change.operationName,
       actor: change.actor,
       eventId: change.eventId,
@@ -386,11 +392,7 @@ export async function handleChange(
       time: change.time,
       results: alerted,
       // A group named in the event resolves to its id on read: link the resolved resource.
-      consoleUrl: port.consoleUrl({
-        ...ref,
-        resourceId: first.resourceId,
-        region: first.region ?? ref.region,
-      }),
+      consoleUrl: port.consoleUrl({ ...ref, resourceId: first.resourceId, region }),
       dryRun,
     };
     outcome.deliveries = await deliver(alert, deps);
@@ -909,8 +911,16 @@ function auditRecord(change: ResourceChange, result: ActionResult, now: Date): A
   };
 }
 
+/** The alert step: the decisions are already audited; hand them to the outbox. Never throws. */
 async function deliver(alert: Alert, deps: GuardianDeps): Promise<ChangeOutcome["deliveries"]> {
-  const deliveries = await sendAll(deps.notifiers, alert);
+  let deliveries: ChangeOutcome["deliveries"];
+  try {
+    deliveries = await deps.outbox.enqueue(alert);
+  } catch (error) {
+    deliveries = [
+      { channel: "outbox", ok: false, error: error instanceof Error ? error.message : String(error) },
+    ];
+  }
   for (const d of deliveries.filter((x) => !x.ok)) {
     // The remediation already happened, so a retry of the event would find nothing to alert about:
     // the undelivered alert is kept whole in the dead-letter log instead of being lost.

@@ -1,7 +1,9 @@
 import { logAuditSink } from "./audit/index.ts";
 import type { Logger } from "./log.ts";
+import { Pacer } from "./notify/channels.ts";
 import type { CloudPort, GuardianDeps, InvocationScope } from "./pipeline.ts";
 import type { Cloud } from "./types.ts";
+import { realClock, type SenderDeps } from "./usecases/send-alerts.ts";
 
 /** Makes the pipeline's dependencies for one invocation, given that invocation's logger and what it knows. */
 export type DepsFactory = (log: Logger, invocation?: InvocationScope) => Promise<GuardianDeps>;
@@ -25,5 +27,28 @@ export function perInstance(build: DepsFactory): DepsFactory {
       clouds[cloud] = port.forInvocation?.(invocation) ?? port;
     }
     return { ...deps, log, audit: logAuditSink(log), clouds };
+  };
+}
+
+/** Makes the alert sender's dependencies for one invocation, given that invocation's logger. */
+export type SenderFactory = (log: Logger) => Promise<SenderDeps>;
+
+/**
+ * The sender's queues, store, channels and posting pace are built once per instance (the pace must be shared by
+ * the instance's invocations); the logger is per invocation.
+ */
+export function perInstanceSender(build: SenderFactory): SenderFactory {
+  let base: Promise<SenderDeps> | undefined;
+  return async (log) => {
+    base ??= build(log)
+      .then((deps) => {
+        const clock = deps.clock ?? realClock;
+        return { ...deps, pacer: deps.pacer ?? new Pacer(clock.now, clock.sleep) };
+      })
+      .catch((error: unknown) => {
+        base = undefined;
+        throw error;
+      });
+    return { ...(await base), log };
   };
 }

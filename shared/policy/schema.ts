@@ -20,6 +20,50 @@ const scopeSchema = z
   })
   .describe("Which resources the rule applies to; every given list must match");
 
+const routeSchema = z
+  .strictObject({
+    to: z.array(z.string()).describe("Destination names; [] drops what this route matches (logged)"),
+    severities: z.array(z.enum(["low", "medium", "high", "critical"])).optional(),
+    kinds: z
+      .array(z.enum(["remediated", "dry-run", "alerted", "approved", "rejected", "held", "exempt", "failed"]))
+      .optional(),
+    clouds: z.array(z.enum(["azure", "aws"])).optional(),
+    accounts: z.array(z.string()).optional().describe("Azure subscription ids or AWS account ids"),
+    resourceGroups: z.array(z.string()).optional().describe("Azure resource group names (case-insensitive)"),
+    tags: z.record(z.string(), z.string()).optional().describe("Every one must match; value '*' = any value"),
+  })
+  .describe(
+    "Decisions matching every given condition go to `to`; every matching route adds its destinations",
+  );
+
+const alertsSchema = z
+  .strictObject({
+    collapseSeconds: z
+      .int()
+      .min(0)
+      .max(900)
+      .default(30)
+      .describe("Decisions about one resource within this window become one message"),
+    destinations: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
+          type: z.enum(["slack", "teams", "webhook"]),
+          url: z
+            .string()
+            .regex(
+              /^[A-Z][A-Z0-9_]*_WEBHOOK_URL$/,
+              "the name of the setting that holds the URL, ending in _WEBHOOK_URL (the URL is a secret: never in the policy)",
+            )
+            .describe("The app setting / environment variable whose value is the webhook URL"),
+        }),
+      )
+      .optional()
+      .describe("Default: slack, teams and webhook from SLACK_, TEAMS_ and GUARDIAN_WEBHOOK_URL when set"),
+    routes: z.array(routeSchema).optional().describe("A decision no route matches goes to every destination"),
+  })
+  .describe("Where alerts go and how bursts collapse");
+
 const exemptionSchema = z.strictObject({
   resourceId: z.string().min(1).describe("The exempt resource's id (ARM id, security group id)"),
   expires: z.iso.date().describe("YYYY-MM-DD; the exemption ends at the start of this day (UTC)"),
@@ -98,8 +142,33 @@ export const policySchema = z
       .default(10)
       .describe("Blast-radius cap: at most this many remediation writes per event; the rest are alerted"),
     rules: z.array(policyEntrySchema).min(1),
+    alerts: alertsSchema.optional(),
   })
   .superRefine((policy, ctx) => {
+    const names = new Set<string>();
+    const destinations = policy.alerts?.destinations;
+    destinations?.forEach((d, index) => {
+      if (names.has(d.name)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["alerts", "destinations", index, "name"],
+          message: `duplicate destination "${d.name}"`,
+        });
+      }
+      names.add(d.name);
+    });
+    const known = destinations ? names : new Set(["slack", "teams", "webhook"]);
+    policy.alerts?.routes?.forEach((route, index) => {
+      route.to.forEach((name, i) => {
+        if (!known.has(name)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["alerts", "routes", index, "to", i],
+            message: `unknown destination "${name}" (known: ${[...known].join(", ")})`,
+          });
+        }
+      });
+    });
     const seen = new Map<string, number>();
     policy.rules.forEach((entry, index) => {
       const earlier = seen.get(entry.name);

@@ -17,6 +17,7 @@ import {
   withPair,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
+import { undoSecurityRule } from "../rules/nsg/undo.ts";
 import type { PlannedChange } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -84,4 +85,5 @@ export const deleteRule = {
   resourceTypes: [NSG_RESOURCE_TYPE],
   permissions: [SECURITY_RULE_DELETE, SECURITY_RULE_WRITE, ASG_JOIN_RULE],
   plan,
+  undo: undoSecurityRule,
 } satisfies Remediation;

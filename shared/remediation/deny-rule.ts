@@ -9,6 +9,7 @@ import {
   SECURITY_RULE_WRITE,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
+import { undoSecurityRule } from "../rules/nsg/undo.ts";
 import type { PlannedChange } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -46,4 +47,5 @@ export const denyRule = {
   resourceTypes: [NSG_RESOURCE_TYPE],
   permissions: [SECURITY_RULE_WRITE, ASG_JOIN_RULE],
   plan,
+  undo: undoSecurityRule,
 } satisfies Remediation;

@@ -1,3 +1,4 @@
+import type { ActionResult } from "../types.ts";
 import { decidePrivateEndpointConnection } from "./decide-private-endpoint-connection.ts";
 import { deleteRule } from "./delete-rule.ts";
 import { denyRule } from "./deny-rule.ts";
@@ -7,7 +8,7 @@ import { restrictSource } from "./restrict-source.ts";
 import { revokeAll } from "./revoke-all.ts";
 import { revokeCidr } from "./revoke-cidr.ts";
 import { storageCloseNetwork } from "./storage-close-network.ts";
-import type { Remediation } from "./types.ts";
+import type { Remediation, UndoStep, UndoWhere } from "./types.ts";
 
 /** Every remediation, keyed by the id a policy names. One line per remediation. */
 export const remediationRegistry = {
@@ -27,4 +28,15 @@ export function remediationById(id: string): Remediation | undefined {
   return Object.hasOwn(remediationRegistry, id)
     ? (remediationRegistry as Record<string, Remediation>)[id]
     : undefined;
+}
+
+/** The undo step of an applied remediation, bounded like every alert field; undefined when it offers none. */
+export function undoFor(result: ActionResult, where: UndoWhere): UndoStep | undefined {
+  const planned = result.planned;
+  const undo = planned ? remediationById(planned.remediation)?.undo?.(planned, where) : undefined;
+  if (!undo) return undefined;
+  return {
+    ...(undo.command ? { command: undo.command.slice(0, 4000) } : {}),
+    ...(undo.portal ? { portal: undo.portal.slice(0, 1000) } : {}),
+  };
 }

@@ -175,7 +175,8 @@ export async function explainEvent(
       const [outcome] = await handleChanges([c], {
         policy,
         clouds: { [c.cloud]: offlinePort(standIn, ownChange) },
-        notifiers: [],
+        // Offline: what would be alerted is shown by the caller, nothing is sent.
+        outbox: { enqueue: async () => [] },
         audit: memoryAuditSink(),
         selfIdentities,
         dryRun: true,

@@ -11,6 +11,7 @@ beforeAll(async () => {
     "remediate",
     "throughput",
     "storms",
+    "alerts",
   ]);
 }, 180_000);
 
@@ -115,5 +116,14 @@ describe("npm run bench (smoke)", () => {
       expect(s.peakRssMb).toBeGreaterThan(0);
       expect(s.peakRssMb).toBeGreaterThanOrEqual(s.rssAfterImportMb);
     }
+  });
+
+  it("delivers every alert of the burst once through the flaky sink, at Slack's pace", () => {
+    const a = results.alerts;
+    expect(a?.alerts).toBe(QUICK.alertBurst);
+    expect(a?.delivered).toBe(QUICK.alertBurst);
+    expect(a?.lost).toBe(0);
+    expect(a?.duplicated).toBe(0);
+    expect(a?.posts).toBeGreaterThanOrEqual(QUICK.alertBurst);
   });
 });

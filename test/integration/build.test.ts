@@ -41,12 +41,14 @@ describe("built entries", () => {
   it("are exactly the entries the templates deploy: no HTTP entry or other undeployed function ships", async () => {
     expect(built.map((b) => `${b.side}/${b.name}`)).toEqual([
       "functions/on-change",
+      "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/send-alerts",
     ]);
     const expected: Record<string, string[]> = {
-      functions: ["on-change.mjs", "sweep-private-endpoints.mjs"],
-      lambdas: ["on-change.mjs"],
+      functions: ["on-change.mjs", "send-alerts.mjs", "sweep-private-endpoints.mjs"],
+      lambdas: ["on-change.mjs", "send-alerts.mjs"],
     };
     for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));

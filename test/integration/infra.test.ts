@@ -73,7 +73,7 @@ function configKeys(): Set<string> {
   const source = read("shared/config.ts");
   const block = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)?.[1];
   if (block === undefined) throw new Error("shared/config.ts: envSchema not found");
-  return new Set([...block.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
+  return new Set([...block.matchAll(/^\s+([A-Z][A-Za-z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 }
 
 describe("derivation from the code", () => {
@@ -216,14 +216,22 @@ describe("AWS CloudFormation template", () => {
     const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
     expect(shipped).toEqual([
       "functions/on-change",
+      "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/send-alerts",
     ]);
     expect(deployedEntries(azure, awsText)).toEqual([
       { side: "functions", name: "on-change", runs: "onChange" },
       { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
+      { side: "functions", name: "send-alerts", runs: "sendAlerts" },
       { side: "lambdas", name: "on-change", runs: "handler" },
+      { side: "lambdas", name: "send-alerts", runs: "handler" },
     ]);
+    // The alert sender registers the queue trigger the template's queue feeds.
+    expect(
+      [...read("functions/send-alerts.ts").matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]]),
+    ).toEqual([["storageQueue", "sendAlerts"]]);
     // No dormant entry point: every file beside the shared runtime is one a template deploys.
     const files = ["functions", "lambdas"].flatMap((side) =>
       readdirSync(path.join(root, side))
@@ -263,7 +271,7 @@ describe("AWS CloudFormation template", () => {
     expect(fnProps.ReservedConcurrentExecutions).toEqual({ Ref: "ReservedConcurrency" });
   });
 
-  it("configures the Lambda through the variables shared/config.ts reads, secrets from Secrets Manager", () => {
+  it("configures the Lambdas through the variables shared/config.ts reads, secrets from Secrets Manager", () => {
     const env = (fnProps.Environment as { Variables: Json }).Variables;
     const keys = configKeys();
     for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
@@ -271,13 +279,22 @@ describe("AWS CloudFormation template", () => {
     expect(env.GUARDIAN_DRY_RUN).toEqual({ Ref: "DryRun" });
     expect(env.GUARDIAN_POLICY_FILE).toEqual({ Ref: "PolicyFile" });
     expect(env.GUARDIAN_AWS_ACCOUNT_ID).toEqual({ Ref: "AWS::AccountId" });
-    // The webhook URLs are never resolved into the configuration (lambda:GetFunctionConfiguration shows it): the
-    // Lambda gets each secret's ARN and reads the URL at run time.
+    // The on-change function only queues alerts; the sender holds the webhook secrets.
+    expect(env.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
+    expect(env.SLACK_WEBHOOK_URL).toBeUndefined();
+    const sender = (cfnProps(aws.SenderFunction).Environment as { Variables: Json }).Variables;
+    for (const name of Object.keys(sender).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
+    expect(sender).toMatchObject({
+      GUARDIAN_ALERT_QUEUE: { Ref: "AlertQueue" },
+      GUARDIAN_ALERT_DLQ: { Ref: "AlertDeadLetterQueue" },
+      GUARDIAN_ALERT_TABLE: { Ref: "AlertTable" },
+    });
     for (const [name, condition, parameter] of [
       ["SLACK_WEBHOOK_SECRET_ARN", "HasSlack", "SlackWebhookSecretArn"],
       ["TEAMS_WEBHOOK_SECRET_ARN", "HasTeams", "TeamsWebhookSecretArn"],
     ] as const) {
-      expect(env[name]).toEqual({
+      expect(env).not.toHaveProperty(name);
+      expect(sender[name]).toEqual({
         "Fn::If": [condition, { Ref: parameter }, { Ref: "AWS::NoValue" }],
       });
     }
@@ -286,7 +303,7 @@ describe("AWS CloudFormation template", () => {
     expect(awsText).not.toContain("{{resolve:");
   });
 
-  it("lets the role read exactly the webhook secrets the parameters name, and checks that in infra:check", () => {
+  it("lets the sender's role read exactly the webhook secrets the parameters name, and checks that in infra:check", () => {
     const grants = awsRoleStatements(aws).filter(({ statement }) =>
       actionsOf(statement).some((a) => a.startsWith("secretsmanager:")),
     );
@@ -327,9 +344,9 @@ describe("AWS CloudFormation template", () => {
     ]);
   });
 
-  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queue and its secrets", () => {
-    const statements = awsRoleStatements(aws);
-    expect(new Set(statements.map((s) => s.role))).toEqual(new Set([roleId]));
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs and its queue", () => {
+    const statements = awsRoleStatements(aws).filter((s) => s.role === roleId);
+    expect(new Set(awsRoleStatements(aws).map((s) => s.role))).toEqual(new Set([roleId, "SenderRole"]));
     for (const { statement } of statements) {
       const actions = actionsOf(statement);
       for (const action of actions) expect(action).not.toMatch(/\*/);
@@ -356,6 +373,64 @@ describe("AWS CloudFormation template", () => {
     expect(others.filter((o) => !o.actions.some((a) => a.startsWith("secretsmanager:")))).toEqual([
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt("AlertQueue", "Arn") },
+    ]);
+  });
+
+  it("runs the alert sender on the outbox queue with partial batch failures, a store, an alarmed dead-letter queue", () => {
+    const sender = cfnProps(aws.SenderFunction);
+    expect(sender.Handler).toBe("send-alerts.handler");
+    expect(read("lambdas/send-alerts.ts")).toMatch(/^export const handler = /m);
+    expect(cfnProps(aws.SenderEventSource)).toMatchObject({
+      FunctionName: { Ref: "SenderFunction" },
+      EventSourceArn: getAtt("AlertQueue", "Arn"),
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    // SQS's advice: the queue's visibility timeout at least six times the function's timeout.
+    expect(Number(cfnProps(aws.AlertQueue).VisibilityTimeout)).toBeGreaterThanOrEqual(
+      6 * Number(sender.Timeout),
+    );
+    expect(cfnProps(aws.AlertQueue).RedrivePolicy).toMatchObject({
+      deadLetterTargetArn: getAtt("AlertDeadLetterQueue", "Arn"),
+    });
+    expect(cfnProps(aws.AlertTable)).toMatchObject({
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+    });
+    expect(cfnProps(aws.AlertDeadLetterAlarm)).toMatchObject({
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: getAtt("AlertDeadLetterQueue", "QueueName") }],
+    });
+    // Exactly what the sender does: its queue, its dead letters, its webhook secrets, its table, its logs.
+    const granted = awsRoleStatements(aws)
+      .filter((s) => s.role === "SenderRole")
+      .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("secretsmanager:")))
+      .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
+    expect(
+      awsRoleStatements(aws)
+        .filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith("secretsmanager:")))
+        .map((s) => s.role),
+    ).toEqual(["SenderRole"]);
+    expect(granted).toEqual([
+      {
+        actions: [
+          "sqs:ChangeMessageVisibility",
+          "sqs:DeleteMessage",
+          "sqs:GetQueueAttributes",
+          "sqs:ReceiveMessage",
+          "sqs:SendMessage",
+        ],
+        resource: getAtt("AlertQueue", "Arn"),
+      },
+      { actions: ["sqs:SendMessage"], resource: getAtt("AlertDeadLetterQueue", "Arn") },
+      {
+        actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        resource: getAtt("AlertTable", "Arn"),
+      },
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("SenderLogGroup", "Arn") },
     ]);
   });
 
@@ -615,6 +690,42 @@ describe("Azure ARM template", () => {
       String(props(r).principalId).includes("Microsoft.EventGrid/systemTopics"),
     );
     expect(String(deadLetterWriter?.scope)).toContain("variables('deadLetterContainer')");
+  });
+
+  it("creates the alert outbox, its dead-letter (poison) queue and the sender's table, with data-plane roles only", () => {
+    const nested = props(ofType("Microsoft.Resources/deployments")[0]).template as { variables: Json };
+    const queues = ofType("Microsoft.Storage/storageAccounts/queueServices/queues").map((q) => q.name);
+    expect(queues).toEqual([
+      "[format('{0}/default/{1}', variables('storageAccountName'), variables('alertQueue'))]",
+      // The Functions host's poison queue name for a trigger on that queue: the sender dead-letters there too.
+      "[format('{0}/default/{1}-poison', variables('storageAccountName'), variables('alertQueue'))]",
+    ]);
+    expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables")).toHaveLength(1);
+    const settings = nested.variables.baseSettings as { name: string; value: string }[];
+    expect(settings).toEqual(
+      expect.arrayContaining([
+        { name: "GUARDIAN_ALERT_QUEUE", value: "[variables('alertQueue')]" },
+        { name: "GUARDIAN_ALERT_TABLE", value: "[variables('alertTable')]" },
+      ]),
+    );
+    const [site] = ofType("Microsoft.Web/sites");
+    const appSettings = String((props(site).siteConfig as Json).appSettings);
+    expect(appSettings).toContain("'GUARDIAN_ALERTS_STORAGE__queueServiceUri'");
+    expect(appSettings).toContain("'GUARDIAN_ALERTS_STORAGE__tableServiceUri'");
+    // The trigger reads the same queue name and identity-based connection.
+    const source = read("functions/send-alerts.ts");
+    expect(source).toContain('queueName: "%GUARDIAN_ALERT_QUEUE%"');
+    expect(source).toContain('connection: "GUARDIAN_ALERTS_STORAGE"');
+    const roles = nested.variables.roles as Json;
+    const granted = ofType("Microsoft.Authorization/roleAssignments").map((r) =>
+      String(props(r).roleDefinitionId),
+    );
+    for (const role of ["storageQueueDataContributor", "storageTableDataContributor"]) {
+      expect(roles[role]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(granted.some((g) => g.includes(`variables('roles').${role}`))).toBe(true);
+    }
+    const [rule] = ofType("Microsoft.Insights/scheduledQueryRules");
+    expect(JSON.stringify(props(rule).criteria)).toContain("guardian.alert-deadletter");
   });
 
   it("lets through every fixture event the guardian acts on, and only events it would skip are filtered", () => {

@@ -189,6 +189,7 @@ interface CardElement {
   url?: string;
   facts?: { title: string; value: string }[];
   items?: CardElement[];
+  inlines?: { text?: string }[];
 }
 
 function teamsCardOf(request: SinkRequest): {
@@ -207,11 +208,22 @@ function teamsCardOf(request: SinkRequest): {
   const elements = attachment?.content?.body ?? [];
   const flat = (list: CardElement[]): CardElement[] => list.flatMap((e) => [e, ...flat(e.items ?? [])]);
   const all = flat(elements);
-  const facts = Object.fromEntries(all.flatMap((e) => e.facts ?? []).map((f) => [f.title, f.value]));
+  // A RichTextBlock reads as its runs joined; "Label: value" lines are the card's facts.
+  const textOf = (e: CardElement) => e.text ?? e.inlines?.map((i) => i.text ?? "").join("");
+  const texts = all.flatMap((e) => {
+    const t = textOf(e);
+    return t === undefined ? [] : [t];
+  });
+  const facts = Object.fromEntries(
+    texts.flatMap((t) => {
+      const m = /^([A-Z][A-Za-z ]+): (.*)$/s.exec(t);
+      return m ? [[m[1], m[2]]] : [];
+    }),
+  );
   const url = attachment?.content?.actions?.find((a) => a.type === "Action.OpenUrl")?.url;
   return {
-    title: elements[0]?.text ?? "",
-    texts: all.flatMap((e) => (e.text === undefined ? [] : [e.text])),
+    title: elements[0] ? (textOf(elements[0]) ?? "") : "",
+    texts,
     facts,
     ...(url === undefined ? {} : { url }),
   };
@@ -427,11 +439,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     const slack = slackTextOf(slackRequest);
     expect(slack).toContain(ENGINEER_ARN);
-    expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|${groupId}>`);
+    expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|\`${groupId}\`>`);
     expect(slack).toContain(
-      `*Done:* Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `*Done:* \`Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
     );
-    expect(slack).toContain("*Operation:* AuthorizeSecurityGroupIngress");
+    expect(slack).toContain("*Operation:* `AuthorizeSecurityGroupIngress`");
     expect(slack).not.toContain("DRY RUN");
 
     const card = teamsCardOf(teamsRequest);
@@ -441,7 +453,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(card.facts.Account).toBe(MOTO_ACCOUNT);
     expect(card.url).toBe(consoleUrl);
     expect(card.texts.join("\n")).toContain(
-      `**Done:** Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `Done: Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
     );
 
     // The audit record is one log line tagged with the invocation's request id.
@@ -505,7 +517,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(sink.received).toHaveLength(2);
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     // The alert links the resolved group, not the name.
-    expect(slackTextOf(slackRequest)).toContain(`|${groupId}>`);
+    expect(slackTextOf(slackRequest)).toContain(`|\`${groupId}\`>`);
     expect(slackTextOf(slackRequest)).toContain(ENGINEER_ARN);
     expect(teamsCardOf(teamsRequest).url).toBe(awsConsoleUrl(REGION, groupId));
   });
@@ -597,7 +609,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(slack).toContain("DRY RUN, would remediate");
     expect(slack).toContain("*DRY RUN:* the guardian is in dry-run mode; nothing was changed.");
     expect(slack).toContain(
-      `*Done:* DRY RUN — would have: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `*Would do:* \`DRY RUN, nothing changed. Would have: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
     );
     const card = teamsCardOf(teamsRequest);
     expect(card.title).toContain("DRY RUN, would remediate");
@@ -692,7 +704,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     const slack = slackTextOf(slackRequest);
     expect(slack).toContain("aws-default-group-has-no-rules");
-    expect(slack).toContain("*Done:* Not remediated: policy mode is alert");
+    expect(slack).toContain("*Done:* `Not remediated: policy entry mode is alert`");
     expect(slack).toContain("ingress tcp 443 from 172.31.0.0/16");
     expect(teamsCardOf(teamsRequest).title).toMatch(/^MEDIUM · Violation: /);
   });

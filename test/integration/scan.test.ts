@@ -115,7 +115,7 @@ function deps(): GuardianDeps & { audit: ReturnType<typeof memoryAuditSink> } {
   return {
     policy,
     clouds: { azure: azurePort(network), aws: awsPort(ec2, []) },
-    notifiers: [],
+    outbox: { enqueue: async () => [] },
     audit: memoryAuditSink(),
     selfIdentities: [],
     dryRun: false,

@@ -1,14 +1,17 @@
+import { outboxFor, type SenderParts, senderDeps } from "../../alerts-runtime.ts";
 import { logAuditSink } from "../../audit/index.ts";
 import type { GuardianConfig } from "../../config.ts";
 import { InputError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { notifiersFromConfig, type WebhookUrl } from "../../notify/index.ts";
-import type { Notifier } from "../../notify/types.ts";
+import type { WebhookUrl } from "../../notify/deliver.ts";
+import type { OutboxPort } from "../../notify/outbox.ts";
 import { type CloudPort, type GuardianDeps, type InvocationScope, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
 import type { ResourceChange } from "../../types.ts";
+import type { SenderDeps } from "../../usecases/send-alerts.ts";
 import type { CallCounter, CallOptions, ResourceReader, ResourceWriter } from "../ports.ts";
+import { createDynamoClient, createSqsClient, DynamoAlertStore, SqsQueue } from "./alerts.ts";
 import { type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
 import { isOwnAwsIdentity } from "./identity.ts";
 import { awsKindOf } from "./kinds/index.ts";
@@ -179,7 +182,7 @@ export interface AwsRuntimeOverrides {
   /** Clients for every call (a test's or the bench's); per-region clients from the configuration otherwise. */
   clients?: Ec2ClientSource;
   policy?: Policy;
-  notifiers?: Notifier[];
+  outbox?: OutboxPort;
   counter?: CallCounter;
 }
 
@@ -199,9 +202,17 @@ function timeoutsOf(cfg: GuardianConfig): Partial<Ec2Timeouts> {
   return ms === undefined ? {} : { requestMs: ms, connectMs: Math.min(3_000, ms) };
 }
 
-/** A configured webhook: the secret to read it from at send time (AWS), else the URL given as is. */
-function webhook(secretArn: string | undefined, url: string | undefined): WebhookUrl | undefined {
-  return secretArn === undefined ? url : secretReader(secretArn);
+/**
+ * Every destination URL setting: the secret to read it from at send time where one is configured (`X_WEBHOOK_SECRET_ARN`
+ * for `X_WEBHOOK_URL`), else the URL given as is.
+ */
+export function awsWebhookUrls(cfg: GuardianConfig): Record<string, WebhookUrl> {
+  const out: Record<string, WebhookUrl> = { ...cfg.webhookUrls };
+  const secrets: Record<string, string> = { ...cfg.webhookSecretArns };
+  if (cfg.slackWebhookSecretArn) secrets.SLACK_WEBHOOK_URL = cfg.slackWebhookSecretArn;
+  if (cfg.teamsWebhookSecretArn) secrets.TEAMS_WEBHOOK_URL = cfg.teamsWebhookSecretArn;
+  for (const [setting, arn] of Object.entries(secrets)) out[setting] = secretReader(arn);
+  return out;
 }
 
 export async function awsGuardianDeps(
@@ -230,20 +241,18 @@ export async function awsGuardianDeps(
         "a webhook URL is set in the environment, where whoever reads the function's configuration sees it: set SLACK_WEBHOOK_SECRET_ARN / TEAMS_WEBHOOK_SECRET_ARN instead",
     });
   }
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
   return {
-    policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
+    policy,
     clouds: {
       aws: awsPort(clients, cfg.selfIdentities, overrides.counter, {
         writeClients,
         ...(cfg.aws.accountId === undefined ? {} : { homeAccount: cfg.aws.accountId }),
       }),
     },
-    notifiers:
-      overrides.notifiers ??
-      notifiersFromConfig({
-        slackWebhookUrl: webhook(cfg.slackWebhookSecretArn, cfg.slackWebhookUrl),
-        teamsWebhookUrl: webhook(cfg.teamsWebhookSecretArn, cfg.teamsWebhookUrl),
-      }),
+    outbox:
+      overrides.outbox ??
+      (await outboxFor(alertQueue(cfg), policy, { webhookUrls: awsWebhookUrls(cfg) }, log)),
     audit: logAuditSink(log),
     selfIdentities: cfg.selfIdentities,
     dryRun: cfg.dryRun,
@@ -251,4 +260,49 @@ export async function awsGuardianDeps(
     locks: new ResourceLocks(),
     ...(cfg.budgetMs === undefined ? {} : { budgetMs: cfg.budgetMs }),
   };
+}
+
+function sqsClient(cfg: GuardianConfig) {
+  return createSqsClient({ region: cfg.aws.region, endpoint: cfg.aws.sqsEndpoint });
+}
+
+/** The outbox queue (GUARDIAN_ALERT_QUEUE, an SQS queue URL), when configured. */
+function alertQueue(cfg: GuardianConfig): SqsQueue | undefined {
+  return cfg.alerts.queue ? new SqsQueue(sqsClient(cfg), cfg.alerts.queue) : undefined;
+}
+
+/** The outbox and its dead-letter queue (for `guardian alerts replay`). */
+export function awsAlertQueues(cfg: GuardianConfig): { queue: SqsQueue; deadLetters: SqsQueue } {
+  const { queue, deadLetterQueue } = cfg.alerts;
+  if (!queue || !deadLetterQueue)
+    throw new InputError("set GUARDIAN_ALERT_QUEUE and GUARDIAN_ALERT_DLQ (SQS queue URLs)");
+  const sqs = sqsClient(cfg);
+  return { queue: new SqsQueue(sqs, queue), deadLetters: new SqsQueue(sqs, deadLetterQueue) };
+}
+
+/** The queues and table the sender needs on AWS; InputError naming what is missing. */
+export function awsSenderParts(cfg: GuardianConfig, clock?: SenderParts["clock"]): SenderParts {
+  const { queue, deadLetterQueue, table } = cfg.alerts;
+  if (!queue || !deadLetterQueue || !table) {
+    throw new InputError(
+      "the alert sender needs GUARDIAN_ALERT_QUEUE, GUARDIAN_ALERT_DLQ and GUARDIAN_ALERT_TABLE",
+    );
+  }
+  const sqs = sqsClient(cfg);
+  const dynamo = createDynamoClient({ region: cfg.aws.region, endpoint: cfg.aws.dynamodbEndpoint });
+  return {
+    queue: new SqsQueue(sqs, queue),
+    deadLetters: new SqsQueue(sqs, deadLetterQueue),
+    store: new DynamoAlertStore(dynamo, table, clock?.now),
+    ...(clock ? { clock } : {}),
+  };
+}
+
+export async function awsSenderDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: { policy?: Policy; clock?: SenderParts["clock"] } = {},
+): Promise<SenderDeps> {
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
+  return senderDeps(awsSenderParts(cfg, overrides.clock), policy, { webhookUrls: awsWebhookUrls(cfg) }, log);
 }

@@ -1,14 +1,23 @@
 import { readFile } from "node:fs/promises";
 import type { TokenCredential } from "@azure/core-auth";
+import { outboxFor, type SenderParts, senderDeps } from "../../alerts-runtime.ts";
 import { logAuditSink } from "../../audit/index.ts";
 import type { GuardianConfig } from "../../config.ts";
 import { memoryDecisionStore } from "../../decisions.ts";
+import { InputError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { notifiersFromConfig } from "../../notify/index.ts";
-import type { Notifier } from "../../notify/types.ts";
+import type { OutboxPort } from "../../notify/outbox.ts";
 import { type DecisionStore, type GuardianDeps, ResourceLocks } from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
+import type { SenderDeps } from "../../usecases/send-alerts.ts";
+import {
+  queueClientFor,
+  type StorageAccess,
+  StorageQueue,
+  TableAlertStore,
+  tableClientFor,
+} from "./alerts.ts";
 import { identitiesFromToken } from "./identity.ts";
 import { azurePort } from "./index.ts";
 import { AzureNetwork } from "./network.ts";
@@ -16,7 +25,7 @@ import { AzureNetwork } from "./network.ts";
 export interface AzureRuntimeOverrides {
   credential?: TokenCredential;
   policy?: Policy;
-  notifiers?: Notifier[];
+  outbox?: OutboxPort;
   network?: AzureNetwork;
   decisions?: DecisionStore;
 }
@@ -46,10 +55,14 @@ export async function azureGuardianDeps(
     });
     return [] as string[];
   });
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
+  const queue = cfg.alerts.queue
+    ? new StorageQueue(queueClientFor(await storageAccess(cfg, credential), cfg.alerts.queue))
+    : undefined;
   return {
-    policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
+    policy,
     clouds: { azure: azurePort(network, { tenantId: cfg.azure.tenantId }) },
-    notifiers: overrides.notifiers ?? notifiersFromConfig(cfg),
+    outbox: overrides.outbox ?? (await outboxFor(queue, policy, cfg, log)),
     audit: logAuditSink(log),
     selfIdentities: [...cfg.selfIdentities, ...own],
     dryRun: cfg.dryRun,
@@ -75,4 +88,60 @@ async function defaultCredential(cfg: GuardianConfig): Promise<TokenCredential> 
   return new DefaultAzureCredential(
     cfg.azure.clientId ? { managedIdentityClientId: cfg.azure.clientId } : {},
   );
+}
+
+/** A connection string when given (Azurite), else the service URIs with the function's identity. */
+async function storageAccess(cfg: GuardianConfig, credential?: TokenCredential): Promise<StorageAccess> {
+  const { storageConnectionString, queueServiceUri, tableServiceUri } = cfg.alerts;
+  if (storageConnectionString) return { connectionString: storageConnectionString };
+  if (!queueServiceUri) {
+    throw new InputError(
+      "GUARDIAN_ALERT_QUEUE needs GUARDIAN_ALERTS_STORAGE (a connection string) or GUARDIAN_ALERTS_STORAGE__queueServiceUri",
+    );
+  }
+  return {
+    queueServiceUri,
+    ...(tableServiceUri ? { tableServiceUri } : {}),
+    credential: credential ?? (await defaultCredential(cfg)),
+  };
+}
+
+/** The outbox and its dead-letter (poison) queue (for `guardian alerts replay`). */
+export async function azureAlertQueues(
+  cfg: GuardianConfig,
+): Promise<{ queue: StorageQueue; deadLetters: StorageQueue }> {
+  const { queue } = cfg.alerts;
+  if (!queue) throw new InputError("set GUARDIAN_ALERT_QUEUE (the Storage queue name)");
+  const access = await storageAccess(cfg);
+  return {
+    queue: new StorageQueue(queueClientFor(access, queue)),
+    deadLetters: new StorageQueue(queueClientFor(access, cfg.alerts.deadLetterQueue ?? `${queue}-poison`)),
+  };
+}
+
+/** The queues and table the sender needs on Azure; InputError naming what is missing. */
+export async function azureSenderParts(
+  cfg: GuardianConfig,
+  options: { credential?: TokenCredential; clock?: SenderParts["clock"] } = {},
+): Promise<SenderParts> {
+  const { queue, table } = cfg.alerts;
+  if (!queue || !table)
+    throw new InputError("the alert sender needs GUARDIAN_ALERT_QUEUE and GUARDIAN_ALERT_TABLE");
+  const access = await storageAccess(cfg, options.credential);
+  return {
+    queue: new StorageQueue(queueClientFor(access, queue)),
+    // The Functions host moves a message that keeps failing to <queue>-poison: the sender dead-letters there too.
+    deadLetters: new StorageQueue(queueClientFor(access, cfg.alerts.deadLetterQueue ?? `${queue}-poison`)),
+    store: new TableAlertStore(tableClientFor(access, table), options.clock?.now),
+    ...(options.clock ? { clock: options.clock } : {}),
+  };
+}
+
+export async function azureSenderDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: { policy?: Policy; credential?: TokenCredential; clock?: SenderParts["clock"] } = {},
+): Promise<SenderDeps> {
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
+  return senderDeps(await azureSenderParts(cfg, overrides), policy, cfg, log);
 }

@@ -19,7 +19,9 @@ import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "
 import { normalise } from "../../../shared/events/index.ts";
 import { MAX_LOG_LINE } from "../../../shared/log.ts";
 import { renderSlack, renderTeams } from "../../../shared/notify/index.ts";
-import type { Alert, Notifier } from "../../../shared/notify/types.ts";
+import { decisionsOf } from "../../../shared/notify/model.ts";
+import type { OutboxPort } from "../../../shared/notify/outbox.ts";
+import type { Alert } from "../../../shared/notify/types.ts";
 import { evaluatePolicy, exemptionFor } from "../../../shared/policy/evaluate.ts";
 import { parseJsonPolicy } from "../../../shared/policy/file.ts";
 import { PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
@@ -325,14 +327,17 @@ const fault = fc.constantFrom<(() => Error) | undefined>(
   () => new InputError("400 InvalidRequestFormat"),
 );
 
-/** A channel that renders the real Slack and Teams payloads from the alert, and may be down. */
-function renderingNotifier(down: boolean): Notifier {
+/** An outbox that renders the real Slack and Teams payloads from the alert's decisions, and may be down. */
+function renderingNotifier(down: boolean): OutboxPort {
   return {
-    channel: "render",
-    async send(alert: Alert) {
-      renderSlack(alert);
-      renderTeams(alert);
-      if (down) throw new TransientError("webhook down: 503");
+    async enqueue(alert: Alert) {
+      const decisions = decisionsOf(alert, new Date());
+      if (decisions.length > 0) {
+        renderSlack(decisions);
+        renderTeams(decisions);
+      }
+      if (down) throw new TransientError("outbox down: 503");
+      return [{ channel: "render", ok: true }];
     },
   };
 }
@@ -347,7 +352,7 @@ function depsFor(options: {
   return async (log: Parameters<Parameters<typeof createFunctionHandler>[0]>[0]) => ({
     policy: options.policy,
     clouds: clouds.clouds,
-    notifiers: [renderingNotifier(options.down)],
+    outbox: renderingNotifier(options.down),
     audit: { record: async (record: unknown) => log.info("guardian.decision", { ...(record as object) }) },
     selfIdentities: ["5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"],
     dryRun: options.dryRun,
