@@ -1,7 +1,10 @@
 // Effective inbound exposure of an NSG: what each Allow rule opens to offending sources once the
-// Deny rules of higher precedence (lower priority number) have taken their share. Exact for ports
-// (interval arithmetic); conservative elsewhere: when it is unclear whether a Deny covers some
-// traffic, it is assumed not to, so exposure is reported rather than missed.
+// Deny rules of higher precedence (lower priority number) have taken their share. Exact for
+// destination ports (interval arithmetic); conservative elsewhere: a Deny covers an Allow's traffic
+// only where its protocol, sources, source ports and destinations each take in the Allow's whole, so
+// when it is unclear whether a Deny covers some traffic, it is assumed not to, and exposure is
+// reported rather than missed. test/unit/rules/nsg-reference.test.ts checks this against a
+// brute-force model of NSG precedence.
 import {
   isWholeSpace,
   type Prefix,
@@ -65,6 +68,11 @@ export function destinationPortSpecsOf(p: SecurityRuleProperties): string[] {
   return pair(p.destinationPortRange, p.destinationPortRanges);
 }
 
+/** Source port specs as written. */
+export function sourcePortSpecsOf(p: SecurityRuleProperties): string[] {
+  return pair(p.sourcePortRange, p.sourcePortRanges);
+}
+
 function asgIds(refs: SecurityRuleProperties["sourceApplicationSecurityGroups"]): string[] {
   return (refs ?? [])
     .map((r) => (typeof r.id === "string" ? r.id.toLowerCase() : ""))
@@ -83,12 +91,27 @@ export function isAllow(rule: SecurityRule): boolean {
  * The destination ports a rule matches. A spec ARM would have refused is read as every port for an
  * Allow and as no port for a Deny: unsure means report.
  */
-function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+export function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
   // Every policy entry asks about every rule: work each rule's ports out once (parsed rules are never mutated).
   const cache = forAllow ? allowPorts : denyPorts;
   let ports = cache.get(p);
   if (!ports) {
-    ports = portsUncached(p, forAllow);
+    ports = portsUncached(destinationPortSpecsOf(p), forAllow);
+    cache.set(p, ports);
+  }
+  return ports;
+}
+
+/**
+ * The source ports a rule matches, read as its destination ports are (unsure: every port for an Allow, none for a
+ * Deny). A client picks its own source port, so an Allow limited to some source ports is still open; a Deny limited
+ * to some covers only traffic from those ports and leaves the rest to the Allow below it.
+ */
+export function sourcePortsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+  const cache = forAllow ? allowSourcePorts : denySourcePorts;
+  let ports = cache.get(p);
+  if (!ports) {
+    ports = portsUncached(sourcePortSpecsOf(p), forAllow);
     cache.set(p, ports);
   }
   return ports;
@@ -96,9 +119,10 @@ function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
 
 const allowPorts = new WeakMap<SecurityRuleProperties, PortSet>();
 const denyPorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const allowSourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const denySourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
 
-function portsUncached(p: SecurityRuleProperties, forAllow: boolean): PortSet {
-  const specs = destinationPortSpecsOf(p);
+function portsUncached(specs: readonly string[], forAllow: boolean): PortSet {
   if (specs.length === 0) return forAllow ? ALL_PORTS : NO_PORTS;
   return portSet(
     specs.flatMap((spec) => {
@@ -202,6 +226,8 @@ interface DenyView {
   priority: number;
   protocol: string;
   sources: string[];
+  /** The source ports it matches: it covers an Allow's traffic only where these contain the Allow's. */
+  sourcePorts: PortSet;
   destinations: Destination[];
   ports: PortSet;
 }
@@ -216,6 +242,7 @@ function inboundDenies(nsg: ParsedNsg): readonly DenyView[] {
         priority: r.properties.priority,
         protocol: r.properties.protocol,
         sources: sourcePrefixesOf(r.properties),
+        sourcePorts: sourcePortsOf(r.properties, false),
         destinations: destinationsOf(r.properties, false),
         ports: portsOf(r.properties, false),
       }))
@@ -245,10 +272,13 @@ export function ruleExposure(
   const offending = sourcePrefixesOf(p).filter((token) => query.isOffendingSource(token));
   if (offending.length === 0) return undefined;
 
+  // Only Denies above the rule whose source ports take in all of the rule's can cover any of its traffic: a Deny of
+  // source port 1 above an Allow of any source port leaves every other source port open.
+  const allowSourcePorts = sourcePortsOf(p, true);
   const above: DenyView[] = [];
   for (const deny of inboundDenies(nsg)) {
     if (deny.priority >= p.priority) break;
-    above.push(deny);
+    if (isEmpty(subtract(allowSourcePorts, deny.sourcePorts))) above.push(deny);
   }
   const destinations = destinationsOf(p, true);
   const sources: string[] = [];

@@ -6,7 +6,14 @@ import { InputError } from "../../../shared/errors.ts";
 import { intersect, type PortSet, portSet, subtract, union } from "../../../shared/rules/nsg/ports.ts";
 import { nsgInboundExposure } from "../../../shared/rules/nsg-inbound-exposure.ts";
 import type { Violation } from "../../../shared/rules/types.ts";
-import { loadFixture, NSG_ID, nsgWith, type RuleSpec, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
+import {
+  loadFixture,
+  NSG_ID,
+  nsgWith,
+  type RuleSpec,
+  rulesOf,
+  snapshotOf,
+} from "../../fixtures/azure/nsg/nsg.ts";
 
 function evaluate(resource: unknown, options: unknown = {}, trustedSources: string[] = []): Violation[] {
   const parsed = nsgInboundExposure.options.parse(options);
@@ -243,6 +250,97 @@ describe("nsg-inbound-exposure: precedence", () => {
       allowSsh("*"),
     ]);
     expect(Object.keys(matched(tagSource, ssh))).toEqual(["allow-ssh"]);
+  });
+});
+
+describe("nsg-inbound-exposure: a Deny covers only traffic it matches in every field", () => {
+  const deny = (extra: Partial<RuleSpec>): RuleSpec => ({
+    name: "deny-above",
+    priority: 100,
+    access: "Deny",
+    protocol: "*",
+    source: "*",
+    ports: "22",
+    ...extra,
+  });
+  const exposed = (denySpec: RuleSpec, allow: RuleSpec = allowSsh("Internet")) =>
+    evaluate(nsgWith([denySpec, allow]), ssh).length > 0;
+
+  it("a Deny limited to some source ports covers nothing of an Allow from any source port", () => {
+    for (const sourcePorts of ["1", "0-1023", "1024-65535", ["1", "2"], ["0-1023", "1025-65535"]]) {
+      expect(exposed(deny({ sourcePorts })), JSON.stringify(sourcePorts)).toBe(true);
+    }
+  });
+
+  it("a Deny of every source port covers, however it spells them", () => {
+    for (const sourcePorts of ["*", "0-65535", ["0-65535"], ["0-1023", "1024-65535"]]) {
+      expect(exposed(deny({ sourcePorts })), JSON.stringify(sourcePorts)).toBe(false);
+    }
+  });
+
+  it("a Deny naming no source port at all covers nothing", () => {
+    const nsg = nsgWith([deny({}), allowSsh("Internet")]);
+    const props = (rulesOf(nsg)[0] as { properties: Record<string, unknown> }).properties;
+    delete props.sourcePortRange;
+    props.sourcePortRanges = [];
+    expect(evaluate(nsg, ssh)).toHaveLength(1);
+  });
+
+  it("an Allow limited to some source ports is covered by a Deny of those (or more), not of fewer", () => {
+    const allow = allowSsh("Internet", { sourcePorts: "1024-65535" });
+    expect(exposed(deny({ sourcePorts: "1024-65535" }), allow)).toBe(false);
+    expect(exposed(deny({ sourcePorts: "1000-65535" }), allow)).toBe(false);
+    expect(exposed(deny({ sourcePorts: "1024-2000" }), allow)).toBe(true);
+    // A client picks its source port: an Allow of source port 1024-65535 is still open to the Internet.
+    expect(evaluate(nsgWith([allow]), ssh)).toHaveLength(1);
+  });
+
+  it("a Deny to some destinations covers only an Allow to those (or fewer)", () => {
+    const cases: [RuleSpec["destination"], RuleSpec["destination"], boolean][] = [
+      ["10.0.0.4", "*", true],
+      ["10.0.0.0/24", "*", true],
+      ["10.0.0.0/24", "10.0.0.0/16", true],
+      ["10.0.0.0/24", ["10.0.0.4", "10.1.0.4"], true],
+      ["VirtualNetwork", "*", true],
+      ["VirtualNetwork", "10.0.0.4", true],
+      ["0.0.0.0/0", "*", true],
+      ["10.0.0.0/24", "10.0.0.4", false],
+      [["10.0.0.4", "10.0.0.5"], ["10.0.0.5", "10.0.0.4"], false],
+      ["*", "10.0.0.0/16", false],
+      ["Any", "*", false],
+      ["VirtualNetwork", "VirtualNetwork", false],
+    ];
+    for (const [denyTo, allowTo, open] of cases) {
+      const what = `Deny to ${JSON.stringify(denyTo)} above Allow to ${JSON.stringify(allowTo)}`;
+      expect(
+        exposed(deny({ destination: denyTo }), allowSsh("Internet", { destination: allowTo })),
+        what,
+      ).toBe(open);
+    }
+  });
+
+  it("a Deny covers only its protocols", () => {
+    expect(exposed(deny({ protocol: "Udp" }))).toBe(true);
+    expect(exposed(deny({ protocol: "Icmp" }))).toBe(true);
+    expect(exposed(deny({ protocol: "Tcp" }))).toBe(false);
+    expect(exposed(deny({ protocol: "TCP" }))).toBe(false);
+    // A `*` Allow protected for Tcp and Udp: a Tcp Deny leaves the Udp part.
+    const nsg = nsgWith([deny({ protocol: "Tcp" }), allowSsh("*", { protocol: "*" })]);
+    expect(matched(nsg, { ...ssh, protocols: ["Tcp", "Udp"] })["allow-ssh"]?.protocols).toEqual(["Udp"]);
+  });
+
+  it("a Deny of one source port, one destination or one protocol above an Allow from the Internet hides nothing", () => {
+    const nsg = nsgWith([
+      deny({ name: "deny-sport", priority: 100, sourcePorts: "1" }),
+      deny({ name: "deny-dest", priority: 101, destination: "10.0.0.4" }),
+      deny({ name: "deny-udp", priority: 102, protocol: "Udp" }),
+      allowSsh("Internet", { priority: 200 }),
+    ]);
+    expect(matched(nsg, ssh)["allow-ssh"]).toMatchObject({
+      sources: ["Internet"],
+      ports: ["22"],
+      protocols: ["Tcp"],
+    });
   });
 });
 
