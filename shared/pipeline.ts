@@ -5,7 +5,7 @@ import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "
 import type { Logger } from "./log.ts";
 import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
-import { evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
+import { evaluatePolicy, exemptionFor, modeFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -461,14 +461,14 @@ async function decideFinding(
 ): Promise<void> {
   const { deps, change, budget } = ctx;
   const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
-  const mode = entry.mode;
+  const mode = modeFor(entry, finding);
   const covered = ctx.covered.get(entry);
   if (exempt) {
     await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
   } else if (mode === "remediate" && finding.alertOnly !== undefined) {
     await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
   } else if (mode !== "remediate") {
-    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: modeReason(entry, finding, mode) });
   } else if (covered) {
     // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
     await ctx.record({ finding, mode, ...covered });
@@ -528,6 +528,12 @@ interface ActContext {
   covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned" | "retryable">>;
 }
 
+function modeReason(entry: PolicyEntry, finding: Finding, mode: ActionResult["mode"]): string {
+  if (mode === entry.mode) return `mode ${mode}: not remediated`;
+  // A finding of its own kind (a specific public prefix, a malformed one) held below the entry's mode.
+  return `mode ${mode} for ${finding.kind ?? "this finding"} (entry ${entry.name} is ${entry.mode}): not remediated`;
+}
+
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
   return {
     finding,
@@ -574,7 +580,12 @@ function siblingsOf(
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
   for (const other of evaluatePolicy(ctx.deps.policy, snapshot)) {
-    if (other.entry === entry || other.entry.mode !== "remediate" || ctx.covered.has(other.entry)) continue;
+    if (
+      other.entry === entry ||
+      modeFor(other.entry, other.finding) !== "remediate" ||
+      ctx.covered.has(other.entry)
+    )
+      continue;
     if (remediationFor(other.entry).id !== remediation.id) continue;
     if (exemptionFor(ctx.deps.policy, other.entry, snapshot, ctx.now)) continue;
     entries.push(other.entry);
@@ -636,7 +647,7 @@ async function look(
   outcome: ChangeOutcome,
 ): Promise<ReturnType<typeof reassess> | undefined> {
   const fresh = await freshRead(entry, finding, ctx, outcome);
-  return fresh === false ? undefined : reassess(entry, fresh, ctx, finding.key);
+  return fresh === false ? undefined : reassess(entry, finding.kind, fresh, ctx, finding.key);
 }
 
 /**
@@ -688,6 +699,7 @@ const SETTLE_READS = 3;
  */
 function showsApplied(
   entry: PolicyEntry,
+  kind: string | undefined,
   planned: PlannedChange,
   fresh: Snapshot | undefined,
   ctx: ActContext,
@@ -696,7 +708,7 @@ function showsApplied(
   if (!fresh) return false;
   const known = ctx.port.writer.isApplied?.(planned, fresh);
   if (known !== undefined) return known;
-  const now = reassess(entry, fresh, ctx, key);
+  const now = reassess(entry, kind, fresh, ctx, key);
   return "why" in now && now.why === "already-compliant";
 }
 
@@ -706,6 +718,7 @@ function showsApplied(
  */
 function reassess(
   entry: PolicyEntry,
+  kind: string | undefined,
   fresh: Snapshot | undefined,
   ctx: ActContext,
   key?: string,
@@ -714,12 +727,14 @@ function reassess(
   // A concurrent edit may have added an exemption: honour it as it is now.
   const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
   if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
-  // One entry can yield several findings; only one the guardian may remediate is followed here, and a keyed finding
-  // (one connection of several on a resource) by its key.
+  // One entry can yield several findings; only one the guardian may remediate is followed here, of the same kind (an
+  // entry reports world-open sources apart from public prefixes), and a keyed finding (one connection of several on a
+  // resource) by its key.
   const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change)).find(
     (e) =>
       e.entry.name === entry.name &&
       e.finding.alertOnly === undefined &&
+      e.finding.kind === kind &&
       (key === undefined || e.finding.key === key),
   );
   if (!again) return { why: "already-compliant", reason: "no longer offending" };
@@ -787,8 +802,8 @@ async function remediateFinding(
           : `the write met a concurrent edit (${error.message})`;
         const fresh = await freshRead(entry, finding, ctx, outcome, { planned, what });
         if (fresh === false) return;
-        const next = reassess(entry, fresh, ctx, finding.key);
-        if (unknown && showsApplied(entry, planned, fresh, ctx, finding.key)) {
+        const next = reassess(entry, finding.kind, fresh, ctx, finding.key);
+        if (unknown && showsApplied(entry, finding.kind, planned, fresh, ctx, finding.key)) {
           await applied(planned, siblings.entries, "confirmed by reading after the write's answer was lost");
           if (planned.complete === true || !("finding" in next)) return;
           finding = next.finding;

@@ -1,7 +1,7 @@
 import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleContext, RuleDefinition } from "../rules/types.ts";
-import type { Finding, Snapshot } from "../types.ts";
+import type { Finding, Mode, Snapshot } from "../types.ts";
 import type { Policy, PolicyEntry } from "./schema.ts";
 
 export interface EvaluatedFinding {
@@ -66,11 +66,21 @@ export function evaluatePolicy(
           matched: violation.matched,
           ...(violation.alertOnly === undefined ? {} : { alertOnly: violation.alertOnly }),
           ...(violation.key !== undefined ? { key: violation.key } : {}),
+          ...(violation.kind === undefined ? {} : { kind: violation.kind }),
+          ...(violation.maxMode === undefined ? {} : { maxMode: violation.maxMode }),
         },
       });
     }
   }
   return out;
+}
+
+const MODE_RANK: Record<Mode, number> = { report: 0, alert: 1, remediate: 2 };
+
+/** The mode a finding is handled with: its entry's, lowered to the finding's own ceiling when it has one. */
+export function modeFor(entry: PolicyEntry, finding: Finding): Mode {
+  const cap = finding.maxMode;
+  return cap !== undefined && MODE_RANK[cap] < MODE_RANK[entry.mode] ? cap : entry.mode;
 }
 
 export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {

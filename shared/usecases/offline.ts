@@ -18,6 +18,8 @@ export interface FindingView {
   message: string;
   controls: string[];
   matched: unknown[];
+  /** The kind of sources the finding holds when its entry reports several (world-open, public-prefix, ...). */
+  kind?: string;
 }
 
 export function findingView(f: Finding): FindingView {
@@ -29,6 +31,7 @@ export function findingView(f: Finding): FindingView {
     message: f.message,
     controls: f.controls,
     matched: f.matched,
+    ...(f.kind === undefined ? {} : { kind: f.kind }),
   };
 }
 

@@ -456,6 +456,58 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     });
   });
 
+  it("never revokes the allow-listed office range beside the 0.0.0.0/0 an engineer added: it alerts it apart", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const groupId = await createGroup("office-ssh", vpc.Vpc?.VpcId);
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "203.0.113.0/24", Description: "office" }],
+    });
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    recorder.actions.length = 0;
+
+    const { result, logs } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    // The baseline remediates the world-open source; the office range is a finding of its own, alerted only.
+    expect(outcome?.actions.map((a) => [a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["world-open", "remediate", "applied"],
+      ["public-prefix", "alert", "skipped-mode"],
+    ]);
+    const [world, office] = outcome?.findings ?? [];
+    expect(world?.controls).toContain("Security Hub EC2.13");
+    expect(office?.controls).toEqual([]);
+    expect(office?.matched.map((m) => m.cidr)).toEqual(["203.0.113.0/24"]);
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["203.0.113.0/24"], v6: [], groups: [] },
+    ]);
+    // Both are in the one alert; the audit has a decision for each.
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain("0.0.0.0/0");
+    expect(slack).toContain("203.0.113.0/24");
+    expect(logs.filter((l) => l.message === "guardian.decision").map((l) => l.outcome)).toEqual([
+      "applied",
+      "skipped-mode",
+    ]);
+  });
+
   it("resolves a group the request names only by groupName and revokes the same way", async () => {
     // A default-VPC group, addressed by name as EC2-Classic-era clients do; a 1.05 record carries no rule ids, so
     // nothing in the event names the group's id.

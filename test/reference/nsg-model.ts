@@ -264,7 +264,8 @@ export function offendingToken(token: string, policy: SourcePolicy): boolean {
   const t = token.trim().toLowerCase();
   if (t === "*" || t === "any" || t === "internet") return true;
   const net = parseNet(token);
-  if (!net) return false;
+  // Written as an address but not one (leading zeros, a bad length): what it covers cannot be told, so it offends.
+  if (!net) return /^[\d./]+$/.test(t) || t.includes(":");
   if (net.bits === 0) return true;
   if (!policy.publicPrefixes) return false;
   if (policy.trusted.some((tr) => netContains(must(tr), net))) return false;

@@ -5,14 +5,8 @@
 // when it is unclear whether a Deny covers some traffic, it is assumed not to, and exposure is
 // reported rather than missed. test/unit/rules/nsg-reference.test.ts checks this against a
 // brute-force model of NSG precedence.
-import {
-  isWholeSpace,
-  type Prefix,
-  parsePrefix,
-  prefixWithin,
-  reachesPublicSpace,
-  withinAny,
-} from "../../net/ip.ts";
+import { type Prefix, parsePrefix, prefixWithin } from "../../net/ip.ts";
+import { isAnywhereTag } from "../common/sources.ts";
 import {
   ALL_PORTS,
   intersect,
@@ -29,9 +23,6 @@ import type { ParsedNsg, SecurityRule, SecurityRuleProperties } from "./schema.t
 export const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "Ah"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Spellings that mean "any source", including the whole Internet. Compared lower-cased. */
-const ANYWHERE_TAGS = new Set(["*", "internet", "any"]);
-
 const WHOLE_V4 = mustParse("0.0.0.0/0");
 const WHOLE_V6 = mustParse("::/0");
 
@@ -39,10 +30,6 @@ function mustParse(text: string): Prefix {
   const p = parsePrefix(text);
   if (!p) throw new Error(`bad built-in prefix ${text}`);
   return p;
-}
-
-export function isAnywhereTag(token: string): boolean {
-  return ANYWHERE_TAGS.has(token.trim().toLowerCase());
 }
 
 // ---------- reading a rule (singular and plural fields alike) ----------
@@ -144,15 +131,21 @@ export function protocolMatches(ruleProtocol: string, protocol: Protocol): boole
  * The address spaces a source token stands for when asking "does a Deny cover it". `*`, `Any` and
  * `Internet` span both families, so a Deny of 0.0.0.0/0 alone leaves the IPv6 part open.
  */
-function sourceAtoms(token: string): Prefix[] {
+function sourceAtoms(token: string): SourceAtom[] {
   if (isAnywhereTag(token)) return [WHOLE_V4, WHOLE_V6];
-  const prefix = parsePrefix(token);
-  return prefix ? [prefix] : [];
+  // A token whose addresses are unknown here (a malformed prefix an entry counts as offending) is one atom that only
+  // a Deny of every source covers.
+  return [parsePrefix(token) ?? UNKNOWN];
 }
 
-function denySourceCovers(denyTokens: readonly string[], atom: Prefix): boolean {
+/** The address set of a source token this module cannot read. */
+const UNKNOWN = "unknown";
+type SourceAtom = Prefix | typeof UNKNOWN;
+
+function denySourceCovers(denyTokens: readonly string[], atom: SourceAtom): boolean {
   return denyTokens.some((token) => {
     if (isAnywhereTag(token)) return true;
+    if (atom === UNKNOWN) return false;
     const prefix = parsePrefix(token);
     // Other service tags and ASGs: their address sets are not known here, so they cover nothing.
     return prefix !== undefined && prefixWithin(atom, prefix);
@@ -343,24 +336,3 @@ function byPrecedence(nsg: ParsedNsg): readonly SecurityRule[] {
 }
 
 const sortedRules = new WeakMap<ParsedNsg, readonly SecurityRule[]>();
-
-export interface SourcePolicy {
-  /** Prefixes the policy trusts (a bastion's, a tunnel server's). */
-  trusted: readonly Prefix[];
-  /** Whether a specific public prefix outside the trusted ones counts as exposure. */
-  publicPrefixes: boolean;
-}
-
-/**
- * Whether a source token exposes the rule to the Internet. The anywhere spellings always do, even
- * when a trusted prefix lies inside them; a prefix within a trusted one never does; other service
- * tags (VirtualNetwork, AzureLoadBalancer, Storage, ...) are not the Internet.
- */
-export function isInternetSource(token: string, policy: SourcePolicy): boolean {
-  if (isAnywhereTag(token)) return true;
-  const prefix = parsePrefix(token);
-  if (!prefix) return false;
-  if (isWholeSpace(prefix)) return true;
-  if (withinAny(prefix, policy.trusted)) return false;
-  return policy.publicPrefixes && reachesPublicSpace(prefix);
-}

@@ -214,6 +214,39 @@ describe("pipeline", () => {
     }
   });
 
+  it("removes only the world-open source beside an office range, and alerts the office range apart", async () => {
+    const mixed = { name: "ssh", priority: 110, source: ["198.51.100.0/24", "0.0.0.0/0"], ports: "22" };
+    const cloud = memoryCloud(nsgWith([mixed]));
+    const { d, notifier, audit } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => [a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["world-open", "remediate", "applied"],
+      ["public-prefix", "alert", "skipped-mode"],
+    ]);
+    expect(outcome?.actions[1]?.reason).toBe(
+      "mode alert for public-prefix (entry no-ssh is remediate): not remediated",
+    );
+    const [rule] = rulesOf(cloud.state()) as [{ properties: Record<string, unknown> }];
+    expect(rule.properties.sourceAddressPrefix).toBe("198.51.100.0/24");
+    expect(audit.records.map((r) => r.outcome)).toEqual(["applied", "skipped-mode"]);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results).toHaveLength(2);
+
+    // An entry that opts in remediates the specific prefix too.
+    const optIn = memoryCloud(nsgWith([mixed]));
+    const { d: d2 } = deps(optIn, {
+      policy: parsePolicy(
+        policyText().replace("{ ports: [22] }", "{ ports: [22], publicPrefixes: remediate }"),
+      ),
+    });
+    const [opted] = await handleChanges([change()], d2);
+    expect(opted?.actions.map((a) => [a.finding.kind, a.outcome])).toEqual([
+      ["world-open", "applied"],
+      ["public-prefix", "applied"],
+    ]);
+    expect(rulesOf(optIn.state())).toEqual([]);
+  });
+
   it("caps writes per event (blast radius) and alerts the rest", async () => {
     const cloud = memoryCloud(nsgWith([openSsh]));
     const { d } = deps(cloud, {

@@ -277,7 +277,7 @@ function checkFixes(remediation: Remediation, needsTrusted: boolean) {
       // Byte-identical, field order included: the audit shows the rule as ARM returned it.
       expect(JSON.stringify(change.before)).toBe(JSON.stringify(ruleNamed(nsg, String(target))));
       const after = applyChange(nsg, change);
-      const again = findingOf(after, options, trusted);
+      const again = findingOf(after, options, trusted, finding.kind);
       expect((again?.matched ?? []).map((m) => m.securityRule)).not.toContain(target);
       const untouched = (rules: Record<string, unknown>[]) =>
         rules.filter((r) => r.name !== target).map((r) => JSON.stringify(r));
