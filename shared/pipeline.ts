@@ -477,7 +477,13 @@ async function decideFinding(
   } else if (dryRun) {
     // Nothing is written, so every part the finding matched gets its own planned change.
     const siblings = siblingsOf(entry, first, ctx);
-    const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
+    const plans = plannedOrRefused(() =>
+      planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings),
+    );
+    if (typeof plans === "string") {
+      await ctx.record({ finding, mode, outcome: "failed", reason: plans });
+      return;
+    }
     if (plans.length === 0) {
       await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
     }
@@ -506,7 +512,13 @@ async function decideFinding(
       });
     }
   } else {
-    await remediateFinding(entry, finding, ctx, outcome);
+    try {
+      await remediateFinding(entry, finding, ctx, outcome);
+    } catch (error) {
+      // A remediation that refuses to plan (it could only do more than the finding asks): alerted, nothing written.
+      if (!(error instanceof InputError)) throw error;
+      await ctx.record({ finding, mode, outcome: "failed", reason: error.message });
+    }
   }
 }
 
@@ -532,6 +544,16 @@ function modeReason(entry: PolicyEntry, finding: Finding, mode: ActionResult["mo
   if (mode === entry.mode) return `mode ${mode}: not remediated`;
   // A finding of its own kind (a specific public prefix, a malformed one) held below the entry's mode.
   return `mode ${mode} for ${finding.kind ?? "this finding"} (entry ${entry.name} is ${entry.mode}): not remediated`;
+}
+
+/** The plans, or why the remediation refused to plan (an InputError's message). */
+function plannedOrRefused(make: () => PlannedChange[]): PlannedChange[] | string {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof InputError) return error.message;
+    throw error;
+  }
 }
 
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {

@@ -93,6 +93,16 @@ function parseV6(text: string): bigint | undefined {
 
 /** `a.b.c.d`, `a.b.c.d/n`, IPv6 with `::`, with or without a length; undefined for anything else. */
 export function parseNet(text: string): Net | undefined {
+  // Brute force asks about the same few names millions of times.
+  if (netCache.has(text)) return netCache.get(text);
+  const net = parseNetUncached(text);
+  netCache.set(text, net);
+  return net;
+}
+
+const netCache = new Map<string, Net | undefined>();
+
+function parseNetUncached(text: string): Net | undefined {
   const [address = "", length, extra] = text.trim().split("/");
   if (extra !== undefined) return undefined;
   const v6 = address.includes(":");

@@ -247,6 +247,58 @@ describe("pipeline", () => {
     expect(rulesOf(optIn.state())).toEqual([]);
   });
 
+  it("narrows by splitting in two guarded writes, audits both, and says what each removes", async () => {
+    const web = { name: "web", priority: 110, source: ["0.0.0.0/0", "10.1.0.0/16"], ports: ["22", "443"] };
+    const cloud = memoryCloud(nsgWith([web, keepMe]));
+    const { d, notifier, audit } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => [a.outcome, a.planned?.operation.ruleName])).toEqual([
+      ["applied", "web-split"],
+      ["applied", "web"],
+    ]);
+    // The first write changes no decision; the re-read before the second finds the rule it added.
+    expect(cloud.calls).toEqual({ reads: 2, writes: 2 });
+    const rules = Object.fromEntries(
+      rulesOf(cloud.state()).map((r) => [r.name, r.properties as Record<string, unknown>]),
+    );
+    expect(rules.web).toMatchObject({
+      sourceAddressPrefix: "10.1.0.0/16",
+      destinationPortRanges: ["22", "443"],
+    });
+    expect(rules["web-split"]).toMatchObject({
+      sourceAddressPrefix: "0.0.0.0/0",
+      destinationPortRange: "443",
+      priority: 111,
+    });
+    expect(audit.records.map((r) => [r.outcome, r.before === null ? "created" : "changed"])).toEqual([
+      ["applied", "created"],
+      ["applied", "changed"],
+    ]);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results.map((r) => r.planned?.summary)).toEqual([
+      expect.stringContaining("so that narrowing web next removes only Tcp 22 from 0.0.0.0/0"),
+      expect.stringContaining("0.0.0.0/0 keep 443 through security rule web-split (priority 111)"),
+    ]);
+  });
+
+  it("writes nothing and alerts the failure when narrowing could only remove more than the finding", async () => {
+    const web = { name: "web", priority: 110, source: ["0.0.0.0/0", "10.1.0.0/16"], ports: ["22", "443"] };
+    const cloud = memoryCloud(
+      nsgWith([
+        web,
+        { name: "deny-below", priority: 111, access: "Deny", source: "*", ports: "443" },
+        { name: "deny-above", priority: 109, access: "Deny", source: "0.0.0.0/0", ports: "443" },
+      ]),
+    );
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.status).toBe("evaluated");
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["failed"]);
+    expect(outcome?.actions[0]?.reason).toMatch(/^cannot narrow security rule web/);
+    expect(cloud.calls.writes).toBe(0);
+    expect(notifier.alerts).toHaveLength(1);
+  });
+
   it("caps writes per event (blast radius) and alerts the rest", async () => {
     const cloud = memoryCloud(nsgWith([openSsh]));
     const { d } = deps(cloud, {
