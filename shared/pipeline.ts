@@ -5,7 +5,14 @@ import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "
 import type { Logger } from "./log.ts";
 import { sendAll } from "./notify/index.ts";
 import type { Alert, Notifier } from "./notify/types.ts";
-import { evaluatePolicy, exemptionFor, modeFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
+import {
+  evaluatePolicy,
+  exemptionFor,
+  exemptTagFinding,
+  modeFor,
+  ruleFor,
+  trustedSourcesFor,
+} from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -365,14 +372,25 @@ export async function handleChange(
     if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
-  // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
-  // (a concurrent edit, or a parallel invocation of the guardian in an event storm), which would only be noise.
+  // An exempt tag that exempts nothing it seems meant to (empty, an unknown name, a remediate entry) is no exemption,
+  // and whoever set it should see so.
+  const tagProblem = exemptTagFinding(deps.policy, first);
+  if (tagProblem) {
+    outcome.findings.push(tagProblem);
+    await ctx.record({ finding: tagProblem, mode: "alert", outcome: "warning", reason: tagProblem.message });
+  }
+
+  // Report-only findings are recorded, not announced; so is an exposure someone else already closed (a concurrent
+  // edit, or a parallel invocation of the guardian in an event storm), which would only be noise. An exempt finding is
+  // still announced, at low severity, once per change: whoever opens a port can often set the exempt tag too.
   // A failure the event's redelivery will try again is not announced either: the retry fixes it (and alerts that),
   // or the event ends in the dead-letter container, whose alert fires. So no "failed" alert about what gets fixed.
-  const quiet = new Set<ActionResult["outcome"]>(["skipped-exempt", "already-compliant"]);
-  const alerted = outcome.actions.filter(
-    (a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true,
-  );
+  const quiet = new Set<ActionResult["outcome"]>(["already-compliant"]);
+  const alerted = outcome.actions
+    .filter((a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true)
+    .map((a) =>
+      a.outcome === "skipped-exempt" ? { ...a, finding: { ...a.finding, severity: "low" as const } } : a,
+    );
   if (alerted.length > 0) {
     const alert: Alert = {
       cloud: change.cloud,

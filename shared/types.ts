@@ -164,7 +164,9 @@ export type ActionOutcome =
   // Decisions on a connection request: accepted, rejected, or deliberately left as it is and announced.
   | "approved"
   | "rejected"
-  | "held";
+  | "held"
+  /** Not about a finding's exposure: something the guardian was asked that had no effect (an exempt tag that exempts nothing). */
+  | "warning";
 
 export interface ActionResult {
   finding: Finding;

@@ -186,6 +186,7 @@ const KNOWN_KEYS = [
   "controls",
   "scope",
   "exemptions",
+  "tagExemptions",
   "rule",
   "remediation",
   "options",

@@ -4,7 +4,7 @@ import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
 import { type CloudPort, handleChanges } from "../pipeline.ts";
-import { evaluatePolicy, exemptionFor, ruleFor } from "../policy/evaluate.ts";
+import { evaluatePolicy, exemptionFor, exemptTagFinding, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
 
@@ -80,6 +80,9 @@ export function evaluateSnapshots(
       const exempt = exemptionFor(policy, entry, snapshot, now);
       findings.push({ ...findingView(finding), ...(exempt ? { exempt } : {}) });
     }
+    // An exempt tag that exempts nothing is shown too: it is no exemption, and whoever set it should know.
+    const tagProblem = exemptTagFinding(policy, snapshot);
+    if (tagProblem) findings.push(findingView(tagProblem));
   }
   return { findings, notEvaluated };
 }

@@ -181,15 +181,82 @@ describe("pipeline", () => {
     expect(cloud.calls.writes).toBe(3);
   });
 
-  it("respects the exemption tag and policy exemptions, and ignores expired ones", async () => {
-    const tagged = nsgWith([openSsh]);
-    tagged.tags = { "guardian:exempt": "no-ssh" };
-    const cloud = memoryCloud(tagged);
-    const { d, notifier } = deps(cloud);
-    const [outcome] = await handleChanges([change()], d);
-    expect(outcome?.actions[0]).toMatchObject({ outcome: "skipped-exempt" });
-    expect(notifier.alerts).toHaveLength(0);
+  it("honours the exempt tag only for alert-mode entries, and still alerts the exempt finding at low severity", async () => {
+    const alertPolicy = parsePolicy(policyText().replace("mode: remediate", "mode: alert"));
+    const tagged = (value: string) => {
+      const nsg = nsgWith([openSsh]);
+      nsg.tags = { "guardian:exempt": value };
+      return nsg;
+    };
+    for (const value of ["true", "TRUE", "no-ssh", "other-entry, no-ssh"]) {
+      const { d, notifier, audit } = deps(memoryCloud(tagged(value)), { policy: alertPolicy });
+      const [outcome] = await handleChanges([change()], d);
+      expect(
+        outcome?.actions.map((a) => a.outcome),
+        value,
+      ).toEqual(value.includes("other-entry") ? ["skipped-exempt", "warning"] : ["skipped-exempt"]);
+      expect(audit.records[0]).toMatchObject({ outcome: "skipped-exempt", severity: "critical" });
+      // Alerted, once, at a lower level: the tag may have been set by whoever opened the port.
+      expect(notifier.alerts).toHaveLength(1);
+      expect(notifier.alerts[0]?.results[0]).toMatchObject({
+        outcome: "skipped-exempt",
+        finding: { severity: "low" },
+        reason: `resource tag guardian:exempt=${value}`,
+      });
+    }
 
+    // A remediate entry never honours the tag: it remediates, and the tag naming it is reported.
+    const remediated = deps(memoryCloud(tagged("no-ssh")));
+    const [fixed] = await handleChanges([change()], remediated.d);
+    expect(fixed?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh", "applied"],
+      ["exempt-tag", "warning"],
+    ]);
+    expect(fixed?.actions[1]?.reason).toBe(
+      "tag guardian:exempt=no-ssh entry no-ssh does not accept tag exemptions (mode remediate; only alert-mode entries can): no exemption from no-ssh",
+    );
+    expect(remediated.audit.records.map((r) => r.outcome)).toEqual(["applied", "warning"]);
+  });
+
+  it("an empty or unknown exempt tag value is no exemption and is reported", async () => {
+    const alertPolicy = parsePolicy(policyText().replace("mode: remediate", "mode: alert"));
+    const cases: [string, string][] = [
+      [
+        "",
+        'tag guardian:exempt is empty: it exempts nothing (expected "true" or a comma-separated list of entry names)',
+      ],
+      [
+        "   ",
+        'tag guardian:exempt is empty: it exempts nothing (expected "true" or a comma-separated list of entry names)',
+      ],
+      ["*", "tag guardian:exempt=* names no entry of the policy: *"],
+      ["yes", "tag guardian:exempt=yes names no entry of the policy: yes"],
+      ["no-shh", "tag guardian:exempt=no-shh names no entry of the policy: no-shh"],
+    ];
+    for (const [value, message] of cases) {
+      const nsg = nsgWith([openSsh]);
+      nsg.tags = { "Guardian:Exempt": value };
+      const { d, notifier } = deps(memoryCloud(nsg), { policy: alertPolicy });
+      const [outcome] = await handleChanges([change()], d);
+      expect(
+        outcome?.actions.map((a) => a.outcome),
+        value,
+      ).toEqual(["skipped-mode", "warning"]);
+      expect(outcome?.actions[1]?.reason.replace("Guardian:Exempt", "guardian:exempt"), value).toContain(
+        message,
+      );
+      expect(
+        outcome?.findings.map((f) => f.ruleId),
+        value,
+      ).toEqual(["nsg-inbound-exposure", "exempt-tag"]);
+      expect(
+        notifier.alerts[0]?.results.map((r) => r.outcome),
+        value,
+      ).toEqual(["skipped-mode", "warning"]);
+    }
+  });
+
+  it("respects policy exemptions (any mode), and ignores expired ones", async () => {
     const exemptions = (expires: string) =>
       policyText(
         `    exemptions:\n      - resourceId: ${NSG_ID}\n        expires: ${expires}\n        reason: CHG-1\n`,
@@ -468,7 +535,7 @@ describe("pipeline", () => {
     expect(cloud.calls.writes).toBe(0);
   });
 
-  it("honours an exemption tag added by the concurrent edit that caused a 412", async () => {
+  it("does not let an exempt tag set by the concurrent edit that caused a 412 stop a remediate entry", async () => {
     const cloud = memoryCloud(nsgWith([openSsh]));
     cloud.conflicts.push(() => {
       const exempted = nsgWith([openSsh]);
@@ -477,10 +544,10 @@ describe("pipeline", () => {
     });
     const { d, notifier } = deps(cloud);
     const [outcome] = await handleChanges([change()], d);
-    expect(outcome?.actions[0]?.outcome).toBe("skipped-exempt");
-    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["open-ssh"]);
-    expect(cloud.calls.writes).toBe(1);
-    expect(notifier.alerts).toHaveLength(0);
+    expect(outcome?.actions[0]?.outcome).toBe("applied");
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual([]);
+    expect(cloud.calls.writes).toBe(2);
+    expect(notifier.alerts).toHaveLength(1);
   });
 
   it("applies the blast-radius cap to the whole delivery, dry-run included", async () => {

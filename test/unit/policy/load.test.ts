@@ -103,6 +103,33 @@ describe("policy loading", () => {
     expect(aws[0]?.path).toBe("rules[0].options.trustedSources[0]");
   });
 
+  it("allows tag exemptions only for alert-mode entries, naming the YAML path and line otherwise", () => {
+    const problems = problemsOf(
+      valid.replace("    mode: remediate", "    mode: remediate\n    tagExemptions: true"),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.path).toBe("rules[0].tagExemptions");
+    expect(problems[0]?.line).toBe(7);
+    expect(problems[0]?.message).toContain(
+      "tag exemptions are allowed only for alert-mode entries (this one is remediate)",
+    );
+    expect(
+      problemsOf(valid.replace("    mode: remediate", "    mode: report\n    tagExemptions: true"))[0]?.path,
+    ).toBe("rules[0].tagExemptions");
+    const alert = parsePolicy(
+      valid.replace("    mode: remediate", "    mode: alert\n    tagExemptions: true"),
+    );
+    expect(alert.rules[0]?.tagExemptions).toBe(true);
+    expect(
+      parsePolicy(valid.replace("    mode: remediate", "    mode: alert\n    tagExemptions: false")).rules[0]
+        ?.tagExemptions,
+    ).toBe(false);
+    // A typo gets a suggestion.
+    expect(
+      problemsOf(valid.replace("    mode: remediate", "    mode: alert\n    tagExemption: true"))[0]?.message,
+    ).toContain('did you mean "tagExemptions"');
+  });
+
   it("rejects duplicate entry names", () => {
     const dup = `${valid}  - name: no-ssh\n    rule: nsg-inbound-exposure\n`;
     const problems = problemsOf(dup);
