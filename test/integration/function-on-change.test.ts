@@ -78,6 +78,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "guardian-fn-"));
   await writeFile(path.join(dir, "ca.pem"), emu.ca);
   await writeFile(path.join(dir, "policy.yaml"), POLICY);
+  await writeFile(path.join(dir, "alert.yaml"), POLICY.replaceAll("mode: remediate", "mode: alert"));
 });
 
 afterAll(async () => {
@@ -346,6 +347,41 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     // Both of the guardian's writes come back as events about its own changes: nothing more is done.
     const own = await deliver(handler, mark + 1);
     expect(own.flatMap((r) => r?.outcomes.map((o) => o.status))).toEqual(["skipped-self", "skipped-self"]);
+  });
+
+  it("re-evaluates on a tags-only PATCH: an empty exempt tag is no exemption and is reported; 'true' exempts, still alerted", async () => {
+    await seedNsg();
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
+    const { factory, audit } = depsFactory({ GUARDIAN_POLICY_FILE: path.join(dir, "alert.yaml") });
+    const handler = createOnChangeHandler(factory);
+
+    let mark = emu.events.length;
+    await alice().networkSecurityGroups.updateTags(RG, NSG, { tags: { "guardian:exempt": "" } });
+    const [empty] = await deliver(handler, mark);
+    expect(empty?.outcomes[0]?.change.operationName).toBe("Microsoft.Network/networkSecurityGroups/write");
+    expect(empty?.outcomes[0]?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh-from-internet", "skipped-mode"],
+      ["exempt-tag", "warning"],
+    ]);
+    await sink.waitFor(2);
+    const warned = JSON.stringify(sink.received.find((r) => r.path.startsWith("/slack"))?.body);
+    expect(warned).toContain("Warning: tag guardian:exempt is empty: it exempts nothing");
+
+    sink.received.length = 0;
+    mark = emu.events.length;
+    await alice().networkSecurityGroups.updateTags(RG, NSG, { tags: { "guardian:exempt": "true" } });
+    const [exempt] = await deliver(handler, mark);
+    expect(exempt?.outcomes[0]?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh-from-internet", "skipped-exempt"],
+    ]);
+    // Still alerted, at a lower level: whoever opened the port may have set the tag too.
+    await sink.waitFor(2);
+    const teams = JSON.stringify(sink.received.find((r) => r.path.startsWith("/teams"))?.body);
+    expect(teams).toContain("LOW");
+    expect(teams).toContain("Not remediated: exempt (resource tag guardian:exempt=true)");
+    expect(audit.at(-1)).toMatchObject({ outcome: "skipped-exempt", severity: "critical" });
+    // Nothing was written by the guardian.
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeDefined();
   });
 
   it("in dry-run changes nothing and says what it would have done", async () => {

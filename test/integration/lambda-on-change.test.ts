@@ -15,6 +15,7 @@ import path from "node:path";
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   CreateVpcCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
@@ -506,6 +507,45 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       "applied",
       "skipped-mode",
     ]);
+  });
+
+  it("re-evaluates a group someone tagged exempt: a remediate entry ignores the tag, revokes, and reports it", async () => {
+    const { groupId, opsId } = await bastionOpenedToWorld("tagged-bastion");
+    // Whoever opened the port tags the group exempt from the entry that would revoke it.
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [groupId],
+        Tags: [{ Key: "guardian:exempt", Value: "aws-no-admin-ports-from-world" }],
+      }),
+    );
+    const event = adaptAwsEvent(loadAwsEvent("ec2-create-tags-security-group.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+    });
+    (event.detail as { requestParameters: unknown }).requestParameters = {
+      resourcesSet: { items: [{ resourceId: groupId }, { resourceId: "i-0dc224bad2cb08740" }] },
+      tagSet: { items: [{ key: "guardian:exempt", value: "aws-no-admin-ports-from-world" }] },
+    };
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.change).toMatchObject({ resourceId: groupId, operationName: "CreateTags" });
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["aws-no-admin-ports-from-world", "applied"],
+      ["exempt-tag", "warning"],
+    ]);
+    expect(outcome?.actions[1]?.reason).toContain(
+      "entry aws-no-admin-ports-from-world does not accept tag exemptions (mode remediate",
+    );
+    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain("Warning: tag guardian:exempt=aws-no-admin-ports-from-world");
   });
 
   it("resolves a group the request names only by groupName and revokes the same way", async () => {
