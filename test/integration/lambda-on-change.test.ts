@@ -495,7 +495,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(world?.controls).toContain("Security Hub EC2.13");
     expect(office?.controls).toEqual([]);
     expect(office?.matched.map((m) => m.cidr)).toEqual(["203.0.113.0/24"]);
-    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 22, to: 22, v4: ["203.0.113.0/24"], v6: [], groups: [] },
     ]);
@@ -540,7 +544,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(outcome?.actions[1]?.reason).toContain(
       "entry aws-no-admin-ports-from-world does not accept tag exemptions (mode remediate",
     );
-    expect(recorder.actions).toEqual(["DescribeSecurityGroups", "RevokeSecurityGroupIngress"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
     expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
       { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
     ]);
