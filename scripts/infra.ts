@@ -15,7 +15,7 @@ import { z } from "zod";
 import { awsKinds } from "../shared/clouds/aws/kinds/index.ts";
 import { azureKinds } from "../shared/clouds/azure/kinds/index.ts";
 import { AWS_HANDLED_EVENTS } from "../shared/events/aws.ts";
-import { SUPPORTED_AZURE_RESOURCE_TYPES } from "../shared/events/azure.ts";
+import { SUPPORTED_AZURE_RESOURCE_TYPES, TAG_OPERATION_PREFIX } from "../shared/events/azure.ts";
 import { remediationRegistry } from "../shared/remediation/index.ts";
 import type { Remediation } from "../shared/remediation/types.ts";
 import { ruleRegistry } from "../shared/rules/index.ts";
@@ -88,7 +88,11 @@ export function deriveInfra(): DerivedInfra {
     azureActions: permissions.azure,
     awsEc2Actions: permissions.aws,
     awsEventNames: sorted(Object.keys(AWS_HANDLED_EVENTS)),
-    azureOperationPrefixes: operationPrefixes(SUPPORTED_AZURE_RESOURCE_TYPES),
+    // Tag writes at any scope too: they may add or remove an exemption tag (the normaliser skips other resources').
+    azureOperationPrefixes: sorted([
+      ...operationPrefixes(SUPPORTED_AZURE_RESOURCE_TYPES),
+      TAG_OPERATION_PREFIX,
+    ]),
   };
 }
 

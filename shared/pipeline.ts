@@ -5,7 +5,14 @@ import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "
 import type { Logger } from "./log.ts";
 import type { OutboxPort } from "./notify/outbox.ts";
 import type { Alert } from "./notify/types.ts";
-import { evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
+import {
+  evaluatePolicy,
+  exemptionFor,
+  exemptTagFinding,
+  modeFor,
+  ruleFor,
+  trustedSourcesFor,
+} from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -366,15 +373,25 @@ export async function handleChange(
     if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
+  // An exempt tag that exempts nothing it seems meant to (empty, an unknown name, a remediate entry) is no exemption,
+  // and whoever set it should see so.
+  const tagProblem = exemptTagFinding(deps.policy, first);
+  if (tagProblem) {
+    outcome.findings.push(tagProblem);
+    await ctx.record({ finding: tagProblem, mode: "alert", outcome: "warning", reason: tagProblem.message });
+  }
+
   // Report-only findings are recorded, not announced; so is an exposure someone else already closed (a concurrent
-  // edit, or a parallel invocation of the guardian in an event storm), which would only be noise. Exempt findings are
-  // announced at their own, lower-key kind: whoever opens a port can often also set the exemption tag.
+  // edit, or a parallel invocation of the guardian in an event storm), which would only be noise. An exempt finding is
+  // still announced, at low severity, once per change: whoever opens a port can often set the exempt tag too.
   // A failure the event's redelivery will try again is not announced either: the retry fixes it (and alerts that),
   // or the event ends in the dead-letter container, whose alert fires. So no "failed" alert about what gets fixed.
   const quiet = new Set<ActionResult["outcome"]>(["already-compliant"]);
-  const alerted = outcome.actions.filter(
-    (a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true,
-  );
+  const alerted = outcome.actions
+    .filter((a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true)
+    .map((a) =>
+      a.outcome === "skipped-exempt" ? { ...a, finding: { ...a.finding, severity: "low" as const } } : a,
+    );
   if (alerted.length > 0) {
     const region = first.region ?? ref.region;
     const alert: Alert = {
@@ -463,14 +480,14 @@ async function decideFinding(
 ): Promise<void> {
   const { deps, change, budget } = ctx;
   const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
-  const mode = entry.mode;
+  const mode = modeFor(entry, finding);
   const covered = ctx.covered.get(entry);
   if (exempt) {
     await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
   } else if (mode === "remediate" && finding.alertOnly !== undefined) {
     await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
   } else if (mode !== "remediate") {
-    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: modeReason(entry, finding, mode) });
   } else if (covered) {
     // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
     await ctx.record({ finding, mode, ...covered });
@@ -479,7 +496,13 @@ async function decideFinding(
   } else if (dryRun) {
     // Nothing is written, so every part the finding matched gets its own planned change.
     const siblings = siblingsOf(entry, first, ctx);
-    const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
+    const plans = plannedOrRefused(() =>
+      planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings),
+    );
+    if (typeof plans === "string") {
+      await ctx.record({ finding, mode, outcome: "failed", reason: plans });
+      return;
+    }
     if (plans.length === 0) {
       await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
     }
@@ -508,7 +531,13 @@ async function decideFinding(
       });
     }
   } else {
-    await remediateFinding(entry, finding, ctx, outcome);
+    try {
+      await remediateFinding(entry, finding, ctx, outcome);
+    } catch (error) {
+      // A remediation that refuses to plan (it could only do more than the finding asks): alerted, nothing written.
+      if (!(error instanceof InputError)) throw error;
+      await ctx.record({ finding, mode, outcome: "failed", reason: error.message });
+    }
   }
 }
 
@@ -528,6 +557,22 @@ interface ActContext {
   record(result: ActionResult): Promise<void>;
   /** Entries whose findings a write planned together with another entry's already fixed (or would fix). */
   covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned" | "retryable">>;
+}
+
+function modeReason(entry: PolicyEntry, finding: Finding, mode: ActionResult["mode"]): string {
+  if (mode === entry.mode) return `mode ${mode}: not remediated`;
+  // A finding of its own kind (a specific public prefix, a malformed one) held below the entry's mode.
+  return `mode ${mode} for ${finding.kind ?? "this finding"} (entry ${entry.name} is ${entry.mode}): not remediated`;
+}
+
+/** The plans, or why the remediation refused to plan (an InputError's message). */
+function plannedOrRefused(make: () => PlannedChange[]): PlannedChange[] | string {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof InputError) return error.message;
+    throw error;
+  }
 }
 
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
@@ -576,7 +621,12 @@ function siblingsOf(
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
   for (const other of evaluatePolicy(ctx.deps.policy, snapshot)) {
-    if (other.entry === entry || other.entry.mode !== "remediate" || ctx.covered.has(other.entry)) continue;
+    if (
+      other.entry === entry ||
+      modeFor(other.entry, other.finding) !== "remediate" ||
+      ctx.covered.has(other.entry)
+    )
+      continue;
     if (remediationFor(other.entry).id !== remediation.id) continue;
     if (exemptionFor(ctx.deps.policy, other.entry, snapshot, ctx.now)) continue;
     entries.push(other.entry);
@@ -638,7 +688,7 @@ async function look(
   outcome: ChangeOutcome,
 ): Promise<ReturnType<typeof reassess> | undefined> {
   const fresh = await freshRead(entry, finding, ctx, outcome);
-  return fresh === false ? undefined : reassess(entry, fresh, ctx, finding.key);
+  return fresh === false ? undefined : reassess(entry, finding.kind, fresh, ctx, finding.key);
 }
 
 /**
@@ -690,6 +740,7 @@ const SETTLE_READS = 3;
  */
 function showsApplied(
   entry: PolicyEntry,
+  kind: string | undefined,
   planned: PlannedChange,
   fresh: Snapshot | undefined,
   ctx: ActContext,
@@ -698,7 +749,7 @@ function showsApplied(
   if (!fresh) return false;
   const known = ctx.port.writer.isApplied?.(planned, fresh);
   if (known !== undefined) return known;
-  const now = reassess(entry, fresh, ctx, key);
+  const now = reassess(entry, kind, fresh, ctx, key);
   return "why" in now && now.why === "already-compliant";
 }
 
@@ -708,6 +759,7 @@ function showsApplied(
  */
 function reassess(
   entry: PolicyEntry,
+  kind: string | undefined,
   fresh: Snapshot | undefined,
   ctx: ActContext,
   key?: string,
@@ -716,12 +768,14 @@ function reassess(
   // A concurrent edit may have added an exemption: honour it as it is now.
   const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
   if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
-  // One entry can yield several findings; only one the guardian may remediate is followed here, and a keyed finding
-  // (one connection of several on a resource) by its key.
+  // One entry can yield several findings; only one the guardian may remediate is followed here, of the same kind (an
+  // entry reports world-open sources apart from public prefixes), and a keyed finding (one connection of several on a
+  // resource) by its key.
   const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change)).find(
     (e) =>
       e.entry.name === entry.name &&
       e.finding.alertOnly === undefined &&
+      e.finding.kind === kind &&
       (key === undefined || e.finding.key === key),
   );
   if (!again) return { why: "already-compliant", reason: "no longer offending" };
@@ -789,8 +843,8 @@ async function remediateFinding(
           : `the write met a concurrent edit (${error.message})`;
         const fresh = await freshRead(entry, finding, ctx, outcome, { planned, what });
         if (fresh === false) return;
-        const next = reassess(entry, fresh, ctx, finding.key);
-        if (unknown && showsApplied(entry, planned, fresh, ctx, finding.key)) {
+        const next = reassess(entry, finding.kind, fresh, ctx, finding.key);
+        if (unknown && showsApplied(entry, finding.kind, planned, fresh, ctx, finding.key)) {
           await applied(planned, siblings.entries, "confirmed by reading after the write's answer was lost");
           if (planned.complete === true || !("finding" in next)) return;
           finding = next.finding;

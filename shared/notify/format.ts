@@ -48,6 +48,8 @@ export function headline(alert: Alert): string {
   if (outcomes.has("dry-run")) return "DRY RUN, would remediate";
   if (alert.results.length === 0) return "No findings";
   if (alert.results.every((r) => r.outcome === "already-compliant")) return "Already compliant";
+  if (alert.results.every((r) => r.outcome === "skipped-exempt")) return "Exempt finding";
+  if (alert.results.every((r) => r.outcome === "warning")) return "Warning";
   return "Violation";
 }
 
@@ -103,7 +105,9 @@ export function describeOutcome(result: ActionResult): string {
     case "skipped-mode":
       return `Not remediated: policy mode is ${result.mode}`;
     case "skipped-exempt":
-      return "Not remediated: exempt";
+      return `Not remediated: exempt (${result.reason})`;
+    case "warning":
+      return `Warning: ${result.reason}`;
     case "skipped-self":
       return "Not remediated: the change was made by the guardian itself";
     case "conflict":

@@ -58,6 +58,8 @@ const KIND_OF_OUTCOME: Readonly<Record<string, DecisionKind>> = {
   "alert-only": "alerted",
   // The change could not be handled at all (a misrouted event): kept in the dead-letter path, a person must look.
   "dead-lettered": "failed",
+  // Something the guardian was asked that had no effect (an exempt tag that exempts nothing): a person should see it.
+  warning: "alerted",
 };
 
 export function kindOf(result: Pick<ActionResult, "outcome" | "mode">): DecisionKind | undefined {

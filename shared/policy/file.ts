@@ -197,6 +197,7 @@ const KNOWN_KEYS = [
   "controls",
   "scope",
   "exemptions",
+  "tagExemptions",
   "rule",
   "remediation",
   "options",

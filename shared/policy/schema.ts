@@ -88,6 +88,14 @@ const baseEntry = {
     .describe("Control ids added to the rule's own (CIS, Security Hub)"),
   scope: scopeSchema.optional(),
   exemptions: z.array(exemptionSchema).default([]),
+  tagExemptions: z
+    .boolean()
+    .optional()
+    .describe(
+      "Whether the policy's exemptTag exempts a resource from this entry. Only alert-mode entries may allow it (the " +
+        "default for them; remediate and report entries never honour the tag): whoever can open a port can often " +
+        "set a tag too. An exempt finding is still alerted, at low severity.",
+    ),
 };
 
 function entrySchema(rule: RuleDefinition) {
@@ -129,7 +137,9 @@ export const policySchema = z
       .string()
       .default("guardian:exempt")
       .describe(
-        "A resource carrying this tag is exempt: value 'true' or '*' for every entry, or a comma-separated list of entry names",
+        "A resource carrying this tag is exempt from the alert-mode entries that allow tag exemptions: value 'true' " +
+          "for every such entry, or a comma-separated list of entry names. Any other value (empty, '*', an unknown " +
+          "name) exempts nothing and is reported.",
       ),
     trustedSources: z
       .array(prefix)
@@ -186,6 +196,15 @@ export const policySchema = z
           code: "custom",
           path: ["rules", index, "mode"],
           message: `rule ${rule.id} has no remediation: use mode alert or report`,
+        });
+      }
+      if (entry.tagExemptions === true && entry.mode !== "alert") {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "tagExemptions"],
+          message:
+            `tag exemptions are allowed only for alert-mode entries (this one is ${entry.mode}): whoever can open a ` +
+            "port can often set the tag too; list the resource under exemptions (reviewed, with an expiry) instead",
         });
       }
       const opts = (entry.options ?? {}) as { trustedSources?: string[] };

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Actor, Cloud, Matched, Snapshot } from "../types.ts";
+import type { Actor, Cloud, Matched, Mode, Snapshot } from "../types.ts";
 
 /** What a rule reports about one resource; the policy layer adds the entry name, severity and controls. */
 export interface Violation {
@@ -19,6 +19,13 @@ export interface Violation {
    * findings are decisions: duplicate deliveries of the same trigger, or a trigger and the sweep, decide it once.
    */
   key?: string;
+  /**
+   * Which kind of offending parts this violation holds, when a rule reports several kinds for one entry (world-open
+   * sources apart from specific public prefixes): each becomes a finding of its own, told apart by this field.
+   */
+  kind?: string;
+  /** The highest mode this violation may be handled with: the entry's mode is lowered to it (alert, report). */
+  maxMode?: Mode;
 }
 
 /** Context a rule may use beyond its own options (policy-wide settings). */

@@ -3,7 +3,7 @@ import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
 import { type CloudPort, handleChanges } from "../pipeline.ts";
-import { evaluatePolicy, exemptionFor, ruleFor } from "../policy/evaluate.ts";
+import { evaluatePolicy, exemptionFor, exemptTagFinding, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
 import { stateFromEvent } from "./change-state.ts";
@@ -19,6 +19,8 @@ export interface FindingView {
   message: string;
   controls: string[];
   matched: unknown[];
+  /** The kind of sources the finding holds when its entry reports several (world-open, public-prefix, ...). */
+  kind?: string;
 }
 
 export function findingView(f: Finding): FindingView {
@@ -31,6 +33,7 @@ export function findingView(f: Finding): FindingView {
     message: f.message,
     controls: f.controls,
     matched: f.matched,
+    ...(f.kind === undefined ? {} : { kind: f.kind }),
   };
 }
 
@@ -79,6 +82,9 @@ export function evaluateSnapshots(
       const exempt = exemptionFor(policy, entry, snapshot, now);
       findings.push({ ...findingView(finding), ...(exempt ? { exempt } : {}) });
     }
+    // An exempt tag that exempts nothing is shown too: it is no exemption, and whoever set it should know.
+    const tagProblem = exemptTagFinding(policy, snapshot);
+    if (tagProblem) findings.push(findingView(tagProblem));
   }
   return { findings, notEvaluated };
 }

@@ -298,11 +298,22 @@ describe("guardian explain", () => {
     ) as { data: { resourceInfo: { tags?: Record<string, string> } } };
     notification.data.resourceInfo.tags = { "guardian:exempt": "true" };
     const file = await tempFile("exempt-event.json", JSON.stringify(notification));
-    const run = await guardian("explain", "--event", file, "--format", "json");
+    // Tag exemptions apply to alert-mode entries only.
+    const policy = await tempFile(
+      "alert.yaml",
+      "version: 1\nrules:\n  - name: no-ssh\n    rule: nsg-inbound-exposure\n    mode: alert\n    options: { ports: [22] }\n",
+    );
+    const run = await guardian("explain", "--event", file, "--policy", policy, "--format", "json");
     const out = JSON.parse(run.stdout) as { findings: { exempt?: string }[] };
     expect(out.findings.length).toBeGreaterThan(0);
     expect(out.findings.every((f) => f.exempt !== undefined)).toBe(true);
     expect(run.code).toBe(0);
+
+    // The baseline's remediate entry never honours the tag: the finding counts.
+    const baseline = await guardian("explain", "--event", file, "--format", "json");
+    const counted = JSON.parse(baseline.stdout) as { findings: { policyRule: string; exempt?: string }[] };
+    expect(counted.findings).toMatchObject([{ policyRule: "azure-no-ssh-from-internet" }]);
+    expect(counted.findings[0]?.exempt).toBeUndefined();
   });
 
   it("exits 3 and says so when the event carries no resource and no --resource is given", async () => {

@@ -101,9 +101,10 @@ describe("derivation from the code", () => {
   it("routes exactly the handled CloudTrail events and the supported Azure types", () => {
     expect(derived.awsEventNames).toEqual(Object.keys(AWS_HANDLED_EVENTS).sort());
     expect(derived.azureOperationPrefixes).toEqual(
-      Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES)
-        .map((t) => `${t}/`)
-        .sort(),
+      [
+        ...Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES).map((t) => `${t}/`),
+        "microsoft.resources/tags/",
+      ].sort(),
     );
     // A child type is covered by its parent's prefix; a type of its own gets its own.
     expect(
@@ -145,13 +146,13 @@ describe("templates against the code", () => {
       ...facts,
       azureActions: [...facts.azureActions, "Microsoft.Network/networkSecurityGroups/write"],
       awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupIngress"],
-      awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "CreateTags"],
+      awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "RunInstances"],
     });
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/networkSecurityGroups/write is in the template but declared by no rule or remediation (least privilege)",
       "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupIngress is in the template but declared by no rule or remediation (least privilege)",
       "EventBridge detail.eventName: ModifySecurityGroupRules is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
-      "EventBridge detail.eventName: CreateTags is routed to the Lambda but not in AWS_HANDLED_EVENTS",
+      "EventBridge detail.eventName: RunInstances is routed to the Lambda but not in AWS_HANDLED_EVENTS",
     ]);
   });
 

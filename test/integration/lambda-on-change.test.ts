@@ -15,6 +15,7 @@ import path from "node:path";
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   CreateVpcCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
@@ -466,6 +467,105 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       remediation: "revoke-cidr",
       eventId: (event.detail as { eventID: string }).eventID,
     });
+  });
+
+  it("never revokes the allow-listed office range beside the 0.0.0.0/0 an engineer added: it alerts it apart", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const groupId = await createGroup("office-ssh", vpc.Vpc?.VpcId);
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "203.0.113.0/24", Description: "office" }],
+    });
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    recorder.actions.length = 0;
+
+    const { result, logs } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    // The baseline remediates the world-open source; the office range is a finding of its own, alerted only.
+    expect(outcome?.actions.map((a) => [a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["world-open", "remediate", "applied"],
+      ["public-prefix", "alert", "skipped-mode"],
+    ]);
+    const [world, office] = outcome?.findings ?? [];
+    expect(world?.controls).toContain("Security Hub EC2.13");
+    expect(office?.controls).toEqual([]);
+    expect(office?.matched.map((m) => m.cidr)).toEqual(["203.0.113.0/24"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["203.0.113.0/24"], v6: [], groups: [] },
+    ]);
+    // Both are in the one alert; the audit has a decision for each.
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain("0.0.0.0/0");
+    expect(slack).toContain("203.0.113.0/24");
+    expect(logs.filter((l) => l.message === "guardian.decision").map((l) => l.outcome)).toEqual([
+      "applied",
+      "skipped-mode",
+    ]);
+  });
+
+  it("re-evaluates a group someone tagged exempt: a remediate entry ignores the tag, revokes, and reports it", async () => {
+    const { groupId, opsId } = await bastionOpenedToWorld("tagged-bastion");
+    // Whoever opened the port tags the group exempt from the entry that would revoke it.
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [groupId],
+        Tags: [{ Key: "guardian:exempt", Value: "aws-no-admin-ports-from-world" }],
+      }),
+    );
+    const event = adaptAwsEvent(loadAwsEvent("ec2-create-tags-security-group.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+    });
+    (event.detail as { requestParameters: unknown }).requestParameters = {
+      resourcesSet: { items: [{ resourceId: groupId }, { resourceId: "i-0dc224bad2cb08740" }] },
+      tagSet: { items: [{ key: "guardian:exempt", value: "aws-no-admin-ports-from-world" }] },
+    };
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.change).toMatchObject({ resourceId: groupId, operationName: "CreateTags" });
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["aws-no-admin-ports-from-world", "applied"],
+      ["exempt-tag", "warning"],
+    ]);
+    expect(outcome?.actions[1]?.reason).toContain(
+      "entry aws-no-admin-ports-from-world does not accept tag exemptions (mode remediate",
+    );
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain("Warning: tag guardian:exempt=aws-no-admin-ports-from-world");
   });
 
   it("resolves a group the request names only by groupName and revokes the same way", async () => {

@@ -372,6 +372,8 @@ interface SecurityRuleOperation {
   nsgId: string;
   ruleName: string;
   ifMatch?: string;
+  /** `*` to create a rule that must not exist yet (a split-off rule): a rule made meanwhile is never overwritten. */
+  ifNoneMatch?: "*";
   /** The rule's full ARM body, sent as it is. */
   rule?: Record<string, unknown> & { properties?: Record<string, unknown> };
 }
@@ -458,8 +460,11 @@ export class AzureNsgWriter implements ResourceWriter {
     if (snapshot.origin === "event") {
       throw new InputError(`refusing to write ${op.nsgId} from the resource an event carried: read it first`);
     }
+    // A new rule (a split) is guarded by If-None-Match: *, so that a rule of its name made meanwhile is never replaced.
+    const create = op.kind === "put-security-rule" && op.ifNoneMatch === "*";
     const ifMatch = op.ifMatch ?? snapshot.etag;
-    if (!ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
+    if (!create && !ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
+    const guard: Record<string, string> = create ? { "If-None-Match": "*" } : { "If-Match": ifMatch ?? "" };
     const { subscriptionId, path } = nsgParts(op.nsgId);
     const url = this.#network.url(
       `${path}/securityRules/${encodeURIComponent(op.ruleName)}`,
@@ -469,7 +474,7 @@ export class AzureNsgWriter implements ResourceWriter {
     const what = `${change.summary} on ${op.nsgId}`;
     this.#network.counter.writes++;
     const answer = await this.#network.send(subscriptionId, method, url, {
-      headers: { "If-Match": ifMatch },
+      headers: guard,
       ...(method === "PUT" ? { body: op.rule } : {}),
       signal: options.signal,
     });

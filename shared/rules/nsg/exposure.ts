@@ -1,15 +1,12 @@
 // Effective inbound exposure of an NSG: what each Allow rule opens to offending sources once the
-// Deny rules of higher precedence (lower priority number) have taken their share. Exact for ports
-// (interval arithmetic); conservative elsewhere: when it is unclear whether a Deny covers some
-// traffic, it is assumed not to, so exposure is reported rather than missed.
-import {
-  isWholeSpace,
-  type Prefix,
-  parsePrefix,
-  prefixWithin,
-  reachesPublicSpace,
-  withinAny,
-} from "../../net/ip.ts";
+// Deny rules of higher precedence (lower priority number) have taken their share. Exact for
+// destination ports (interval arithmetic); conservative elsewhere: a Deny covers an Allow's traffic
+// only where its protocol, sources, source ports and destinations each take in the Allow's whole, so
+// when it is unclear whether a Deny covers some traffic, it is assumed not to, and exposure is
+// reported rather than missed. test/unit/rules/nsg-reference.test.ts checks this against a
+// brute-force model of NSG precedence.
+import { type Prefix, parsePrefix, prefixWithin } from "../../net/ip.ts";
+import { isAnywhereTag } from "../common/sources.ts";
 import {
   ALL_PORTS,
   intersect,
@@ -26,9 +23,6 @@ import type { ParsedNsg, SecurityRule, SecurityRuleProperties } from "./schema.t
 export const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "Ah"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Spellings that mean "any source", including the whole Internet. Compared lower-cased. */
-const ANYWHERE_TAGS = new Set(["*", "internet", "any"]);
-
 const WHOLE_V4 = mustParse("0.0.0.0/0");
 const WHOLE_V6 = mustParse("::/0");
 
@@ -36,10 +30,6 @@ function mustParse(text: string): Prefix {
   const p = parsePrefix(text);
   if (!p) throw new Error(`bad built-in prefix ${text}`);
   return p;
-}
-
-export function isAnywhereTag(token: string): boolean {
-  return ANYWHERE_TAGS.has(token.trim().toLowerCase());
 }
 
 // ---------- reading a rule (singular and plural fields alike) ----------
@@ -65,6 +55,11 @@ export function destinationPortSpecsOf(p: SecurityRuleProperties): string[] {
   return pair(p.destinationPortRange, p.destinationPortRanges);
 }
 
+/** Source port specs as written. */
+export function sourcePortSpecsOf(p: SecurityRuleProperties): string[] {
+  return pair(p.sourcePortRange, p.sourcePortRanges);
+}
+
 function asgIds(refs: SecurityRuleProperties["sourceApplicationSecurityGroups"]): string[] {
   return (refs ?? [])
     .map((r) => (typeof r.id === "string" ? r.id.toLowerCase() : ""))
@@ -83,12 +78,27 @@ export function isAllow(rule: SecurityRule): boolean {
  * The destination ports a rule matches. A spec ARM would have refused is read as every port for an
  * Allow and as no port for a Deny: unsure means report.
  */
-function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+export function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
   // Every policy entry asks about every rule: work each rule's ports out once (parsed rules are never mutated).
   const cache = forAllow ? allowPorts : denyPorts;
   let ports = cache.get(p);
   if (!ports) {
-    ports = portsUncached(p, forAllow);
+    ports = portsUncached(destinationPortSpecsOf(p), forAllow);
+    cache.set(p, ports);
+  }
+  return ports;
+}
+
+/**
+ * The source ports a rule matches, read as its destination ports are (unsure: every port for an Allow, none for a
+ * Deny). A client picks its own source port, so an Allow limited to some source ports is still open; a Deny limited
+ * to some covers only traffic from those ports and leaves the rest to the Allow below it.
+ */
+export function sourcePortsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+  const cache = forAllow ? allowSourcePorts : denySourcePorts;
+  let ports = cache.get(p);
+  if (!ports) {
+    ports = portsUncached(sourcePortSpecsOf(p), forAllow);
     cache.set(p, ports);
   }
   return ports;
@@ -96,9 +106,10 @@ function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
 
 const allowPorts = new WeakMap<SecurityRuleProperties, PortSet>();
 const denyPorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const allowSourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const denySourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
 
-function portsUncached(p: SecurityRuleProperties, forAllow: boolean): PortSet {
-  const specs = destinationPortSpecsOf(p);
+function portsUncached(specs: readonly string[], forAllow: boolean): PortSet {
   if (specs.length === 0) return forAllow ? ALL_PORTS : NO_PORTS;
   return portSet(
     specs.flatMap((spec) => {
@@ -120,15 +131,21 @@ export function protocolMatches(ruleProtocol: string, protocol: Protocol): boole
  * The address spaces a source token stands for when asking "does a Deny cover it". `*`, `Any` and
  * `Internet` span both families, so a Deny of 0.0.0.0/0 alone leaves the IPv6 part open.
  */
-function sourceAtoms(token: string): Prefix[] {
+function sourceAtoms(token: string): SourceAtom[] {
   if (isAnywhereTag(token)) return [WHOLE_V4, WHOLE_V6];
-  const prefix = parsePrefix(token);
-  return prefix ? [prefix] : [];
+  // A token whose addresses are unknown here (a malformed prefix an entry counts as offending) is one atom that only
+  // a Deny of every source covers.
+  return [parsePrefix(token) ?? UNKNOWN];
 }
 
-function denySourceCovers(denyTokens: readonly string[], atom: Prefix): boolean {
+/** The address set of a source token this module cannot read. */
+const UNKNOWN = "unknown";
+type SourceAtom = Prefix | typeof UNKNOWN;
+
+function denySourceCovers(denyTokens: readonly string[], atom: SourceAtom): boolean {
   return denyTokens.some((token) => {
     if (isAnywhereTag(token)) return true;
+    if (atom === UNKNOWN) return false;
     const prefix = parsePrefix(token);
     // Other service tags and ASGs: their address sets are not known here, so they cover nothing.
     return prefix !== undefined && prefixWithin(atom, prefix);
@@ -202,6 +219,8 @@ interface DenyView {
   priority: number;
   protocol: string;
   sources: string[];
+  /** The source ports it matches: it covers an Allow's traffic only where these contain the Allow's. */
+  sourcePorts: PortSet;
   destinations: Destination[];
   ports: PortSet;
 }
@@ -216,6 +235,7 @@ function inboundDenies(nsg: ParsedNsg): readonly DenyView[] {
         priority: r.properties.priority,
         protocol: r.properties.protocol,
         sources: sourcePrefixesOf(r.properties),
+        sourcePorts: sourcePortsOf(r.properties, false),
         destinations: destinationsOf(r.properties, false),
         ports: portsOf(r.properties, false),
       }))
@@ -245,10 +265,13 @@ export function ruleExposure(
   const offending = sourcePrefixesOf(p).filter((token) => query.isOffendingSource(token));
   if (offending.length === 0) return undefined;
 
+  // Only Denies above the rule whose source ports take in all of the rule's can cover any of its traffic: a Deny of
+  // source port 1 above an Allow of any source port leaves every other source port open.
+  const allowSourcePorts = sourcePortsOf(p, true);
   const above: DenyView[] = [];
   for (const deny of inboundDenies(nsg)) {
     if (deny.priority >= p.priority) break;
-    above.push(deny);
+    if (isEmpty(subtract(allowSourcePorts, deny.sourcePorts))) above.push(deny);
   }
   const destinations = destinationsOf(p, true);
   const sources: string[] = [];
@@ -313,24 +336,3 @@ function byPrecedence(nsg: ParsedNsg): readonly SecurityRule[] {
 }
 
 const sortedRules = new WeakMap<ParsedNsg, readonly SecurityRule[]>();
-
-export interface SourcePolicy {
-  /** Prefixes the policy trusts (a bastion's, a tunnel server's). */
-  trusted: readonly Prefix[];
-  /** Whether a specific public prefix outside the trusted ones counts as exposure. */
-  publicPrefixes: boolean;
-}
-
-/**
- * Whether a source token exposes the rule to the Internet. The anywhere spellings always do, even
- * when a trusted prefix lies inside them; a prefix within a trusted one never does; other service
- * tags (VirtualNetwork, AzureLoadBalancer, Storage, ...) are not the Internet.
- */
-export function isInternetSource(token: string, policy: SourcePolicy): boolean {
-  if (isAnywhereTag(token)) return true;
-  const prefix = parsePrefix(token);
-  if (!prefix) return false;
-  if (isWholeSpace(prefix)) return true;
-  if (withinAny(prefix, policy.trusted)) return false;
-  return policy.publicPrefixes && reachesPublicSpace(prefix);
-}

@@ -248,6 +248,61 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
   });
 });
 
+describe("normaliseEventGrid: tag changes (an exemption tag may have come or gone)", () => {
+  it("a Tags API write at the NSG's scope (Microsoft.Resources/tags/write) evaluates the NSG", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("resource-tags-write-success.eventgrid")))).toMatchObject({
+      cloud: "azure",
+      resourceId: NSG,
+      resourceType: "microsoft.network/networksecuritygroups",
+      operation: "write",
+      operationName: "Microsoft.Resources/tags/write",
+      subjectId: `${NSG}/providers/Microsoft.Resources/tags/default`,
+      actor: { name: "alex.morgan@contoso.com" },
+      eventId: "7c1d2e3f-4a5b-4c6d-9e8f-0a1b2c3d4e5f",
+    });
+  });
+
+  it("deleting the NSG's tags is a write of the NSG (it is still there), never a deletion", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("resource-tags-delete-success.eventgrid")))).toMatchObject({
+      resourceId: NSG,
+      operation: "write",
+      operationName: "Microsoft.Resources/tags/delete",
+      subjectId: `${NSG}/providers/Microsoft.Resources/tags/default`,
+    });
+    // Also when the event names the tagged resource itself rather than its tags resource.
+    const e = event("resource-tags-delete-success.eventgrid");
+    const data = e.data as Record<string, unknown>;
+    data.resourceUri = NSG;
+    e.subject = NSG;
+    expect(onlyChange(normaliseEventGrid(e))).toMatchObject({ resourceId: NSG, operation: "write" });
+  });
+
+  it("a tags-only PATCH of the NSG (NetworkSecurityGroups_UpdateTags) evaluates the NSG", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("nsg-update-tags-patch.eventgrid")))).toMatchObject({
+      resourceId: NSG,
+      operation: "write",
+      operationName: "Microsoft.Network/networkSecurityGroups/write",
+      details: { httpMethod: "PATCH" },
+    });
+  });
+
+  it("tags of another supported kind evaluate it; of an unsupported resource or a subscription, are skipped", () => {
+    const tagged = event("resource-tags-write-success.eventgrid");
+    const data = tagged.data as Record<string, unknown>;
+    const account = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`;
+    data.resourceUri = `${account}/providers/Microsoft.Resources/tags/default`;
+    expect(onlyChange(normaliseEventGrid(tagged))).toMatchObject({
+      resourceId: account,
+      resourceType: "microsoft.storage/storageaccounts",
+      operation: "write",
+    });
+    data.resourceUri = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/providers/Microsoft.Resources/tags/default`;
+    expect(normaliseEventGrid(tagged).skipped).toMatchObject([{ reason: "unsupported-resource-type" }]);
+    data.resourceUri = `/subscriptions/${SUB}/providers/Microsoft.Resources/tags/default`;
+    expect(normaliseEventGrid(tagged).skipped).toMatchObject([{ reason: "unsupported-resource-type" }]);
+  });
+});
+
 describe("normaliseEventGrid: batches", () => {
   it("collapses the two writes of one create and keeps the other changes and skips in order", () => {
     const result = normaliseEventGrid(fixture("batch.eventgrid"));

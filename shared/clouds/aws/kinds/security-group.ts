@@ -55,6 +55,9 @@ export const securityGroup = {
     ModifySecurityGroupRules: { operation: "write" },
     UpdateSecurityGroupRuleDescriptionsIngress: { operation: "write", facts: ingress },
     UpdateSecurityGroupRuleDescriptionsEgress: { operation: "write", facts: egress },
+    // Tags can add or remove an exemption: every security group the call tagged is evaluated again.
+    CreateTags: { operation: "write" },
+    DeleteTags: { operation: "write" },
   },
   decode: decodeSecurityGroupCall,
   read: { client: "@aws-sdk/client-ec2 EC2Client", call: "DescribeSecurityGroups" },

@@ -36,8 +36,15 @@ export interface CloudTrailCall {
   response: Json | undefined;
 }
 
-/** What a decoder found: the resource the call acted on and the kind's own details, or why it cannot tell. */
-export type DecodedCall = { resourceId: string; details: Record<string, unknown> } | { malformed: string };
+/**
+ * What a decoder found: the resource the call acted on and the kind's own details (and the other resources of the
+ * kind one call acted on, each of which gets a change of its own: CreateTags tags several at once), or why it cannot
+ * tell (malformed), or that the call touched no resource of the kind (irrelevant: a tag call on instances only).
+ */
+export type DecodedCall =
+  | { resourceId: string; details: Record<string, unknown>; alsoResourceIds?: readonly string[] }
+  | { malformed: string }
+  | { irrelevant: string };
 
 export interface AwsKind {
   /** Equals the module's file name in shared/clouds/aws/kinds (checked by the registry meta-test). */
