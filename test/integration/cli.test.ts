@@ -589,7 +589,7 @@ describe("exit codes and rough edges", () => {
     const bad = await tempFile("notes.json", JSON.stringify({ note: "not a resource" }));
     const run = await guardian("evaluate", NSG_MIXED, bad, "test/fixtures/azure/nsg/az-nsg-show.json");
     expect(run.stderr).toMatch(/^error: .*notes\.json: not an input the guardian reads/m);
-    expect(run.stdout).toMatch(/^2 resources evaluated, 6 findings; 1 problem \(see above\)$/m);
+    expect(run.stdout).toMatch(/^2 resources evaluated, 7 findings; 1 problem \(see above\)$/m);
     expect(run.stdout).toContain("network security group nsg-web");
     expect(run.stdout).toContain("network security group myVMNSG");
     expect(run.code).toBe(2);
