@@ -365,7 +365,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     ]);
     await sink.waitFor(2);
     const warned = JSON.stringify(sink.received.find((r) => r.path.startsWith("/slack"))?.body);
-    expect(warned).toContain("Warning: tag guardian:exempt is empty: it exempts nothing");
+    expect(warned).toContain("tag guardian:exempt is empty: it exempts nothing");
 
     sink.received.length = 0;
     mark = emu.events.length;
@@ -378,7 +378,8 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     await sink.waitFor(2);
     const teams = JSON.stringify(sink.received.find((r) => r.path.startsWith("/teams"))?.body);
     expect(teams).toContain("LOW");
-    expect(teams).toContain("Not remediated: exempt (resource tag guardian:exempt=true)");
+    expect(teams).toContain("Not remediated: the resource is exempt");
+    expect(teams).toContain("resource tag guardian:exempt=true");
     expect(audit.at(-1)).toMatchObject({ outcome: "skipped-exempt", severity: "critical" });
     // Nothing was written by the guardian.
     expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeDefined();
