@@ -4,7 +4,6 @@ import { fileURLToPath } from "node:url";
 import { loadPolicyFile } from "../shared/policy/file.ts";
 import { ensureMoto, MotoUnavailableError } from "../test/harness/moto.ts";
 import { startWebhookSink } from "../test/harness/webhook-sink.ts";
-import { runAlertStorm, writeAlertPreview } from "./alerts.ts";
 import type { Check } from "./words.ts";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -107,6 +106,7 @@ async function alertsPart(
   print: (text: string) => void,
   sink: Awaited<ReturnType<typeof startWebhookSink>>,
 ): Promise<Check[]> {
+  const { runAlertStorm, writeAlertPreview } = await importQuietly(() => import("./alerts.ts"));
   const checks = await runAlertStorm({ print, sink });
   const dir = process.env.GUARDIAN_DEMO_ALERTS_DIR ?? path.join(tmpdir(), "network-guardian-demo-alerts");
   const files = await writeAlertPreview(sink.received, dir);
