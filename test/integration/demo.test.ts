@@ -5,7 +5,7 @@ import { expect, it } from "vitest";
 const demo = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   spawnSync(process.execPath, ["cli/guardian.ts", "demo", ...args], {
     encoding: "utf8",
-    timeout: 120_000,
+    timeout: 300_000,
     env,
   });
 
@@ -47,7 +47,7 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   );
   expect(out).toMatch(/All \d+ expected outcomes happened\.\n$/);
   expect(run.status).toBe(0);
-}, 120_000);
+}, 300_000);
 
 it("without moto the Azure half still runs; one line says why the AWS half could not, and the exit code says so", () => {
   const run = demo([], {
@@ -68,4 +68,4 @@ it("without moto the Azure half still runs; one line says why the AWS half could
   );
   expect(out).toMatch(/1 of \d+ expected outcomes did not happen\.\n$/);
   expect(run.status).toBe(1);
-}, 120_000);
+}, 300_000);
