@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import type { ActionResult, Actor, Severity } from "../types.ts";
+import { describeMatched } from "./format.ts";
 import type { Alert } from "./types.ts";
 
 /**
@@ -201,7 +202,8 @@ export function compactMatched(matched: Record<string, unknown>): string {
 const MAX_MATCHED = 10;
 
 function matchedLines(matched: readonly Record<string, unknown>[]): string[] {
-  const lines = matched.slice(0, MAX_MATCHED).map((m) => clip(compactMatched(m), 500));
+  // A line a person reads (rule, priority, ports, sources), key: value pairs only for shapes it does not know.
+  const lines = matched.slice(0, MAX_MATCHED).map((m) => clip(describeMatched(m), 500));
   if (matched.length > MAX_MATCHED) lines.push(`… (${matched.length - MAX_MATCHED} more)`);
   return lines;
 }
