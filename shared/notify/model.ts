@@ -265,6 +265,8 @@ export function describeDone(kind: DecisionKind, result: ActionResult): string {
     case "dry-run":
       return `DRY RUN, nothing changed. Would have: ${summary ?? "remediated"}`;
     case "alerted":
+      // Not a finding's exposure but something that had no effect (an exempt tag that exempts nothing).
+      if (result.outcome === "warning") return `Warning: ${result.reason}`;
       return `Not remediated: policy entry mode is ${result.mode}`;
     case "exempt":
       return "Not remediated: the resource is exempt";

@@ -17,6 +17,10 @@ function pair(p: Record<string, unknown>, single: string, plural: string): strin
 
 /** `az network nsg rule create` (a PUT: it overwrites the rule as it is now) with every field of the old rule. */
 export function undoSecurityRule(planned: PlannedChange): UndoStep | undefined {
+  // A rule the guardian added (a split keeping other ports for the offending sources): undone by deleting it.
+  if (planned.before === null && isRecord(planned.after) && typeof planned.after.name === "string") {
+    return undoCreatedRule(planned, planned.after.name);
+  }
   if (!isRecord(planned.before) || !isRecord(planned.before.properties)) return undefined;
   const name = planned.before.name;
   if (typeof name !== "string") return undefined;
@@ -55,5 +59,24 @@ export function undoSecurityRule(planned: PlannedChange): UndoStep | undefined {
   return {
     command: args.join(" \\\n  "),
     portal: `Azure portal: network security group ${nsg} › ${p.direction === "Outbound" ? "Outbound" : "Inbound"} security rules › add (or edit) rule ${name} with the values above`,
+  };
+}
+
+function undoCreatedRule(planned: PlannedChange, name: string): UndoStep | undefined {
+  const ids =
+    /\/subscriptions\/([^/]+)\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Network\/networkSecurityGroups\/([^/]+)/i.exec(
+      planned.resourceId,
+    );
+  if (!ids) return undefined;
+  const [, subscription = "", group = "", nsg = ""] = ids;
+  return {
+    command: [
+      "az network nsg rule delete",
+      `--subscription ${shellQuote(subscription)}`,
+      `--resource-group ${shellQuote(group)}`,
+      `--nsg-name ${shellQuote(nsg)}`,
+      `--name ${shellQuote(name)}`,
+    ].join(" \\\n  "),
+    portal: `Azure portal: network security group ${nsg} › Inbound security rules › delete rule ${name} (the guardian added it)`,
   };
 }

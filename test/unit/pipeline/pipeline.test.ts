@@ -3,6 +3,7 @@ import { memoryAuditSink } from "../../../shared/audit/index.ts";
 import type { ResourceRef } from "../../../shared/clouds/ports.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
+import { describeDone, kindOf } from "../../../shared/notify/model.ts";
 import type { OutboxPort } from "../../../shared/notify/outbox.ts";
 import type { Alert } from "../../../shared/notify/types.ts";
 import { type CloudPort, type GuardianDeps, handleChanges, ResourceLocks } from "../../../shared/pipeline.ts";
@@ -254,6 +255,12 @@ describe("pipeline", () => {
         notifier.alerts[0]?.results.map((r) => r.outcome),
         value,
       ).toEqual(["skipped-mode", "warning"]);
+      // Announced in the alert as what it is, not as an entry's mode.
+      const warning = notifier.alerts[0]?.results[1];
+      if (!warning) throw new Error("no warning result");
+      const kind = kindOf(warning);
+      expect(kind, value).toBe("alerted");
+      if (kind) expect(describeDone(kind, warning), value).toBe(`Warning: ${warning.reason}`);
     }
   });
 

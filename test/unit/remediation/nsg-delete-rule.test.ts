@@ -4,6 +4,7 @@ import { InputError } from "../../../shared/errors.ts";
 import { deleteRule } from "../../../shared/remediation/delete-rule.ts";
 import { denyRule } from "../../../shared/remediation/deny-rule.ts";
 import { restrictSource } from "../../../shared/remediation/restrict-source.ts";
+import { undoSecurityRule } from "../../../shared/rules/nsg/undo.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {
   afterProperties,
@@ -237,6 +238,8 @@ describe("narrowing splits when the offending sources also reach ports that do n
       "remove source 0.0.0.0/0 from security rule web (it allowed Tcp 22 from 0.0.0.0/0); 0.0.0.0/0 keep 443 " +
         "through security rule web-split (priority 201); keeps 10.1.0.0/16",
     );
+    // The rule the guardian added is undone by deleting it.
+    expect(undoSecurityRule(first)?.command).toMatch(/^az network nsg rule delete .*--name 'web-split'$/s);
     expect(second.operation).toMatchObject({ kind: "put-security-rule", ruleName: "web", ifMatch: ETAG });
     expect(second.complete).toBe(true);
     const rules = Object.fromEntries(
