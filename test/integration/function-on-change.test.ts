@@ -365,7 +365,7 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
     ]);
     await sink.waitFor(2);
     const warned = JSON.stringify(sink.received.find((r) => r.path.startsWith("/slack"))?.body);
-    expect(warned).toContain("tag guardian:exempt is empty: it exempts nothing");
+    expect(warned).toContain("Warning: tag guardian:exempt is empty: it exempts nothing");
 
     sink.received.length = 0;
     mark = emu.events.length;
