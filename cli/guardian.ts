@@ -13,13 +13,7 @@ import { policyJsonSchema } from "../shared/policy/schema.ts";
 import { ruleRegistry } from "../shared/rules/index.ts";
 import type { Snapshot } from "../shared/types.ts";
 import { type RecognisedInput, recogniseInput } from "../shared/usecases/inputs.ts";
-import {
-  evaluateSnapshots,
-  explainEvent,
-  type FindingView,
-  type NotEvaluated,
-  statesFromEvents,
-} from "../shared/usecases/offline.ts";
+import { explainEvent, OfflineEvaluation, statesFromEvents } from "../shared/usecases/offline.ts";
 import { snapshotsFromJson } from "../shared/usecases/snapshots.ts";
 import { readJsonInput } from "./input.ts";
 import { count, renderExplanation, renderFindings } from "./output.ts";
@@ -119,8 +113,8 @@ export function program(): Command {
     .action(async (files: string[], opts: { policy: string; format: string }) => {
       const policy = await loadPolicyFile(opts.policy);
       // File by file: only findings are kept, so memory follows what is found, not how much is read.
-      const findings: FindingView[] = [];
-      const notEvaluated: NotEvaluated[] = [];
+      // Subnets whose route table comes in a later file wait for it (only those are kept in memory).
+      const run = new OfflineEvaluation(policy);
       const errors: string[] = [];
       const notes: string[] = [];
       const unevaluated: string[] = [];
@@ -144,10 +138,8 @@ export function program(): Command {
           append(errors, input.problems);
           const part = snapshotsOf(input, notes);
           append(unevaluated, part.unevaluated);
-          const result = evaluateSnapshots(policy, part.snapshots);
-          append(findings, result.findings);
-          append(notEvaluated, result.notEvaluated);
-          evaluated += part.snapshots.length - result.notEvaluated.length;
+          run.add(part.snapshots);
+          evaluated += part.snapshots.length;
           if (part.snapshots.length === 0 && part.unevaluated.length === 0) {
             unevaluated.push(`${file}: ${input.shape}, with nothing in it to evaluate`);
           }
@@ -158,6 +150,8 @@ export function program(): Command {
           errors.push(error.message);
         }
       }
+      const { findings, notEvaluated } = run.finish();
+      evaluated -= notEvaluated.length;
       for (const e of errors) warn("error", e);
       for (const n of notEvaluated) warn("error", `${n.resourceId}: ${n.reason}`);
       for (const n of notes) warn("note", n);

@@ -52,7 +52,7 @@ export async function runDemo(io: { print(text: string): void; verbose?: boolean
   try {
     print("network-guardian demo\n=====================\n");
     print(
-      `Policy: ${path.relative(process.cwd(), DEMO_POLICY) || DEMO_POLICY} for both clouds (the Private Link scenario reads demo/private-link-policy.yaml):`,
+      `Policy: ${path.relative(process.cwd(), DEMO_POLICY) || DEMO_POLICY} for both clouds (the Private Link scenario reads demo/private-link-policy.yaml, the exfiltration guard demo/exfiltration.yaml):`,
     );
     for (const entry of policy.rules) {
       const remediation =
@@ -70,6 +70,15 @@ export async function runDemo(io: { print(text: string): void; verbose?: boolean
         sink,
         policyFile: DEMO_POLICY,
         privateLinkPolicyFile: path.join(here, "private-link-policy.yaml"),
+      })),
+    );
+    const { runExfiltrationScenario } = await importQuietly(() => import("./azure-exfiltration.ts"));
+    checks.push(
+      ...(await runExfiltrationScenario({
+        print,
+        verbose,
+        sink,
+        exfiltrationPolicyFile: path.join(here, "exfiltration.yaml"),
       })),
     );
     print("\nAWS: a Lambda (middy) on EventBridge, the real EC2 SDK, moto's server");

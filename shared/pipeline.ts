@@ -10,6 +10,8 @@ import {
   exemptionFor,
   exemptTagFinding,
   modeFor,
+  type RelatedResources,
+  relatedTypes,
   ruleFor,
   trustedSourcesFor,
 } from "./policy/evaluate.ts";
@@ -39,6 +41,13 @@ export interface CloudPort {
   /** Cloud-specific recognition of the guardian's own changes (an assumed-role session of its role). */
   isOwnChange?(actor: Actor): boolean;
   /**
+   * The resources to evaluate in a resource's stead after a write to it (a virtual network's subnets, with the
+   * snapshots its GET body already holds; the subnets a route table's back-references name, to be read).
+   */
+  fanOut?(snapshot: Snapshot): readonly FanOut[];
+  /** Other resources whose content rules evaluating `snapshot` may read (a subnet's route table). */
+  related?(snapshot: Snapshot): readonly ResourceRef[];
+  /**
    * The same port bound to one invocation: ports keep per-invocation state there (a cache of what was read, such as
    * AWS prefix lists, read once per invocation) and what the platform says about where it runs; clients stay shared.
    */
@@ -59,6 +68,13 @@ export interface CloudPort {
 export interface InvocationScope {
   /** The cloud account the invocation runs in, as the platform says (the Lambda's invokedFunctionArn). */
   account?: string;
+}
+
+/** A resource evaluated because a write to another one may have changed it. */
+export interface FanOut {
+  ref: ResourceRef;
+  /** Its state as the other resource's read already shows it; absent: it is read. */
+  snapshot?: Snapshot;
 }
 
 export interface GuardianDeps {
@@ -151,6 +167,8 @@ export interface ChangeOutcome {
   retryable?: TransientError;
   /** Why the change could not be handled (status `failed`); it was dead-lettered with this reason. */
   error?: string;
+  /** Resources to evaluate next in this resource's stead (see CloudPort.fanOut), with what this read already saw. */
+  fanOut?: { targets: readonly FanOut[]; seen: Snapshot };
 }
 
 /** Writes left in one delivery: the blast-radius cap bounds a whole batch, not each resource of it. */
@@ -200,7 +218,10 @@ export async function handleChanges(
       outcomes.push(failedOutcome(change, error, deps));
     }
   }
-  for (const group of groupByResource(routed)) {
+  const groups = groupByResource(routed);
+  // A resource the delivery names itself is evaluated as such, not again as another one's fan-out.
+  const handled = new Set(groups.map((g) => resourceKey(g[0] as ResourceChange)));
+  for (const group of groups) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
     const human = group.filter((c) => !isSelfChange(c, deps));
     const change = (human.at(-1) ?? group.at(-1)) as ResourceChange;
@@ -218,7 +239,46 @@ export async function handleChanges(
       outcomes.push(failedOutcome(change, error, deps));
     }
   }
+  // Then what the writes may have changed elsewhere: each subnet of a network, each subnet using a route table.
+  for (let i = 0; i < outcomes.length; i++) {
+    const parent = outcomes[i] as ChangeOutcome;
+    const fan = parent.fanOut;
+    if (!fan) continue;
+    const seen = new Map<string, Snapshot | null>([[fan.seen.resourceId.toLowerCase(), fan.seen]]);
+    // A write to one target can change what the parent's read showed of the others (subnets share their network's
+    // etag): after one, the rest are read afresh rather than written against a state that is no longer there.
+    let wrote = false;
+    for (const target of fan.targets) {
+      const change = fannedChange(parent.change, target.ref);
+      const key = resourceKey(change);
+      if (handled.has(key)) continue;
+      handled.add(key);
+      deps.log.info("guardian.fan-out", { from: parent.change.resourceId, to: change.resourceId });
+      try {
+        const preset = { snapshot: wrote ? undefined : target.snapshot, related: seen };
+        const work = () => handleChange(change, deps, budget, preset);
+        const done = await (deps.locks ? deps.locks.run(key, work) : work());
+        outcomes.push(done);
+        if (done.actions.some((a) => a.outcome === "applied")) wrote = true;
+      } catch (error) {
+        outcomes.push(failedOutcome(change, error, deps));
+      }
+    }
+  }
   return outcomes;
+}
+
+/** The change that has a fan-out target evaluated: the same event and caller, about the target. */
+function fannedChange(change: ResourceChange, ref: ResourceRef): ResourceChange {
+  const { resource: _parentsOwn, ...rest } = change;
+  return {
+    ...rest,
+    resourceId: ref.resourceId,
+    resourceType: ref.resourceType,
+    // What the caller touched: the network, the route table or its route.
+    subjectId: change.subjectId ?? change.resourceId,
+    details: { ...change.details, via: change.resourceId },
+  };
 }
 
 function failedOutcome(change: ResourceChange, error: unknown, deps: GuardianDeps): ChangeOutcome {
@@ -289,6 +349,39 @@ async function deadLetter(
   };
 }
 
+/** What another resource's read already gave a change: its own snapshot and the related resources it saw. */
+interface Preset {
+  snapshot?: Snapshot | undefined;
+  related?: RelatedResources;
+}
+
+/**
+ * The related resources the applicable entries read (RuleDefinition.reads): those `known` already holds are taken
+ * from it, the others read. Undefined when no entry reads any.
+ */
+async function readRelated(
+  snapshot: Snapshot,
+  port: CloudPort,
+  deps: GuardianDeps,
+  known?: RelatedResources,
+): Promise<RelatedResources | undefined> {
+  if (!port.related) return undefined;
+  const types = relatedTypes(deps.policy, snapshot);
+  if (types.size === 0) return undefined;
+  const related = new Map<string, Snapshot | null>();
+  for (const ref of port.related(snapshot)) {
+    if (!types.has(ref.resourceType)) continue;
+    const key = ref.resourceId.toLowerCase();
+    const had = known?.get(key);
+    if (had !== undefined) {
+      related.set(key, had);
+      continue;
+    }
+    related.set(key, (await port.reader.read(ref, readOptions(deps))) ?? null);
+  }
+  return related;
+}
+
 export function isSelf(actor: Actor, identities: readonly string[]): boolean {
   if (identities.length === 0) return false;
   const mine = new Set(identities.map((i) => i.toLowerCase()));
@@ -308,6 +401,7 @@ export async function handleChange(
   change: ResourceChange,
   deps: GuardianDeps,
   budget: WriteBudget = { left: deps.policy.maxWritesPerEvent },
+  preset: Preset = {},
 ): Promise<ChangeOutcome> {
   const outcome: ChangeOutcome = { change, status: "evaluated", findings: [], actions: [], deliveries: [] };
   const base = {
@@ -334,14 +428,19 @@ export async function handleChange(
   };
 
   // The carried resource may save the read when nothing needs doing; a write always reads afresh first.
-  const carried = port.snapshotFromEvent(change);
+  const carried = preset.snapshot ?? port.snapshotFromEvent(change);
   const first = carried
-    ? { ...carried, origin: "event" as const }
+    ? carried.origin === "read"
+      ? carried
+      : { ...carried, origin: "event" as const }
     : await port.reader.read(ref, readOptions(deps));
   if (!first) {
     deps.log.info("guardian.skip", { ...base, reason: "resource no longer exists" });
     return { ...outcome, status: "resource-gone" };
   }
+  const targets = port.fanOut?.(first) ?? [];
+  if (targets.length > 0) outcome.fanOut = { targets, seen: first };
+  const related = await readRelated(first, port, deps, preset.related);
   const ctx: ActContext = {
     deps,
     port,
@@ -349,6 +448,7 @@ export async function handleChange(
     change,
     now: deps.now?.() ?? new Date(),
     snapshot: first,
+    related,
     stale: false,
     changedSinceEvent: false,
     budget,
@@ -359,7 +459,7 @@ export async function handleChange(
     },
   };
   const dryRun = deps.dryRun || deps.policy.dryRun;
-  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change))) {
+  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change), related)) {
     outcome.findings.push(finding);
     const claim = await claimDecision(entry, finding, dryRun, deps);
     if (claim === "duplicate") continue;
@@ -504,7 +604,12 @@ async function decideFinding(
       return;
     }
     if (plans.length === 0) {
-      await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
+      const manual = manualReason(entry, first, finding);
+      await ctx.record(
+        manual
+          ? { finding, mode, outcome: "skipped-mode", reason: manual }
+          : { finding, mode, outcome: "already-compliant", reason: "nothing left to change" },
+      );
     }
     for (const planned of plans) {
       if (planned.decision === "held") {
@@ -550,6 +655,8 @@ interface ActContext {
   now: Date;
   /** The latest known state of the resource; `stale` once the guardian itself has written to it. */
   snapshot: Snapshot;
+  /** The other resources its entries read (a subnet's route table), kept across its re-reads. */
+  related: RelatedResources | undefined;
   stale: boolean;
   /** Set once the resource is known to differ from what the event recorded (a write of ours, a concurrent edit). */
   changedSinceEvent: boolean;
@@ -582,6 +689,12 @@ function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): A
     outcome: "skipped-cap",
     reason: `blast-radius cap: at most ${policy.maxWritesPerEvent} writes per event`,
   };
+}
+
+/** Why a finding's remaining parts are left to a person (its remediation cannot change them), or undefined. */
+function manualReason(entry: PolicyEntry, snapshot: Snapshot, finding: Finding): string | undefined {
+  const why = remediationFor(entry).manual?.(snapshot, finding);
+  return why && `left for a person: ${why}`;
 }
 
 function remediationFor(entry: PolicyEntry) {
@@ -620,7 +733,7 @@ function siblingsOf(
   const entries: PolicyEntry[] = [];
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
-  for (const other of evaluatePolicy(ctx.deps.policy, snapshot)) {
+  for (const other of evaluatePolicy(ctx.deps.policy, snapshot, evidenceOf(ctx.change), ctx.related)) {
     if (
       other.entry === entry ||
       modeFor(other.entry, other.finding) !== "remediate" ||
@@ -673,6 +786,8 @@ async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
   if (fresh) {
     ctx.snapshot = fresh;
     ctx.stale = false;
+    // A concurrent edit may have pointed it at another related resource (a new route table): read what is new.
+    if (ctx.related) ctx.related = await readRelated(fresh, ctx.port, ctx.deps, ctx.related);
   }
   return fresh;
 }
@@ -771,7 +886,7 @@ function reassess(
   // One entry can yield several findings; only one the guardian may remediate is followed here, of the same kind (an
   // entry reports world-open sources apart from public prefixes), and a keyed finding (one connection of several on a
   // resource) by its key.
-  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change)).find(
+  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change), ctx.related).find(
     (e) =>
       e.entry.name === entry.name &&
       e.finding.alertOnly === undefined &&
@@ -820,8 +935,11 @@ async function remediateFinding(
     }
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     if (!planned) {
-      // After our own writes this is success, already recorded; otherwise someone else got there first.
-      if (!wrote)
+      // After our own writes this is success, already recorded; otherwise someone else got there first, or what is
+      // left is not the remediation's to change.
+      const manual = manualReason(entry, ctx.snapshot, finding);
+      if (manual) await ctx.record({ finding, mode, outcome: "skipped-mode", reason: manual });
+      else if (!wrote)
         await ctx.record({ finding, mode, outcome: "already-compliant", reason: "no longer offending" });
       return;
     }

@@ -2,6 +2,7 @@ import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleContext, RuleDefinition } from "../rules/types.ts";
 import type { Finding, Mode, Snapshot } from "../types.ts";
+import { nameMatches, resourceName, tagsMatch } from "./match.ts";
 import type { Policy, PolicyEntry } from "./schema.ts";
 
 export interface EvaluatedFinding {
@@ -36,14 +37,19 @@ function optionsFor(entry: PolicyEntry, rule: RuleDefinition): unknown {
 
 const parsedOptions = new WeakMap<PolicyEntry, unknown>();
 
+/** Other resources read for an evaluation, by lower-cased id: null when gone (see RuleContext.related). */
+export type RelatedResources = ReadonlyMap<string, Snapshot | null>;
+
 /**
  * Pure: every finding of every enabled, in-scope entry on this snapshot. `change` is the triggering change, if any,
- * which rules may cite as evidence.
+ * which rules may cite as evidence; `related` holds the other resources the entries' rules read
+ * (`RuleDefinition.reads`), as `relatedTypes` names them.
  */
 export function evaluatePolicy(
   policy: Policy,
   snapshot: Snapshot,
   change?: RuleContext["change"],
+  related?: RelatedResources,
 ): EvaluatedFinding[] {
   const out: EvaluatedFinding[] = [];
   for (const entry of policy.rules) {
@@ -51,7 +57,7 @@ export function evaluatePolicy(
     const rule = ruleFor(entry);
     if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
     const options = optionsFor(entry, rule);
-    const context: RuleContext = { trustedSources: policy.trustedSources, ...(change ? { change } : {}) };
+    const context: RuleContext = { ...contextFor(policy, related), ...(change ? { change } : {}) };
     for (const violation of rule.evaluate(snapshot, options, context)) {
       out.push({
         entry,
@@ -83,6 +89,28 @@ export function modeFor(entry: PolicyEntry, finding: Finding): Mode {
   return cap !== undefined && MODE_RANK[cap] < MODE_RANK[entry.mode] ? cap : entry.mode;
 }
 
+/** The types of other resources the entries that apply to `snapshot` read (RuleDefinition.reads). */
+export function relatedTypes(policy: Policy, snapshot: Snapshot): Set<string> {
+  const types = new Set<string>();
+  for (const entry of policy.rules) {
+    if (!entry.enabled) continue;
+    const rule = ruleFor(entry);
+    if (!rule.reads || !rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot))
+      continue;
+    for (const type of rule.reads(snapshot, optionsFor(entry, rule), contextFor(policy))) types.add(type);
+  }
+  return types;
+}
+
+function contextFor(policy: Policy, related?: RelatedResources): RuleContext {
+  return {
+    trustedSources: policy.trustedSources,
+    subnetRoles: policy.subnetRoles,
+    firewalls: policy.firewalls,
+    ...(related ? { related: (id: string) => related.get(id.toLowerCase()) } : {}),
+  };
+}
+
 export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   const scope = entry.scope;
   if (!scope) return true;
@@ -92,11 +120,9 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   if (snapshot.cloud === "aws" && !eq(scope.accounts, snapshot.account)) return false;
   if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
   if (!eq(scope.regions, snapshot.region)) return false;
-  for (const [key, value] of Object.entries(scope.tags ?? {})) {
-    // Own tags only: `tags: {constructor: "*"}` must not match an untagged resource through Object.prototype.
-    const actual = Object.hasOwn(snapshot.tags, key) ? snapshot.tags[key] : undefined;
-    if (typeof actual !== "string" || (value !== "*" && actual !== value)) return false;
-  }
+  if (!tagsMatch(snapshot.tags, scope.tags)) return false;
+  if (scope.names && !scope.names.some((p) => nameMatches(resourceName(snapshot.resourceId), p)))
+    return false;
   return true;
 }
 

@@ -17,6 +17,10 @@ const scopeSchema = z
       .record(z.string(), z.string())
       .optional()
       .describe("Only resources carrying every one of these tags (value '*' = any value)"),
+    names: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("Only resources whose name matches one of these patterns (* and ?, case-insensitive)"),
   })
   .describe("Which resources the rule applies to; every given list must match");
 
@@ -69,6 +73,46 @@ const exemptionSchema = z.strictObject({
   expires: z.iso.date().describe("YYYY-MM-DD; the exemption ends at the start of this day (UTC)"),
   reason: z.string().min(1).describe("Why, for the audit trail"),
 });
+
+const armId = z
+  .string()
+  .regex(
+    /^\/subscriptions\/[^/]+(\/resourceGroups\/[^/]+)?(\/providers\/.+)?$/i,
+    "expected an ARM resource id",
+  );
+
+const subnetRoleSchema = z
+  .strictObject({
+    ids: z.array(armId).optional().describe("These subnets (ARM ids, case-insensitive)"),
+    names: z
+      .array(z.string().min(1))
+      .optional()
+      .describe("Subnets whose name matches one of these patterns (* and ?, case-insensitive)"),
+    tags: z
+      .record(z.string(), z.string())
+      .optional()
+      .describe(
+        "Subnets whose virtual network carries every one of these tags (value '*' = any); with names, both must match",
+      ),
+  })
+  .refine((r) => (r.ids?.length ?? 0) + (r.names?.length ?? 0) + Object.keys(r.tags ?? {}).length > 0, {
+    message: "a subnet role needs ids, names or tags",
+  })
+  .describe(
+    "Which subnets have the role: a listed id, or a name pattern and/or the tags of their virtual network",
+  );
+
+const firewallSchema = z
+  .strictObject({
+    privateIp: z
+      .string()
+      .refine(
+        (s) => parsePrefix(s) !== undefined && !s.includes("/"),
+        "expected an IP address, e.g. 10.0.1.4",
+      )
+      .describe("The firewall's (or appliance's) private IP, the next hop of a default route through it"),
+  })
+  .describe("A firewall that egress is routed through");
 
 const baseEntry = {
   name: z
@@ -151,6 +195,20 @@ export const policySchema = z
       .max(100)
       .default(10)
       .describe("Blast-radius cap: at most this many remediation writes per event; the rest are alerted"),
+    subnetRoles: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
+        subnetRoleSchema,
+      )
+      .default({})
+      .describe("Named roles of subnets (private, public, ...) that subnet rules require things of"),
+    firewalls: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9-]*$/, "lower-case letters, digits and dashes"),
+        firewallSchema,
+      )
+      .default({})
+      .describe("Named firewalls that rules route egress through"),
     rules: z.array(policyEntrySchema).min(1),
     alerts: alertsSchema.optional(),
   })
@@ -190,12 +248,12 @@ export const policySchema = z
         });
       }
       seen.set(entry.name, index);
-      const rule = ruleRegistry[entry.rule as keyof typeof ruleRegistry] as RuleDefinition | undefined;
-      if (entry.mode === "remediate" && rule !== undefined && rule.remediations.length === 0) {
+      const opts = (entry.options ?? {}) as { trustedSources?: string[]; role?: unknown; firewall?: unknown };
+      if (typeof opts.role === "string" && !Object.hasOwn(policy.subnetRoles, opts.role)) {
         ctx.addIssue({
           code: "custom",
-          path: ["rules", index, "mode"],
-          message: `rule ${rule.id} has no remediation: use mode alert or report`,
+          path: ["rules", index, "options", "role"],
+          message: `no subnet role "${opts.role}" in subnetRoles (${Object.keys(policy.subnetRoles).join(", ") || "none defined"})`,
         });
       }
       if (entry.tagExemptions === true && entry.mode !== "alert") {
@@ -207,7 +265,26 @@ export const policySchema = z
             "port can often set the tag too; list the resource under exemptions (reviewed, with an expiry) instead",
         });
       }
-      const opts = (entry.options ?? {}) as { trustedSources?: string[] };
+      if (typeof opts.firewall === "string" && !Object.hasOwn(policy.firewalls, opts.firewall)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "options", "firewall"],
+          message: `no firewall "${opts.firewall}" in firewalls (${Object.keys(policy.firewalls).join(", ") || "none defined"})`,
+        });
+      }
+      const rule = ruleRegistry[entry.rule as keyof typeof ruleRegistry] as RuleDefinition | undefined;
+      if (entry.mode === "remediate" && rule !== undefined && rule.remediations.length === 0) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "mode"],
+          message: `rule ${rule.id} has no remediation: use mode alert or report`,
+        });
+      }
+      if (rule !== undefined && entry.mode === "remediate") {
+        const missing = rule.remediateNeeds?.(entry.options ?? {});
+        if (missing)
+          ctx.addIssue({ code: "custom", path: ["rules", index, ...missing.path], message: missing.message });
+      }
       if (
         entry.remediation === "restrict-source" &&
         policy.trustedSources.length === 0 &&

@@ -3,11 +3,15 @@ import { decidePrivateEndpointConnection } from "./decide-private-endpoint-conne
 import { deleteRule } from "./delete-rule.ts";
 import { denyRule } from "./deny-rule.ts";
 import { narrowPrivateLinkService } from "./narrow-private-link-service.ts";
+import { nsgEgressDelete } from "./nsg-egress-delete.ts";
+import { nsgEgressDeny } from "./nsg-egress-deny.ts";
 import { removePrivateEndpoint } from "./remove-private-endpoint.ts";
 import { restrictSource } from "./restrict-source.ts";
 import { revokeAll } from "./revoke-all.ts";
 import { revokeCidr } from "./revoke-cidr.ts";
+import { sepRemoveResources } from "./sep-remove-resources.ts";
 import { storageCloseNetwork } from "./storage-close-network.ts";
+import { subnetRestore } from "./subnet-restore.ts";
 import type { Remediation, UndoStep, UndoWhere } from "./types.ts";
 
 /** Every remediation, keyed by the id a policy names. One line per remediation. */
@@ -21,6 +25,10 @@ export const remediationRegistry = {
   "decide-private-endpoint-connection": decidePrivateEndpointConnection,
   "narrow-private-link-service": narrowPrivateLinkService,
   "remove-private-endpoint": removePrivateEndpoint,
+  "subnet-restore": subnetRestore,
+  "sep-remove-resources": sepRemoveResources,
+  "nsg-egress-delete": nsgEgressDelete,
+  "nsg-egress-deny": nsgEgressDeny,
 } satisfies Record<string, Remediation>;
 
 export function remediationById(id: string): Remediation | undefined {

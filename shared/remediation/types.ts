@@ -48,6 +48,12 @@ export interface Remediation {
   plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined;
   /** Pure: how to put back a change this remediation applied, from its audited before- and after-state. */
   undo?(planned: PlannedChange, where: UndoWhere): UndoStep | undefined;
+  /**
+   * Pure, asked when `plan` finds nothing to write: why the parts of the finding still open are not this
+   * remediation's to change (a default route inside a route table, a definition with no approved entry left), or
+   * undefined when nothing is open. The finding is then alerted as left for a person, not reported fixed.
+   */
+  manual?(snapshot: Snapshot, finding: Finding): string | undefined;
 }
 
 /**

@@ -43,12 +43,15 @@ export function targetLabel(target: ScanTarget): string {
     : `region ${target.region}`;
 }
 
-function kindsOf(target: ScanTarget): { id: string; type: string; label: string }[] {
-  if (target.cloud === "aws") return awsKinds.map((k) => ({ id: k.id, type: k.type, label: k.label }));
+function kindsOf(
+  target: ScanTarget,
+): { id: string; type: string; label: string; covers: readonly string[] }[] {
+  if (target.cloud === "aws")
+    return awsKinds.map((k) => ({ id: k.id, type: k.type, label: k.label, covers: [] }));
   const scope = target.resourceGroup === undefined ? "subscription" : "resourceGroup";
   return azureKinds
     .filter((k) => k.list.scopes.includes(scope))
-    .map((k) => ({ id: k.id, type: k.type, label: k.label }));
+    .map((k) => ({ id: k.id, type: k.type, label: k.label, covers: k.covers ?? [] }));
 }
 
 /** The kinds some enabled rule of the policy evaluates: a kind no rule looks at is not listed at all. */
@@ -66,7 +69,9 @@ export function scanStreams(
   const skipped: Coverage[] = [];
   for (const target of targets) {
     for (const kind of kindsOf(target)) {
-      if (types.has(kind.type)) streams.push({ target, kind: kind.id });
+      // A kind is listed for itself, or for the kinds only its fan-out reaches (a virtual network's subnets).
+      if (types.has(kind.type) || kind.covers.some((t) => types.has(t)))
+        streams.push({ target, kind: kind.id });
       else
         skipped.push({
           target: targetLabel(target),
@@ -214,42 +219,58 @@ export async function evaluatePage(
       const part: PageResult = { findings: [], actions: [], failures: [], evaluated: 1 };
       // A resource that may be written takes its share of the scan's cap one at a time (the pipeline spends a
       // budget after each write, so concurrent holders could overshoot it); the rest are evaluated in parallel.
-      const writes = !scanDeps.dryRun && !scanDeps.policy.dryRun && mayWrite(scanDeps.policy, snapshot);
+      const writes =
+        !scanDeps.dryRun && !scanDeps.policy.dryRun && mayWrite(scanDeps.policy, snapshot, scanDeps.clouds);
       let slice = { left: deps.policy.maxWritesPerEvent };
       try {
         const work = async () => {
           if (writes) slice = options.budget.reserve(deps.policy.maxWritesPerEvent);
           try {
-            return await handleChange(change, scanDeps, slice);
+            const first = await handleChange(change, scanDeps, slice);
+            // A virtual network's subnets, each as the listed copy shows it (a write still reads it afresh).
+            const all = [first];
+            for (const target of first.fanOut?.targets ?? []) {
+              if (!target.snapshot) continue;
+              const inner = scanChange(target.snapshot, options.runId, time);
+              listed.set(inner.eventId, target.snapshot);
+              try {
+                all.push(await handleChange(inner, scanDeps, slice));
+              } finally {
+                listed.delete(inner.eventId);
+              }
+            }
+            return all;
           } finally {
             if (writes) options.budget.release(slice);
           }
         };
         const locked = () => (deps.locks ? deps.locks.run(lockKey(change), work) : work());
-        const outcome = await (writes ? writeTurns.run(WRITE_TURN, locked) : locked());
-        if (outcome.status === "failed") {
-          part.failures.push({ resourceId: snapshot.resourceId, error: outcome.error ?? "failed" });
-        }
-        const exempt = new Map(
-          outcome.actions.filter((a) => a.outcome === "skipped-exempt").map((a) => [a.finding, a.reason]),
-        );
-        for (const f of outcome.findings) {
-          const reason = exempt.get(f);
-          part.findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
-        }
-        for (const a of outcome.actions) {
-          part.actions.push({
-            cloud: snapshot.cloud,
-            account: snapshot.account,
-            ...(snapshot.region ? { region: snapshot.region } : {}),
-            resourceId: a.finding.resourceId,
-            resourceType: snapshot.resourceType,
-            policyRule: a.finding.policyRule,
-            mode: a.mode,
-            outcome: a.outcome,
-            wouldDo: a.planned ? a.planned.summary : a.reason,
-            ...(a.planned ? { planned: a.planned.operation } : {}),
-          });
+        const outcomes = await (writes ? writeTurns.run(WRITE_TURN, locked) : locked());
+        for (const outcome of outcomes) {
+          if (outcome.status === "failed") {
+            part.failures.push({ resourceId: outcome.change.resourceId, error: outcome.error ?? "failed" });
+          }
+          const exempt = new Map(
+            outcome.actions.filter((a) => a.outcome === "skipped-exempt").map((a) => [a.finding, a.reason]),
+          );
+          for (const f of outcome.findings) {
+            const reason = exempt.get(f);
+            part.findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
+          }
+          for (const a of outcome.actions) {
+            part.actions.push({
+              cloud: snapshot.cloud,
+              account: snapshot.account,
+              ...(snapshot.region ? { region: snapshot.region } : {}),
+              resourceId: a.finding.resourceId,
+              resourceType: outcome.change.resourceType,
+              policyRule: a.finding.policyRule,
+              mode: a.mode,
+              outcome: a.outcome,
+              wouldDo: a.planned ? a.planned.summary : a.reason,
+              ...(a.planned ? { planned: a.planned.operation } : {}),
+            });
+          }
         }
       } catch (error) {
         // A resource that cannot be evaluated (not what its type says) is reported; the page goes on.
@@ -275,9 +296,14 @@ export async function evaluatePage(
 const writeTurns = new ResourceLocks();
 const WRITE_TURN = "scan-writes";
 
-/** Whether the policy has a finding in remediate mode on the listed copy (pure; no call). */
-function mayWrite(policy: Policy, snapshot: Snapshot): boolean {
-  return evaluatePolicy(policy, snapshot).some(({ entry }) => entry.mode === "remediate");
+/** Whether the policy has a finding in remediate mode on the listed copy or what it fans out to (pure; no call). */
+function mayWrite(policy: Policy, snapshot: Snapshot, clouds: GuardianDeps["clouds"]): boolean {
+  const inner = (clouds[snapshot.cloud]?.fanOut?.(snapshot) ?? []).flatMap((t) =>
+    t.snapshot ? [t.snapshot] : [],
+  );
+  return [snapshot, ...inner].some((s) =>
+    evaluatePolicy(policy, s).some(({ entry }) => entry.mode === "remediate"),
+  );
 }
 
 function withOrigin(snapshot: Snapshot | undefined): Snapshot | undefined {

@@ -683,3 +683,161 @@ describe("exit codes and rough edges", () => {
     expect(blocked.code).toBe(2);
   });
 });
+
+describe("guardian evaluate: subnets, virtual networks, route tables, service endpoint policies", () => {
+  const SUBNETS = "test/fixtures/azure/subnet";
+  const policyText = `version: 1
+subnetRoles:
+  private: { names: [snet-private] }
+firewalls:
+  hub: { privateIp: 10.0.1.4 }
+rules:
+  - name: storage-endpoint-needs-policy
+    rule: subnet-storage-endpoint-policy
+  - name: subnets-need-an-nsg
+    rule: subnet-nsg-required
+  - name: private-egress
+    rule: subnet-role
+    options: { role: private, firewall: hub }
+  - name: lake-only
+    rule: sep-allowed-resources
+    options: { allow: [/subscriptions/subid1/resourceGroups/storageRg] }
+`;
+  type Out = {
+    findings: { resourceId: string; policyRule: string; message: string }[];
+    notEvaluated: { resourceId: string; reason: string }[];
+  };
+
+  it("evaluates each subnet of a virtual network, with the route table from a later file", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const table = JSON.parse(await readFile(`${SUBNETS}/rt-egress.json`, "utf8")) as {
+      properties: { routes: { properties: Record<string, unknown> }[] };
+    };
+    const defaultRoute = table.properties.routes[0];
+    if (defaultRoute) defaultRoute.properties.nextHopType = "Internet";
+    const rt = await tempFile("rt.json", JSON.stringify(table));
+    const run = await guardian(
+      "evaluate",
+      `${SUBNETS}/vnet-qubole.json`,
+      rt,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.notEvaluated).toEqual([]);
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule]).sort()).toEqual([
+      ["snet-private", "private-egress"],
+      ["snet-scratch", "storage-endpoint-needs-policy"],
+      ["snet-scratch", "subnets-need-an-nsg"],
+    ]);
+    expect(out.findings.find((f) => f.policyRule === "private-egress")?.message).toMatch(
+      /0\.0\.0\.0\/0 goes to Internet/,
+    );
+  });
+
+  it("says which route table it needed when the input lacks it, and that a route table alone judges nothing", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const missing = await guardian(
+      "evaluate",
+      `${SUBNETS}/vnet-qubole.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /snet-private: its rules read .*routeTables\/rt-egress, which the input does not hold/,
+    );
+    const alone = await guardian("evaluate", `${SUBNETS}/rt-egress.json`, "--policy", policy);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/a route table is judged through the subnets that use it/);
+  });
+
+  it("evaluates the REST spec's service endpoint policy and subnet examples", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian(
+      "evaluate",
+      `${SUBNETS}/ServiceEndpointPolicyGet.json`,
+      `${SUBNETS}/SubnetCreateServiceEndpoint.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.findings.map((f) => f.policyRule).sort()).toEqual([
+      "lake-only",
+      "storage-endpoint-needs-policy",
+      "subnets-need-an-nsg",
+    ]);
+  });
+});
+
+describe("guardian explain: writes that fan out", () => {
+  const SUBNETS = "test/fixtures/azure/subnet";
+  const EVENTS = "test/fixtures/events/azure";
+  const policyText = `version: 1
+subnetRoles:
+  private: { names: [snet-private] }
+firewalls:
+  hub: { privateIp: 10.0.1.4 }
+rules:
+  - name: storage-endpoint-needs-policy
+    rule: subnet-storage-endpoint-policy
+  - name: private-egress
+    rule: subnet-role
+    options: { role: private, firewall: hub }
+`;
+  type Out = { findings: { resourceId: string; policyRule: string }[]; changes: { evaluated?: boolean }[] };
+
+  it("a network write is explained subnet by subnet from the network's JSON", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian(
+      "explain",
+      "--event",
+      `${EVENTS}/resource-write-success-vnet.eventgrid.json`,
+      "--resource",
+      `${SUBNETS}/vnet-qubole.json`,
+      `${SUBNETS}/rt-egress.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.changes[0]?.evaluated).toBe(true);
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule])).toEqual([
+      ["snet-scratch", "storage-endpoint-needs-policy"],
+    ]);
+  });
+
+  it("a route write is explained on the subnets the table's back-references name", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const table = JSON.parse(await readFile(`${SUBNETS}/rt-egress.json`, "utf8")) as {
+      properties: { routes: { properties: Record<string, unknown> }[] };
+    };
+    const defaultRoute = table.properties.routes[0];
+    if (defaultRoute) defaultRoute.properties.nextHopType = "Internet";
+    const rt = await tempFile("rt.json", JSON.stringify(table));
+    const run = await guardian(
+      "explain",
+      "--event",
+      `${EVENTS}/resource-write-success-route.eventgrid.json`,
+      "--resource",
+      rt,
+      `${SUBNETS}/vnet-qubole.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule])).toEqual([
+      ["snet-private", "private-egress"],
+    ]);
+  });
+});

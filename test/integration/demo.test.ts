@@ -45,6 +45,9 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   expect(out).toMatch(
     /^ {2}after the guardian {2}public network access: selected networks only \(Deny\)\n {22}IP rules: 203\.0\.113\.10$/m,
   );
+  // The exfiltration guard: the policy re-attached, the rogue subscription removed, the outbound Allow deleted.
+  expect(out).toContain("✔ the whole other subscription removed from the policy, the data lake kept");
+  expect(out).toContain("✔ the outbound Allow to the Internet removed");
   expect(out).toMatch(/All \d+ expected outcomes happened\.\n$/);
   expect(run.status).toBe(0);
 }, 300_000);

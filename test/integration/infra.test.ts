@@ -100,12 +100,17 @@ describe("derivation from the code", () => {
 
   it("routes exactly the handled CloudTrail events and the supported Azure types", () => {
     expect(derived.awsEventNames).toEqual(Object.keys(AWS_HANDLED_EVENTS).sort());
+    // Every supported type's prefix, but for one a shorter prefix covers (subnets under virtual networks).
+    const types = Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES);
     expect(derived.azureOperationPrefixes).toEqual(
       [
-        ...Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES).map((t) => `${t}/`),
+        ...types
+          .filter((t) => !types.some((other) => other !== t && t.startsWith(`${other}/`)))
+          .map((t) => `${t}/`),
         "microsoft.resources/tags/",
       ].sort(),
     );
+    expect(derived.azureOperationPrefixes).not.toContain("microsoft.network/virtualnetworks/subnets/");
     // A child type is covered by its parent's prefix; a type of its own gets its own.
     expect(
       operationPrefixes({
@@ -166,7 +171,7 @@ describe("templates against the code", () => {
       awsEventNames: [...derived.awsEventNames, "CreateVpcEndpoint"].sort(),
       azureOperationPrefixes: [
         ...derived.azureOperationPrefixes,
-        "microsoft.network/virtualnetworks/",
+        "microsoft.network/applicationgateways/",
       ].sort(),
     };
     const newAws = writeAwsTemplate(awsText, changed);

@@ -104,9 +104,11 @@ export function isOffendingToken(exposure: RuleExposure, token: string): boolean
 
 type PairKey =
   | ["sourceAddressPrefix", "sourceAddressPrefixes"]
+  | ["destinationAddressPrefix", "destinationAddressPrefixes"]
   | ["destinationPortRange", "destinationPortRanges"];
 
 export const SOURCE_PAIR: PairKey = ["sourceAddressPrefix", "sourceAddressPrefixes"];
+export const DESTINATION_PAIR: PairKey = ["destinationAddressPrefix", "destinationAddressPrefixes"];
 export const DESTINATION_PORT_PAIR: PairKey = ["destinationPortRange", "destinationPortRanges"];
 
 /**

@@ -202,21 +202,47 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
     expect(result.skipped[0]?.detail).toMatch(eventType.endsWith("Cancel") ? /was canceled/ : /failed/);
   });
 
-  it("child resources: subnets keep their own type (unsupported for now)", () => {
+  it("a subnet is a kind of its own: its write evaluates the subnet", () => {
     const vnet = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Network/virtualNetworks/vnet-hub`;
     const uri = `${vnet}/subnets/snet-web`;
-    const op = "Microsoft.Network/virtualNetworks/subnets/write";
     const e = event("resource-write-success.eventgrid");
     e.subject = uri;
-    Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
-    expect(normaliseEventGrid(e).skipped).toEqual([
-      {
-        eventId: "4db48cba-50a2-455a-93b4-de41a3b5b7f6",
-        eventType: "Microsoft.Resources.ResourceWriteSuccess",
-        reason: "unsupported-resource-type",
-        detail: `microsoft.network/virtualnetworks/subnets is not a supported resource type (${op})`,
-      },
-    ]);
+    Object.assign(dataOf(e), {
+      resourceUri: uri,
+      operationName: "Microsoft.Network/virtualNetworks/subnets/write",
+    });
+    const change = onlyChange(normaliseEventGrid(e));
+    expect(change).toMatchObject({
+      resourceId: uri,
+      resourceType: "microsoft.network/virtualnetworks/subnets",
+    });
+    expect(change.subjectId).toBeUndefined();
+  });
+
+  it("a route write re-evaluates its route table, a definition write its service endpoint policy", () => {
+    const rg = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Network`;
+    const cases = [
+      [
+        `${rg}/routeTables/rt-egress/routes/default`,
+        "Microsoft.Network/routeTables/routes/write",
+        `${rg}/routeTables/rt-egress`,
+      ],
+      [
+        `${rg}/serviceEndpointPolicies/sep-data/serviceEndpointPolicyDefinitions/storage`,
+        "Microsoft.Network/serviceEndpointPolicies/serviceEndpointPolicyDefinitions/write",
+        `${rg}/serviceEndpointPolicies/sep-data`,
+      ],
+    ] as const;
+    for (const [uri, op, parent] of cases) {
+      const e = event("resource-write-success.eventgrid");
+      e.subject = uri;
+      Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
+      expect(onlyChange(normaliseEventGrid(e))).toMatchObject({
+        resourceId: parent,
+        subjectId: uri,
+        operationName: op,
+      });
+    }
   });
 
   it("a private endpoint connection's write re-evaluates its storage account (the connection is the subject)", () => {
