@@ -14,7 +14,7 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   const out = run.stdout;
   expect(`${run.stderr}${out}`).not.toMatch(/WARNING|test mode/);
   expect(out).toMatch(
-    /^Policy: demo\/policy\.yaml for both clouds \(the Private Link scenario reads demo\/private-link-policy\.yaml\):$/m,
+    /^Policy: demo\/policy\.yaml for both clouds \(the Private Link scenario reads demo\/private-link-policy\.yaml, the exfiltration guard demo\/exfiltration\.yaml\):$/m,
   );
   expect(out).toContain("  no-ssh-from-internet (nsg-inbound-exposure): remediate, delete-rule, critical");
   expect(out).toContain("alice@contoso.com");
