@@ -176,15 +176,28 @@ export function describeMatched(matched: Matched): string {
   const m = matched as Record<string, unknown>;
   const list = (v: unknown) =>
     Array.isArray(v) ? v.map(String).join(", ") : v === undefined ? "" : String(v);
+  if (typeof m.why === "string") {
+    // A part its rule explained itself (a subnet's missing policy, a policy entry beyond the allow-list).
+    const subject =
+      typeof m.definition === "string" && typeof m.resource === "string"
+        ? `${m.definition}: ${m.resource}: `
+        : "";
+    return `${subject}${m.why}`;
+  }
   if (typeof m.securityRule === "string") {
-    // The rule's own findings carry `sources` and `ports`; a finding built from the ARM rule carries its fields.
+    // The rule's own findings carry `sources` and `ports` (`destinations` for an outbound rule); a finding built
+    // from the ARM rule carries its fields.
     const sources = m.sources ?? m.sourceAddressPrefixes ?? m.sourceAddressPrefix;
     const ports = m.ports ?? m.destinationPortRanges ?? m.destinationPortRange;
     const protocol = m.protocol === "*" ? "any protocol" : m.protocol;
     const traffic = [
       protocol === undefined ? "" : String(protocol),
       ports === undefined ? "" : `port ${list(ports)}`,
-      sources === undefined ? "" : `from ${list(sources)}`,
+      m.destinations !== undefined
+        ? `to ${list(m.destinations)}`
+        : sources === undefined
+          ? ""
+          : `from ${list(sources)}`,
     ].filter(Boolean);
     const priority = typeof m.priority === "number" ? ` (priority ${m.priority})` : "";
     return humanTraffic(`rule ${m.securityRule}${priority}${traffic.length ? `: ${traffic.join(" ")}` : ""}`);

@@ -83,6 +83,9 @@ function evaluate(snapshot: Snapshot, options: NsgEgressLockdownOptions, context
       protocols: leak.protocols,
       ports: formatPorts(leak.ports),
       ...(priority === undefined ? {} : { priority }),
+      why:
+        `no outbound Deny to the Internet is in force: ${leak.rule.name} lets ${opens(leak)} out` +
+        (priority === undefined ? "" : `; the Deny goes at priority ${priority}`),
     });
     messages.push(
       `no outbound Deny to the Internet is in force: ${leak.rule.name} (priority ${leak.rule.properties.priority}) lets ${opens(leak)} out`,

@@ -35,7 +35,12 @@ function evaluate(snapshot: Snapshot, options: SubnetNsgRequiredOptions): Violat
       ? { attach: options.attach }
       : { manual: "no NSG to attach is named (options.attach)" }),
   };
-  return [{ message: `Subnet ${subnet.name} has no network security group`, matched: [part] }];
+  return [
+    {
+      message: `Subnet ${subnet.name} has no network security group`,
+      matched: [{ ...part, why: "no network security group" }],
+    },
+  ];
 }
 
 export const subnetNsgRequired = {

@@ -43,7 +43,13 @@ function evaluate(snapshot: Snapshot, options: SubnetStorageEndpointPolicyOption
       message:
         `Subnet ${subnet.name} has the ${endpoints.join(", ")} service endpoint and no service endpoint policy: ` +
         "anything in it can reach any storage account over the endpoint, in any subscription or tenant",
-      matched: [{ ...part, services: endpoints }],
+      matched: [
+        {
+          ...part,
+          services: endpoints,
+          why: `the ${endpoints.join(", ")} service endpoint has no service endpoint policy`,
+        },
+      ],
     },
   ];
 }

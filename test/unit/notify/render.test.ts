@@ -270,3 +270,31 @@ describe("undo for every remediation", () => {
     expect(undo?.portal).toContain("stqubole › Networking");
   });
 });
+
+describe("matched parts of the subnet, policy and egress rules read as a person says them", () => {
+  it("uses the part's own words, the entry it names, and an outbound rule's destinations", async () => {
+    const { describeMatched } = await import("../../../shared/notify/format.ts");
+    expect(
+      describeMatched({ part: "networkSecurityGroup", current: null, why: "no network security group" }),
+    ).toBe("no network security group");
+    expect(
+      describeMatched({
+        definition: "datalake",
+        resource: "/subscriptions/6d5c",
+        why: "whole subscription 6d5c, another subscription than those approved",
+      }),
+    ).toBe(
+      "datalake: /subscriptions/6d5c: whole subscription 6d5c, another subscription than those approved",
+    );
+    expect(
+      describeMatched({
+        securityRule: "open",
+        priority: 200,
+        protocol: "Tcp",
+        destinations: ["Internet"],
+        ports: ["443"],
+        direction: "Outbound",
+      }),
+    ).toMatch(/^rule open \(priority 200\): TCP port 443 to (the )?Internet$/);
+  });
+});

@@ -57,6 +57,7 @@ describe("subnet-storage-endpoint-policy", () => {
         current: [],
         manual: "no service endpoint policy to attach is named (options.attach)",
         services: ["Microsoft.Storage"],
+        why: "the Microsoft.Storage service endpoint has no service endpoint policy",
       },
     ]);
   });
