@@ -1,11 +1,14 @@
 import type { ActionResult } from "../types.ts";
+import { decideConnection } from "./decide-connection.ts";
 import { decidePrivateEndpointConnection } from "./decide-private-endpoint-connection.ts";
 import { deleteRule } from "./delete-rule.ts";
 import { denyRule } from "./deny-rule.ts";
 import { narrowPrivateLinkService } from "./narrow-private-link-service.ts";
 import { nsgEgressDelete } from "./nsg-egress-delete.ts";
 import { nsgEgressDeny } from "./nsg-egress-deny.ts";
+import { removePrincipals } from "./remove-principals.ts";
 import { removePrivateEndpoint } from "./remove-private-endpoint.ts";
+import { requireAcceptance } from "./require-acceptance.ts";
 import { restrictSource } from "./restrict-source.ts";
 import { revokeAll } from "./revoke-all.ts";
 import { revokeCidr } from "./revoke-cidr.ts";
@@ -29,6 +32,9 @@ export const remediationRegistry = {
   "sep-remove-resources": sepRemoveResources,
   "nsg-egress-delete": nsgEgressDelete,
   "nsg-egress-deny": nsgEgressDeny,
+  "require-acceptance": requireAcceptance,
+  "remove-principals": removePrincipals,
+  "decide-connection": decideConnection,
 } satisfies Record<string, Remediation>;
 
 export function remediationById(id: string): Remediation | undefined {

@@ -15,6 +15,10 @@ import { subnetNsgRequired } from "./subnet-nsg-required.ts";
 import { subnetRole } from "./subnet-role.ts";
 import { subnetStorageEndpointPolicy } from "./subnet-storage-endpoint-policy.ts";
 import type { RuleDefinition } from "./types.ts";
+import { vpcPrivateEndpoints } from "./vpc-private-endpoints.ts";
+import { vpceAcceptanceRequired } from "./vpce-acceptance-required.ts";
+import { vpceAllowedPrincipals } from "./vpce-allowed-principals.ts";
+import { vpceConnections } from "./vpce-connections.ts";
 
 /** Every rule the guardian knows, keyed by id (= file name). One line per rule. */
 export const ruleRegistry = {
@@ -34,6 +38,10 @@ export const ruleRegistry = {
   "subnet-nsg-required": subnetNsgRequired,
   "subnet-role": subnetRole,
   "sep-allowed-resources": sepAllowedResources,
+  "vpce-acceptance-required": vpceAcceptanceRequired,
+  "vpce-allowed-principals": vpceAllowedPrincipals,
+  "vpce-connections": vpceConnections,
+  "vpc-private-endpoints": vpcPrivateEndpoints,
 } satisfies Record<string, RuleDefinition>;
 
 export type RuleId = keyof typeof ruleRegistry;
