@@ -65,6 +65,9 @@ const envSchema = z.object({
     .optional(),
   // Per-request timeout of EC2 calls (ms); connecting gets at most 3 s of it.
   GUARDIAN_AWS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
+  GUARDIAN_DECISIONS_TABLE: z.string().min(1).optional(),
+  GUARDIAN_DYNAMODB_ENDPOINT: z.url().optional(),
+  GUARDIAN_DECISION_TTL_SECONDS: z.coerce.number().int().min(60).max(2_592_000).default(86_400),
 });
 
 /** Everything the guardian reads from its environment, validated once. */
@@ -108,6 +111,10 @@ export interface GuardianConfig {
     timeoutMs?: number;
     sqsEndpoint?: string;
     dynamodbEndpoint?: string;
+    /** DynamoDB table of decision claims (one decision and one alert per connection request); none: per delivery. */
+    decisionsTable?: string;
+    /** How long a decision stays made: a request still held after this is announced again. */
+    decisionTtlSeconds: number;
   };
 }
 
@@ -153,6 +160,8 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       timeoutMs: e.GUARDIAN_AWS_TIMEOUT_MS,
       sqsEndpoint: e.GUARDIAN_SQS_ENDPOINT,
       dynamodbEndpoint: e.GUARDIAN_DYNAMODB_ENDPOINT,
+      decisionsTable: e.GUARDIAN_DECISIONS_TABLE,
+      decisionTtlSeconds: e.GUARDIAN_DECISION_TTL_SECONDS,
     }),
   });
 }

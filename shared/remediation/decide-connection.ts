@@ -1,5 +1,6 @@
+import { AWS_VPC_ENDPOINT_CONNECTION_TYPE } from "../clouds/aws/kinds/vpc-endpoint-connection.ts";
 import { InputError } from "../errors.ts";
-import { AWS_VPC_ENDPOINT_CONNECTION_TYPE, endpointConnectionOf } from "../rules/vpce/resources.ts";
+import { endpointConnectionOf } from "../rules/vpce/resources.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 

@@ -1,4 +1,5 @@
-import { AWS_VPC_ENDPOINT_SERVICE_TYPE, endpointServiceOf } from "../rules/vpce/resources.ts";
+import { AWS_VPC_ENDPOINT_SERVICE_TYPE } from "../clouds/aws/kinds/vpc-endpoint-service.ts";
+import { endpointServiceOf } from "../rules/vpce/resources.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 

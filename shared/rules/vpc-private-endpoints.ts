@@ -1,9 +1,10 @@
 import * as z from "zod";
+import { AWS_VPC_TYPE } from "../clouds/aws/kinds/vpc.ts";
 import type { Snapshot } from "../types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 import { endpointPolicyProblems, type ResourceAllowList } from "./vpce/endpoint-policy.ts";
 import { allowedPrincipalsOption, compileAllowList } from "./vpce/principals.ts";
-import { AWS_VPC_TYPE, type VpcEndpoint, vpcWithEndpointsOf } from "./vpce/resources.ts";
+import { type VpcEndpoint, vpcWithEndpointsOf } from "./vpce/resources.ts";
 
 // Security Hub CSPM controls that ask for an endpoint of a given AWS service in every VPC ("Security Hub CSPM
 // controls for Amazon EC2"): EC2.10 (EC2), EC2.55 (ECR API), EC2.56 (ECR Docker registry), EC2.57 (Systems

@@ -1,7 +1,8 @@
 import * as z from "zod";
+import { AWS_VPC_ENDPOINT_SERVICE_TYPE } from "../clouds/aws/kinds/vpc-endpoint-service.ts";
 import type { Snapshot } from "../types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
-import { AWS_VPC_ENDPOINT_SERVICE_TYPE, endpointServiceOf } from "./vpce/resources.ts";
+import { endpointServiceOf } from "./vpce/resources.ts";
 
 export const vpceAcceptanceRequiredOptions = z.strictObject({});
 

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { AWS_VPC_ENDPOINT_SERVICE_TYPE } from "../clouds/aws/kinds/vpc-endpoint-service.ts";
 import type { Snapshot } from "../types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 import {
@@ -8,7 +9,7 @@ import {
   outsideAllowList,
   parsePrincipal,
 } from "./vpce/principals.ts";
-import { AWS_VPC_ENDPOINT_SERVICE_TYPE, endpointServiceOf } from "./vpce/resources.ts";
+import { endpointServiceOf } from "./vpce/resources.ts";
 
 export const vpceAllowedPrincipalsOptions = z.strictObject({
   allowedPrincipals: allowedPrincipalsOption,

@@ -1,12 +1,9 @@
 import * as z from "zod";
+import { AWS_VPC_ENDPOINT_CONNECTION_TYPE } from "../clouds/aws/kinds/vpc-endpoint-connection.ts";
 import type { Snapshot } from "../types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 import { allowedPrincipalsOption, compileAllowList, ownerAllowed } from "./vpce/principals.ts";
-import {
-  AWS_VPC_ENDPOINT_CONNECTION_TYPE,
-  connectionResourceId,
-  endpointConnectionOf,
-} from "./vpce/resources.ts";
+import { connectionResourceId, endpointConnectionOf } from "./vpce/resources.ts";
 
 export const vpceConnectionsOptions = z.strictObject({
   allowedPrincipals: allowedPrincipalsOption.describe(

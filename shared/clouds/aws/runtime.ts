@@ -5,18 +5,35 @@ import { InputError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
 import type { WebhookUrl } from "../../notify/deliver.ts";
 import type { OutboxPort } from "../../notify/outbox.ts";
-import { type CloudPort, type GuardianDeps, type InvocationScope, ResourceLocks } from "../../pipeline.ts";
+import {
+  type CloudPort,
+  type DecisionStore,
+  type GuardianDeps,
+  type InvocationScope,
+  ResourceLocks,
+} from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
-import type { ResourceChange } from "../../types.ts";
+import type { PlannedChange, ResourceChange, Snapshot } from "../../types.ts";
 import type { SenderDeps } from "../../usecases/send-alerts.ts";
 import type { CallCounter, CallOptions, ResourceReader, ResourceWriter } from "../ports.ts";
 import { createDynamoClient, createSqsClient, DynamoAlertStore, SqsQueue } from "./alerts.ts";
-import { type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
+import { clientFor, type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
 import { isOwnAwsIdentity } from "./identity.ts";
 import { awsKindOf } from "./kinds/index.ts";
 import { AWS_SECURITY_GROUP_TYPE } from "./kinds/security-group.ts";
+import {
+  AWS_VPC_ENDPOINT_CONNECTION_TYPE,
+  endpointConnectionSnapshot,
+} from "./kinds/vpc-endpoint-connection.ts";
 import { AwsPrefixListReader, groupsReferencing, PrefixListResolver } from "./prefix-lists.ts";
+import {
+  AwsEndpointConnectionReader,
+  AwsEndpointServiceReader,
+  AwsVpcReader,
+  listEndpointConnections,
+} from "./privatelink-reader.ts";
+import { AwsEndpointConnectionWriter, AwsEndpointServiceWriter } from "./privatelink-writer.ts";
 import { secretReader } from "./secrets.ts";
 import { AwsSecurityGroupReader } from "./security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "./security-group-writer.ts";
@@ -40,6 +57,9 @@ export const awsReaders = {
       prefixLists: deps.prefixLists,
     }),
   "prefix-list": (deps) => new AwsPrefixListReader(deps.prefixLists),
+  "vpc-endpoint-service": (deps) => new AwsEndpointServiceReader(deps),
+  "vpc-endpoint-connection": (deps) => new AwsEndpointConnectionReader(deps),
+  vpc: (deps) => new AwsVpcReader(deps),
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceReader>;
 
 const securityGroupWriter = (deps: AwsPortDeps) =>
@@ -49,10 +69,25 @@ const securityGroupWriter = (deps: AwsPortDeps) =>
     counter: deps.counter,
   });
 
+// PrivateLink writes go through the write clients (no blind retry after a lost answer); the re-read before a reject
+// through the read clients.
+const endpointServiceWriter = (deps: AwsPortDeps) =>
+  new AwsEndpointServiceWriter({ clients: deps.writeClients, counter: deps.counter });
+const endpointConnectionWriter = (deps: AwsPortDeps) =>
+  new AwsEndpointConnectionWriter({
+    clients: deps.writeClients,
+    readClients: deps.clients,
+    counter: deps.counter,
+  });
+
 /** The writers, by planned-operation kind (`PlannedChange.operation.kind`); a kind lists those it accepts. */
 export const awsWriters = {
   "revoke-security-group-ingress": securityGroupWriter,
   "revoke-security-group-rules": securityGroupWriter,
+  "modify-vpc-endpoint-service-configuration": endpointServiceWriter,
+  "modify-vpc-endpoint-service-permissions": endpointServiceWriter,
+  "accept-vpc-endpoint-connections": endpointConnectionWriter,
+  "reject-vpc-endpoint-connections": endpointConnectionWriter,
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceWriter>;
 
 /**
@@ -120,6 +155,22 @@ export function awsPort(
   const bound = options.invocation !== undefined;
   const readers = new Map<string, ResourceReader>();
   const writers = new Map<string, ResourceWriter>();
+  const writerFor = (change: PlannedChange, snapshot: Snapshot): ResourceWriter => {
+    const kind = kindOf(snapshot.resourceType, "writer");
+    const op = typeof change.operation.kind === "string" ? change.operation.kind : "";
+    const factory = Object.hasOwn(awsWriters, op) ? awsWriters[op as keyof typeof awsWriters] : undefined;
+    if (!(kind.writes as readonly string[]).includes(op) || !factory) {
+      throw new InputError(
+        `no AWS writer for ${op || "(no operation kind)"} on ${kind.label} ${snapshot.resourceId}`,
+      );
+    }
+    let writer = writers.get(op);
+    if (!writer) {
+      writer = factory(deps);
+      writers.set(op, writer);
+    }
+    return writer;
+  };
   return {
     reader: {
       read(ref, callOptions) {
@@ -141,27 +192,39 @@ export function awsPort(
         }
         return reader.read(ref, callOptions);
       },
+      async list(scope, callOptions) {
+        const kind = kindOf(scope.resourceType, "lister");
+        if (kind.type !== AWS_VPC_ENDPOINT_CONNECTION_TYPE)
+          throw new InputError(`no AWS lister for ${kind.label}s`);
+        const filters = Object.entries(scope.filters ?? {}).map(([Name, values]) => ({
+          Name,
+          Values: [...values],
+        }));
+        const items = await listEndpointConnections(
+          clientFor(clients, scope.region),
+          filters,
+          deps.counter,
+          callOptions?.signal,
+        );
+        return items.map((item) =>
+          endpointConnectionSnapshot(item, { account: scope.account, region: scope.region }),
+        );
+      },
     },
     writer: {
       apply(change, snapshot, callOptions) {
-        const kind = kindOf(snapshot.resourceType, "writer");
-        const op = typeof change.operation.kind === "string" ? change.operation.kind : "";
-        const factory = Object.hasOwn(awsWriters, op) ? awsWriters[op as keyof typeof awsWriters] : undefined;
-        if (!(kind.writes as readonly string[]).includes(op) || !factory) {
-          throw new InputError(
-            `no AWS writer for ${op || "(no operation kind)"} on ${kind.label} ${snapshot.resourceId}`,
-          );
-        }
-        let writer = writers.get(op);
-        if (!writer) {
-          writer = factory(deps);
-          writers.set(op, writer);
-        }
-        return writer.apply(change, snapshot, callOptions);
+        return writerFor(change, snapshot).apply(change, snapshot, callOptions);
+      },
+      isApplied(change, snapshot) {
+        return writerFor(change, snapshot).isApplied?.(change, snapshot);
       },
     },
-    // CloudTrail events never carry the resource.
-    snapshotFromEvent: () => undefined,
+    // CloudTrail events never carry the resource. A connection change does when it comes from our own listing of
+    // connections (the notification path and the sweep read them with one DescribeVpcEndpointConnections).
+    snapshotFromEvent: (change) =>
+      change.resourceType === AWS_VPC_ENDPOINT_CONNECTION_TYPE && change.resource !== undefined
+        ? endpointConnectionSnapshot(change.resource, { account: change.account, region: change.region })
+        : undefined,
     consoleUrl: (ref) =>
       kindOf(ref.resourceType, "console page").consoleUrl(ref.region ?? "us-east-1", ref.resourceId),
     isOwnChange: (actor) => isOwnAwsIdentity(actor, ownRoleArns),
@@ -181,6 +244,7 @@ export function awsPort(
 export interface AwsRuntimeOverrides {
   /** Clients for every call (a test's or the bench's); per-region clients from the configuration otherwise. */
   clients?: Ec2ClientSource;
+  decisions?: DecisionStore;
   policy?: Policy;
   outbox?: OutboxPort;
   counter?: CallCounter;
@@ -259,6 +323,48 @@ export async function awsGuardianDeps(
     log,
     locks: new ResourceLocks(),
     ...(cfg.budgetMs === undefined ? {} : { budgetMs: cfg.budgetMs }),
+    ...decisionsFrom(cfg, log, overrides),
+  };
+}
+
+/**
+ * The shared decision store when a table is configured (the template always configures one). Loaded on the first
+ * claim: only invocations with a keyed finding (a connection request, a VPC finding) pay for Powertools' persistence
+ * layer, so the security group path keeps its cold start.
+ */
+function decisionsFrom(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: AwsRuntimeOverrides,
+): { decisions?: DecisionStore } {
+  if (overrides.decisions) return { decisions: overrides.decisions };
+  const table = cfg.aws.decisionsTable;
+  if (table === undefined) {
+    log.warn("guardian.decisions-unshared", {
+      message:
+        "GUARDIAN_DECISIONS_TABLE is not set: a connection request delivered twice may be decided and announced twice",
+    });
+    return {};
+  }
+  let store: Promise<DecisionStore> | undefined;
+  // Powertools' persistence layer is imported on the first claim: the security group path never loads it.
+  const load = () => {
+    store ??= import("./decision-store.ts").then(
+      ({ DynamoDbDecisionStore }) =>
+        new DynamoDbDecisionStore({
+          tableName: table,
+          client: createDynamoClient({ region: cfg.aws.region, endpoint: cfg.aws.dynamodbEndpoint }),
+          ttlSeconds: cfg.aws.decisionTtlSeconds,
+        }),
+    );
+    return store;
+  };
+  return {
+    decisions: {
+      claim: async (key) => (await load()).claim(key),
+      complete: async (key, outcome) => (await load()).complete(key, outcome),
+      release: async (key) => (await load()).release(key),
+    },
   };
 }
 

@@ -1,4 +1,5 @@
-// The three PrivateLink resources the rules read, each as the EC2 API returns it (PascalCase, as @aws-sdk/client-ec2
+// The three PrivateLink resources the rules read (their kinds: shared/clouds/aws/kinds/vpc-endpoint-service.ts,
+// vpc-endpoint-connection.ts, vpc.ts), each as the EC2 API returns it (PascalCase, as @aws-sdk/client-ec2
 // and the AWS CLI give it). Loose objects: AWS adds fields, and an audit record must show the part exactly as read.
 //
 // - Endpoint service: `{ ServiceConfiguration, AllowedPrincipals? }`, one DescribeVpcEndpointServiceConfigurations
@@ -9,10 +10,6 @@
 import * as z from "zod";
 import { InputError } from "../../errors.ts";
 import type { Snapshot } from "../../types.ts";
-
-export const AWS_VPC_ENDPOINT_SERVICE_TYPE = "aws:ec2:vpc-endpoint-service";
-export const AWS_VPC_ENDPOINT_CONNECTION_TYPE = "aws:ec2:vpc-endpoint-connection";
-export const AWS_VPC_TYPE = "aws:ec2:vpc";
 
 // Some serialisers write null for an empty list.
 const list = <T extends z.ZodType>(item: T) =>

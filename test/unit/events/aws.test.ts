@@ -290,8 +290,12 @@ describe("normaliseAwsEvent: security group changes", () => {
     expect(change.details?.direction).toBe("egress");
   });
 
-  it("every handled event maps to the security group type or, for prefix list edits, the prefix list type; only DeleteSecurityGroup deletes", () => {
-    for (const [name, handled] of Object.entries(AWS_HANDLED_EVENTS)) {
+  it("every security group event maps to the security group type and every prefix list edit to the prefix list type; only DeleteSecurityGroup deletes", () => {
+    const events = Object.entries(AWS_HANDLED_EVENTS).filter(
+      ([name]) => name.includes("SecurityGroup") || name.includes("ManagedPrefixList"),
+    );
+    expect(events.length).toBe(11);
+    for (const [name, handled] of events) {
       expect(handled.resourceType).toBe(
         name.includes("ManagedPrefixList") ? "aws:ec2:prefix-list" : AWS_SECURITY_GROUP,
       );

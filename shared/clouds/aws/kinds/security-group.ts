@@ -74,6 +74,7 @@ export const securityGroup = {
     "ec2:DescribeManagedPrefixLists",
     "ec2:GetManagedPrefixListEntries",
   ],
+  writeResourceTypes: ["security-group", "security-group-rule"],
   consoleUrl: awsConsoleUrl,
   fromJson(json) {
     if (!("SecurityGroups" in json) && !("GroupId" in json)) return undefined;

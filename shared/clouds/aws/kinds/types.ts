@@ -67,6 +67,11 @@ export interface AwsKind {
   writes: readonly string[];
   /** Permissions the reads (and lists) of this kind need. */
   readPermissions: readonly string[];
+  /**
+   * The IAM resource types (`arn:…:ec2:<region>:<account>:<type>/*`) the writes on this kind act on: the role's
+   * write statements are scoped to them. Empty for a kind the guardian never writes.
+   */
+  writeResourceTypes: readonly string[];
   /** The console page of one resource, for alerts. */
   consoleUrl(region: string, resourceId: string): string;
   /**
