@@ -17,6 +17,7 @@ import {
 } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
+import type { RuleContext } from "./rules/types.ts";
 import type {
   ActionResult,
   Actor,
@@ -522,12 +523,14 @@ function evidenceOf(change: ResourceChange): {
   actor: Actor;
   operationName: string;
   time?: string;
+  eventId?: string;
   details?: Record<string, unknown>;
 } {
   return {
     actor: change.actor,
     operationName: change.operationName,
     time: change.time,
+    eventId: change.eventId,
     ...(change.details ? { details: change.details } : {}),
   };
 }

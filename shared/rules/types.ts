@@ -41,6 +41,8 @@ export interface RuleContext {
     operationName: string;
     /** When the trigger saw the change (the event's time, or the sweep's). */
     time?: string;
+    /** The trigger's id (a CloudTrail eventID): a finding about what one call did is keyed by it. */
+    eventId?: string;
     details?: Record<string, unknown>;
   };
   /** The policy's subnet roles, by name (see SubnetRole). */

@@ -126,11 +126,15 @@ export const vpcPrivateEndpoints = {
     '    allowedResources: ["arn:aws:s3:::qubole-*"]',
     "",
   ].join("\n"),
-  evaluate(snapshot: Snapshot, options: VpcPrivateEndpointsOptions, _context: RuleContext): Violation[] {
+  evaluate(snapshot: Snapshot, options: VpcPrivateEndpointsOptions, context: RuleContext): Violation[] {
     const { Vpc: vpc, VpcEndpoints: endpoints } = vpcWithEndpointsOf(snapshot);
     if (!isPrivate(snapshot, vpc.VpcId, options)) return [];
     const live = endpoints.filter((e) => !DEAD_STATES.has((e.State ?? "").toLowerCase()));
     const violations: Violation[] = [];
+    // One call can name several endpoints of the VPC (DeleteVpcEndpoints): each is a change of its own, and all of
+    // them lead here. Keyed by the call, the finding is announced once for it; a later call announces it again.
+    const key = (what: string) =>
+      context.change?.eventId === undefined ? {} : { key: `${vpc.VpcId}:${what}:${context.change.eventId}` };
 
     const missing = options.requiredEndpoints
       .map((r) => (typeof r === "string" ? { service: r } : r))
@@ -157,6 +161,7 @@ export const vpcPrivateEndpoints = {
           const control = SERVICE_CONTROLS[m.service];
           return control ? [control] : [];
         }),
+        ...key("missing"),
       });
     }
 
@@ -183,6 +188,7 @@ export const vpcPrivateEndpoints = {
           .join("; ")})`,
         matched: permissive,
         controls: [],
+        ...key("policies"),
       });
     }
     return violations;
