@@ -130,7 +130,7 @@ describe("templates against the code", () => {
 
   it("report a permission a new rule declares that the templates lack", () => {
     const newRule = {
-      permissions: ["Microsoft.Network/virtualNetworks/subnets/read", "ec2:DescribeVpcEndpoints"],
+      permissions: ["Microsoft.Network/virtualNetworks/subnets/read", "ec2:DescribeNatGateways"],
     };
     const { azure: az, aws: ec2 } = partitionPermissions(
       declaredPermissions([...Object.values(ruleRegistry), newRule]),
@@ -141,7 +141,7 @@ describe("templates against the code", () => {
     );
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/virtualNetworks/subnets/read is declared by the code but missing from the template",
-      "AWS Lambda role EC2 actions: ec2:DescribeVpcEndpoints is declared by the code but missing from the template",
+      "AWS Lambda role EC2 actions: ec2:DescribeNatGateways is declared by the code but missing from the template",
     ]);
   });
 
@@ -167,12 +167,21 @@ describe("templates against the code", () => {
 
     const changed: DerivedInfra = {
       azureActions: [...derived.azureActions, "Microsoft.Network/virtualNetworks/subnets/read"].sort(),
-      awsEc2Actions: [...derived.awsEc2Actions, "ec2:DescribeVpcEndpoints", "ec2:ModifyVpcEndpoint"].sort(),
-      awsEventNames: [...derived.awsEventNames, "CreateVpcEndpoint"].sort(),
+      awsEc2Actions: [
+        ...derived.awsEc2Actions,
+        "ec2:DescribeNatGateways",
+        "ec2:ModifyNetworkInterfaceAttribute",
+      ].sort(),
+      awsEventNames: [...derived.awsEventNames, "CreateNatGateway"].sort(),
       azureOperationPrefixes: [
         ...derived.azureOperationPrefixes,
         "microsoft.network/applicationgateways/",
       ].sort(),
+      awsWriteStatements: derived.awsWriteStatements.map((w) =>
+        w.block === "ec2-write"
+          ? { ...w, actions: [...w.actions, "ec2:ModifyNetworkInterfaceAttribute"].sort() }
+          : w,
+      ),
     };
     const newAws = writeAwsTemplate(awsText, changed);
     const newAzure = writeAzureTemplate(azureText, changed);
@@ -180,10 +189,10 @@ describe("templates against the code", () => {
     // Reads stay unscoped (EC2 Describe has no resource-level permissions), writes land in the scoped statement.
     const statements = awsRoleStatements(parseCfn(newAws)).map((s) => s.statement);
     expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual(
-      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeVpcEndpoints"].sort(),
+      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeNatGateways"].sort(),
     );
     expect(statements.find((s) => s.Sid === "RemediateSecurityGroups")?.Action).toContain(
-      "ec2:ModifyVpcEndpoint",
+      "ec2:ModifyNetworkInterfaceAttribute",
     );
     // Only the generated lists changed.
     const changedLines = (a: string, b: string) => {
@@ -191,9 +200,9 @@ describe("templates against the code", () => {
       return b.split("\n").filter((line) => !before.has(line));
     };
     expect(changedLines(awsText, newAws).map((l) => l.trim())).toEqual([
-      "- ec2:DescribeVpcEndpoints",
-      "- ec2:ModifyVpcEndpoint",
-      "- CreateVpcEndpoint",
+      "- ec2:DescribeNatGateways",
+      "- ec2:ModifyNetworkInterfaceAttribute",
+      "- CreateNatGateway",
     ]);
   });
 });
@@ -350,10 +359,18 @@ describe("AWS CloudFormation template", () => {
     ]);
   });
 
-  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs and its queue", () => {
-    const statements = awsRoleStatements(aws).filter((s) => s.role === roleId);
-    expect(new Set(awsRoleStatements(aws).map((s) => s.role))).toEqual(new Set([roleId, "SenderRole"]));
-    for (const { statement } of statements) {
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queues and its decisions table", () => {
+    const statements = awsRoleStatements(aws);
+    const guardian = statements.filter((s) => s.role === roleId);
+    expect(new Set(statements.map((s) => s.role))).toEqual(new Set([roleId, "SenderRole", "SchedulerRole"]));
+    // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
+    const inThisAccount = (type: string) => ({
+      "Fn::Sub": `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`,
+    });
+    const writeScopes = new Map(
+      derived.awsWriteStatements.flatMap((w) => w.actions.map((a) => [a, w.resourceTypes])),
+    );
+    for (const { statement } of guardian) {
       const actions = actionsOf(statement);
       for (const action of actions) expect(action).not.toMatch(/\*/);
       const ec2 = actions.filter((a) => a.startsWith("ec2:"));
@@ -363,23 +380,36 @@ describe("AWS CloudFormation template", () => {
         expect(statement.Resource).toBe("*");
       } else {
         expect(ec2.some(isEc2ReadAction)).toBe(false);
-        // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
-        const inThisAccount = (type: string) => ({
-          "Fn::Sub": `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`,
-        });
-        expect(statement.Resource).toEqual([
-          inThisAccount("security-group"),
-          inThisAccount("security-group-rule"),
-        ]);
+        // Each write only on the resource types its remediations' kinds write.
+        const types = writeScopes.get(ec2[0] ?? "") ?? [];
+        for (const action of ec2) expect(writeScopes.get(action), action).toEqual(types);
+        expect(statement.Resource).toEqual(types.map(inThisAccount));
       }
     }
-    const others = statements
+    expect(derived.awsWriteStatements.map((w) => w.resourceTypes)).toEqual([
+      ["security-group", "security-group-rule"],
+      ["vpc-endpoint-service"],
+    ]);
+    const others = guardian
       .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("ec2:")))
       .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
-    expect(others.filter((o) => !o.actions.some((a) => a.startsWith("secretsmanager:")))).toEqual([
+    expect(others).toEqual([
+      {
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        resource: getAtt("DecisionsTable", "Arn"),
+      },
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt("AlertQueue", "Arn") },
+    ]);
+    // The scheduler may only start the sweep and dead-letter what it could not deliver.
+    expect(
+      statements
+        .filter((s) => s.role === "SchedulerRole")
+        .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource })),
+    ).toEqual([
+      { actions: ["lambda:InvokeFunction"], resource: getAtt("SweepFunction", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
     ]);
   });
 
@@ -438,6 +468,84 @@ describe("AWS CloudFormation template", () => {
       },
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("SenderLogGroup", "Arn") },
     ]);
+  });
+
+  it("reports a write granted on other resources than its remediations write", () => {
+    const facts = templateFacts(azure, awsText);
+    const problems = infraDrift(derived, {
+      ...facts,
+      awsWriteScopes: facts.awsWriteScopes.map((w) =>
+        w.action === "ec2:AcceptVpcEndpointConnections" ? { ...w, resourceTypes: ["security-group"] } : w,
+      ),
+    });
+    expect(problems).toEqual([
+      "AWS Lambda role EC2 actions: ec2:AcceptVpcEndpointConnections is granted on security-group but its remediations write vpc-endpoint-service",
+    ]);
+  });
+
+  it("deploys the connection Lambda on the SNS topic PrivateLink publishes to, and the sweep on a schedule", async () => {
+    const built = await entries();
+    for (const [id, handler, file] of [
+      ["EndpointConnectionFunction", "on-endpoint-connection.handler", "on-endpoint-connection"],
+      ["SweepFunction", "sweep-endpoint-connections.handler", "sweep-endpoint-connections"],
+    ] as const) {
+      const props = cfnProps(aws[id]);
+      expect(props.Handler).toBe(handler);
+      expect(built.some((e) => e.side === "lambdas" && e.name === file)).toBe(true);
+      expect(read(`lambdas/${file}.ts`)).toMatch(/^export const handler = /m);
+      expect(props.Role).toEqual(getAtt(roleId, "Arn"));
+      const env = (props.Environment as { Variables: Json }).Variables;
+      for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS"))
+        expect(configKeys()).toContain(name);
+      expect(env.GUARDIAN_DECISIONS_TABLE).toEqual({ Ref: "DecisionsTable" });
+      expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+      // Alerts go to the outbox like on-change's; the webhook secrets stay with the sender.
+      expect(env.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
+      expect(Object.keys(env).filter((n) => /WEBHOOK/.test(n))).toEqual([]);
+    }
+    expect(cfnProps(aws.ConnectionNotificationTopicPolicy).PolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: "vpce.amazonaws.com" },
+          Action: "sns:Publish",
+          Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+        },
+      ],
+    });
+    expect(cfnProps(aws.ConnectionNotificationSubscription)).toEqual({
+      Protocol: "lambda",
+      TopicArn: { Ref: "ConnectionNotificationTopic" },
+      Endpoint: getAtt("EndpointConnectionFunction", "Arn"),
+    });
+    expect(cfnProps(aws.EndpointConnectionInvokePermission)).toMatchObject({
+      FunctionName: { Ref: "EndpointConnectionFunction" },
+      Principal: "sns.amazonaws.com",
+      SourceArn: { Ref: "ConnectionNotificationTopic" },
+    });
+    expect(cfnProps(aws.ConnectionNotification)).toMatchObject({
+      ConnectionNotificationArn: { Ref: "ConnectionNotificationTopic" },
+      ConnectionEvents: ["Connect"],
+    });
+    expect(cfnProps(aws.SweepSchedule)).toMatchObject({
+      ScheduleExpression: { Ref: "SweepRate" },
+      Target: {
+        Arn: getAtt("SweepFunction", "Arn"),
+        RoleArn: getAtt("SchedulerRole", "Arn"),
+        DeadLetterConfig: { Arn: getAtt(queueId, "Arn") },
+      },
+    });
+    // The table the decision store writes: partition key `id`, TTL on `expiration` (shared/clouds/aws/decision-store.ts).
+    expect(cfnProps(aws.DecisionsTable)).toMatchObject({
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      TimeToLiveSpecification: { AttributeName: "expiration", Enabled: true },
+    });
+    for (const id of ["AsyncInvokeConfig", "EndpointConnectionInvokeConfig", "SweepInvokeConfig"]) {
+      expect(cfnProps(aws[id])).toMatchObject({
+        DestinationConfig: { OnFailure: { Destination: getAtt(queueId, "Arn") } },
+      });
+    }
   });
 
   it("routes CloudTrail EC2 calls with retries and a dead-letter queue, and dead-letters failed invocations", () => {
