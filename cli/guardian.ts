@@ -105,7 +105,7 @@ export function program(): Command {
   cmd
     .command("evaluate")
     .description(
-      "evaluate resources as you captured them: ARM GET / az rest / az network nsg show output, aws ec2 describe-security-groups output, or events that carry the resource or the change (CloudTrail, EventBridge, SQS, Event Grid)",
+      "evaluate resources as you captured them: ARM GET / az rest / az network nsg show output, aws ec2 describe-security-groups output, describe-vpc-endpoint-service-configurations (with describe-vpc-endpoint-service-permissions and describe-vpc-endpoint-connections in the same object), describe-vpcs with describe-vpc-endpoints, or events that carry the resource or the change (CloudTrail, EventBridge, SQS, Event Grid)",
     )
     .argument("<file...>", "JSON files; each is recognised by its shape")
     .addOption(policyOption())

@@ -128,6 +128,71 @@ describe("guardian evaluate", () => {
     expect(run.code).toBe(0);
   });
 
+  it("evaluates endpoint services with their permissions and connections given together, and VPCs with their endpoints", async () => {
+    const read = async (name: string) =>
+      JSON.parse(await readFile(`test/fixtures/aws/privatelink/${name}`, "utf8")) as Record<string, unknown>;
+    const bundle = {
+      ...(await read("describe-vpc-endpoint-service-configurations.json")),
+      ...(await read("describe-vpc-endpoint-service-permissions.json")),
+      ...(await read("describe-vpc-endpoint-connections.json")),
+    };
+    (bundle.AllowedPrincipals as unknown[]).push({ PrincipalType: "All", Principal: "*" });
+    const vpcs = { ...(await read("describe-vpcs.json")), ...(await read("describe-vpc-endpoints.json")) };
+    for (const e of vpcs.VpcEndpoints as Record<string, unknown>[]) e.VpcId = "vpc-a01106c2";
+    const policy = await tempFile(
+      "policy.yaml",
+      [
+        "version: 1",
+        "rules:",
+        "  - { name: principals, rule: vpce-allowed-principals, options: { allowedPrincipals: ['123456789012'] } }",
+        "  - { name: connections, rule: vpce-connections, options: { allowedPrincipals: ['111122223333'] } }",
+        "  - { name: private, rule: vpc-private-endpoints, options: { allowedPrincipals: ['123456789012'] } }",
+        "",
+      ].join("\n"),
+    );
+    const run = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "--format",
+      "json",
+      await tempFile("services.json", JSON.stringify(bundle)),
+      await tempFile("vpcs.json", JSON.stringify(vpcs)),
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      findings: { policyRule: string; resourceId: string; matched: Record<string, unknown>[] }[];
+    };
+    expect(out.findings.map((f) => [f.policyRule, f.resourceId])).toEqual([
+      ["principals", "vpce-svc-0e7555fb6441987e1"],
+      ["connections", "vpce-svc-0abced088d20def56/vpce-0abed31004e618123"],
+      ["private", "vpc-a01106c2"],
+      ["private", "vpc-a01106c2"],
+    ]);
+    expect(out.findings[0]?.matched.map((m) => m.principal)).toEqual(["*"]);
+    expect(out.findings[1]?.matched[0]).toMatchObject({ owner: "123456789012", decision: "hold" });
+
+    // The configuration alone: the permissions rule says it could not evaluate, rather than passing the service.
+    const alone = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "test/fixtures/aws/privatelink/describe-vpc-endpoint-service-configurations.json",
+    );
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("DescribeVpcEndpointServicePermissions");
+    // Endpoints without their VPCs cannot be evaluated either.
+    const endpointsOnly = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "test/fixtures/aws/privatelink/describe-vpc-endpoints.json",
+    );
+    expect(endpointsOnly.code).toBe(2);
+    expect(endpointsOnly.stderr).toContain("give the DescribeVpcs output");
+  });
+
   it("exits 2 for a resource type no rule evaluates, instead of calling it compliant", async () => {
     const file = await tempFile(
       "vm.json",
