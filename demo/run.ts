@@ -86,6 +86,11 @@ export async function runDemo(io: { print(text: string): void; verbose?: boolean
     if (moto.ok) {
       const { runAwsScenario } = await import("./aws.ts");
       checks.push(...(await runAwsScenario({ print, verbose, sink, policyFile: DEMO_POLICY })));
+      print(
+        "\nAWS PrivateLink: the endpoint service in front of the bastion, its connection requests (SNS, sweep)",
+      );
+      const { runPrivateLinkScenario } = await import("./aws-privatelink.ts");
+      checks.push(...(await runPrivateLinkScenario({ print, verbose, sink, policyFile: DEMO_POLICY })));
     } else {
       print(`  ${moto.reason}`);
       checks.push({ name: "AWS scenario ran (it needs moto: see above)", ok: false });
