@@ -269,7 +269,7 @@ export async function runPrivateLinkScenario(io: {
       {
         name: "PrivateLink: the unknown account's request held and announced",
         ok:
-          (await stateOf(unknown.vpcEndpointId)) === "pendingAcceptance" &&
+          String(await stateOf(unknown.vpcEndpointId)) === "pendingAcceptance" &&
           outcomes(held.lines).includes("held"),
       },
       {

@@ -1,6 +1,6 @@
 import { AWS_VPC_ENDPOINT_CONNECTION_TYPE } from "../clouds/aws/kinds/vpc-endpoint-connection.ts";
 import { InputError } from "../errors.ts";
-import { endpointConnectionOf } from "../rules/vpce/resources.ts";
+import { canonicalState, endpointConnectionOf } from "../rules/vpce/resources.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -23,7 +23,7 @@ export const decideConnection: Remediation = {
     if (decision !== "accept" && decision !== "reject" && decision !== "hold") {
       throw new InputError(`decide-connection: unknown decision ${String(decision)} for ${c.VpcEndpointId}`);
     }
-    const state = c.VpcEndpointState;
+    const state = canonicalState(c.VpcEndpointState);
     // The decision was for the state the rule saw; in any other state it no longer applies.
     if (state !== match.state) return undefined;
     const owner = c.VpcEndpointOwner ?? "unknown";

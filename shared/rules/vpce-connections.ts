@@ -3,7 +3,7 @@ import { AWS_VPC_ENDPOINT_CONNECTION_TYPE } from "../clouds/aws/kinds/vpc-endpoi
 import type { Snapshot } from "../types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
 import { allowedPrincipalsOption, compileAllowList, ownerAllowed } from "./vpce/principals.ts";
-import { connectionResourceId, endpointConnectionOf } from "./vpce/resources.ts";
+import { canonicalState, connectionResourceId, endpointConnectionOf } from "./vpce/resources.ts";
 
 export const vpceConnectionsOptions = z.strictObject({
   allowedPrincipals: allowedPrincipalsOption.describe(
@@ -60,7 +60,7 @@ export const vpceConnections = {
   evaluate(snapshot: Snapshot, options: VpceConnectionsOptions, _context: RuleContext): Violation[] {
     const c = endpointConnectionOf(snapshot);
     const owner = c.VpcEndpointOwner;
-    const state = c.VpcEndpointState;
+    const state = canonicalState(c.VpcEndpointState);
     if (owner === undefined || state === undefined) return [];
     const allowed = ownerAllowed(owner, compileAllowList(options.allowedPrincipals));
     const id = connectionResourceId(c.ServiceId, c.VpcEndpointId);

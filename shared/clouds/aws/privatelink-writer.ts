@@ -13,6 +13,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
 import { ConflictError, InputError, TransientError } from "../../errors.ts";
+import { canonicalState } from "../../rules/vpce/resources.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, ResourceWriter } from "../ports.ts";
 import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";

@@ -141,3 +141,13 @@ export function splitConnectionResourceId(
   const match = /^(vpce-svc-[0-9a-z]+)\/(vpce-[0-9a-z]+)$/.exec(id);
   return match?.[1] && match[2] ? { serviceId: match[1], vpcEndpointId: match[2] } : undefined;
 }
+
+/**
+ * A connection or endpoint state in one spelling. The EC2 API reference lists the values capitalised
+ * (`PendingAcceptance`, `Available`, as @aws-sdk/client-ec2's `State` enum has them), while the service's responses,
+ * the CLI examples and the `vpc-endpoint-state` filter use `pendingAcceptance`, `available`: compare on this.
+ */
+export function canonicalState(state: string | undefined): string | undefined {
+  if (state === undefined || state === "") return undefined;
+  return state.charAt(0).toLowerCase() + state.slice(1);
+}

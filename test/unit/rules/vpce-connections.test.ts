@@ -87,6 +87,16 @@ describe("vpce-connections", () => {
     expect(evaluate(available, { allowedPrincipals: [OWNER] })).toEqual([]);
   });
 
+  it("reads states however the API spells them (PendingAcceptance in the reference, pendingAcceptance on the wire)", () => {
+    const capitalised = { ...pendingConnection(), VpcEndpointState: "PendingAcceptance" };
+    const [violation] = evaluate(capitalised, { allowedPrincipals: [OWNER] });
+    expect(violation?.matched[0]).toMatchObject({ state: "pendingAcceptance", decision: "accept" });
+    expect(violation?.key).toBe(`${ID}:pendingAcceptance:2017-11-30T10:00:24.350Z:accept`);
+    expect(
+      evaluate({ ...pendingConnection(), VpcEndpointState: "Available" }, { allowedPrincipals: [OWNER] }),
+    ).toEqual([]);
+  });
+
   it("has nothing to decide once a connection is rejected, deleted, failed or being set up", () => {
     for (const state of ["rejected", "deleted", "deleting", "failed", "pending"]) {
       expect(
