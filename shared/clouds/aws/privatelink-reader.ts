@@ -2,7 +2,6 @@
 // its endpoints, and the listing of connections the notification path and the sweep share.
 
 import {
-  DescribeVpcEndpointConnectionsCommand,
   DescribeVpcEndpointServiceConfigurationsCommand,
   DescribeVpcEndpointsCommand,
   DescribeVpcsCommand,

@@ -200,7 +200,7 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
         !expected ||
         !now ||
         now.VpcEndpointOwner !== expected.owner ||
-        now.VpcEndpointState !== expected.state
+        canonicalState(now.VpcEndpointState) !== expected.state
       ) {
         throw new ConflictError(
           `RejectVpcEndpointConnections on ${op.serviceId}: ${id} is ${now?.VpcEndpointState ?? "gone"} now, not ${expected?.state ?? "as planned"}; not rejected`,
