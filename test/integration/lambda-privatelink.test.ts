@@ -459,20 +459,22 @@ describe("PrivateLink through the Lambda handlers", () => {
     expect(delivered).toHaveLength(2);
     const event = snsLambdaEvent(delivered);
 
-    // SNS delivers at least once: the same event twice at the same moment, to two execution environments.
-    const [a, b] = await Promise.all([
-      notify(createOnEndpointConnectionHandler(deps()), event),
-      notify(createOnEndpointConnectionHandler(deps()), event),
-    ]);
-    expect(a.error).toBeUndefined();
-    expect(b.error).toBeUndefined();
+    // SNS delivers at least once: the same event twice at the same moment, to two execution environments. (One
+    // capture around both: stdout is one stream, and two captures would swap it under each other.)
+    const both = await capturingStdout(() =>
+      Promise.all([
+        createOnEndpointConnectionHandler(deps())(event, context("network-guardian-on-endpoint-connection")),
+        createOnEndpointConnectionHandler(deps())(event, context("network-guardian-on-endpoint-connection")),
+      ]),
+    );
+    expect(both.error).toBeUndefined();
     // And once more later, and then the sweep.
     const later = await notify(createOnEndpointConnectionHandler(deps()), event);
     const sweep = await capturingStdout(() =>
       createSweepHandler(deps(), () => REGION)({}, context("network-guardian-sweep")),
     );
 
-    const all = [...a.logs, ...b.logs, ...later.logs, ...sweep.logs];
+    const all = [...both.logs, ...later.logs, ...sweep.logs];
     const byConnection = (id: string) =>
       decisions(all).filter((d) => d.resourceId === `${estate.serviceId}/${id}`);
     expect(byConnection(quboleEndpoint).map((d) => d.outcome)).toEqual(["approved"]);
