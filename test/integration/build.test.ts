@@ -44,11 +44,13 @@ describe("built entries", () => {
       "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/on-endpoint-connection",
       "lambdas/send-alerts",
+      "lambdas/sweep-endpoint-connections",
     ]);
     const expected: Record<string, string[]> = {
       functions: ["on-change.mjs", "send-alerts.mjs", "sweep-private-endpoints.mjs"],
-      lambdas: ["on-change.mjs", "send-alerts.mjs"],
+      lambdas: ["on-change.mjs", "on-endpoint-connection.mjs", "send-alerts.mjs", "sweep-endpoint-connections.mjs"],
     };
     for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));

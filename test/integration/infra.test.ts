@@ -234,13 +234,17 @@ describe("AWS CloudFormation template", () => {
       "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/on-endpoint-connection",
       "lambdas/send-alerts",
+      "lambdas/sweep-endpoint-connections",
     ]);
     expect(deployedEntries(azure, awsText)).toEqual([
       { side: "functions", name: "on-change", runs: "onChange" },
       { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
       { side: "functions", name: "send-alerts", runs: "sendAlerts" },
       { side: "lambdas", name: "on-change", runs: "handler" },
+      { side: "lambdas", name: "on-endpoint-connection", runs: "handler" },
+      { side: "lambdas", name: "sweep-endpoint-connections", runs: "handler" },
       { side: "lambdas", name: "send-alerts", runs: "handler" },
     ]);
     // The alert sender registers the queue trigger the template's queue feeds.

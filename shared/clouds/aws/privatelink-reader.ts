@@ -16,7 +16,7 @@ import { InputError } from "../../errors.ts";
 import { VPC_OF_ENDPOINT_PREFIX } from "../../events/cloudtrail/privatelink.ts";
 import { splitConnectionResourceId } from "../../rules/vpce/resources.ts";
 import type { Snapshot } from "../../types.ts";
-import type { CallCounter, ResourceReader, ResourceRef } from "../ports.ts";
+import type { CallCounter, CallOptions, ResourceReader, ResourceRef } from "../ports.ts";
 import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
 import { AWS_VPC_TYPE, vpcSnapshot } from "./kinds/vpc.ts";
 import {
@@ -38,6 +38,11 @@ function expectType(ref: ResourceRef, type: string, reader: string): void {
   if (ref.cloud !== "aws" || ref.resourceType !== type) {
     throw new InputError(`${reader} cannot read ${ref.cloud} ${ref.resourceType} "${ref.resourceId}"`);
   }
+}
+
+/** The SDK's per-call options: the invocation's budget, when there is one. */
+function sendOptions(options: CallOptions): { abortSignal?: AbortSignal } {
+  return options.signal ? { abortSignal: options.signal } : {};
 }
 
 /** Runs one read, turning "gone" into undefined and throttling or outages into TransientError. */
@@ -65,10 +70,11 @@ export class AwsEndpointServiceReader implements ResourceReader {
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+  async read(ref: ResourceRef, options: CallOptions = {}): Promise<Snapshot | undefined> {
     expectType(ref, AWS_VPC_ENDPOINT_SERVICE_TYPE, "AwsEndpointServiceReader");
     const serviceId = ref.resourceId;
     const client = clientFor(this.#clients, ref.region);
+    const send = sendOptions(options);
     const config = await attempt(
       `DescribeVpcEndpointServiceConfigurations for ${serviceId}`,
       SERVICE_GONE,
@@ -110,6 +116,7 @@ export async function listEndpointConnections(
   client: EC2Client,
   filters: Filter[],
   counter?: CallCounter,
+  signal?: AbortSignal,
 ): Promise<VpcEndpointConnection[]> {
   const what = "DescribeVpcEndpointConnections";
   const all: VpcEndpointConnection[] = [];
@@ -117,6 +124,7 @@ export async function listEndpointConnections(
     for await (const page of paginateDescribeVpcEndpointConnections(
       { client },
       filters.length > 0 ? { Filters: filters } : {},
+      signal ? { abortSignal: signal } : {},
     )) {
       if (counter) counter.reads += 1;
       all.push(...(page.VpcEndpointConnections ?? []));
@@ -137,7 +145,7 @@ export class AwsEndpointConnectionReader implements ResourceReader {
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+  async read(ref: ResourceRef, options: CallOptions = {}): Promise<Snapshot | undefined> {
     expectType(ref, AWS_VPC_ENDPOINT_CONNECTION_TYPE, "AwsEndpointConnectionReader");
     const id = splitConnectionResourceId(ref.resourceId);
     if (!id) throw new InputError(`"${ref.resourceId}" is not a connection id (<vpce-svc-…>/<vpce-…>)`);
@@ -149,6 +157,7 @@ export class AwsEndpointConnectionReader implements ResourceReader {
         { Name: "vpc-endpoint-id", Values: [id.vpcEndpointId] },
       ],
       this.counter,
+      options.signal,
     );
     const item = found.find((c) => c.ServiceId === id.serviceId && c.VpcEndpointId === id.vpcEndpointId);
     return item === undefined
@@ -171,15 +180,19 @@ export class AwsVpcReader implements ResourceReader {
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
-  async read(ref: ResourceRef): Promise<Snapshot | undefined> {
+  async read(ref: ResourceRef, options: CallOptions = {}): Promise<Snapshot | undefined> {
     expectType(ref, AWS_VPC_TYPE, "AwsVpcReader");
     const client = clientFor(this.#clients, ref.region);
+    const send = sendOptions(options);
     let vpcId = ref.resourceId;
     if (vpcId.startsWith(VPC_OF_ENDPOINT_PREFIX)) {
       const endpointId = vpcId.slice(VPC_OF_ENDPOINT_PREFIX.length);
       const endpoint = await attempt(`DescribeVpcEndpoints for ${endpointId}`, ENDPOINT_GONE, async () => {
         this.counter.reads += 1;
-        const out = await client.send(new DescribeVpcEndpointsCommand({ VpcEndpointIds: [endpointId] }));
+        const out = await client.send(
+          new DescribeVpcEndpointsCommand({ VpcEndpointIds: [endpointId] }),
+          send,
+        );
         return out.VpcEndpoints?.[0];
       });
       if (endpoint?.VpcId === undefined) return undefined;
@@ -189,7 +202,7 @@ export class AwsVpcReader implements ResourceReader {
     }
     const found = await attempt(`DescribeVpcs for ${vpcId}`, new Set(["InvalidVpcID.NotFound"]), async () => {
       this.counter.reads += 1;
-      const out = await client.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }));
+      const out = await client.send(new DescribeVpcsCommand({ VpcIds: [vpcId] }), send);
       return out.Vpcs?.[0];
     });
     if (found === undefined) return undefined;
@@ -199,6 +212,7 @@ export class AwsVpcReader implements ResourceReader {
       for await (const page of paginateDescribeVpcEndpoints(
         { client },
         { Filters: [{ Name: "vpc-id", Values: [vpcId] }] },
+        send,
       )) {
         this.counter.reads += 1;
         endpoints.push(...(page.VpcEndpoints ?? []));

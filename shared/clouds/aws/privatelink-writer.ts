@@ -12,10 +12,10 @@ import {
   type UnsuccessfulItem,
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
-import { ConflictError, InputError, TransientError } from "../../errors.ts";
-import { canonicalState } from "../../rules/vpce/resources.ts";
+import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../errors.ts";
+import { canonicalState, endpointConnectionOf, endpointServiceOf } from "../../rules/vpce/resources.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
-import type { CallCounter, ResourceWriter } from "../ports.ts";
+import type { CallCounter, CallOptions, ResourceWriter } from "../ports.ts";
 import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
 import { listEndpointConnections } from "./privatelink-reader.ts";
 
@@ -65,12 +65,37 @@ const ITEM_MOVED_ON = new Set([
   "InvalidVpcEndpointState",
 ]);
 
-function failure(what: string, service: string, error: unknown): Error {
+/**
+ * A write's failure as the pipeline acts on it: gone (re-read), not applied and may pass (retry), or sent with its
+ * answer lost (the budget ran out, the connection broke, a 5xx after sending): then it may have landed, and the
+ * pipeline settles it by reading.
+ */
+function failure(what: string, service: string, error: unknown, signal: AbortSignal | undefined): Error {
   const code = ec2ErrorCode(error);
   if (code !== undefined && SERVICE_GONE.has(code)) {
     return new ConflictError(`${what}: ${code}; the endpoint service is gone`, service, { cause: error });
   }
-  return asTransient(error, what) ?? withContext(error, what);
+  const transient = asTransient(error, what);
+  const throttled = code !== undefined && /Throttl|RequestLimitExceeded/.test(code);
+  if (signal?.aborted || (transient !== undefined && !throttled)) {
+    return new OutcomeUnknownError(`${what}: sent, but no answer says whether it was applied`, {
+      cause: error,
+    });
+  }
+  return transient ?? withContext(error, what);
+}
+
+/** The snapshot a write may start from: one the guardian read itself, never an event's content. */
+function fromRead(snapshot: Snapshot, what: string): void {
+  if (snapshot.origin === "event") {
+    throw new InputError(
+      `${what}: refusing to write from a snapshot an event carried; read the resource first`,
+    );
+  }
+}
+
+function sendOptions(options: CallOptions): { abortSignal?: AbortSignal } {
+  return options.signal ? { abortSignal: options.signal } : {};
 }
 
 export interface PrivateLinkWriterOptions {
@@ -88,14 +113,16 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
-  async apply(change: PlannedChange, snapshot: Snapshot): Promise<void> {
+  async apply(change: PlannedChange, snapshot: Snapshot, options: CallOptions = {}): Promise<void> {
     const op = parseOperation(z.discriminatedUnion("kind", [configurationSchema, permissionsSchema]), change);
     if (op.serviceId !== snapshot.resourceId) {
       throw new InputError(
         `planned change targets ${op.serviceId} but the snapshot is ${snapshot.resourceId}`,
       );
     }
+    fromRead(snapshot, change.summary);
     const client = clientFor(this.#clients, snapshot.region);
+    const send = sendOptions(options);
     if (op.kind === "modify-vpc-endpoint-service-configuration") {
       const what = `ModifyVpcEndpointServiceConfiguration on ${op.serviceId}`;
       let result: { Return?: boolean | undefined };
@@ -107,9 +134,10 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
             ServiceId: op.serviceId,
             AcceptanceRequired: true,
           }),
+          send,
         );
       } catch (error) {
-        throw failure(what, op.serviceId, error);
+        throw failure(what, op.serviceId, error, options.signal);
       }
       if (result.Return === false) throw new TransientError(`${what}: EC2 answered Return=false`);
       return;
@@ -123,11 +151,27 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
           ServiceId: op.serviceId,
           RemoveAllowedPrincipals: op.removeAllowedPrincipals,
         }),
+        send,
       );
     } catch (error) {
-      throw failure(what, op.serviceId, error);
+      throw failure(what, op.serviceId, error, options.signal);
     }
     if (result.ReturnValue === false) throw new TransientError(`${what}: EC2 answered ReturnValue=false`);
+  }
+
+  /** Whether a fresh read shows the change: acceptance required again, or none of the removed principals listed. */
+  isApplied(change: PlannedChange, snapshot: Snapshot): boolean | undefined {
+    const parsed = z
+      .discriminatedUnion("kind", [configurationSchema, permissionsSchema])
+      .safeParse(change.operation);
+    if (!parsed.success) return undefined;
+    const service = endpointServiceOf(snapshot);
+    if (parsed.data.kind === "modify-vpc-endpoint-service-configuration") {
+      return service.ServiceConfiguration.AcceptanceRequired === true;
+    }
+    if (service.AllowedPrincipals === undefined) return undefined;
+    const removed = new Set(parsed.data.removeAllowedPrincipals);
+    return !service.AllowedPrincipals.some((p) => removed.has(p.Principal));
   }
 }
 
@@ -150,23 +194,25 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
-  async apply(change: PlannedChange, snapshot: Snapshot): Promise<void> {
+  async apply(change: PlannedChange, snapshot: Snapshot, options: CallOptions = {}): Promise<void> {
     const op = parseOperation(connectionsSchema, change);
+    fromRead(snapshot, change.summary);
     const client = clientFor(this.#clients, snapshot.region);
+    const send = sendOptions(options);
     const accept = op.kind === "accept-vpc-endpoint-connections";
     const action = accept ? "AcceptVpcEndpointConnections" : "RejectVpcEndpointConnections";
     const what = `${action} on ${op.serviceId} for ${op.vpcEndpointIds.join(", ")}`;
-    if (!accept) await this.#confirmUnchanged(op, snapshot);
+    if (!accept) await this.#confirmUnchanged(op, snapshot, options.signal);
     let unsuccessful: UnsuccessfulItem[];
     try {
       this.counter.writes += 1;
       const input = { ServiceId: op.serviceId, VpcEndpointIds: op.vpcEndpointIds };
       const out = accept
-        ? await client.send(new AcceptVpcEndpointConnectionsCommand(input))
-        : await client.send(new RejectVpcEndpointConnectionsCommand(input));
+        ? await client.send(new AcceptVpcEndpointConnectionsCommand(input), send)
+        : await client.send(new RejectVpcEndpointConnectionsCommand(input), send);
       unsuccessful = out.Unsuccessful ?? [];
     } catch (error) {
-      throw failure(what, snapshot.resourceId, error);
+      throw failure(what, snapshot.resourceId, error, options.signal);
     }
     // Only the items we named count; the rest of the list would be EC2's own business.
     const failed = unsuccessful.filter(
@@ -182,8 +228,19 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
     throw new TransientError(summary);
   }
 
+  /** Whether a fresh read of the connection shows the planned state (accepted: available; rejected: rejected). */
+  isApplied(change: PlannedChange, snapshot: Snapshot): boolean | undefined {
+    const after = (change.after as { VpcEndpointState?: unknown } | undefined)?.VpcEndpointState;
+    if (typeof after !== "string") return undefined;
+    return canonicalState(endpointConnectionOf(snapshot).VpcEndpointState) === after;
+  }
+
   /** A reject must not override a decision made since the read: the connection must be as the decision saw it. */
-  async #confirmUnchanged(op: EndpointConnectionOperation, snapshot: Snapshot): Promise<void> {
+  async #confirmUnchanged(
+    op: EndpointConnectionOperation,
+    snapshot: Snapshot,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const client = clientFor(this.#clients, snapshot.region);
     const fresh = await listEndpointConnections(
       client,
@@ -192,6 +249,7 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
         { Name: "vpc-endpoint-id", Values: op.vpcEndpointIds },
       ],
       this.counter,
+      signal,
     );
     for (const id of op.vpcEndpointIds) {
       const expected = op.expected[id];
