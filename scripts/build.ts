@@ -118,10 +118,15 @@ async function warmCompileCache(built: readonly Built[], cwd: string): Promise<v
 
 export async function buildAll(
   outdir = path.join(root, "dist"),
-  options: { minify?: boolean; compileCache?: boolean } = {},
+  options: {
+    minify?: boolean;
+    compileCache?: boolean;
+    /** Build only the entries this selects (`lambdas/on-change`); all of them by default. */
+    only?: (entry: { side: string; name: string }) => boolean;
+  } = {},
 ): Promise<Built[]> {
   const results: Built[] = [];
-  for (const entry of await entries()) {
+  for (const entry of (await entries()).filter((e) => options.only?.(e) ?? true)) {
     const outfile = path.join(outdir, entry.side, `${entry.name}.mjs`);
     const bundle = path.join(outdir, entry.side, "bundle", `${entry.name}.mjs`);
     await mkdir(path.dirname(bundle), { recursive: true });
