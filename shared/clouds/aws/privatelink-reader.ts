@@ -82,6 +82,7 @@ export class AwsEndpointServiceReader implements ResourceReader {
         this.counter.reads += 1;
         const out = await client.send(
           new DescribeVpcEndpointServiceConfigurationsCommand({ ServiceIds: [serviceId] }),
+          send,
         );
         return out.ServiceConfigurations?.[0];
       },
@@ -95,6 +96,7 @@ export class AwsEndpointServiceReader implements ResourceReader {
         for await (const page of paginateDescribeVpcEndpointServicePermissions(
           { client },
           { ServiceId: serviceId },
+          send,
         )) {
           this.counter.reads += 1;
           all.push(...(page.AllowedPrincipals ?? []));
