@@ -89,7 +89,8 @@ async function withLambdaLogs<T>(
   const lines: Record<string, unknown>[] = [];
   process.stdout.write = ((chunk: string | Uint8Array) => {
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    if (!text.startsWith('{"requestId":')) return write(chunk);
+    // The Lambda logger's lines: JSON objects carrying the invocation's request id.
+    if (!text.startsWith("{") || !text.includes('"requestId":')) return write(chunk);
     for (const line of text.split("\n").filter(Boolean))
       lines.push(JSON.parse(line) as Record<string, unknown>);
     return true;

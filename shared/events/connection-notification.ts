@@ -35,8 +35,10 @@ const recordSchema = z.looseObject({
 
 export const snsEventSchema = z.looseObject({ Records: z.array(z.unknown()).min(1) });
 
-const SERVICE_ID = /\bvpce-svc-[0-9a-z]+\b/g;
-const ENDPOINT_ID = /\bvpce-(?!svc-)[0-9a-z]+\b/g;
+// Endpoint and service ids are `vpce-` / `vpce-svc-` and 8 or 17 hex digits; a notification id (`vpce-nfn-…`) or a
+// connection id (`vpce-con-…`) is neither.
+const SERVICE_ID = /\bvpce-svc-[0-9a-f]{8,17}(?![0-9a-z-])/g;
+const ENDPOINT_ID = /\bvpce-[0-9a-f]{8,17}(?![0-9a-z-])/g;
 const EVENTS = new Set(["Connect", "Accept", "Reject", "Delete"]);
 
 /** Every string value in a JSON document, depth-first (bounded: a message is small). */

@@ -59,6 +59,27 @@ describe("connection notification records", () => {
     });
   });
 
+  it("takes neither a notification id nor a connection id for an endpoint", () => {
+    // The harness's message (test/harness/privatelink/README.md): the connection's fields and the notification's id.
+    const trigger = parseConnectionRecord(
+      record(
+        JSON.stringify({
+          ConnectionNotificationId: "vpce-nfn-04bcb952bc8af7123",
+          ConnectionEvents: ["Connect"],
+          ServiceId: "vpce-svc-03d5ebb7d9579a2b3",
+          VpcEndpointId: "vpce-0c1308d7312217abc",
+          VpcEndpointConnectionId: "vpce-con-0a1b2c3d4e5f60718",
+          VpcEndpointOwner: "123456789012",
+          VpcEndpointState: "pendingAcceptance",
+        }),
+      ),
+    );
+    expect([trigger.serviceIds, trigger.vpcEndpointIds]).toEqual([
+      ["vpce-svc-03d5ebb7d9579a2b3"],
+      ["vpce-0c1308d7312217abc"],
+    ]);
+  });
+
   it("reads ids from a plain-text message too", () => {
     const trigger = parseConnectionRecord(
       record("Endpoint vpce-0abed31004e618123 requested vpce-svc-0e7555fb6441987e1"),
