@@ -1,5 +1,8 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { accountOfFunctionArn } from "../shared/clouds/aws/identity.ts";
+import { lambdaBudgetMs } from "../shared/clouds/aws/runtime.ts";
+import { deadlineIn } from "../shared/deadline.ts";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { parseConnectionRecord, snsEventSchema } from "../shared/events/connection-notification.ts";
 import {
@@ -16,13 +19,18 @@ import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
  */
 export function createOnEndpointConnectionHandler(depsFactory: DepsFactory) {
   return middy(async (event: unknown, context: Context): Promise<ConnectionsResult[]> => {
+    const started = Date.now();
+    const remaining = context.getRemainingTimeInMillis();
     const log = lambdaLogger(context.awsRequestId);
     const envelope = snsEventSchema.safeParse(event);
     if (!envelope.success) {
       log.error("guardian.deadletter", { what: "sns-event", reason: "no Records", event });
       throw new InputError("not an SNS event: Records is missing or empty");
     }
-    const deps = await depsFactory(log);
+    const account = accountOfFunctionArn(context.invokedFunctionArn);
+    const ready = await depsFactory(log, account === undefined ? {} : { account });
+    // As on-change: every EC2 call ends before Lambda's timeout, leaving time to settle, audit and alert.
+    const deps = { ...ready, deadline: deadlineIn(lambdaBudgetMs(remaining, ready.budgetMs), started) };
     const results: ConnectionsResult[] = [];
     const unprocessable: string[] = [];
     for (const [i, record] of envelope.data.Records.entries()) {

@@ -1,14 +1,17 @@
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
+import { accountOfFunctionArn } from "../shared/clouds/aws/identity.ts";
+import { lambdaBudgetMs } from "../shared/clouds/aws/runtime.ts";
 import { config } from "../shared/config.ts";
+import { deadlineIn } from "../shared/deadline.ts";
 import { InputError, TransientError } from "../shared/errors.ts";
 import { type ConnectionsResult, decideConnections } from "../shared/usecases/endpoint-connections.ts";
 import { type DepsFactory, environmentDeps, lambdaLogger } from "./runtime.ts";
 
 /** The account in the function's own ARN (arn:aws:lambda:<region>:<account>:function:<name>). */
 function accountOf(context: Context): string {
-  const account = context.invokedFunctionArn.split(":")[4];
-  if (!account || !/^\d{12}$/.test(account)) {
+  const account = accountOfFunctionArn(context.invokedFunctionArn);
+  if (account === undefined) {
     throw new InputError(`cannot tell the account from the function ARN ${context.invokedFunctionArn}`);
   }
   return account;
@@ -22,11 +25,15 @@ function accountOf(context: Context): string {
  */
 export function createSweepHandler(depsFactory: DepsFactory, region = () => config().aws.region) {
   return middy(async (_event: unknown, context: Context): Promise<ConnectionsResult> => {
+    const started = Date.now();
+    const remaining = context.getRemainingTimeInMillis();
     const log = lambdaLogger(context.awsRequestId);
-    const deps = await depsFactory(log);
+    const account = accountOf(context);
+    const ready = await depsFactory(log, { account });
+    const deps = { ...ready, deadline: deadlineIn(lambdaBudgetMs(remaining, ready.budgetMs), started) };
     const result = await decideConnections(
       {
-        account: accountOf(context),
+        account,
         ...(region() !== undefined ? { region: region() } : {}),
         eventId: `sweep-${context.awsRequestId}`,
         operationName: "scheduled sweep",

@@ -48,13 +48,17 @@ export async function decideConnections(
   const filters: Record<string, readonly string[]> = { "vpc-endpoint-state": DECIDABLE };
   if (scope.serviceIds?.length) filters["service-id"] = scope.serviceIds;
   if (scope.vpcEndpointIds?.length) filters["vpc-endpoint-id"] = scope.vpcEndpointIds;
-  const snapshots = await reader.list({
-    cloud: "aws",
-    resourceType: AWS_VPC_ENDPOINT_CONNECTION_TYPE,
-    account: scope.account,
-    ...(scope.region !== undefined ? { region: scope.region } : {}),
-    filters,
-  });
+  const snapshots = await reader.list(
+    {
+      cloud: "aws",
+      resourceType: AWS_VPC_ENDPOINT_CONNECTION_TYPE,
+      account: scope.account,
+      ...(scope.region !== undefined ? { region: scope.region } : {}),
+      filters,
+    },
+    // Within the invocation's budget, like every other call.
+    deps.deadline ? { signal: deps.deadline.signal() } : {},
+  );
   const changes = snapshots.map((snapshot): ResourceChange => {
     const c = endpointConnectionOf(snapshot);
     const owner = c.VpcEndpointOwner;

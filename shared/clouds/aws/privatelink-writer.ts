@@ -12,11 +12,20 @@ import {
   type UnsuccessfulItem,
 } from "@aws-sdk/client-ec2";
 import * as z from "zod";
-import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../errors.ts";
+import { ConflictError, InputError, TransientError } from "../../errors.ts";
 import { canonicalState, endpointConnectionOf, endpointServiceOf } from "../../rules/vpce/resources.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, CallOptions, ResourceWriter } from "../ports.ts";
-import { asTransient, clientFor, type Ec2ClientSource, ec2ErrorCode, withContext } from "./client.ts";
+import {
+  asTransient,
+  callOptions,
+  clientFor,
+  type Ec2ClientSource,
+  ec2ErrorCode,
+  outcomeUnknown,
+  withContext,
+  writeFailureKind,
+} from "./client.ts";
 import { listEndpointConnections } from "./privatelink-reader.ts";
 
 const serviceId = z.string().regex(/^vpce-svc-[0-9a-z]+$/);
@@ -66,23 +75,21 @@ const ITEM_MOVED_ON = new Set([
 ]);
 
 /**
- * A write's failure as the pipeline acts on it: gone (re-read), not applied and may pass (retry), or sent with its
- * answer lost (the budget ran out, the connection broke, a 5xx after sending): then it may have landed, and the
- * pipeline settles it by reading.
+ * A write's failure as the pipeline acts on it: gone (re-read), not applied and may pass (throttled, never sent: retry),
+ * or sent with its answer lost (the budget ran out, the connection broke, a 5xx): then it may have landed, and the
+ * pipeline settles it by reading. The write clients retry throttling only, so a lost answer is never retried blindly.
  */
-function failure(what: string, service: string, error: unknown, signal: AbortSignal | undefined): Error {
+function failure(what: string, service: string, error: unknown): Error {
   const code = ec2ErrorCode(error);
   if (code !== undefined && SERVICE_GONE.has(code)) {
     return new ConflictError(`${what}: ${code}; the endpoint service is gone`, service, { cause: error });
   }
-  const transient = asTransient(error, what);
-  const throttled = code !== undefined && /Throttl|RequestLimitExceeded/.test(code);
-  if (signal?.aborted || (transient !== undefined && !throttled)) {
-    return new OutcomeUnknownError(`${what}: sent, but no answer says whether it was applied`, {
-      cause: error,
-    });
+  const kind = writeFailureKind(error);
+  if (kind === "unknown") return outcomeUnknown(error, what);
+  if (kind === "not-applied") {
+    return asTransient(error, what) ?? new TransientError(`${what}: not sent`, { cause: error });
   }
-  return transient ?? withContext(error, what);
+  return withContext(error, what);
 }
 
 /** The snapshot a write may start from: one the guardian read itself, never an event's content. */
@@ -94,12 +101,11 @@ function fromRead(snapshot: Snapshot, what: string): void {
   }
 }
 
-function sendOptions(options: CallOptions): { abortSignal?: AbortSignal } {
-  return options.signal ? { abortSignal: options.signal } : {};
-}
-
 export interface PrivateLinkWriterOptions {
+  /** Clients for the writes: `retry: "throttling-only"` ones in the Lambda (see createEc2Client). */
   clients: Ec2ClientSource;
+  /** Clients for the re-read before a reject; `clients` when undefined. */
+  readClients?: Ec2ClientSource;
   counter?: CallCounter;
 }
 
@@ -122,9 +128,9 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
     }
     fromRead(snapshot, change.summary);
     const client = clientFor(this.#clients, snapshot.region);
-    const send = sendOptions(options);
     if (op.kind === "modify-vpc-endpoint-service-configuration") {
       const what = `ModifyVpcEndpointServiceConfiguration on ${op.serviceId}`;
+      const send = callOptions(options.signal, what);
       let result: { Return?: boolean | undefined };
       try {
         this.counter.writes += 1;
@@ -137,12 +143,13 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
           send,
         );
       } catch (error) {
-        throw failure(what, op.serviceId, error, options.signal);
+        throw failure(what, op.serviceId, error);
       }
       if (result.Return === false) throw new TransientError(`${what}: EC2 answered Return=false`);
       return;
     }
     const what = `ModifyVpcEndpointServicePermissions on ${op.serviceId}`;
+    const send = callOptions(options.signal, what);
     let result: { ReturnValue?: boolean | undefined };
     try {
       this.counter.writes += 1;
@@ -154,7 +161,7 @@ export class AwsEndpointServiceWriter implements ResourceWriter {
         send,
       );
     } catch (error) {
-      throw failure(what, op.serviceId, error, options.signal);
+      throw failure(what, op.serviceId, error);
     }
     if (result.ReturnValue === false) throw new TransientError(`${what}: EC2 answered ReturnValue=false`);
   }
@@ -188,9 +195,11 @@ function describeItems(items: readonly UnsuccessfulItem[]): string {
 export class AwsEndpointConnectionWriter implements ResourceWriter {
   readonly counter: CallCounter;
   readonly #clients: Ec2ClientSource;
+  readonly #readClients: Ec2ClientSource;
 
   constructor(options: PrivateLinkWriterOptions) {
     this.#clients = options.clients;
+    this.#readClients = options.readClients ?? options.clients;
     this.counter = options.counter ?? { reads: 0, writes: 0 };
   }
 
@@ -198,11 +207,11 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
     const op = parseOperation(connectionsSchema, change);
     fromRead(snapshot, change.summary);
     const client = clientFor(this.#clients, snapshot.region);
-    const send = sendOptions(options);
     const accept = op.kind === "accept-vpc-endpoint-connections";
     const action = accept ? "AcceptVpcEndpointConnections" : "RejectVpcEndpointConnections";
     const what = `${action} on ${op.serviceId} for ${op.vpcEndpointIds.join(", ")}`;
     if (!accept) await this.#confirmUnchanged(op, snapshot, options.signal);
+    const send = callOptions(options.signal, what);
     let unsuccessful: UnsuccessfulItem[];
     try {
       this.counter.writes += 1;
@@ -212,7 +221,7 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
         : await client.send(new RejectVpcEndpointConnectionsCommand(input), send);
       unsuccessful = out.Unsuccessful ?? [];
     } catch (error) {
-      throw failure(what, snapshot.resourceId, error, options.signal);
+      throw failure(what, snapshot.resourceId, error);
     }
     // Only the items we named count; the rest of the list would be EC2's own business.
     const failed = unsuccessful.filter(
@@ -241,7 +250,7 @@ export class AwsEndpointConnectionWriter implements ResourceWriter {
     snapshot: Snapshot,
     signal: AbortSignal | undefined,
   ): Promise<void> {
-    const client = clientFor(this.#clients, snapshot.region);
+    const client = clientFor(this.#readClients, snapshot.region);
     const fresh = await listEndpointConnections(
       client,
       [
