@@ -205,7 +205,12 @@ export async function evaluatePage(
   const listedPort = (cloud: Cloud, listed: Map<string, Snapshot>): CloudPort => {
     const port = deps.clouds[cloud];
     if (!port) throw new Error(`no ${cloud} adapter configured for the scan`);
-    return { ...port, snapshotFromEvent: (change) => withOrigin(listed.get(change.eventId)) };
+    // A stand-in for a resource its listing does not show whole is not evaluated: the pipeline reads it.
+    return {
+      ...port,
+      snapshotFromEvent: (change) =>
+        READ_EACH.has(change.resourceType) ? undefined : withOrigin(listed.get(change.eventId)),
+    };
   };
   const listed = new Map<string, Snapshot>();
   for (const cloud of new Set(items.map((s) => s.cloud))) ports.set(cloud, listedPort(cloud, listed));
@@ -305,6 +310,11 @@ function mayWrite(policy: Policy, snapshot: Snapshot, clouds: GuardianDeps["clou
     evaluatePolicy(policy, s).some(({ entry }) => entry.mode === "remediate"),
   );
 }
+
+/** Kinds whose listing lacks what their rules judge (AwsKind.list.incomplete): each listed one is read in full. */
+const READ_EACH: ReadonlySet<string> = new Set(
+  awsKinds.filter((k) => k.list.incomplete !== undefined).map((k) => k.type),
+);
 
 function withOrigin(snapshot: Snapshot | undefined): Snapshot | undefined {
   return snapshot && { ...snapshot, origin: "event" };

@@ -62,7 +62,18 @@ export interface AwsKind {
   /** The SDK client and command a read uses (the reader itself is in the AWS port's table, by kind id). */
   read: { client: string; call: string };
   /** How a scan lists the kind: per region, paginated. */
-  list: { client: string; call: string; scope: "region"; paginated: boolean };
+  list: {
+    client: string;
+    call: string;
+    scope: "region";
+    paginated: boolean;
+    /**
+     * Set when the list call returns less than the rules judge (an endpoint service without its permissions, a VPC
+     * without its endpoints): `stubs` makes each listed item a stand-in that names the resource (id, tags, account),
+     * and the scan reads every one in full before evaluating it; `why` says so in the code and the docs.
+     */
+    incomplete?: { why: string; stubs(json: Json): Snapshot[] };
+  };
   /** The planned-operation kinds this kind accepts; the writer for each is picked from the AWS writer table. */
   writes: readonly string[];
   /** Permissions the reads (and lists) of this kind need. */

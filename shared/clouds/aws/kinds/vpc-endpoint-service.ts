@@ -124,6 +124,11 @@ export const vpcEndpointService = {
     call: "DescribeVpcEndpointServiceConfigurations",
     scope: "region",
     paginated: true,
+    incomplete: {
+      why: "DescribeVpcEndpointServiceConfigurations does not list a service's allowed principals",
+      // The configurations alone; the scan reads each service with its permissions before any rule sees it.
+      stubs: (json) => endpointServicesFromJson(json) ?? [],
+    },
   },
   writes: ["modify-vpc-endpoint-service-configuration", "modify-vpc-endpoint-service-permissions"],
   readPermissions: [
