@@ -6,15 +6,19 @@ import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { DynamoDbDecisionStore } from "../../shared/clouds/aws/decision-store.ts";
 import { type MotoServer, startMoto } from "../harness/moto.ts";
+import { type SerialProxy, startSerialProxy } from "../harness/serial-proxy.ts";
 
 const TABLE = "decisions";
 let moto: MotoServer;
 let client: DynamoDBClient;
+// moto checks a ConditionExpression and writes without a lock; DynamoDB does both atomically (see serial-proxy.ts).
+let serial: SerialProxy;
 
 beforeAll(async () => {
   moto = await startMoto();
+  serial = await startSerialProxy(moto.endpoint);
   client = new DynamoDBClient({
-    endpoint: moto.endpoint,
+    endpoint: serial.endpoint,
     region: "us-east-1",
     credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
   });
@@ -22,6 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.destroy();
+  await serial?.stop();
   await moto?.stop();
 });
 

@@ -42,6 +42,7 @@ import {
   subscribeConnectionNotifications,
 } from "../harness/privatelink/estate.ts";
 import { type PrivateLinkProxy, startPrivateLinkProxy } from "../harness/privatelink/proxy.ts";
+import { type SerialProxy, startSerialProxy } from "../harness/serial-proxy.ts";
 import { type SinkRequest, startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
 import {
   adaptAwsEvent,
@@ -143,6 +144,8 @@ describe("PrivateLink through the Lambda handlers", () => {
   let sink: WebhookSink;
   let provider: EC2Client;
   let dynamo: DynamoDBClient;
+  // DynamoDB's conditional writes are atomic, moto's are not: the decisions table is reached one request at a time.
+  let decisionsDb: SerialProxy;
   let estate: ProviderEstate;
   let topic: NotificationTopic;
   const savedEnv: Record<string, string | undefined> = {};
@@ -152,8 +155,9 @@ describe("PrivateLink through the Lambda handlers", () => {
     proxy = await startPrivateLinkProxy({ target: moto.endpoint });
     sink = await startWebhookSink();
     provider = ec2ClientAs(proxy.endpoint);
+    decisionsDb = await startSerialProxy(moto.endpoint);
     dynamo = new DynamoDBClient({
-      endpoint: moto.endpoint,
+      endpoint: decisionsDb.endpoint,
       region: REGION,
       credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
     });
@@ -177,6 +181,7 @@ describe("PrivateLink through the Lambda handlers", () => {
     dynamo?.destroy();
     await sink?.stop();
     await proxy?.stop();
+    await decisionsDb?.stop();
     await moto?.stop();
   });
 
@@ -211,7 +216,7 @@ describe("PrivateLink through the Lambda handlers", () => {
       AWS_REGION: REGION,
       GUARDIAN_EC2_ENDPOINT: proxy.endpoint,
       GUARDIAN_DECISIONS_TABLE: TABLE,
-      GUARDIAN_DYNAMODB_ENDPOINT: moto.endpoint,
+      GUARDIAN_DYNAMODB_ENDPOINT: decisionsDb.endpoint,
       GUARDIAN_SELF_IDENTITIES: `arn:aws:iam::${MOTO_ACCOUNT}:role/network-guardian`,
       SLACK_WEBHOOK_URL: sink.slackUrl,
     });
