@@ -37,6 +37,7 @@ import {
   lambdaContext,
   loadAwsEvent,
 } from "../test/integration/helpers/aws-events.ts";
+import type { Check } from "./words.ts";
 
 const REGION = "us-east-1";
 const QUBOLE = "111122223333";
@@ -75,9 +76,10 @@ async function quietly<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: un
 
 export async function runPrivateLinkScenario(io: {
   print(text: string): void;
+  verbose?: boolean;
   sink: WebhookSink;
   policyFile: string;
-}): Promise<{ name: string; ok: boolean }[]> {
+}): Promise<Check[]> {
   const { print, sink } = io;
   let moto: MotoServer;
   try {

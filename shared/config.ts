@@ -66,7 +66,6 @@ const envSchema = z.object({
   // Per-request timeout of EC2 calls (ms); connecting gets at most 3 s of it.
   GUARDIAN_AWS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
   GUARDIAN_DECISIONS_TABLE: z.string().min(1).optional(),
-  GUARDIAN_DYNAMODB_ENDPOINT: z.url().optional(),
   GUARDIAN_DECISION_TTL_SECONDS: z.coerce.number().int().min(60).max(2_592_000).default(86_400),
 });
 

@@ -17,7 +17,6 @@ import {
 } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
-import type { RuleContext } from "./rules/types.ts";
 import type {
   ActionResult,
   Actor,

@@ -1,6 +1,7 @@
 import { AWS_VPC_ENDPOINT_CONNECTION_TYPE } from "../clouds/aws/kinds/vpc-endpoint-connection.ts";
 import { InputError } from "../errors.ts";
 import { canonicalState, endpointConnectionOf } from "../rules/vpce/resources.ts";
+import { undoDecideConnection } from "../rules/vpce/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -57,4 +58,5 @@ export const decideConnection: Remediation = {
       after: { VpcEndpointState: accept ? "available" : "rejected" },
     };
   },
+  undo: undoDecideConnection,
 };

@@ -1,5 +1,6 @@
 import { AWS_VPC_ENDPOINT_SERVICE_TYPE } from "../clouds/aws/kinds/vpc-endpoint-service.ts";
 import { endpointServiceOf } from "../rules/vpce/resources.ts";
+import { undoRemovePrincipals } from "../rules/vpce/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -36,4 +37,5 @@ export const removePrincipals: Remediation = {
       after: { AllowedPrincipals: listed.filter((p) => !offending.has(p)) },
     };
   },
+  undo: undoRemovePrincipals,
 };

@@ -1,5 +1,6 @@
 import { AWS_VPC_ENDPOINT_SERVICE_TYPE } from "../clouds/aws/kinds/vpc-endpoint-service.ts";
 import { endpointServiceOf } from "../rules/vpce/resources.ts";
+import { undoRequireAcceptance } from "../rules/vpce/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
@@ -30,4 +31,5 @@ export const requireAcceptance: Remediation = {
       after: { AcceptanceRequired: true },
     };
   },
+  undo: undoRequireAcceptance,
 };

@@ -50,7 +50,12 @@ describe("built entries", () => {
     ]);
     const expected: Record<string, string[]> = {
       functions: ["on-change.mjs", "send-alerts.mjs", "sweep-private-endpoints.mjs"],
-      lambdas: ["on-change.mjs", "on-endpoint-connection.mjs", "send-alerts.mjs", "sweep-endpoint-connections.mjs"],
+      lambdas: [
+        "on-change.mjs",
+        "on-endpoint-connection.mjs",
+        "send-alerts.mjs",
+        "sweep-endpoint-connections.mjs",
+      ],
     };
     for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));

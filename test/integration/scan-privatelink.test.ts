@@ -128,7 +128,7 @@ describe("guardian scan: endpoint services and VPCs are read in full", () => {
     return {
       policy,
       clouds: { aws: awsPort(ec2, []) },
-      notifiers: [],
+      outbox: { enqueue: async () => [] },
       audit: memoryAuditSink(),
       selfIdentities: [],
       dryRun: false,

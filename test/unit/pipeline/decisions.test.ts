@@ -8,7 +8,8 @@ import { endpointConnectionSnapshot } from "../../../shared/clouds/aws/kinds/vpc
 import { memoryDecisionStore } from "../../../shared/decisions.ts";
 import { TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
-import type { Alert, Notifier } from "../../../shared/notify/types.ts";
+import type { OutboxPort } from "../../../shared/notify/outbox.ts";
+import type { Alert } from "../../../shared/notify/types.ts";
 import { type CloudPort, type GuardianDeps, handleChanges } from "../../../shared/pipeline.ts";
 import { parsePolicy } from "../../../shared/policy/load.ts";
 import type { PlannedChange, ResourceChange, Snapshot } from "../../../shared/types.ts";
@@ -56,13 +57,13 @@ function connectionCloud(initial: Record<string, unknown>) {
   return { port, calls, failures, state: () => state };
 }
 
-function sink(): Notifier & { alerts: Alert[] } {
+function sink(): OutboxPort & { alerts: Alert[] } {
   const alerts: Alert[] = [];
   return {
-    channel: "memory",
     alerts,
-    async send(alert) {
+    async enqueue(alert) {
       alerts.push(alert);
+      return [{ channel: "memory", ok: true }];
     },
   };
 }
@@ -86,7 +87,7 @@ function deps(cloud: ReturnType<typeof connectionCloud>, over: Partial<GuardianD
   const all: GuardianDeps = {
     policy: policy(),
     clouds: { aws: cloud.port },
-    notifiers: [alerts],
+    outbox: alerts,
     audit,
     selfIdentities: [],
     dryRun: false,

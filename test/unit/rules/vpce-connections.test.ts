@@ -136,16 +136,34 @@ describe("decide-connection", () => {
       before: { VpcEndpointState: "pendingAcceptance" },
       after: { VpcEndpointState: "available" },
     });
+    // An acceptance is undone by rejecting that connection.
+    expect(
+      planned && decideConnection.undo?.(planned, { account: OWNER, region: "us-east-1" })?.command,
+    ).toBe(
+      [
+        "aws ec2 reject-vpc-endpoint-connections",
+        "--region 'us-east-1'",
+        "--service-id 'vpce-svc-0abced088d20def56'",
+        "--vpc-endpoint-ids 'vpce-0abed31004e618123'",
+      ].join(" \\\n  "),
+    );
   });
 
   it("plans a reject, recorded as rejected, and a hold that writes nothing", () => {
     const reject = asFinding(pendingConnection(), { allowedPrincipals: [], otherRequests: "reject" });
-    expect(decideConnection.plan(connectionSnapshot(), reject, context)).toMatchObject({
+    const rejected = decideConnection.plan(connectionSnapshot(), reject, context);
+    expect(rejected).toMatchObject({
       decision: "rejected",
       operation: { kind: "reject-vpc-endpoint-connections" },
     });
+    // AWS cannot accept a rejected request again: the undo says what can be done instead, and offers no command.
+    const undo = rejected && decideConnection.undo?.(rejected, { account: OWNER });
+    expect(undo?.command).toBeUndefined();
+    expect(undo?.portal).toContain("cannot be accepted again");
     const hold = asFinding(pendingConnection(), { allowedPrincipals: [] });
-    expect(decideConnection.plan(connectionSnapshot(), hold, context)).toMatchObject({
+    const held = decideConnection.plan(connectionSnapshot(), hold, context);
+    expect(held && decideConnection.undo?.(held, { account: OWNER })).toBeUndefined();
+    expect(held).toMatchObject({
       decision: "held",
       operation: { kind: "hold" },
       summary:

@@ -101,6 +101,18 @@ describe("vpce-acceptance-required", () => {
       before: { AcceptanceRequired: false },
       after: { AcceptanceRequired: true },
     });
+    // The undo an alert carries: acceptance off again, on this service only.
+    expect(
+      planned && requireAcceptance.undo?.(planned, { account: "123456789012", region: "eu-west-1" }),
+    ).toEqual({
+      command: [
+        "aws ec2 modify-vpc-endpoint-service-configuration",
+        "--region 'eu-west-1'",
+        `--service-id '${SERVICE}'`,
+        "--no-acceptance-required",
+      ].join(" \\\n  "),
+      portal: `VPC console → Endpoint services → ${SERVICE} → Actions → Modify endpoint acceptance setting → clear "Acceptance required"`,
+    });
     expect(
       requireAcceptance.plan(serviceSnapshot(), finding("vpce-acceptance-required", []), {
         trustedSources: [],
@@ -231,6 +243,14 @@ describe("vpce-allowed-principals", () => {
       },
       after: { AllowedPrincipals: ["arn:aws:iam::111122223333:root"] },
     });
+    // The undo puts back exactly what was removed, quoted for the shell.
+    expect(planned && removePrincipals.undo?.(planned, { account: "123456789012" })?.command).toBe(
+      [
+        "aws ec2 modify-vpc-endpoint-service-permissions",
+        `--service-id '${SERVICE}'`,
+        `--add-allowed-principals '["*","arn:aws:iam::999988887777:root"]'`,
+      ].join(" \\\n  "),
+    );
     expect(
       removePrincipals.plan(serviceSnapshot(), finding("vpce-allowed-principals", [{ principal: "*" }]), {
         trustedSources: [],
