@@ -186,6 +186,18 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
   if ("malformed" in decoded) return skip("malformed", decoded.malformed, eventId, eventName);
   if ("irrelevant" in decoded) return skip("irrelevant-event-type", decoded.irrelevant, eventId, eventName);
 
+  const change: ResourceChange = {
+    cloud: "aws",
+    account,
+    resourceId: decoded.resourceId,
+    resourceType: kind.type,
+    operation: spec.operation,
+    operationName: eventName,
+    actor: actorOf(detail),
+    eventId,
+    time,
+    details: detailsOf(detail, eventBridgeId, spec, decoded.details),
+  };
   const region = envelope.data.region ?? detail.awsRegion;
   if (region !== undefined) change.region = region;
   if (detail.requestID !== undefined) change.correlationId = detail.requestID;
