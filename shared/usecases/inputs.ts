@@ -1,9 +1,11 @@
 // What people capture, recognised by its shape and turned into what the guardian reads: ARM resources as a GET returns
-// them (with their `properties`), DescribeSecurityGroups items, and event deliveries the normalisers take (Event Grid
-// events and batches in either schema, EventBridge events). Pure: no I/O. Which resource kind an ARM or EC2 object is
+// them (with their `properties`), DescribeSecurityGroups items, the Describe output of the other AWS kinds (each kind's
+// `fromJson` says whether an object is its own), and event deliveries the normalisers take (Event Grid events and
+// batches in either schema, EventBridge events). Pure: no I/O. Which resource kind an ARM or EC2 object is
 // gets decided later, by the kind detection in snapshots.ts; this module only undoes the wrapping and flattening that
 // tools add, so kinds added later plug in without a change here.
 
+import { awsKinds } from "../clouds/aws/kinds/index.ts";
 import { InputError } from "../errors.ts";
 
 /** Where one resource or event came from, for messages: `nsgs.json: value[3]`. */
@@ -30,6 +32,8 @@ export const EXPECTED_SHAPES = [
   "an ARM resource as GET or `az rest` returns it, or an ARM list ({value: [...]})",
   "`az network nsg show` / `az network nsg list` output (flattened, no `properties`)",
   "`aws ec2 describe-security-groups` output ({SecurityGroups: [...]}) or one group",
+  "`aws ec2 describe-vpc-endpoint-service-configurations` output, with the service's `describe-vpc-endpoint-service-permissions` and `describe-vpc-endpoint-connections` outputs in the same object; `describe-vpc-endpoint-connections` output alone",
+  "`aws ec2 describe-vpcs` and `describe-vpc-endpoints` outputs in one object ({Vpcs: [...], VpcEndpoints: [...]})",
   "a CloudTrail record, a CloudTrail log file ({Records: [...]}), `aws cloudtrail lookup-events` output or CloudTrail Lake query results",
   "an EventBridge event, or an SQS or SNS batch of them as Lambda receives it",
   "Event Grid events, one or an array, in the Event Grid or CloudEvents schema",
@@ -106,6 +110,16 @@ function visit(value: unknown, source: string, out: RecognisedInput, depth: numb
     }
     return "SecurityGroups" in value ? "`aws ec2 describe-security-groups` output" : "a security group";
   }
+  const awsKind = otherAwsKindOf(value);
+  if (awsKind !== undefined) {
+    out.resources.push({ value, source });
+    if (typeof value.NextToken === "string" && value.NextToken !== "") {
+      out.notes.push(
+        `${source}: this is one page of ${awsKind}s: only it was evaluated; the response has a NextToken, so run the command without --max-items (or with --starting-token) for the rest`,
+      );
+    }
+    return `${awsKind} output`;
+  }
   if (Array.isArray(value.value) && value.id === undefined) {
     const nextLink = typeof value.nextLink === "string" && value.nextLink !== "" ? value.nextLink : undefined;
     if (nextLink) {
@@ -120,6 +134,24 @@ function visit(value: unknown, source: string, out: RecognisedInput, depth: numb
   }
   if (typeof value.id === "string" && value.id.startsWith("/subscriptions/")) {
     return pushArmResource(value, source, out);
+  }
+  return undefined;
+}
+
+/**
+ * The label of the AWS kind (other than security groups, recognised above) whose Describe output `value` is, as the
+ * kind's own `fromJson` decides; a shape a kind claims but finds malformed counts as that kind's, so the detection in
+ * snapshots.ts reports exactly what is wrong with it.
+ */
+function otherAwsKindOf(value: Json): string | undefined {
+  for (const kind of awsKinds) {
+    if (kind.id === "security-group") continue;
+    try {
+      if (kind.fromJson(value) !== undefined) return kind.label;
+    } catch (error) {
+      if (error instanceof InputError) return kind.label;
+      throw error;
+    }
   }
   return undefined;
 }
