@@ -1,12 +1,14 @@
 // `npm run bench`: cold starts, time to remediate, API economy, evaluation throughput, storms and `guardian
-// evaluate` at scale, on loopback only. Prints the tables and writes bench/results.json. `--quick` runs every
-// section with tiny counts (what the smoke test does); `--only a,b` runs some sections.
+// evaluate` at scale, on loopback only. Prints the tables, writes bench/results.json and puts the tables into
+// docs/performance.md. `--quick` runs every section with tiny counts (what the smoke test does); `--only a,b` runs some
+// sections; `--render` only rewrites docs/performance.md from bench/results.json.
 import { readFileSync } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os, { tmpdir } from "node:os";
 import path from "node:path";
 import { now, round } from "./lib/stats.ts";
 import { startWorld } from "./lib/world.ts";
+import { type AlertBurstResult, alertBurst } from "./sections/alerts.ts";
 import { type Bundles, buildBundles, type ColdStartResult, coldStarts } from "./sections/cold-start.ts";
 import { evaluateScale, type ScaleSummary } from "./sections/evaluate-scale.ts";
 import {
@@ -19,7 +21,7 @@ import { type ScanBenchResult, scanBench } from "./sections/scan.ts";
 import { type StormResult, storms } from "./sections/storms.ts";
 import { type ThroughputResult, throughput } from "./sections/throughput.ts";
 
-export const SECTIONS = ["cold", "remediate", "throughput", "storms", "scale", "scan"] as const;
+export const SECTIONS = ["cold", "remediate", "throughput", "storms", "scale", "alerts", "scan"] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchSizes {
@@ -32,6 +34,7 @@ export interface BenchSizes {
   stormManyResources: number;
   scaleSizes: number[];
   scaleRuns: number;
+  alertBurst: number;
   /** `scanEstate` over this many NSGs (ARM emulator, pages of 100) and security groups (moto). */
   scanNsgs: number[];
   scanSgs: number[];
@@ -49,6 +52,7 @@ export const FULL: BenchSizes = {
   stormManyResources: 1000,
   scaleSizes: [1000, 10000],
   scaleRuns: 3,
+  alertBurst: 500,
   scanNsgs: [1000, 10000],
   // 10,000 groups on moto: seeding them alone takes minutes (two calls each); the growth is measured to 3,000.
   scanSgs: [1000, 3000],
@@ -65,6 +69,7 @@ export const QUICK: BenchSizes = {
   stormManyResources: 3,
   scaleSizes: [2, 4],
   scaleRuns: 1,
+  alertBurst: 10,
   scanNsgs: [5, 10],
   scanSgs: [4],
   pullGroups: 6,
@@ -81,6 +86,7 @@ export interface BenchResults {
   throughput?: ThroughputResult[];
   storms?: StormResult[];
   evaluateScale?: ScaleSummary;
+  alerts?: AlertBurstResult;
   scan?: ScanBenchResult;
 }
 
@@ -148,6 +154,10 @@ export async function runBench(
       progress("guardian evaluate at scale");
       results.evaluateScale = await evaluateScale(sizes.scaleSizes, sizes.scaleRuns);
     }
+    if (sections.includes("alerts")) {
+      progress("alert burst against a flaky webhook");
+      results.alerts = await alertBurst(world, sizes.alertBurst);
+    }
     if (sections.includes("scan")) {
       progress("guardian scan at scale, and pull against push");
       results.scan = await scanBench(
@@ -177,7 +187,7 @@ function table(headers: string[], rows: (string | number)[][]): string {
 
 const mark = (ok: boolean): string => (ok ? "met" : "NOT met");
 
-/** The results as Markdown tables (what the README's Performance section shows). */
+/** The results as Markdown tables (what docs/performance.md shows). */
 export function render(r: BenchResults): string {
   const out: string[] = [];
   const m = r.machine;
@@ -286,7 +296,7 @@ export function render(r: BenchResults): string {
                 t.microsPerEvent,
                 t.baselinePerSecond.toLocaleString("en-US"),
                 `${t.ratio}x`,
-                `> ${t.aimPerSecond.toLocaleString("en-US")}/s: ${mark(t.perSecond > t.aimPerSecond)}`,
+                `> ${t.aimPerSecond.toLocaleString("en-US")}/s: ${mark(t.perSecond > t.aimPerSecond)}${t.note ? ` (${t.note})` : ""}`,
               ],
         ),
       ),
@@ -352,6 +362,46 @@ export function render(r: BenchResults): string {
       `\nGrowth for ${s.sizeRatio}x the snapshots: ${s.growth}x wall time (${s.netGrowth}x net of the one-snapshot baseline).`,
     );
   }
+  if (r.alerts) {
+    const a = r.alerts;
+    out.push(
+      `\n**Alerts** (${a.alerts} alerts about ${a.alerts} resources queued at once on the SQS outbox; the sender Lambda on moto SQS and DynamoDB; one Slack webhook failing ${a.failRate * 100}% of posts, 30% of those with 429 and Retry-After: 1; times on the sender's clock, run ${a.clockFactor}x faster)\n`,
+    );
+    out.push(
+      table(
+        [
+          "alerts",
+          "posts",
+          "failed posts (429)",
+          "delivered",
+          "lost",
+          "duplicated",
+          "dead-lettered",
+          "still queued",
+          "time to drain",
+          "peak posts/s",
+          "Slack's limit",
+          "aim",
+        ],
+        [
+          [
+            a.alerts,
+            a.posts,
+            `${a.failedPosts} (${a.throttledPosts})`,
+            a.delivered,
+            a.lost,
+            a.duplicated,
+            a.deadLettered,
+            a.stillQueued,
+            `${a.drainSeconds} s (${a.realSeconds} s real)`,
+            a.peakPerSecond,
+            `${a.slackLimitPerSecond}/s`,
+            `all delivered, 0 lost, 0 duplicated: ${mark(a.delivered === a.alerts && a.lost === 0 && a.duplicated === 0)}`,
+          ],
+        ],
+      ),
+    );
+  }
   if (r.scan) {
     out.push(
       "\n**guardian scan at scale** (report-only; ARM emulator pages of 100 NSGs, moto answers one page)\n",
@@ -387,8 +437,34 @@ export function render(r: BenchResults): string {
   return out.join("\n");
 }
 
+export const RESULTS_START = "<!-- bench:results:start -->";
+export const RESULTS_END = "<!-- bench:results:end -->";
+
+/** The document with the text between the result markers replaced by `tables`; the rest is left as written. */
+export function withResults(doc: string, tables: string): string {
+  const start = doc.indexOf(RESULTS_START);
+  const end = doc.indexOf(RESULTS_END);
+  if (start < 0 || end < start) {
+    throw new Error(`docs/performance.md has no ${RESULTS_START} … ${RESULTS_END} section for the tables`);
+  }
+  return `${doc.slice(0, start + RESULTS_START.length)}\n\n${tables}\n\n${doc.slice(end)}`;
+}
+
+const PERFORMANCE_DOC = path.join(import.meta.dirname, "..", "docs", "performance.md");
+const RESULTS_FILE = path.join(import.meta.dirname, "results.json");
+
+async function writePerformanceDoc(results: BenchResults): Promise<void> {
+  const doc = await readFile(PERFORMANCE_DOC, "utf8");
+  await writeFile(PERFORMANCE_DOC, withResults(doc, render(results)));
+  process.stderr.write(`bench: wrote the tables into ${path.relative(process.cwd(), PERFORMANCE_DOC)}\n`);
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
+  if (args.includes("--render")) {
+    await writePerformanceDoc(JSON.parse(await readFile(RESULTS_FILE, "utf8")) as BenchResults);
+    process.exit(0);
+  }
   const quick = args.includes("--quick");
   const onlyIndex = args.indexOf("--only");
   const only = onlyIndex >= 0 ? (args[onlyIndex + 1] ?? "").split(",") : undefined;
@@ -398,8 +474,8 @@ if (import.meta.main) {
   );
   process.stdout.write(`${render(results)}\n`);
   if (!quick && !only) {
-    const file = path.join(import.meta.dirname, "results.json");
-    await writeFile(file, `${JSON.stringify(results, null, 2)}\n`);
-    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), file)}\n`);
+    await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
+    process.stderr.write(`bench: wrote ${path.relative(process.cwd(), RESULTS_FILE)}\n`);
+    await writePerformanceDoc(results);
   }
 }

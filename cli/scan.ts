@@ -8,6 +8,7 @@ import { createInterface } from "node:readline/promises";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import type { TokenCredential } from "@azure/core-auth";
 import { type Command, Option } from "commander";
+import { outboxFor } from "../shared/alerts-runtime.ts";
 import { logAuditSink } from "../shared/audit/index.ts";
 import { createEc2Client } from "../shared/clouds/aws/client.ts";
 import { awsPort } from "../shared/clouds/aws/runtime.ts";
@@ -17,7 +18,6 @@ import { pageLister } from "../shared/clouds/listers.ts";
 import { parseConfig } from "../shared/config.ts";
 import { InputError } from "../shared/errors.ts";
 import { memoryLogger } from "../shared/log.ts";
-import { notifiersFromConfig } from "../shared/notify/index.ts";
 import { type GuardianDeps, ResourceLocks } from "../shared/pipeline.ts";
 import { loadPolicyFile } from "../shared/policy/file.ts";
 import { diffReports, parsePrevious, type ScanDiff } from "../shared/report/diff.ts";
@@ -173,8 +173,9 @@ export async function runScanCli(
   const deps: GuardianDeps = {
     policy,
     clouds,
-    // Report-only: nothing is sent; with --remediate the alerts go where the deployed guardian's go.
-    notifiers: opts.remediate ? notifiersFromConfig(cfg) : [],
+    // Report-only: nothing is sent; with --remediate the alerts are posted to the configured destinations (inline:
+    // a CLI run has no sender behind it).
+    outbox: opts.remediate ? await outboxFor(undefined, policy, cfg, log) : { enqueue: async () => [] },
     audit: opts.remediate ? logAuditSink(stderrLogger()) : { record: async () => {} },
     selfIdentities: cfg.selfIdentities,
     dryRun: cfg.dryRun,

@@ -3,7 +3,6 @@
 // produced. The event is built from a CloudTrail-shaped fixture (test/fixtures/events/aws/README.md) with the ids moto
 // returned; the guardian talks to moto through the real EC2 SDK with fake static credentials, never to AWS.
 
-import path from "node:path";
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -26,12 +25,12 @@ import {
   lambdaContext,
   loadAwsEvent,
 } from "../test/integration/helpers/aws-events.ts";
+import { type Check, type DemoIO, decisionLines, permissionLine, slackLines, stateBlock } from "./words.ts";
 
-export interface AwsDemoIO {
-  print(text: string): void;
+export interface AwsDemoIO extends DemoIO {
   sink: WebhookSink;
-  /** The policy the guardian loads; the shipped baseline by default. */
-  policyFile?: string;
+  /** The policy the guardian loads. */
+  policyFile: string;
   /** Given, moto is left running after the scenario and handed over to the caller, who stops it. */
   keep?: (estate: AwsDemoEstate) => void;
 }
@@ -44,7 +43,6 @@ export interface AwsDemoEstate {
 const REGION = "us-east-1";
 const FUNCTION_NAME = "network-guardian-on-change";
 const GUARDIAN_ROLE = `arn:aws:iam::${MOTO_ACCOUNT}:role/network-guardian`;
-const BASELINE = path.resolve(import.meta.dirname, "../policies/baseline.yaml");
 const VPC_CIDR = "10.20.0.0/16";
 const PRIVATE_SUBNETS = [
   { cidr: "10.20.1.0/24", zone: "us-east-1a" },
@@ -72,22 +70,6 @@ const GUARDIAN_SESSION = assumedRoleIdentity({
   sessionName: FUNCTION_NAME,
 });
 
-function describePermissions(permissions: readonly IpPermission[] | undefined): string[] {
-  return (permissions ?? []).map((p) => {
-    const ports =
-      p.IpProtocol === "-1"
-        ? "all traffic"
-        : `${p.IpProtocol} ${p.FromPort === p.ToPort ? p.FromPort : `${p.FromPort}-${p.ToPort}`}`;
-    const sources = [
-      ...(p.IpRanges ?? []).map((r) => r.CidrIp),
-      ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
-      ...(p.UserIdGroupPairs ?? []).map((g) => g.GroupId),
-      ...(p.PrefixListIds ?? []).map((l) => l.PrefixListId),
-    ];
-    return `${ports} from ${sources.join(", ")}`;
-  });
-}
-
 async function ingressOf(ec2: EC2Client, groupId: string): Promise<IpPermission[]> {
   const out = await ec2.send(new DescribeSecurityGroupsCommand({ GroupIds: [groupId] }));
   return out.SecurityGroups?.[0]?.IpPermissions ?? [];
@@ -114,7 +96,8 @@ async function withLambdaLogs<T>(
   const lines: Record<string, unknown>[] = [];
   process.stdout.write = ((chunk: string | Uint8Array) => {
     const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8");
-    if (!text.startsWith('{"requestId":')) return write(chunk);
+    // The Lambda logger's lines: JSON objects carrying the invocation's request id.
+    if (!text.startsWith("{") || !text.includes('"requestId":')) return write(chunk);
     for (const line of text.split("\n").filter(Boolean))
       lines.push(JSON.parse(line) as Record<string, unknown>);
     return true;
@@ -126,22 +109,12 @@ async function withLambdaLogs<T>(
   }
 }
 
-function printSlack(print: (text: string) => void, request: SinkRequest | undefined): void {
-  const body = request?.body as
-    | { blocks?: { type: string; text?: { text?: string }; elements?: { text?: string }[] }[] }
-    | undefined;
-  if (!body?.blocks) return;
-  print("  ┌─ the Slack alert as delivered (Block Kit) ─");
-  for (const block of body.blocks) {
-    const text = block.text?.text ?? block.elements?.map((e) => e.text ?? "").join("  ");
-    if (text) for (const line of text.split("\n")) print(`  │ ${line}`);
-  }
-  print("  └─");
-}
-
 function teamsTitle(request: SinkRequest | undefined): string | undefined {
-  const body = request?.body as { attachments?: { content?: { body?: { text?: string }[] } }[] } | undefined;
-  return body?.attachments?.[0]?.content?.body?.[0]?.text;
+  const body = request?.body as
+    | { attachments?: { content?: { body?: { text?: string; inlines?: { text?: string }[] }[] } }[] }
+    | undefined;
+  const first = body?.attachments?.[0]?.content?.body?.[0];
+  return first?.text ?? first?.inlines?.map((i) => i.text ?? "").join("");
 }
 
 function isOnChange(result: OnChangeResult | SQSBatchResponse): result is OnChangeResult {
@@ -152,20 +125,21 @@ function isOnChange(result: OnChangeResult | SQSBatchResponse): result is OnChan
  * Starts moto, seeds the VPC, plays the change, runs the Lambda handler on its CloudTrail event and prints what
  * happened. True only if every expected outcome happened. moto is stopped before it returns.
  */
-export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
+export async function runAwsScenario(io: AwsDemoIO): Promise<Check[]> {
   const { print, sink } = io;
   let moto: MotoServer;
   try {
     moto = await startMoto();
   } catch (error) {
-    print(`  cannot run the AWS scenario: ${error instanceof Error ? error.message : String(error)}`);
-    return false;
+    const reason = error instanceof Error ? error.message : String(error);
+    print(`  cannot run the AWS scenario: ${reason}`);
+    return [{ name: `AWS scenario ran (${reason})`, ok: false }];
   }
   const ec2 = ec2ClientFor(moto.endpoint);
   const guardianEc2 = ec2ClientFor(moto.endpoint);
   let kept = false;
   try {
-    print(`moto (EC2) on ${moto.endpoint}; webhook sink on ${sink.url}`);
+    if (io.verbose) print(`moto (EC2) on ${moto.endpoint}; webhook sink on ${sink.url}`);
 
     // The estate: Qubole's PrivateLink set-up keeps the bastion in the private subnets, reachable only from them.
     const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: VPC_CIDR }));
@@ -208,7 +182,7 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
     const handler = createOnChangeHandler(async (log) =>
       awsGuardianDeps(
         parseConfig({
-          GUARDIAN_POLICY_FILE: io.policyFile ?? BASELINE,
+          GUARDIAN_POLICY_FILE: io.policyFile,
           GUARDIAN_SELF_IDENTITIES: GUARDIAN_ROLE,
           SLACK_WEBHOOK_URL: sink.slackUrl,
           TEAMS_WEBHOOK_URL: sink.teamsUrl,
@@ -235,11 +209,12 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
       `\n▶ Someone opens SSH to 0.0.0.0/0 on qubole-bastion-sg, next to the private subnets\n  by ${engineer}`,
     );
     const before = await ingressOf(ec2, groupId);
+    print(stateBlock("before", before.map(permissionLine)));
     const opened = await ec2.send(
       new AuthorizeSecurityGroupIngressCommand({ GroupId: groupId, IpPermissions: [SSH_TO_WORLD] }),
     );
     const afterChange = await ingressOf(ec2, groupId);
-    for (const line of describePermissions(afterChange)) print(`  read back (after the change): ${line}`);
+    print(stateBlock("after the change", afterChange.map(permissionLine)));
 
     const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
       account: MOTO_ACCOUNT,
@@ -250,29 +225,35 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
       ipPermissions: [SSH_TO_WORLD],
       ruleSet: opened.SecurityGroupRules ?? [],
     });
-    print(
-      `  EventBridge → Lambda: "AWS API Call via CloudTrail" AuthorizeSecurityGroupIngress (event ${event.id})`,
-    );
+    if (io.verbose) {
+      print(
+        `  EventBridge → Lambda: "AWS API Call via CloudTrail" AuthorizeSecurityGroupIngress (event ${event.id})`,
+      );
+    }
     const alertsBefore = sink.received.length;
     const { value: result, lines } = await invoke(event);
     const outcome = result.outcomes[0];
-    for (const action of outcome?.actions ?? []) {
-      print(`  guardian: [${action.finding.policyRule}] ${action.outcome} — ${action.reason}`);
-    }
-    const after = await ingressOf(ec2, groupId);
-    for (const line of describePermissions(after)) print(`  read back (after the guardian): ${line}`);
-    print(`  EC2 calls by the guardian: ${counter.reads} read, ${counter.writes} write`);
-    const decisions = lines.filter((l) => l.message === "guardian.decision");
-    print(
-      `  CloudWatch log: ${lines.length} JSON lines, ${decisions.length} guardian.decision audit record(s)`,
-    );
-
+    for (const line of decisionLines(outcome?.actions ?? [])) print(`  guardian: ${line}`);
     const delivered = sink.received.slice(alertsBefore);
     const slack = delivered.filter((r) => r.path.startsWith("/slack/"));
     const teams = delivered.filter((r) => r.path.startsWith("/teams/"));
-    printSlack(print, slack[0]);
     const title = teamsTitle(teams[0]);
-    print(`  Teams card title: ${title ?? "(none delivered)"}`);
+    if (delivered.length > 0) {
+      const channels = delivered.map((r) => (r.path.startsWith("/slack/") ? "Slack" : "Teams")).join(" and ");
+      print(`  alerted:  ${channels}: "${title ?? "(no Teams card)"}"`);
+    }
+    const after = await ingressOf(ec2, groupId);
+    print(stateBlock("after the guardian", after.map(permissionLine)));
+    for (const line of slackLines(slack[0]?.body)) print(line);
+    if (io.verbose) {
+      print(
+        `  EC2 calls by the guardian: ${counter.reads} reads (the group, then the ids of the rules the revoke removes), ${counter.writes} write`,
+      );
+      const decisions = lines.filter((l) => l.message === "guardian.decision");
+      print(
+        `  CloudWatch log: ${lines.length} JSON lines, ${decisions.length} guardian.decision audit record(s)`,
+      );
+    }
 
     // The guardian's own revoke comes back through CloudTrail as an event too.
     const echo = adaptAwsEvent(loadAwsEvent("revoke-ingress.json"), {
@@ -282,53 +263,64 @@ export async function runAwsScenario(io: AwsDemoIO): Promise<boolean> {
       group: { groupId },
       ipPermissions: [SSH_TO_WORLD],
     });
-    print(
-      `\n▶ CloudTrail's echo of the guardian's own RevokeSecurityGroupIngress\n  by ${String(GUARDIAN_SESSION.arn)}`,
-    );
     const readsBeforeEcho = counter.reads + counter.writes;
     const { value: echoResult } = await invoke(echo);
     const echoStatus = echoResult.outcomes[0]?.status;
-    print(`  guardian: ${echoStatus ?? "no outcome"} (no read, no write, no alert)`);
+    if (io.verbose) {
+      print(
+        `\n▶ CloudTrail's echo of the guardian's own RevokeSecurityGroupIngress\n  by ${String(GUARDIAN_SESSION.arn)}`,
+      );
+      print(
+        `  guardian: ${echoStatus === "skipped-self" ? "recognised its own change: no read, no write, no alert" : (echoStatus ?? "no outcome")}`,
+      );
+    }
 
     const slackText = JSON.stringify(slack[0]?.body ?? "");
-    const checks: [string, boolean][] = [
-      [
-        "the exposure was found and remediated",
-        outcome?.actions.length === 1 &&
+    const checks: Check[] = [
+      {
+        name: "AWS: the exposure was found and remediated",
+        ok:
+          outcome?.actions.length === 1 &&
           outcome.actions[0]?.finding.policyRule === "aws-no-admin-ports-from-world" &&
           outcome.actions[0]?.outcome === "applied",
-      ],
-      [
-        "the change had put 0.0.0.0/0 into the same SSH permission",
-        sshSources(afterChange).includes("0.0.0.0/0"),
-      ],
-      [
-        "only 0.0.0.0/0 was revoked; the private subnets stay",
-        JSON.stringify(sshSources(after)) === JSON.stringify(PRIVATE_SUBNETS.map((s) => s.cidr).sort()) &&
+      },
+      {
+        name: "AWS: the change had put 0.0.0.0/0 into the same SSH permission",
+        ok: sshSources(afterChange).includes("0.0.0.0/0"),
+      },
+      {
+        name: "AWS: only 0.0.0.0/0 was revoked; the private subnets stay",
+        ok:
+          JSON.stringify(sshSources(after)) === JSON.stringify(PRIVATE_SUBNETS.map((s) => s.cidr).sort()) &&
           JSON.stringify(sshSources(before)) === JSON.stringify(sshSources(after)),
-      ],
+      },
       // The group, the ids of the rules the revoke removes (to settle a lost answer exactly), and the revoke.
-      ["one read, the rule ids, and one write", counter.reads === 2 && counter.writes === 1],
-      ["one Slack and one Teams alert", slack.length === 1 && teams.length === 1 && delivered.length === 2],
-      [
-        "the alert names the engineer and the group",
-        slackText.includes(engineer) && slackText.includes(groupId),
-      ],
-      ["the Teams card says it was remediated", title?.includes("Remediated") === true],
-      [
-        "the guardian's own revoke was recognised and left alone",
-        echoStatus === "skipped-self" &&
+      {
+        name: "AWS: one read, the rule ids, and one write",
+        ok: counter.reads === 2 && counter.writes === 1,
+      },
+      {
+        name: "AWS: one Slack and one Teams alert",
+        ok: slack.length === 1 && teams.length === 1 && delivered.length === 2,
+      },
+      {
+        name: "AWS: the alert names the engineer and the group",
+        ok: slackText.includes(engineer) && slackText.includes(groupId),
+      },
+      { name: "AWS: the Teams card says it was remediated", ok: title?.includes("Remediated") === true },
+      {
+        name: "AWS: the guardian's own revoke was recognised and left alone",
+        ok:
+          echoStatus === "skipped-self" &&
           counter.reads + counter.writes === readsBeforeEcho &&
           sink.received.length === alertsBefore + 2,
-      ],
+      },
     ];
-    const failed = checks.filter(([, ok]) => !ok);
-    for (const [name] of failed) print(`  ✘ expected: ${name}`);
     if (io.keep) {
       io.keep({ moto, region: REGION });
       kept = true;
     }
-    return failed.length === 0;
+    return checks;
   } finally {
     ec2.destroy();
     guardianEc2.destroy();

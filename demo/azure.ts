@@ -16,10 +16,22 @@ import {
   staticTokenCredential,
   storageClientFor,
 } from "../test/harness/arm-emulator/index.ts";
-import type { WebhookSink } from "../test/harness/webhook-sink.ts";
+import { type SinkRequest, summarizeDelivery, type WebhookSink } from "../test/harness/webhook-sink.ts";
+import {
+  type Check,
+  type DemoIO,
+  decisionLines,
+  inboundLines,
+  slackLines,
+  stateBlock,
+  storageFirewallLines,
+} from "./words.ts";
 
-export interface DemoIO {
-  print(text: string): void;
+export type { Check } from "./words.ts";
+/** What the Azure scenarios take (the Private Link scenario too). */
+export type { AzureDemoIO as DemoIO };
+
+export interface AzureDemoIO extends DemoIO {
   sink: WebhookSink;
   policyFile: string;
   /**
@@ -103,13 +115,8 @@ function inbound(
   };
 }
 
-export interface Check {
-  name: string;
-  ok: boolean;
-}
-
 /** The Azure half of `npm start`: returns whether every expected outcome happened. */
-export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
+export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
   const { print, sink } = io;
   const emu = await startArmEmulator({ lroPolls: 1 });
   const dir = await mkdtemp(path.join(tmpdir(), "guardian-demo-"));
@@ -117,7 +124,7 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
   try {
     await writeFile(path.join(dir, "arm-ca.pem"), emu.ca);
     const client = (token: string) => networkClientFor(emu, token);
-    print(`ARM emulator on ${emu.url} (HTTPS, self-signed); webhook sink on ${sink.url}`);
+    if (io.verbose) print(`ARM emulator on ${emu.url} (HTTPS, self-signed); webhook sink on ${sink.url}`);
 
     // The estate, modelled on Qubole on Azure with closed storage endpoints and a bastion.
     const platform = client(people.platform);
@@ -198,11 +205,9 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       const deps = await azureGuardianDeps(cfg, log, { credential: staticTokenCredential(people.guardian) });
       return {
         ...deps,
-        // Printed as recorded: the audit record comes before the alert, as in the pipeline.
         audit: {
           record: async (r) => {
             audit.push(r);
-            print(`  guardian: [${r.policyRule}] ${r.outcome} — ${r.reason}`);
           },
         },
       };
@@ -216,47 +221,60 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
         const event = emu.events[delivered++] as EventGridEvent;
         const context = new InvocationContext({ functionName: "onChange", logHandler: () => undefined });
         const result = await handler(event, context);
-        for (const o of result.outcomes) if (o.status === "skipped-self") skippedSelf.push(event.id);
+        for (const o of result.outcomes) {
+          if (o.status === "skipped-self") {
+            skippedSelf.push(event.id);
+            if (io.verbose) print("  guardian: its own write came back as an event: recognised, left alone");
+          }
+          for (const line of decisionLines(o.actions)) print(`  guardian: ${line}`);
+        }
       }
     };
     await drain();
 
     const checks: Check[] = [];
-    const step = async (title: string, who: string, act: () => Promise<unknown>) => {
+    let slackShown = false;
+    const step = async (title: string, who: string, state: () => string[], act: () => Promise<unknown>) => {
       const before = { audit: audit.length, alerts: sink.received.length };
       print(`\n▶ ${title}\n  by ${who}`);
+      print(stateBlock("before", state()));
       await act();
+      print(stateBlock("after the change", state()));
       await drain();
       const decisions = audit.slice(before.audit);
       if (decisions.length === 0) print("  guardian: compliant, nothing to do");
-      return { decisions, alerts: sink.received.length - before.alerts };
+      const alerts = sink.received.slice(before.alerts);
+      if (alerts.length > 0) {
+        const channels = alerts.map((a) => (a.path.startsWith("/slack") ? "Slack" : "Teams")).join(" and ");
+        print(
+          `  alerted:  ${channels}: "${summarizeDelivery(alerts[0] as SinkRequest).replace(/^\S+\s+\d+\s+/, "")}"`,
+        );
+      }
+      print(stateBlock("after the guardian", state()));
+      const slack = alerts.find((r) => r.path.startsWith("/slack"));
+      if (slack && !slackShown) {
+        slackShown = true;
+        for (const line of slackLines(slack.body)) print(line);
+      }
+      return { decisions, alerts: alerts.length };
     };
+    const nsgState = (nsg: string) => () => inboundLines(emu.get(nsgId(nsg)));
     const ruleNow = (nsg: string, rule: string) =>
       emu.get(`${nsgId(nsg)}/securityRules/${rule}`) as { properties: Record<string, unknown> } | undefined;
-    const show = (nsg: string, rule: string) => {
-      const r = ruleNow(nsg, rule);
-      if (!r) return print(`  read back: ${nsg}/${rule} no longer exists`);
-      const p = r.properties;
-      const src = (p.sourceAddressPrefixes as string[] | undefined)?.length
-        ? p.sourceAddressPrefixes
-        : p.sourceAddressPrefix;
-      print(
-        `  read back: ${nsg}/${rule} ${p.access} ${p.protocol} port ${p.destinationPortRange} from ${JSON.stringify(src)}`,
-      );
-    };
 
-    const s1 = await step("Someone opens SSH to nsg-bastion from the Internet", "alice@contoso.com", () =>
-      client(people.alice).securityRules.createOrUpdate(
-        RG,
-        "nsg-bastion",
-        "allow-ssh-anywhere",
-        inbound(110, "22", "Internet"),
-        fast,
-      ),
+    const s1 = await step(
+      "Someone opens SSH to nsg-bastion from the Internet",
+      "alice@contoso.com",
+      nsgState("nsg-bastion"),
+      () =>
+        client(people.alice).securityRules.createOrUpdate(
+          RG,
+          "nsg-bastion",
+          "allow-ssh-anywhere",
+          inbound(110, "22", "Internet"),
+          fast,
+        ),
     );
-    show("nsg-bastion", "allow-ssh-anywhere");
-    show("nsg-bastion", "allow-tunnel-ssh");
-    printSlack(print, sink.received.find((r) => r.path.startsWith("/slack"))?.body);
     checks.push(
       {
         name: "SSH-from-Internet rule deleted",
@@ -272,6 +290,7 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
     const s2 = await step(
       "Someone opens RDP on nsg-private to 0.0.0.0/0 through a plural prefix list next to the private subnet",
       "bob@contoso.com",
+      nsgState("nsg-private"),
       () =>
         client(people.bob).securityRules.createOrUpdate(
           RG,
@@ -281,7 +300,6 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
           fast,
         ),
     );
-    show("nsg-private", "allow-rdp-admins");
     const rdp = ruleNow("nsg-private", "allow-rdp-admins")?.properties;
     const rdpSources = (rdp?.sourceAddressPrefixes as string[] | undefined)?.length
       ? (rdp?.sourceAddressPrefixes as string[])
@@ -294,16 +312,19 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       { name: "RDP change alerted", ok: s2.alerts === 2 },
     );
 
-    const s3 = await step("A compliant change: HTTPS from the virtual network", "carol@contoso.com", () =>
-      client(people.carol).securityRules.createOrUpdate(
-        RG,
-        "nsg-private",
-        "allow-vnet-https",
-        inbound(300, "443", "VirtualNetwork"),
-        fast,
-      ),
+    const s3 = await step(
+      "A compliant change: HTTPS from the virtual network",
+      "carol@contoso.com",
+      nsgState("nsg-private"),
+      () =>
+        client(people.carol).securityRules.createOrUpdate(
+          RG,
+          "nsg-private",
+          "allow-vnet-https",
+          inbound(300, "443", "VirtualNetwork"),
+          fast,
+        ),
     );
-    show("nsg-private", "allow-vnet-https");
     checks.push(
       {
         name: "compliant rule left alone",
@@ -312,7 +333,6 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       { name: "no alert for a compliant change", ok: s3.alerts === 0 },
       { name: "the guardian's own writes were recognised and not acted on", ok: skippedSelf.length >= 2 },
     );
-
     type Acls = {
       defaultAction?: string;
       bypass?: string;
@@ -321,10 +341,11 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
     };
     const lakeAcls = () => (emu.get(lakeId) as { properties: { networkAcls: Acls } }).properties.networkAcls;
     const patches = () => emu.requests.filter((r) => r.method === "PATCH").length;
-    const before = { patches: 0, slack: 0 };
+    const before = { patches: 0 };
     const s4 = await step(
       `Someone flips ${LAKE} to "All networks", drops the tunnel server's IP and adds their home IP`,
       "dave@contoso.com",
+      () => storageFirewallLines(lakeAcls()),
       async () => {
         await storageClientFor(emu, people.dave).storageAccounts.update(RG, LAKE, {
           networkRuleSet: {
@@ -335,15 +356,9 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
           },
         });
         before.patches = patches();
-        before.slack = sink.received.filter((r) => r.path.startsWith("/slack")).length;
       },
     );
     const acls = lakeAcls();
-    print(
-      `  read back: ${LAKE} default action ${acls.defaultAction}, IP rules ${JSON.stringify((acls.ipRules ?? []).map((r) => r.value))}, ` +
-        `VNet rules ${(acls.virtualNetworkRules ?? []).map((v) => v.id?.split("/").at(-1)).join(", ")}, bypass ${acls.bypass}`,
-    );
-    printSlack(print, sink.received.filter((r) => r.path.startsWith("/slack")).at(-1)?.body);
     const ips = (acls.ipRules ?? []).map((r) => r.value);
     checks.push(
       { name: "storage firewall back to selected networks (Deny)", ok: acls.defaultAction === "Deny" },
@@ -359,12 +374,14 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
       { name: "storage change alerted once per channel", ok: s4.alerts === 2 },
     );
 
-    print(
-      `\n  The guardian's own writes raised ${skippedSelf.length} events; each was recognised as its own and skipped.`,
-    );
-    print(
-      `  ARM requests: ${emu.requests.length} (${emu.requests.filter((r) => r.method !== "GET").length} writes incl. polls).`,
-    );
+    if (io.verbose) {
+      print(
+        `\n  The guardian's own writes raised ${skippedSelf.length} events; each was recognised as its own and skipped.`,
+      );
+      print(
+        `  ARM requests: ${emu.requests.length} (${emu.requests.filter((r) => r.method !== "GET").length} writes incl. polls).`,
+      );
+    }
     if (io.keep) {
       io.keep({ emulator: emu, subscriptionId: SUB, resourceGroup: RG, token: people.guardian });
       kept = true;
@@ -374,18 +391,4 @@ export async function runAzureScenario(io: DemoIO): Promise<Check[]> {
     if (!kept) await emu.stop();
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** Shows a delivered Block Kit message as a person would read it in Slack (mrkdwn left as is). */
-function printSlack(print: (text: string) => void, body: unknown) {
-  const blocks = (
-    body as { blocks?: { type: string; text?: { text?: string }; elements?: { text?: string }[] }[] }
-  )?.blocks;
-  if (!blocks) return;
-  print("  ┌─ the Slack alert as delivered (Block Kit) ─");
-  for (const b of blocks) {
-    const text = b.text?.text ?? b.elements?.map((e) => e.text ?? "").join("  ");
-    if (text) for (const line of text.split("\n")) print(`  │ ${line}`);
-  }
-  print("  └─");
 }

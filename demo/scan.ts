@@ -89,7 +89,7 @@ export async function runDemoScan(io: {
       {
         policy,
         clouds: { azure: azurePort(network), ...(ec2 ? { aws: awsPort(ec2, []) } : {}) },
-        notifiers: [],
+        outbox: { enqueue: async () => [] },
         audit: { record: async () => {} },
         selfIdentities: [],
         dryRun: true,

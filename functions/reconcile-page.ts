@@ -1,7 +1,14 @@
 import { app, type InvocationContext } from "@azure/functions";
-import { RECONCILE_QUEUE } from "../shared/clouds/azure/queue.ts";
+import { RECONCILE_QUEUE } from "../shared/clouds/azure/runtime.ts";
+import { deadlineIn } from "../shared/deadline.ts";
 import { reconcilePage } from "../shared/usecases/reconcile.ts";
 import { contextLogger, type ReconcileDepsFactory, reconcileEnvironmentDeps } from "./runtime.ts";
+
+/**
+ * A page's budget for its cloud calls: host.json's functionTimeout (60 s) less time to audit and alert after the
+ * last call. A page cut short by it fails and is redelivered; what was done is found done.
+ */
+export const PAGE_BUDGET_MS = 45_000;
 
 /**
  * One reconcile page per invocation. A throw leaves the message on the queue: the host retries it (host.json
@@ -10,8 +17,10 @@ import { contextLogger, type ReconcileDepsFactory, reconcileEnvironmentDeps } fr
  */
 export function createReconcilePageHandler(deps: ReconcileDepsFactory) {
   return async (message: unknown, context: InvocationContext) => {
+    const started = Date.now();
     const ready = await deps(contextLogger(context));
-    const outcome = await reconcilePage(message, ready);
+    const deadline = deadlineIn(PAGE_BUDGET_MS, started);
+    const outcome = await reconcilePage(message, { ...ready, guardian: { ...ready.guardian, deadline } });
     return {
       listed: outcome.listed,
       evaluated: outcome.evaluated,

@@ -1,15 +1,30 @@
 import type { InvocationContext } from "@azure/functions";
-import { azureGuardianDeps, azureReconcileDeps } from "../shared/clouds/azure/runtime.ts";
+import {
+  azureGuardianDeps,
+  azureReconcileDeps,
+  azureReconcileStartDeps,
+  azureSenderDeps,
+} from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
+import { processDecisionStore } from "../shared/decisions.ts";
 import { formatLogLine, type Logger } from "../shared/log.ts";
 import {
   type DepsFactory,
   perInstance,
+  perInstanceSender,
+  perInstanceStart,
   type ReconcileDepsFactory,
+  type ReconcileStartFactory,
   reconcilePerInstance,
+  type SenderFactory,
 } from "../shared/runtime.ts";
 
-export type { DepsFactory, ReconcileDepsFactory } from "../shared/runtime.ts";
+export type {
+  DepsFactory,
+  ReconcileDepsFactory,
+  ReconcileStartFactory,
+  SenderFactory,
+} from "../shared/runtime.ts";
 
 /** Structured JSON lines through the Functions host, so Application Insights keeps them per invocation. */
 export function contextLogger(context: InvocationContext): Logger {
@@ -22,12 +37,28 @@ export function contextLogger(context: InvocationContext): Logger {
   };
 }
 
-/** The deployed factory: clients once per Functions instance, logger and audit per invocation. */
+/**
+ * The deployed factory: clients once per Functions instance, logger and audit per invocation. Decision claims are
+ * shared by every function of the worker process (on-change, the sweep, the reconcile's pages), so a connection
+ * request two of them meet is decided and announced once.
+ */
 export function environmentDeps(): DepsFactory {
-  return perInstance((log) => azureGuardianDeps(config(), log));
+  return perInstance((log) => azureGuardianDeps(config(), log, { decisions: processDecisionStore() }));
 }
 
-/** The reconcile's deployed factory (timer and page worker). */
+/** The sender's queues, table and channels once per Functions instance; logger per invocation. */
+export function senderDeps(): SenderFactory {
+  return perInstanceSender((log) => azureSenderDeps(config(), log));
+}
+
+/** The reconcile timer's deployed factory: policy, page queue and subscriptions once per instance. */
+export function reconcileStartDeps(): ReconcileStartFactory {
+  return perInstanceStart((log) => azureReconcileStartDeps(config(), process.env, log));
+}
+
+/** The reconcile page worker's deployed factory, with the same process-wide decision claims as environmentDeps. */
 export function reconcileEnvironmentDeps(): ReconcileDepsFactory {
-  return reconcilePerInstance((log) => azureReconcileDeps(config(), process.env, log));
+  return reconcilePerInstance((log) =>
+    azureReconcileDeps(config(), process.env, log, { decisions: processDecisionStore() }),
+  );
 }

@@ -15,7 +15,7 @@ import { z } from "zod";
 import { awsKinds } from "../shared/clouds/aws/kinds/index.ts";
 import { azureKinds } from "../shared/clouds/azure/kinds/index.ts";
 import { AWS_HANDLED_EVENTS } from "../shared/events/aws.ts";
-import { SUPPORTED_AZURE_RESOURCE_TYPES } from "../shared/events/azure.ts";
+import { SUPPORTED_AZURE_RESOURCE_TYPES, TAG_OPERATION_PREFIX } from "../shared/events/azure.ts";
 import { remediationRegistry } from "../shared/remediation/index.ts";
 import type { Remediation } from "../shared/remediation/types.ts";
 import { ruleRegistry } from "../shared/rules/index.ts";
@@ -35,6 +35,64 @@ export interface DerivedInfra {
   awsEventNames: string[];
   /** `data.operationName` prefixes (case-insensitive in Event Grid) of the Azure types the guardian evaluates. */
   azureOperationPrefixes: string[];
+  /** The role's EC2 write statements: each write action with the IAM resource types its remediations act on. */
+  awsWriteStatements: AwsWriteStatement[];
+}
+
+export interface AwsWriteStatement {
+  /** The `# <generated:…>` block of the template statement that grants them. */
+  block: string;
+  /** IAM resource types (`security-group`, `vpc-endpoint-service`): `arn:…:ec2:<region>:<account>:<type>/*`. */
+  resourceTypes: string[];
+  actions: string[];
+}
+
+/** Which template statement grants writes on which resource types (a new set needs a new statement there). */
+export const AWS_WRITE_BLOCKS: Readonly<Record<string, string>> = {
+  "security-group,security-group-rule": "ec2-write",
+  "vpc-endpoint-service": "ec2-write-endpoint-services",
+};
+
+/**
+ * Each EC2 write a remediation declares, scoped to the resource types its kinds' writes act on
+ * (`AwsKind.writeResourceTypes`), grouped into the template's write statements.
+ */
+export function awsWriteStatements(
+  remediations: Iterable<Pick<Remediation, "permissions" | "resourceTypes">> = Object.values(
+    remediationRegistry,
+  ),
+  kinds: readonly { type: string; writeResourceTypes: readonly string[] }[] = awsKinds,
+): AwsWriteStatement[] {
+  const byAction = new Map<string, Set<string>>();
+  for (const remediation of remediations) {
+    const writes = remediation.permissions.filter((p) => /^ec2:/.test(p) && !isEc2ReadAction(p));
+    if (writes.length === 0) continue;
+    const types = remediation.resourceTypes.flatMap(
+      (t) => kinds.find((k) => k.type === t)?.writeResourceTypes ?? [],
+    );
+    for (const action of writes) {
+      const set = byAction.get(action) ?? new Set<string>();
+      for (const t of types) set.add(t);
+      byAction.set(action, set);
+    }
+  }
+  const groups = new Map<string, AwsWriteStatement>();
+  for (const [action, types] of byAction) {
+    const resourceTypes = sorted(types);
+    const key = resourceTypes.join(",");
+    const block = AWS_WRITE_BLOCKS[key];
+    if (block === undefined) {
+      throw new Error(
+        `${action} writes on ${key || "no resource type"}: add a statement for it to the AWS template and to AWS_WRITE_BLOCKS`,
+      );
+    }
+    const group = groups.get(key) ?? { block, resourceTypes, actions: [] };
+    group.actions.push(action);
+    groups.set(key, group);
+  }
+  return [...groups.values()]
+    .map((g) => ({ ...g, actions: sorted(g.actions) }))
+    .sort((a, b) => a.block.localeCompare(b.block));
 }
 
 const sorted = (values: Iterable<string>): string[] => [...new Set(values)].sort();
@@ -88,7 +146,12 @@ export function deriveInfra(): DerivedInfra {
     azureActions: permissions.azure,
     awsEc2Actions: permissions.aws,
     awsEventNames: sorted(Object.keys(AWS_HANDLED_EVENTS)),
-    azureOperationPrefixes: operationPrefixes(SUPPORTED_AZURE_RESOURCE_TYPES),
+    // Tag writes at any scope too: they may add or remove an exemption tag (the normaliser skips other resources').
+    azureOperationPrefixes: sorted([
+      ...operationPrefixes(SUPPORTED_AZURE_RESOURCE_TYPES),
+      TAG_OPERATION_PREFIX,
+    ]),
+    awsWriteStatements: awsWriteStatements(),
   };
 }
 
@@ -230,13 +293,14 @@ export function deployedEntries(azure: unknown, awsText: string): DeployedEntry[
     }
     out.push({ side: "functions", name: kebab(runs), runs });
   }
-  // Timer- and queue-triggered functions (the private endpoint sweep, the reconcile) have no subscription resource:
-  // the template names them in `timerFunctions` and `queueFunctions`, so that an entry the deployed app does not
-  // run still fails the check.
-  for (const variable of ["timerFunctions", "queueFunctions"]) {
-    const names = z.array(z.string()).parse(armVariable(azure, variable));
-    for (const runs of names) out.push({ side: "functions", name: kebab(runs), runs });
-  }
+  // Timer-triggered functions (the private endpoint sweep) have no subscription resource: the template names them in
+  // `timerFunctions`, so that an entry without a schedule in the deployed app still fails the check.
+  const timers = z.array(z.string()).parse(armVariable(azure, "timerFunctions"));
+  for (const runs of timers) out.push({ side: "functions", name: kebab(runs), runs });
+  // Queue-triggered functions (the alert sender) have none either: the template names them in `queueFunctions`,
+  // beside the queues it creates for them.
+  const queued = z.array(z.string()).parse(armVariable(azure, "queueFunctions"));
+  for (const runs of queued) out.push({ side: "functions", name: kebab(runs), runs });
   for (const r of Object.values(parseCfn(awsText)).filter((x) => x.Type === "AWS::Lambda::Function")) {
     const handler = z.looseObject({ Handler: z.string() }).parse(r.Properties).Handler;
     const dot = handler.lastIndexOf(".");
@@ -389,17 +453,26 @@ export function webhookProblems(azure: unknown, awsText: string): string[] {
   }
   const resources = parseCfn(awsText);
   const functions = Object.values(resources).filter((r) => r.Type === "AWS::Lambda::Function");
+  // The webhooks are read by the function that posts alerts (the sender); a function that does not post names none.
+  let posting = 0;
   for (const fn of functions) {
     const props = isRecord(fn.Properties) ? fn.Properties : {};
     const env =
       isRecord(props.Environment) && isRecord(props.Environment.Variables) ? props.Environment.Variables : {};
+    const names = WEBHOOKS.some((w) => w.secretArnSetting in env);
+    if (names) posting++;
     for (const w of WEBHOOKS) {
       if (w.urlSetting in env) problems.push(`AWS template: the Lambda's environment sets ${w.urlSetting}`);
-      if (JSON.stringify(env[w.secretArnSetting]) !== JSON.stringify(ifSet(w.awsCondition, w.awsParameter))) {
+      if (
+        names &&
+        JSON.stringify(env[w.secretArnSetting]) !== JSON.stringify(ifSet(w.awsCondition, w.awsParameter))
+      ) {
         problems.push(`AWS template: ${w.secretArnSetting} is not the ${w.awsParameter} parameter`);
       }
     }
   }
+  if (posting !== 1)
+    problems.push(`AWS template: ${posting} Lambdas read the webhook secrets instead of one`);
   const grants = awsRoleStatements(resources).filter(({ statement }) =>
     actionsOf(statement).some((a) => a.toLowerCase().startsWith("secretsmanager:")),
   );
@@ -432,6 +505,23 @@ export interface TemplateFacts {
   azureOperationPrefixes: string[];
   awsEc2Actions: string[];
   awsEventNames: string[];
+  /** Each EC2 write action the role grants, with the resource types of its statement. */
+  awsWriteScopes: { action: string; resourceTypes: string[] }[];
+}
+
+const EC2_ARN_IN_THIS_ACCOUNT =
+  /^arn:\$\{AWS::Partition\}:ec2:\$\{AWS::Region\}:\$\{AWS::AccountId\}:([a-z-]+)\/\*$/;
+
+/** The resource types of a write statement's `Resource` list (`Fn::Sub` ARNs in this account and region). */
+export function writeResourceTypes(resource: unknown): string[] {
+  const list = Array.isArray(resource) ? resource : [resource];
+  return sorted(
+    list.map((r) => {
+      const sub = isRecord(r) ? r["Fn::Sub"] : undefined;
+      const type = typeof sub === "string" ? EC2_ARN_IN_THIS_ACCOUNT.exec(sub)?.[1] : undefined;
+      return type ?? `(unscoped: ${JSON.stringify(r)})`;
+    }),
+  );
 }
 
 export function templateFacts(azure: unknown, awsText: string): TemplateFacts {
@@ -443,6 +533,11 @@ export function templateFacts(azure: unknown, awsText: string): TemplateFacts {
       .flatMap((s) => actionsOf(s.statement))
       .filter((a) => a.toLowerCase().startsWith("ec2:")),
     awsEventNames: awsEventPattern(resources).detail.eventName,
+    awsWriteScopes: awsRoleStatements(resources).flatMap(({ statement }) =>
+      actionsOf(statement)
+        .filter((a) => a.toLowerCase().startsWith("ec2:") && !isEc2ReadAction(a))
+        .map((action) => ({ action, resourceTypes: writeResourceTypes(statement.Resource) })),
+    ),
   };
 }
 
@@ -475,6 +570,18 @@ export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[
       facts.awsEventNames,
       "is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
       "is routed to the Lambda but not in AWS_HANDLED_EVENTS",
+    ),
+    ...derived.awsWriteStatements.flatMap((statement) =>
+      statement.actions.flatMap((action) => {
+        const granted = facts.awsWriteScopes.filter((w) => w.action === action);
+        const want = statement.resourceTypes.join(",");
+        return granted
+          .filter((w) => w.resourceTypes.join(",") !== want)
+          .map(
+            (w) =>
+              `AWS Lambda role EC2 actions: ${action} is granted on ${w.resourceTypes.join(", ")} but its remediations write ${want}`,
+          );
+      }),
     ),
     ...compare(
       "Event Grid data.operationName filter",
@@ -517,11 +624,9 @@ export function replaceGeneratedBlock(text: string, name: string, items: readonl
 
 export function writeAwsTemplate(text: string, derived: DerivedInfra): string {
   let out = replaceGeneratedBlock(text, "ec2-read", derived.awsEc2Actions.filter(isEc2ReadAction));
-  out = replaceGeneratedBlock(
-    out,
-    "ec2-write",
-    derived.awsEc2Actions.filter((a) => !isEc2ReadAction(a)),
-  );
+  for (const statement of derived.awsWriteStatements) {
+    out = replaceGeneratedBlock(out, statement.block, statement.actions);
+  }
   out = replaceGeneratedBlock(out, "event-names", derived.awsEventNames);
   return replaceGeneratedBlock(out, "webhook-secrets", webhookSecretResources());
 }

@@ -27,8 +27,25 @@ const envSchema = z.object({
   GUARDIAN_DRY_RUN: flag,
   GUARDIAN_SELF_IDENTITIES: list,
   GUARDIAN_BUDGET_MS: z.coerce.number().int().min(1).optional(),
-  SLACK_WEBHOOK_URL: z.url().optional(),
-  TEAMS_WEBHOOK_URL: z.url().optional(),
+  // Webhook URLs are checked per destination when the channels are built, never here: a broken one disables its
+  // channel with a loud error, it must not stop the guardian (see shared/notify/channels.ts). Every other
+  // `*_WEBHOOK_URL` setting is read too, for destinations the policy names.
+  SLACK_WEBHOOK_URL: z.string().optional(),
+  TEAMS_WEBHOOK_URL: z.string().optional(),
+  GUARDIAN_WEBHOOK_URL: z.string().optional(),
+  // The alert outbox: an SQS queue URL (AWS) or an Azure Storage queue name; unset = alerts are posted inline.
+  GUARDIAN_ALERT_QUEUE: z.string().optional(),
+  // Where undeliverable alert messages go: an SQS queue URL, or an Azure queue name (default <queue>-poison).
+  GUARDIAN_ALERT_DLQ: z.string().optional(),
+  // The sender's store: a DynamoDB table (AWS) or an Azure Storage table.
+  GUARDIAN_ALERT_TABLE: z.string().optional(),
+  // Azure Storage for the alert queues and table: a connection string (Azurite) or, deployed, the service URIs the
+  // Functions host also reads for the queue trigger (identity-based connection GUARDIAN_ALERTS_STORAGE).
+  GUARDIAN_ALERTS_STORAGE: z.string().optional(),
+  GUARDIAN_ALERTS_STORAGE__queueServiceUri: z.url().optional(),
+  GUARDIAN_ALERTS_STORAGE__tableServiceUri: z.url().optional(),
+  GUARDIAN_SQS_ENDPOINT: z.url().optional(),
+  GUARDIAN_DYNAMODB_ENDPOINT: z.url().optional(),
   // AWS: the webhook URLs stay in Secrets Manager and are read at run time; only their ARNs are configured.
   SLACK_WEBHOOK_SECRET_ARN: secretArn.optional(),
   TEAMS_WEBHOOK_SECRET_ARN: secretArn.optional(),
@@ -48,11 +65,12 @@ const envSchema = z.object({
     .optional(),
   // Per-request timeout of EC2 calls (ms); connecting gets at most 3 s of it.
   GUARDIAN_AWS_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).optional(),
-  // The reconcile: the subscriptions it lists (Azure; the template sets the app's own), the SQS queue of its pages
-  // (AWS; the template sets it) and, for tests and the demo, an SQS endpoint.
+  GUARDIAN_DECISIONS_TABLE: z.string().min(1).optional(),
+  GUARDIAN_DECISION_TTL_SECONDS: z.coerce.number().int().min(60).max(2_592_000).default(86_400),
+  // The reconcile: the subscriptions it lists (Azure; the template sets the app's own) and the SQS queue of its
+  // pages (AWS; the template sets it).
   GUARDIAN_AZURE_SUBSCRIPTIONS: list,
   GUARDIAN_RECONCILE_QUEUE_URL: z.url().optional(),
-  GUARDIAN_SQS_ENDPOINT: z.url().optional(),
 });
 
 /** Everything the guardian reads from its environment, validated once. */
@@ -67,6 +85,18 @@ export interface GuardianConfig {
   /** Secrets Manager secrets holding the webhook URLs (AWS); read when an alert is sent. */
   slackWebhookSecretArn?: string;
   teamsWebhookSecretArn?: string;
+  /** Secrets Manager secrets holding other destinations' URLs, by the URL setting they stand for (`X_WEBHOOK_URL`). */
+  webhookSecretArns: Readonly<Record<string, string>>;
+  /** Every `*_WEBHOOK_URL` setting, unchecked (a broken one disables only its destination). */
+  webhookUrls: Readonly<Record<string, string>>;
+  alerts: {
+    queue?: string;
+    deadLetterQueue?: string;
+    table?: string;
+    storageConnectionString?: string;
+    queueServiceUri?: string;
+    tableServiceUri?: string;
+  };
   azure: {
     endpoint?: string;
     caFile?: string;
@@ -77,8 +107,19 @@ export interface GuardianConfig {
     /** Each ARM request's own timeout. */
     requestTimeoutMs?: number;
   };
-  aws: { region?: string; ec2Endpoint?: string; accountId?: string; timeoutMs?: number };
-  reconcile: { azureSubscriptions: readonly string[]; queueUrl?: string; sqsEndpoint?: string };
+  aws: {
+    region?: string;
+    ec2Endpoint?: string;
+    accountId?: string;
+    timeoutMs?: number;
+    sqsEndpoint?: string;
+    dynamodbEndpoint?: string;
+    /** DynamoDB table of decision claims (one decision and one alert per connection request); none: per delivery. */
+    decisionsTable?: string;
+    /** How long a decision stays made: a request still held after this is announced again. */
+    decisionTtlSeconds: number;
+  };
+  reconcile: { azureSubscriptions: readonly string[]; queueUrl?: string };
 }
 
 export function parseConfig(env: Record<string, string | undefined>): GuardianConfig {
@@ -97,6 +138,16 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
     teamsWebhookUrl: e.TEAMS_WEBHOOK_URL,
     slackWebhookSecretArn: e.SLACK_WEBHOOK_SECRET_ARN,
     teamsWebhookSecretArn: e.TEAMS_WEBHOOK_SECRET_ARN,
+    webhookSecretArns: Object.freeze(webhookSecretArns(env)),
+    webhookUrls: Object.freeze(webhookUrls(env)),
+    alerts: Object.freeze({
+      queue: e.GUARDIAN_ALERT_QUEUE || undefined,
+      deadLetterQueue: e.GUARDIAN_ALERT_DLQ || undefined,
+      table: e.GUARDIAN_ALERT_TABLE || undefined,
+      storageConnectionString: e.GUARDIAN_ALERTS_STORAGE || undefined,
+      queueServiceUri: e.GUARDIAN_ALERTS_STORAGE__queueServiceUri,
+      tableServiceUri: e.GUARDIAN_ALERTS_STORAGE__tableServiceUri,
+    }),
     azure: Object.freeze({
       endpoint: e.AZURE_ARM_ENDPOINT,
       caFile: e.AZURE_ARM_CA_FILE,
@@ -111,13 +162,36 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       ec2Endpoint: e.GUARDIAN_EC2_ENDPOINT,
       accountId: e.GUARDIAN_AWS_ACCOUNT_ID,
       timeoutMs: e.GUARDIAN_AWS_TIMEOUT_MS,
+      sqsEndpoint: e.GUARDIAN_SQS_ENDPOINT,
+      dynamodbEndpoint: e.GUARDIAN_DYNAMODB_ENDPOINT,
+      decisionsTable: e.GUARDIAN_DECISIONS_TABLE,
+      decisionTtlSeconds: e.GUARDIAN_DECISION_TTL_SECONDS,
     }),
     reconcile: Object.freeze({
       azureSubscriptions: Object.freeze(e.GUARDIAN_AZURE_SUBSCRIPTIONS),
       queueUrl: e.GUARDIAN_RECONCILE_QUEUE_URL,
-      sqsEndpoint: e.GUARDIAN_SQS_ENDPOINT,
     }),
   });
+}
+
+function webhookUrls(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(env)) {
+    const value = env[key];
+    if (/^[A-Z][A-Z0-9_]*_WEBHOOK_URL$/.test(key) && typeof value === "string") out[key] = value;
+  }
+  return out;
+}
+
+/** `X_WEBHOOK_SECRET_ARN` settings, keyed by the URL setting `X_WEBHOOK_URL` whose value they hold (AWS). */
+function webhookSecretArns(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of Object.keys(env)) {
+    const value = env[key];
+    const m = /^([A-Z][A-Z0-9_]*)_WEBHOOK_SECRET_ARN$/.exec(key);
+    if (m && typeof value === "string" && value.trim() !== "") out[`${m[1]}_WEBHOOK_URL`] = value.trim();
+  }
+  return out;
 }
 
 let cached: GuardianConfig | undefined;

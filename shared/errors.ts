@@ -63,3 +63,29 @@ export class TransientError extends Error {
 export class OutcomeUnknownError extends TransientError {
   override readonly name = "OutcomeUnknownError";
 }
+
+/** What went wrong reading or writing a file, in words a person acts on rather than an errno: `cannot read x: …`. */
+export function fileProblem(
+  file: string,
+  cause: unknown,
+  doing: "read" | "write" = "read",
+  what = "",
+): string {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const reason =
+    code === "EISDIR"
+      ? "it is a folder, not a file"
+      : code === "ENOENT"
+        ? doing === "read"
+          ? "no such file"
+          : "its folder does not exist"
+        : code === "EACCES" || code === "EPERM"
+          ? "permission denied"
+          : // mkdir of a folder on the way answers EEXIST when a file has that name.
+            code === "ENOTDIR" || (code === "EEXIST" && doing === "write")
+            ? "a part of the path is a file, not a folder"
+            : cause instanceof Error
+              ? cause.message
+              : String(cause);
+  return `cannot ${doing} ${what ? `${what} ` : ""}${clip(file, 200)}: ${reason}`;
+}

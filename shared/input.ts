@@ -3,7 +3,7 @@
 // meets a value deep enough to overflow the stack or large enough to exhaust memory.
 
 import { readFile, stat } from "node:fs/promises";
-import { clip, InputError } from "./errors.ts";
+import { clip, fileProblem, InputError } from "./errors.ts";
 
 export interface InputLimits {
   /** Nesting of objects and arrays (the value itself is depth 0). */
@@ -147,9 +147,7 @@ export async function readTextFile(
     bytes = await readFile(file);
   } catch (cause) {
     if (cause instanceof InputError) throw cause;
-    throw new InputError(`cannot read ${clip(file, 200)}: ${(cause as Error).message}`, {
-      cause,
-    });
+    throw new InputError(fileProblem(file, cause), { cause });
   }
   // A stream or a file that grew after stat: the same limit, measured on what was read.
   if (bytes.length > options.maxBytes) {
@@ -176,6 +174,7 @@ export async function readJsonFile(
 ): Promise<unknown> {
   const what = options.what ?? "file";
   const text = await readTextFile(file, { maxBytes: options.maxBytes, what, hint: options.hint });
+  if (text.trim() === "") throw new InputError(`${clip(file, 200)} is empty`);
   let value: unknown;
   try {
     value = JSON.parse(text);

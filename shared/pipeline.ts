@@ -3,9 +3,18 @@ import type { CallOptions, ResourceReader, ResourceRef, ResourceWriter } from ".
 import type { Deadline } from "./deadline.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
-import { sendAll } from "./notify/index.ts";
-import type { Alert, Notifier } from "./notify/types.ts";
-import { evaluatePolicy, exemptionFor, ruleFor, trustedSourcesFor } from "./policy/evaluate.ts";
+import type { OutboxPort } from "./notify/outbox.ts";
+import type { Alert } from "./notify/types.ts";
+import {
+  evaluatePolicy,
+  exemptionFor,
+  exemptTagFinding,
+  modeFor,
+  type RelatedResources,
+  relatedTypes,
+  ruleFor,
+  trustedSourcesFor,
+} from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
 import { remediationById } from "./remediation/index.ts";
 import type {
@@ -32,6 +41,13 @@ export interface CloudPort {
   /** Cloud-specific recognition of the guardian's own changes (an assumed-role session of its role). */
   isOwnChange?(actor: Actor): boolean;
   /**
+   * The resources to evaluate in a resource's stead after a write to it (a virtual network's subnets, with the
+   * snapshots its GET body already holds; the subnets a route table's back-references name, to be read).
+   */
+  fanOut?(snapshot: Snapshot): readonly FanOut[];
+  /** Other resources whose content rules evaluating `snapshot` may read (a subnet's route table). */
+  related?(snapshot: Snapshot): readonly ResourceRef[];
+  /**
    * The same port bound to one invocation: ports keep per-invocation state there (a cache of what was read, such as
    * AWS prefix lists, read once per invocation) and what the platform says about where it runs; clients stay shared.
    */
@@ -54,10 +70,18 @@ export interface InvocationScope {
   account?: string;
 }
 
+/** A resource evaluated because a write to another one may have changed it. */
+export interface FanOut {
+  ref: ResourceRef;
+  /** Its state as the other resource's read already shows it; absent: it is read. */
+  snapshot?: Snapshot;
+}
+
 export interface GuardianDeps {
   policy: Policy;
   clouds: Partial<Record<Cloud, CloudPort>>;
-  notifiers: readonly Notifier[];
+  /** Where alerts go after their decisions are audited: a durable queue the sender drains (or inline, locally). */
+  outbox: OutboxPort;
   audit: AuditSink;
   /** The guardian's own identities (object ids, app ids, role ARNs): changes they made are not acted on again. */
   selfIdentities: readonly string[];
@@ -143,6 +167,8 @@ export interface ChangeOutcome {
   retryable?: TransientError;
   /** Why the change could not be handled (status `failed`); it was dead-lettered with this reason. */
   error?: string;
+  /** Resources to evaluate next in this resource's stead (see CloudPort.fanOut), with what this read already saw. */
+  fanOut?: { targets: readonly FanOut[]; seen: Snapshot };
 }
 
 /** Writes left in one delivery: the blast-radius cap bounds a whole batch, not each resource of it. */
@@ -192,7 +218,10 @@ export async function handleChanges(
       outcomes.push(failedOutcome(change, error, deps));
     }
   }
-  for (const group of groupByResource(routed)) {
+  const groups = groupByResource(routed);
+  // A resource the delivery names itself is evaluated as such, not again as another one's fan-out.
+  const handled = new Set(groups.map((g) => resourceKey(g[0] as ResourceChange)));
+  for (const group of groups) {
     // A human's change attributes the group even when the guardian's own write came later in the batch.
     const human = group.filter((c) => !isSelfChange(c, deps));
     const change = (human.at(-1) ?? group.at(-1)) as ResourceChange;
@@ -210,7 +239,46 @@ export async function handleChanges(
       outcomes.push(failedOutcome(change, error, deps));
     }
   }
+  // Then what the writes may have changed elsewhere: each subnet of a network, each subnet using a route table.
+  for (let i = 0; i < outcomes.length; i++) {
+    const parent = outcomes[i] as ChangeOutcome;
+    const fan = parent.fanOut;
+    if (!fan) continue;
+    const seen = new Map<string, Snapshot | null>([[fan.seen.resourceId.toLowerCase(), fan.seen]]);
+    // A write to one target can change what the parent's read showed of the others (subnets share their network's
+    // etag): after one, the rest are read afresh rather than written against a state that is no longer there.
+    let wrote = false;
+    for (const target of fan.targets) {
+      const change = fannedChange(parent.change, target.ref);
+      const key = resourceKey(change);
+      if (handled.has(key)) continue;
+      handled.add(key);
+      deps.log.info("guardian.fan-out", { from: parent.change.resourceId, to: change.resourceId });
+      try {
+        const preset = { snapshot: wrote ? undefined : target.snapshot, related: seen };
+        const work = () => handleChange(change, deps, budget, preset);
+        const done = await (deps.locks ? deps.locks.run(key, work) : work());
+        outcomes.push(done);
+        if (done.actions.some((a) => a.outcome === "applied")) wrote = true;
+      } catch (error) {
+        outcomes.push(failedOutcome(change, error, deps));
+      }
+    }
+  }
   return outcomes;
+}
+
+/** The change that has a fan-out target evaluated: the same event and caller, about the target. */
+function fannedChange(change: ResourceChange, ref: ResourceRef): ResourceChange {
+  const { resource: _parentsOwn, ...rest } = change;
+  return {
+    ...rest,
+    resourceId: ref.resourceId,
+    resourceType: ref.resourceType,
+    // What the caller touched: the network, the route table or its route.
+    subjectId: change.subjectId ?? change.resourceId,
+    details: { ...change.details, via: change.resourceId },
+  };
 }
 
 function failedOutcome(change: ResourceChange, error: unknown, deps: GuardianDeps): ChangeOutcome {
@@ -281,6 +349,39 @@ async function deadLetter(
   };
 }
 
+/** What another resource's read already gave a change: its own snapshot and the related resources it saw. */
+interface Preset {
+  snapshot?: Snapshot | undefined;
+  related?: RelatedResources;
+}
+
+/**
+ * The related resources the applicable entries read (RuleDefinition.reads): those `known` already holds are taken
+ * from it, the others read. Undefined when no entry reads any.
+ */
+async function readRelated(
+  snapshot: Snapshot,
+  port: CloudPort,
+  deps: GuardianDeps,
+  known?: RelatedResources,
+): Promise<RelatedResources | undefined> {
+  if (!port.related) return undefined;
+  const types = relatedTypes(deps.policy, snapshot);
+  if (types.size === 0) return undefined;
+  const related = new Map<string, Snapshot | null>();
+  for (const ref of port.related(snapshot)) {
+    if (!types.has(ref.resourceType)) continue;
+    const key = ref.resourceId.toLowerCase();
+    const had = known?.get(key);
+    if (had !== undefined) {
+      related.set(key, had);
+      continue;
+    }
+    related.set(key, (await port.reader.read(ref, readOptions(deps))) ?? null);
+  }
+  return related;
+}
+
 export function isSelf(actor: Actor, identities: readonly string[]): boolean {
   if (identities.length === 0) return false;
   const mine = new Set(identities.map((i) => i.toLowerCase()));
@@ -300,6 +401,7 @@ export async function handleChange(
   change: ResourceChange,
   deps: GuardianDeps,
   budget: WriteBudget = { left: deps.policy.maxWritesPerEvent },
+  preset: Preset = {},
 ): Promise<ChangeOutcome> {
   const outcome: ChangeOutcome = { change, status: "evaluated", findings: [], actions: [], deliveries: [] };
   const base = {
@@ -326,14 +428,19 @@ export async function handleChange(
   };
 
   // The carried resource may save the read when nothing needs doing; a write always reads afresh first.
-  const carried = port.snapshotFromEvent(change);
+  const carried = preset.snapshot ?? port.snapshotFromEvent(change);
   const first = carried
-    ? { ...carried, origin: "event" as const }
+    ? carried.origin === "read"
+      ? carried
+      : { ...carried, origin: "event" as const }
     : await port.reader.read(ref, readOptions(deps));
   if (!first) {
     deps.log.info("guardian.skip", { ...base, reason: "resource no longer exists" });
     return { ...outcome, status: "resource-gone" };
   }
+  const targets = port.fanOut?.(first) ?? [];
+  if (targets.length > 0) outcome.fanOut = { targets, seen: first };
+  const related = await readRelated(first, port, deps, preset.related);
   const ctx: ActContext = {
     deps,
     port,
@@ -341,6 +448,7 @@ export async function handleChange(
     change,
     now: deps.now?.() ?? new Date(),
     snapshot: first,
+    related,
     stale: false,
     changedSinceEvent: false,
     budget,
@@ -351,7 +459,7 @@ export async function handleChange(
     },
   };
   const dryRun = deps.dryRun || deps.policy.dryRun;
-  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change))) {
+  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change), related)) {
     outcome.findings.push(finding);
     const claim = await claimDecision(entry, finding, dryRun, deps);
     if (claim === "duplicate") continue;
@@ -365,20 +473,35 @@ export async function handleChange(
     if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
-  // Exempt and report-only findings are recorded, not announced; so is an exposure someone else already closed
-  // (a concurrent edit, or a parallel invocation of the guardian in an event storm), which would only be noise.
+  // An exempt tag that exempts nothing it seems meant to (empty, an unknown name, a remediate entry) is no exemption,
+  // and whoever set it should see so.
+  const tagProblem = exemptTagFinding(deps.policy, first);
+  if (tagProblem) {
+    outcome.findings.push(tagProblem);
+    await ctx.record({ finding: tagProblem, mode: "alert", outcome: "warning", reason: tagProblem.message });
+  }
+
+  // Report-only findings are recorded, not announced; so is an exposure someone else already closed (a concurrent
+  // edit, or a parallel invocation of the guardian in an event storm), which would only be noise. An exempt finding is
+  // still announced, at low severity, once per change: whoever opens a port can often set the exempt tag too.
   // A failure the event's redelivery will try again is not announced either: the retry fixes it (and alerts that),
   // or the event ends in the dead-letter container, whose alert fires. So no "failed" alert about what gets fixed.
-  const quiet = new Set<ActionResult["outcome"]>(["skipped-exempt", "already-compliant"]);
-  const alerted = outcome.actions.filter(
-    (a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true,
-  );
+  const quiet = new Set<ActionResult["outcome"]>(["already-compliant"]);
+  const alerted = outcome.actions
+    .filter((a) => a.mode !== "report" && !quiet.has(a.outcome) && a.retryable !== true)
+    .map((a) =>
+      a.outcome === "skipped-exempt" ? { ...a, finding: { ...a.finding, severity: "low" as const } } : a,
+    );
   if (alerted.length > 0) {
+    const region = first.region ?? ref.region;
     const alert: Alert = {
       cloud: change.cloud,
       account: change.account,
+      ...(region !== undefined ? { region } : {}),
+      ...(first.resourceGroup !== undefined ? { resourceGroup: first.resourceGroup } : {}),
       resourceId: first.resourceId,
       resourceType: change.resourceType,
+      tags: first.tags,
       operationName: change.operationName,
       actor: change.actor,
       eventId: change.eventId,
@@ -386,11 +509,7 @@ export async function handleChange(
       time: change.time,
       results: alerted,
       // A group named in the event resolves to its id on read: link the resolved resource.
-      consoleUrl: port.consoleUrl({
-        ...ref,
-        resourceId: first.resourceId,
-        region: first.region ?? ref.region,
-      }),
+      consoleUrl: port.consoleUrl({ ...ref, resourceId: first.resourceId, region }),
       dryRun,
     };
     outcome.deliveries = await deliver(alert, deps);
@@ -403,12 +522,14 @@ function evidenceOf(change: ResourceChange): {
   actor: Actor;
   operationName: string;
   time?: string;
+  eventId?: string;
   details?: Record<string, unknown>;
 } {
   return {
     actor: change.actor,
     operationName: change.operationName,
     time: change.time,
+    eventId: change.eventId,
     ...(change.details ? { details: change.details } : {}),
   };
 }
@@ -461,14 +582,14 @@ async function decideFinding(
 ): Promise<void> {
   const { deps, change, budget } = ctx;
   const exempt = exemptionFor(deps.policy, entry, first, ctx.now);
-  const mode = entry.mode;
+  const mode = modeFor(entry, finding);
   const covered = ctx.covered.get(entry);
   if (exempt) {
     await ctx.record({ finding, mode, outcome: "skipped-exempt", reason: exempt });
   } else if (mode === "remediate" && finding.alertOnly !== undefined) {
     await ctx.record({ finding, mode, outcome: "alert-only", reason: finding.alertOnly });
   } else if (mode !== "remediate") {
-    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: `mode ${mode}: not remediated` });
+    await ctx.record({ finding, mode, outcome: "skipped-mode", reason: modeReason(entry, finding, mode) });
   } else if (covered) {
     // Another entry's remediation planned this finding together with its own: one write fixed (or would fix) both.
     await ctx.record({ finding, mode, ...covered });
@@ -477,9 +598,20 @@ async function decideFinding(
   } else if (dryRun) {
     // Nothing is written, so every part the finding matched gets its own planned change.
     const siblings = siblingsOf(entry, first, ctx);
-    const plans = planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings);
+    const plans = plannedOrRefused(() =>
+      planEachPart(entry, first, finding, deps.policy, change.details, siblings.findings),
+    );
+    if (typeof plans === "string") {
+      await ctx.record({ finding, mode, outcome: "failed", reason: plans });
+      return;
+    }
     if (plans.length === 0) {
-      await ctx.record({ finding, mode, outcome: "already-compliant", reason: "nothing left to change" });
+      const manual = manualReason(entry, first, finding);
+      await ctx.record(
+        manual
+          ? { finding, mode, outcome: "skipped-mode", reason: manual }
+          : { finding, mode, outcome: "already-compliant", reason: "nothing left to change" },
+      );
     }
     for (const planned of plans) {
       if (planned.decision === "held") {
@@ -506,7 +638,13 @@ async function decideFinding(
       });
     }
   } else {
-    await remediateFinding(entry, finding, ctx, outcome);
+    try {
+      await remediateFinding(entry, finding, ctx, outcome);
+    } catch (error) {
+      // A remediation that refuses to plan (it could only do more than the finding asks): alerted, nothing written.
+      if (!(error instanceof InputError)) throw error;
+      await ctx.record({ finding, mode, outcome: "failed", reason: error.message });
+    }
   }
 }
 
@@ -519,6 +657,8 @@ interface ActContext {
   now: Date;
   /** The latest known state of the resource; `stale` once the guardian itself has written to it. */
   snapshot: Snapshot;
+  /** The other resources its entries read (a subnet's route table), kept across its re-reads. */
+  related: RelatedResources | undefined;
   stale: boolean;
   /** Set once the resource is known to differ from what the event recorded (a write of ours, a concurrent edit). */
   changedSinceEvent: boolean;
@@ -528,6 +668,22 @@ interface ActContext {
   covered: Map<PolicyEntry, Pick<ActionResult, "outcome" | "reason" | "planned" | "retryable">>;
 }
 
+function modeReason(entry: PolicyEntry, finding: Finding, mode: ActionResult["mode"]): string {
+  if (mode === entry.mode) return `mode ${mode}: not remediated`;
+  // A finding of its own kind (a specific public prefix, a malformed one) held below the entry's mode.
+  return `mode ${mode} for ${finding.kind ?? "this finding"} (entry ${entry.name} is ${entry.mode}): not remediated`;
+}
+
+/** The plans, or why the remediation refused to plan (an InputError's message). */
+function plannedOrRefused(make: () => PlannedChange[]): PlannedChange[] | string {
+  try {
+    return make();
+  } catch (error) {
+    if (error instanceof InputError) return error.message;
+    throw error;
+  }
+}
+
 function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): ActionResult {
   return {
     finding,
@@ -535,6 +691,12 @@ function capped(finding: Finding, mode: ActionResult["mode"], policy: Policy): A
     outcome: "skipped-cap",
     reason: `blast-radius cap: at most ${policy.maxWritesPerEvent} writes per event`,
   };
+}
+
+/** Why a finding's remaining parts are left to a person (its remediation cannot change them), or undefined. */
+function manualReason(entry: PolicyEntry, snapshot: Snapshot, finding: Finding): string | undefined {
+  const why = remediationFor(entry).manual?.(snapshot, finding);
+  return why && `left for a person: ${why}`;
 }
 
 function remediationFor(entry: PolicyEntry) {
@@ -573,8 +735,13 @@ function siblingsOf(
   const entries: PolicyEntry[] = [];
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
-  for (const other of evaluatePolicy(ctx.deps.policy, snapshot)) {
-    if (other.entry === entry || other.entry.mode !== "remediate" || ctx.covered.has(other.entry)) continue;
+  for (const other of evaluatePolicy(ctx.deps.policy, snapshot, evidenceOf(ctx.change), ctx.related)) {
+    if (
+      other.entry === entry ||
+      modeFor(other.entry, other.finding) !== "remediate" ||
+      ctx.covered.has(other.entry)
+    )
+      continue;
     if (remediationFor(other.entry).id !== remediation.id) continue;
     if (exemptionFor(ctx.deps.policy, other.entry, snapshot, ctx.now)) continue;
     entries.push(other.entry);
@@ -621,6 +788,8 @@ async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
   if (fresh) {
     ctx.snapshot = fresh;
     ctx.stale = false;
+    // A concurrent edit may have pointed it at another related resource (a new route table): read what is new.
+    if (ctx.related) ctx.related = await readRelated(fresh, ctx.port, ctx.deps, ctx.related);
   }
   return fresh;
 }
@@ -636,7 +805,7 @@ async function look(
   outcome: ChangeOutcome,
 ): Promise<ReturnType<typeof reassess> | undefined> {
   const fresh = await freshRead(entry, finding, ctx, outcome);
-  return fresh === false ? undefined : reassess(entry, fresh, ctx, finding.key);
+  return fresh === false ? undefined : reassess(entry, finding.kind, fresh, ctx, finding.key);
 }
 
 /**
@@ -688,6 +857,7 @@ const SETTLE_READS = 3;
  */
 function showsApplied(
   entry: PolicyEntry,
+  kind: string | undefined,
   planned: PlannedChange,
   fresh: Snapshot | undefined,
   ctx: ActContext,
@@ -696,7 +866,7 @@ function showsApplied(
   if (!fresh) return false;
   const known = ctx.port.writer.isApplied?.(planned, fresh);
   if (known !== undefined) return known;
-  const now = reassess(entry, fresh, ctx, key);
+  const now = reassess(entry, kind, fresh, ctx, key);
   return "why" in now && now.why === "already-compliant";
 }
 
@@ -706,6 +876,7 @@ function showsApplied(
  */
 function reassess(
   entry: PolicyEntry,
+  kind: string | undefined,
   fresh: Snapshot | undefined,
   ctx: ActContext,
   key?: string,
@@ -714,12 +885,14 @@ function reassess(
   // A concurrent edit may have added an exemption: honour it as it is now.
   const exempt = exemptionFor(ctx.deps.policy, entry, fresh, ctx.now);
   if (exempt) return { why: "skipped-exempt", reason: `${exempt} (set concurrently)` };
-  // One entry can yield several findings; only one the guardian may remediate is followed here, and a keyed finding
-  // (one connection of several on a resource) by its key.
-  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change)).find(
+  // One entry can yield several findings; only one the guardian may remediate is followed here, of the same kind (an
+  // entry reports world-open sources apart from public prefixes), and a keyed finding (one connection of several on a
+  // resource) by its key.
+  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change), ctx.related).find(
     (e) =>
       e.entry.name === entry.name &&
       e.finding.alertOnly === undefined &&
+      e.finding.kind === kind &&
       (key === undefined || e.finding.key === key),
   );
   if (!again) return { why: "already-compliant", reason: "no longer offending" };
@@ -764,8 +937,11 @@ async function remediateFinding(
     }
     if (ctx.budget.left <= 0) return ctx.record(capped(finding, mode, deps.policy));
     if (!planned) {
-      // After our own writes this is success, already recorded; otherwise someone else got there first.
-      if (!wrote)
+      // After our own writes this is success, already recorded; otherwise someone else got there first, or what is
+      // left is not the remediation's to change.
+      const manual = manualReason(entry, ctx.snapshot, finding);
+      if (manual) await ctx.record({ finding, mode, outcome: "skipped-mode", reason: manual });
+      else if (!wrote)
         await ctx.record({ finding, mode, outcome: "already-compliant", reason: "no longer offending" });
       return;
     }
@@ -787,8 +963,8 @@ async function remediateFinding(
           : `the write met a concurrent edit (${error.message})`;
         const fresh = await freshRead(entry, finding, ctx, outcome, { planned, what });
         if (fresh === false) return;
-        const next = reassess(entry, fresh, ctx, finding.key);
-        if (unknown && showsApplied(entry, planned, fresh, ctx, finding.key)) {
+        const next = reassess(entry, finding.kind, fresh, ctx, finding.key);
+        if (unknown && showsApplied(entry, finding.kind, planned, fresh, ctx, finding.key)) {
           await applied(planned, siblings.entries, "confirmed by reading after the write's answer was lost");
           if (planned.complete === true || !("finding" in next)) return;
           finding = next.finding;
@@ -909,8 +1085,16 @@ function auditRecord(change: ResourceChange, result: ActionResult, now: Date): A
   };
 }
 
+/** The alert step: the decisions are already audited; hand them to the outbox. Never throws. */
 async function deliver(alert: Alert, deps: GuardianDeps): Promise<ChangeOutcome["deliveries"]> {
-  const deliveries = await sendAll(deps.notifiers, alert);
+  let deliveries: ChangeOutcome["deliveries"];
+  try {
+    deliveries = await deps.outbox.enqueue(alert);
+  } catch (error) {
+    deliveries = [
+      { channel: "outbox", ok: false, error: error instanceof Error ? error.message : String(error) },
+    ];
+  }
   for (const d of deliveries.filter((x) => !x.ok)) {
     // The remediation already happened, so a retry of the event would find nothing to alert about:
     // the undelivered alert is kept whole in the dead-letter log instead of being lost.

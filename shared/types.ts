@@ -115,6 +115,10 @@ export interface Finding {
   alertOnly?: string;
   /** A stable identity of what the finding decides about (see Violation.key): decided once across duplicates. */
   key?: string;
+  /** Which kind of offending parts the finding holds when its entry reports several (see Violation.kind). */
+  kind?: string;
+  /** The highest mode the finding may be handled with; the entry's mode is lowered to it. */
+  maxMode?: Mode;
 }
 
 export type Mode = "remediate" | "alert" | "report";
@@ -160,7 +164,9 @@ export type ActionOutcome =
   // Decisions on a connection request: accepted, rejected, or deliberately left as it is and announced.
   | "approved"
   | "rejected"
-  | "held";
+  | "held"
+  /** Not about a finding's exposure: something the guardian was asked that had no effect (an exempt tag that exempts nothing). */
+  | "warning";
 
 export interface ActionResult {
   finding: Finding;

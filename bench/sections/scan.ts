@@ -77,7 +77,7 @@ function deps(policy: Policy, clouds: GuardianDeps["clouds"], dryRun: boolean): 
   return {
     policy,
     clouds,
-    notifiers: [],
+    outbox: { enqueue: async () => [] },
     audit: { record: async () => {} },
     selfIdentities: [],
     dryRun,

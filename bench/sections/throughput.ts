@@ -21,6 +21,8 @@ export interface ThroughputResult {
   findingsPerEvent: number;
   aimPerSecond: number;
   skipped?: string;
+  /** Said beside the aim in docs/performance.md: how a figure added by hand was measured. */
+  note?: string;
 }
 
 /** Iterations per second of `fn`, median of `repeats` windows of `windowMs` each, after a warm-up. */

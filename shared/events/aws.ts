@@ -104,8 +104,8 @@ function skip(reason: SkippedEvent["reason"], detail: string, eventId?: string, 
 
 /**
  * Normalises one EventBridge event. Undefined when the input is not an EventBridge event at all (no
- * `detail-type`), so the dispatcher can try other formats; otherwise exactly one change or one skip.
- * Never throws.
+ * `detail-type`), so the dispatcher can try other formats; otherwise one skip, or one change per resource the
+ * call acted on (a tag call may name several). Never throws.
  */
 export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
   const raw = asObject(input);
@@ -184,6 +184,7 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
     response: asObject(detail.responseElements),
   });
   if ("malformed" in decoded) return skip("malformed", decoded.malformed, eventId, eventName);
+  if ("irrelevant" in decoded) return skip("irrelevant-event-type", decoded.irrelevant, eventId, eventName);
 
   const change: ResourceChange = {
     cloud: "aws",
@@ -200,7 +201,9 @@ export function normaliseAwsEvent(input: unknown): NormaliseResult | undefined {
   const region = envelope.data.region ?? detail.awsRegion;
   if (region !== undefined) change.region = region;
   if (detail.requestID !== undefined) change.correlationId = detail.requestID;
-  return { changes: [change], skipped: [] };
+  // One call can act on several resources of the kind (CreateTags): each is evaluated on its own.
+  const others = (decoded.alsoResourceIds ?? []).map((resourceId) => ({ ...change, resourceId }));
+  return { changes: [change, ...others], skipped: [] };
 }
 
 function actorOf(detail: Detail): Actor {

@@ -33,6 +33,25 @@ export const SUPPORTED_AZURE_RESOURCE_TYPES: Readonly<Record<string, AzureResour
   Object.freeze(Object.fromEntries(azureKinds.map((k) => [k.type, { childTypes: k.childTypes }])));
 
 /**
+ * Tags written through the Tags API at a resource's scope (Tags - Create Or Update / Update / Delete At Scope) are the
+ * extension resource `{scope}/providers/Microsoft.Resources/tags/default`, operation `Microsoft.Resources/tags/write`
+ * or `/delete`. A tag change can add or remove an exemption, so the tagged resource is evaluated again: it is the
+ * change's resource, the tags resource its subject, and the operation a write (the resource itself remains).
+ */
+export const TAGS_RESOURCE_TYPE = "microsoft.resources/tags";
+/** The `data.operationName` prefix of tag writes, which the Event Grid subscription must let through too. */
+export const TAG_OPERATION_PREFIX = "microsoft.resources/tags/";
+
+/** The resource a tags resource (or a tag operation on the resource itself) is about. */
+function taggedScope(rawId: string, id: ArmResourceId): { rawId: string; id: ArmResourceId } | undefined {
+  if (id.type !== TAGS_RESOURCE_TYPE) return { rawId, id };
+  // Drop the last `providers/Microsoft.Resources/tags/default`.
+  const scope = `/${id.segments.slice(0, id.namespaceIndex - 1).join("/")}`;
+  const parsed = parseArmResourceId(scope);
+  return parsed ? { rawId: scope, id: parsed } : undefined;
+}
+
+/**
  * Resource Notifications payloads render booleans as 1/0 (event-schema-resources.md sample). These are the property
  * paths (under `properties`, `*` = any key or array element) that the ARM schema types as boolean, per type, from
  * each kind's `booleanPaths`; only these are turned back into true/false, so a numeric 1 elsewhere (a count, a
@@ -374,7 +393,18 @@ function resourcesEvent(
       eventType,
     );
   }
-  const target = targetFor(rawId, armId);
+  const tagWrite =
+    armId.type === TAGS_RESOURCE_TYPE || data.operationName.toLowerCase().startsWith(TAG_OPERATION_PREFIX);
+  const scope = tagWrite ? taggedScope(rawId, armId) : { rawId, id: armId };
+  if (scope === undefined) {
+    return skip(
+      "unsupported-resource-type",
+      `tags of ${rawId} are not on a resource (${data.operationName})`,
+      eventId,
+      eventType,
+    );
+  }
+  const target = targetFor(scope.rawId, scope.id);
   if ("unsupported" in target) {
     return skip(
       "unsupported-resource-type",
@@ -394,7 +424,8 @@ function resourcesEvent(
     account: nonEmpty(data.subscriptionId) ?? armId.subscriptionId,
     resourceId: target.resourceId,
     resourceType: target.resourceType,
-    operation: kind.operation,
+    // Deleting a resource's tags leaves the resource: evaluate it again like any other write.
+    operation: tagWrite ? "write" : kind.operation,
     operationName: data.operationName,
     actor: actorFrom(data),
     eventId,
@@ -411,6 +442,7 @@ function resourcesEvent(
     }),
   };
   if (target.subjectId !== undefined) change.subjectId = target.subjectId;
+  else if (scope.rawId !== rawId) change.subjectId = rawId;
   const correlationId = nonEmpty(data.correlationId);
   if (correlationId !== undefined) change.correlationId = correlationId;
   return change;
@@ -474,9 +506,10 @@ function resourceNotificationsEvent(
   };
   if (resourceInfo.location !== undefined) change.region = resourceInfo.location;
   if (target.subjectId !== undefined) change.subjectId = target.subjectId;
-  // The payload is the evaluated resource only when it was not mapped to a parent.
-  if (kind.operation === "write" && target.subjectId === undefined) {
-    change.resource = compact({
+  // The payload is the evaluated resource only when it was not mapped to a parent; a child's payload is what the
+  // change wrote (a security rule), kept so an offline explanation can evaluate the change itself.
+  if (kind.operation === "write") {
+    const payload = compact({
       id: resourceInfo.id,
       name: resourceInfo.name,
       type: resourceInfo.type,
@@ -487,6 +520,9 @@ function resourceNotificationsEvent(
           ? undefined
           : normaliseArmBooleans(target.resourceType, resourceInfo.properties),
     });
+    if (target.subjectId === undefined) change.resource = payload;
+    else if (payload.properties !== undefined)
+      change.details = { ...change.details, subjectResource: payload };
   }
   return change;
 }

@@ -20,14 +20,21 @@ export function parsePrefix(text: string): Prefix | undefined {
 }
 
 const CACHE_LIMIT = 10_000;
+const OCTET = "(?:0|[1-9]\\d{0,2})";
+const STRICT_V4 = new RegExp(`^${OCTET}(?:\\.${OCTET}){3}(?:/(?:0|[1-9]\\d?))?$`);
+/** IPv6: an embedded IPv4 part and the length, when present, without leading zeros (`::ffff:010.0.0.1`, `::/00`). */
+const STRICT_V6_LENGTH = new RegExp(`^[^/.]*(?::${OCTET}(?:\\.${OCTET}){3})?(?:/(?:0|[1-9]\\d{0,2}))?$`);
 const cache = new Map<string, Prefix | undefined>();
 
 function parseUncached(text: string): Prefix | undefined {
   const trimmed = text.trim();
   // Choose the family up front: ipaddr.js's generic parsers try IPv6 first and throw for every IPv4 text.
   const v6 = trimmed.includes(":");
-  // IPv4 as four decimal parts only: ipaddr.js also reads "10/8" or octal forms, which would trust the wrong range.
-  if (!v6 && !/^\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?$/.test(trimmed)) return undefined;
+  // IPv4 as four decimal parts only, and no part (nor the length) with a leading zero: ipaddr.js reads "10/8", and
+  // reads "010.0.0.0/8" as octal (8.0.0.0/8), while other tools read it as 10.0.0.0/8. Either way the range trusted
+  // or reported would not be the one its author meant, so such text is not a prefix at all (as a host already isn't).
+  if (!v6 && !STRICT_V4.test(trimmed)) return undefined;
+  if (v6 && !STRICT_V6_LENGTH.test(trimmed)) return undefined;
   try {
     const slash = trimmed.indexOf("/");
     if (slash >= 0) {
@@ -101,3 +108,17 @@ const NON_PUBLIC_V4 = ranges([
   "240.0.0.0/4",
 ]);
 const NON_PUBLIC_V6 = ranges(["::1/128", "fc00::/7", "fe80::/10", "ff00::/8"]);
+
+/**
+ * True for text written as an IP address or prefix that does not parse strictly (`010.0.0.0/8`, `10.0.0.300`,
+ * `10.0.0.0/33`, `2001:db8::/129`): what it stands for cannot be told, so a rule must report it rather than take it
+ * for a service tag. Service tags (`Internet`, `Storage.WestEurope`) and `*` are not address-like.
+ */
+export function isMalformedAddress(text: string): boolean {
+  const trimmed = text.trim();
+  if (!ADDRESS_LIKE.test(trimmed) || !/\d/.test(trimmed)) return false;
+  return parsePrefix(trimmed) === undefined;
+}
+
+// Digits, dots and a length (IPv4 and the short forms), or hex digits and colons (IPv6, also with an embedded IPv4).
+const ADDRESS_LIKE = /^(?:[\d.]+|[\da-f:.]*:[\da-f:.]*)(?:\/\d*)?$/i;

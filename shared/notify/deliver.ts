@@ -2,7 +2,6 @@
 // then give up loudly with a TransientError the caller dead-letters. Webhook URLs are secrets and never leave here.
 
 import { TransientError } from "../errors.ts";
-import type { Alert } from "./types.ts";
 
 export interface RetryPolicy {
   /** Total attempts including the first. */
@@ -106,27 +105,20 @@ export function describeNetworkError(error: unknown): string {
   return `no response (${error instanceof Error ? error.message : String(error)})`;
 }
 
-export interface WebhookNotifierOptions {
-  /** Channel name used in reports and errors; defaults to the kind (`slack`, `teams`). */
-  channel?: string;
-  retry?: Partial<RetryPolicy>;
-  /** Per-attempt timeout. */
-  timeoutMs?: number;
-  /** Injected by tests that must not wait for real. */
-  sleep?: Sleep;
-}
-
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 const MAX_BODY_IN_MESSAGE = 500;
 
 export type Sleep = (ms: number) => Promise<void>;
 
-const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+export const realSleep: Sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface DeliverOptions {
   channel: string;
-  url: string;
+  /** The webhook URL, only to remove it from error texts. */
+  url?: string;
+  /** Or a redactor that already knows it. */
+  redact?: (text: string) => string;
   policy: RetryPolicy;
   sleep?: Sleep;
 }
@@ -142,8 +134,9 @@ export async function deliver(
 ): Promise<number> {
   const { channel, policy } = options;
   const sleep = options.sleep ?? realSleep;
-  const redact = redactor(options.url);
-  const where = `${channel} webhook ${safeUrl(options.url)}`;
+  const redact = options.redact ?? redactor(options.url ?? "");
+  const where =
+    options.url === undefined ? `${channel} webhook` : `${channel} webhook ${safeUrl(options.url)}`;
   const maxAttempts = Math.max(1, Math.floor(policy.maxAttempts));
   let waited = 0;
 
@@ -166,7 +159,7 @@ export async function deliver(
         ...(status === undefined ? { cause: new Error(redact(errorText(result.error))) } : {}),
       });
 
-    const retryable = status === undefined || status === 429 || status >= 500;
+    const retryable = status === undefined || status === 408 || status === 429 || status >= 500;
     if (!retryable) throw fail(`${where} rejected the alert (not retried): ${what}`);
 
     const retryAfterMs = status === 429 ? result.retryAfterMs : undefined;
@@ -205,55 +198,3 @@ function errorText(error: unknown): string {
  * configuration, and a rotated secret is picked up without a redeploy).
  */
 export type WebhookUrl = string | (() => Promise<string>);
-
-/**
- * What every webhook channel shares: the secret URL kept in a private field (out of util.inspect and JSON), the retry
- * policy and timeout, and delivery through `deliver`. A channel renders its payload and makes one attempt.
- */
-export abstract class WebhookNotifier<Payload> {
-  readonly channel: string;
-  readonly #url: WebhookUrl;
-  readonly #policy: RetryPolicy;
-  readonly #timeoutMs: number;
-  readonly #sleep: Sleep | undefined;
-
-  constructor(url: WebhookUrl, defaultChannel: string, options: WebhookNotifierOptions = {}) {
-    this.channel = options.channel ?? defaultChannel;
-    this.#url = url;
-    this.#policy = { ...DEFAULT_RETRY, ...options.retry };
-    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#sleep = options.sleep;
-  }
-
-  protected abstract render(alert: Alert): Payload;
-
-  /** One POST of `payload` to `url`; the URL is handed over per call, never stored by the channel. */
-  protected abstract attempt(payload: Payload, url: string, timeoutMs: number): Promise<AttemptResult>;
-
-  async send(alert: Alert): Promise<void> {
-    const payload = this.render(alert);
-    const url = await this.#resolveUrl();
-    await deliver(() => this.attempt(payload, url, this.#timeoutMs), {
-      channel: this.channel,
-      url,
-      policy: this.#policy,
-      ...(this.#sleep ? { sleep: this.#sleep } : {}),
-    });
-  }
-
-  async #resolveUrl(): Promise<string> {
-    if (typeof this.#url === "string") return this.#url;
-    try {
-      return await this.#url();
-    } catch (error) {
-      // The reader's message names the secret, never its value.
-      const why = error instanceof Error ? error.message : String(error);
-      throw new WebhookDeliveryError(`${this.channel} webhook: its URL could not be read: ${why}`, {
-        channel: this.channel,
-        status: undefined,
-        attempts: 0,
-        cause: error,
-      });
-    }
-  }
-}

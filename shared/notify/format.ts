@@ -48,6 +48,8 @@ export function headline(alert: Alert): string {
   if (outcomes.has("dry-run")) return "DRY RUN, would remediate";
   if (alert.results.length === 0) return "No findings";
   if (alert.results.every((r) => r.outcome === "already-compliant")) return "Already compliant";
+  if (alert.results.every((r) => r.outcome === "skipped-exempt")) return "Exempt finding";
+  if (alert.results.every((r) => r.outcome === "warning")) return "Warning";
   return "Violation";
 }
 
@@ -62,7 +64,9 @@ export function title(alert: Alert): string {
       : alert.results.length > 1
         ? `${alert.results.length} findings`
         : "";
-  const subject = what ? `${what} on ${resourceName(alert.resourceId)}` : resourceName(alert.resourceId);
+  const name = resourceName(alert.resourceId);
+  // A message that already names the resource (an AWS group's message names its id) is not told it again.
+  const subject = what ? (what.includes(name) ? what : `${what} on ${name}`) : name;
   return `${prefix}${headline(alert)}: ${subject}`;
 }
 
@@ -95,13 +99,15 @@ export function describeOutcome(result: ActionResult): string {
   const summary = result.planned?.summary;
   switch (result.outcome) {
     case "applied":
-      return summary ? `Remediated: ${summary}` : "Remediated";
+      return summary ? pastTense(summary) : "Remediated";
     case "dry-run":
       return `DRY RUN — would have: ${summary ?? "remediated"}`;
     case "skipped-mode":
       return `Not remediated: policy mode is ${result.mode}`;
     case "skipped-exempt":
-      return "Not remediated: exempt";
+      return `Not remediated: exempt (${result.reason})`;
+    case "warning":
+      return `Warning: ${result.reason}`;
     case "skipped-self":
       return "Not remediated: the change was made by the guardian itself";
     case "conflict":
@@ -128,6 +134,98 @@ export function describeOutcome(result: ActionResult): string {
       // An outcome added to the contract later still renders, rather than failing the alert.
       return `Not remediated (${String(result.outcome)})`;
   }
+}
+
+/** The verbs remediation summaries start with, and what they read as once done. */
+const DONE: Record<string, string> = {
+  delete: "Deleted",
+  remove: "Removed",
+  set: "Set",
+  restrict: "Restricted",
+  revoke: "Revoked",
+  replace: "Replaced",
+  narrow: "Narrowed",
+  close: "Closed",
+};
+
+/**
+ * A planned change's summary ("delete security rule x (it allowed Tcp 22 from Internet)") as what was done
+ * ("Deleted security rule x: it allowed TCP 22 from the Internet"). A summary in another form is kept, marked done.
+ */
+export function pastTense(summary: string): string {
+  const [verb = "", ...rest] = summary.split(" ");
+  const done = DONE[verb.toLowerCase()];
+  if (!done) return `Remediated: ${summary}`;
+  return humanTraffic(`${done} ${rest.join(" ")}`)
+    .replace(/ \(it allowed ([^)]*)\)/, ": it allowed $1")
+    .replace(/; keeps /, "; it keeps ");
+}
+
+/** Protocol names as people write them, and ARM's `Internet` service tag as the place it stands for. */
+export function humanTraffic(text: string): string {
+  return text
+    .replace(/\b(Tcp|Udp|Icmp|Esp|Ah)\b/g, (p) => p.toUpperCase())
+    .replace(/\bfrom Internet\b/g, "from the Internet");
+}
+
+/**
+ * One matched part as a line a person reads: the rule, its priority, its sources and ports for an NSG rule; the
+ * permission and its source for a security group. Other shapes fall back to `key: value` pairs.
+ */
+export function describeMatched(matched: Matched): string {
+  const m = matched as Record<string, unknown>;
+  const list = (v: unknown) =>
+    Array.isArray(v) ? v.map(String).join(", ") : v === undefined ? "" : String(v);
+  if (typeof m.why === "string") {
+    // A part its rule explained itself (a subnet's missing policy, a policy entry beyond the allow-list).
+    const subject =
+      typeof m.definition === "string" && typeof m.resource === "string"
+        ? `${m.definition}: ${m.resource}: `
+        : "";
+    return `${subject}${m.why}`;
+  }
+  if (typeof m.securityRule === "string") {
+    // The rule's own findings carry `sources` and `ports` (`destinations` for an outbound rule); a finding built
+    // from the ARM rule carries its fields.
+    const sources = m.sources ?? m.sourceAddressPrefixes ?? m.sourceAddressPrefix;
+    const ports = m.ports ?? m.destinationPortRanges ?? m.destinationPortRange;
+    const protocol = m.protocol === "*" ? "any protocol" : m.protocol;
+    const traffic = [
+      protocol === undefined ? "" : String(protocol),
+      ports === undefined ? "" : `port ${list(ports)}`,
+      m.destinations !== undefined
+        ? `to ${list(m.destinations)}`
+        : sources === undefined
+          ? ""
+          : `from ${list(sources)}`,
+    ].filter(Boolean);
+    const priority = typeof m.priority === "number" ? ` (priority ${m.priority})` : "";
+    return humanTraffic(`rule ${m.securityRule}${priority}${traffic.length ? `: ${traffic.join(" ")}` : ""}`);
+  }
+  if (
+    typeof m.protocol === "string" &&
+    (typeof m.cidr === "string" || typeof m.groupId === "string" || typeof m.prefixListId === "string")
+  ) {
+    const all = m.protocol === "-1";
+    const ports =
+      all || m.fromPort === undefined
+        ? ""
+        : ` ${m.fromPort === m.toPort ? String(m.fromPort) : `${String(m.fromPort)}-${String(m.toPort)}`}`;
+    const traffic = all ? "all traffic" : `${m.protocol.toUpperCase()}${ports}`;
+    const peer = m.cidr ?? m.groupId ?? m.prefixListId;
+    const direction = m.direction === "egress" ? "to" : "from";
+    const protectedPorts =
+      Array.isArray(m.ports) && (all || m.fromPort !== m.toPort) ? ` (covers ${list(m.ports)})` : "";
+    return `${m.direction === "egress" ? "outbound " : m.direction === "ingress" ? "inbound " : ""}${traffic} ${direction} ${String(peer)}${protectedPorts}`;
+  }
+  if (typeof m.part === "string") {
+    // A setting of the resource (a storage account's firewall): the setting, its value, then what else was noted.
+    const value = m.value === null || m.value === undefined ? "not set" : compactValue(m.value);
+    const rest = Object.entries(m).filter(([k]) => k !== "part" && k !== "value");
+    const extra = rest.length > 0 ? ` (${rest.map(([k, v]) => `${k}: ${compactValue(v)}`).join("; ")})` : "";
+    return `${m.part} is ${value}${extra}`;
+  }
+  return compactMatched(matched);
 }
 
 const MAX_VALUE_CHARS = 200;

@@ -1,32 +1,18 @@
-// Slack incoming-webhook alerts in Block Kit. Limits (docs.slack.dev, Block Kit reference): 50 blocks per message,
+// Slack incoming-webhook messages in Block Kit. Limits (docs.slack.dev, Block Kit reference): 50 blocks per message,
 // 3,000 characters per section text, 150 per header text. mrkdwn needs `&`, `<`, `>` escaped as HTML entities, else a
-// rule name such as `<!channel>` would ping a whole channel or forge a link.
-import { IncomingWebhook, IncomingWebhookHTTPError, type IncomingWebhookSendArguments } from "@slack/webhook";
-import type { ActionResult } from "../types.ts";
-import {
-  type AttemptResult,
-  parseRetryAfter,
-  WebhookNotifier,
-  type WebhookNotifierOptions,
-  type WebhookUrl,
-} from "./deliver.ts";
-import {
-  actorFacts,
-  compactMatched,
-  describeOutcome,
-  orderedResults,
-  resourceName,
-  severityLabel,
-  title,
-  truncate,
-} from "./format.ts";
-import type { Alert, Notifier } from "./types.ts";
+// name such as `<!channel>` would ping a whole channel or `<https://evil.example|approve>` forge a link. Values the
+// guardian does not control (resource names, tags, actors, matched parts, error texts) are shown as inline code, so
+// Slack neither formats them nor turns a URL in them into a link.
+import { type AlertDecision, actorsOf, clip, headline, latest, ordered } from "./model.ts";
 
 export const SLACK_MAX_BLOCKS = 50;
 export const SLACK_MAX_SECTION_TEXT = 3000;
 export const SLACK_MAX_HEADER_TEXT = 150;
 
-export type SlackBlock = NonNullable<IncomingWebhookSendArguments["blocks"]>[number];
+export interface SlackBlock {
+  type: string;
+  [key: string]: unknown;
+}
 
 export interface SlackMessage {
   /** Notification fallback (push, screen readers); mrkdwn-escaped. */
@@ -35,24 +21,31 @@ export interface SlackMessage {
 }
 
 /** Escapes the three characters Slack's mrkdwn treats as control characters. */
-export function escapeMrkdwn(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+export function escapeMrkdwn(value: string): string {
+  return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
-/** `<url|name>`, or the bare name when the URL is not http(s) (a link Slack could not open is noise). */
-function link(url: string, name: string): string {
-  const label = escapeMrkdwn(name).replace(/\|/g, "¦");
+/** An untrusted value as inline code: escaped, its backticks replaced so it cannot close the code span. */
+export function code(value: string, max = 300): string {
+  const inner = escapeMrkdwn(clip(value, max).replace(/`/g, "ˋ").replace(/\s+/g, " "));
+  return inner.trim() === "" ? "`(empty)`" : `\`${inner}\``;
+}
+
+/** `<url|label>` for an http(s) URL; the label alone otherwise (a link Slack could not open is noise). */
+function link(url: string, label: string): string {
   if (!/^https?:\/\//i.test(url)) return label;
   const target = escapeMrkdwn(url).replace(/\|/g, "%7C").replace(/ /g, "%20");
   return `<${target}|${label}>`;
 }
 
-/** Drops a trailing half entity (`&am`) or half link (`<https://...`) so a cut never corrupts the markup. */
-function safeCut(text: string, length: number): string {
-  let cut = text.slice(0, length);
+/** Drops a trailing half entity (`&am`) or half link (`<https://...`) or an open code span so a cut keeps markup whole. */
+function safeCut(value: string, length: number): string {
+  let cut = value.slice(0, length);
   cut = cut.replace(/&[a-z]{0,4}$/, "");
   const open = cut.lastIndexOf("<");
   if (open > cut.lastIndexOf(">")) cut = cut.slice(0, open);
+  if ((cut.match(/```/g)?.length ?? 0) % 2 === 1) cut = `${cut}\n\`\`\``;
+  else if ((cut.replace(/```/g, "").match(/`/g)?.length ?? 0) % 2 === 1) cut = `${cut}\``;
   return cut;
 }
 
@@ -63,7 +56,7 @@ function safeCut(text: string, length: number): string {
 export function fitSectionText(lines: readonly string[], max: number = SLACK_MAX_SECTION_TEXT): string {
   const full = lines.join("\n");
   if (full.length <= max) return full;
-  const reserve = 32;
+  const reserve = 40;
   const kept: string[] = [];
   let length = 0;
   for (const line of lines) {
@@ -85,134 +78,143 @@ function section(lines: readonly string[]): SlackBlock {
   return { type: "section", text: { type: "mrkdwn", text: fitSectionText(lines) } };
 }
 
-function whoSection(alert: Alert): SlackBlock {
-  const facts = actorFacts(alert.actor);
-  const identity = [facts.principalType, facts.principalId ? `id ${facts.principalId}` : undefined]
+const KIND_LABEL: Record<AlertDecision["kind"], string> = {
+  remediated: ":white_check_mark: REMEDIATED",
+  "dry-run": ":eyes: DRY RUN",
+  alerted: ":warning: ALERT",
+  approved: ":white_check_mark: APPROVED",
+  rejected: ":no_entry: REJECTED",
+  held: ":pause_button: HELD",
+  exempt: ":information_source: EXEMPT",
+  failed: ":x: FAILED",
+};
+
+function resourceSection(last: AlertDecision): SlackBlock {
+  const place = last.cloud === "azure" ? "Subscription" : "Account";
+  const lines = [
+    `*Resource:* ${link(last.consoleUrl, code(last.resourceName, 200))} (${code(last.resourceType, 100)})`,
+    `*${place}:* ${code(last.account, 100)}${last.region ? ` · *Region:* ${code(last.region, 60)}` : ""}${
+      last.resourceGroup ? ` · *Resource group:* ${code(last.resourceGroup, 100)}` : ""
+    }`,
+  ];
+  const tags = Object.entries(last.tags);
+  if (tags.length > 0) {
+    lines.push(
+      `*Tags:* ${tags
+        .slice(0, 10)
+        .map(([k, v]) => code(`${k}=${v}`, 120))
+        .join(" ")}`,
+    );
+  }
+  return section(lines);
+}
+
+function whoSection(decisions: readonly AlertDecision[]): SlackBlock {
+  const actors = actorsOf(decisions);
+  const first = decisions[0];
+  const lines = [
+    `*Who:* ${actors
+      .slice(0, 5)
+      .map((a) => code(a, 200))
+      .join(", ")}${actors.length > 5 ? ` and ${actors.length - 5} more` : ""}`,
+  ];
+  const actor = first?.actor;
+  const identity = [actor?.principalType, actor?.principalId ? `id ${actor.principalId}` : undefined]
     .filter((x): x is string => x !== undefined)
     .join(", ");
-  const lines = [
-    `*Who:* ${escapeMrkdwn(truncate(facts.who, 300))}${identity ? ` (${escapeMrkdwn(truncate(identity, 300))})` : ""}`,
-  ];
-  if (facts.appId) lines.push(`*App:* ${escapeMrkdwn(truncate(facts.appId, 300))}`);
-  if (facts.sourceIp) lines.push(`*Source IP:* ${escapeMrkdwn(truncate(facts.sourceIp, 100))}`);
-  lines.push(`*When:* ${escapeMrkdwn(truncate(alert.time, 100))}`);
-  lines.push(`*Operation:* ${escapeMrkdwn(truncate(alert.operationName, 300))}`);
+  if (identity) lines.push(`*Identity:* ${code(identity, 300)}`);
+  if (actor?.appId && actor.appId !== actor.name) lines.push(`*App or role:* ${code(actor.appId, 300)}`);
+  const ips = [...new Set(decisions.flatMap((d) => (d.actor.sourceIp ? [d.actor.sourceIp] : [])))];
+  if (ips.length > 0)
+    lines.push(
+      `*Source IP:* ${ips
+        .slice(0, 5)
+        .map((ip) => code(ip, 60))
+        .join(", ")}`,
+    );
+  const times = decisions.map((d) => d.changedAt).sort();
+  const when =
+    times.length > 1 && times[0] !== times.at(-1) ? `${times[0]} to ${times.at(-1)}` : (times[0] ?? "");
+  lines.push(`*When:* ${code(when, 100)}`);
+  const operations = [...new Set(decisions.map((d) => d.operationName))];
   lines.push(
-    `*Resource:* ${link(alert.consoleUrl, truncate(resourceName(alert.resourceId), 200))} (${escapeMrkdwn(alert.resourceType)})`,
+    `*Operation:* ${operations
+      .slice(0, 3)
+      .map((o) => code(o, 200))
+      .join(", ")}`,
   );
-  lines.push(`*${alert.cloud === "azure" ? "Subscription" : "Account"}:* ${escapeMrkdwn(alert.account)}`);
-  if (alert.dryRun) lines.push("*DRY RUN:* the guardian is in dry-run mode; nothing was changed.");
   return section(lines);
 }
 
-const MAX_MATCHED_SHOWN = 10;
-
-function resultSection(result: ActionResult): SlackBlock {
-  const f = result.finding;
-  const controls = f.controls.length > 0 ? ` · ${escapeMrkdwn(truncate(f.controls.join(", "), 200))}` : "";
+function decisionSection(d: AlertDecision): SlackBlock {
+  const controls = d.controls.length > 0 ? ` · ${escapeMrkdwn(clip(d.controls.join(", "), 200))}` : "";
   const lines = [
-    `*${severityLabel(f.severity)}* · *${escapeMrkdwn(truncate(f.policyRule, 200))}* (${escapeMrkdwn(truncate(f.ruleId, 100))})${controls}`,
-    escapeMrkdwn(truncate(f.message, 1000)),
+    `*${KIND_LABEL[d.kind]}* · *${d.severity.toUpperCase()}* · policy entry *${escapeMrkdwn(d.policyEntry)}* (rule ${escapeMrkdwn(d.ruleId)})${controls}`,
+    // Rule messages can quote what the resource holds: code, like every other value the guardian does not choose.
+    code(d.message, 1000),
   ];
-  if (f.matched.length > 0) {
+  if (d.matched.length > 0) {
     lines.push("*Matched:*");
-    // Inline code, so a `*` source or port (the very thing the alert is about) is shown, not read as bold.
-    for (const item of f.matched.slice(0, MAX_MATCHED_SHOWN)) {
-      lines.push(`• \`${escapeMrkdwn(truncate(compactMatched(item), 400).replace(/`/g, "'"))}\``);
-    }
-    if (f.matched.length > MAX_MATCHED_SHOWN)
-      lines.push(`• … (${f.matched.length - MAX_MATCHED_SHOWN} more)`);
+    for (const m of d.matched) lines.push(`• ${code(m, 400)}`);
   }
-  lines.push(`*Done:* ${escapeMrkdwn(truncate(describeOutcome(result), 500))}`);
-  if (result.reason) lines.push(`*Why:* ${escapeMrkdwn(truncate(result.reason, 500))}`);
+  if (d.change?.before !== undefined || d.change?.after !== undefined) {
+    lines.push(
+      `*Before → after:* ${code(d.change?.before ?? "?", 400)} → ${code(d.change?.after ?? "?", 400)}`,
+    );
+  }
+  lines.push(`*${d.kind === "dry-run" ? "Would do" : "Done"}:* ${code(d.done, 600)}`);
+  lines.push(`*Why:* ${code(d.reason, 400)}`);
+  if (d.undo?.command) {
+    lines.push(`*Undo:*\n\`\`\`${escapeMrkdwn(d.undo.command.replace(/`/g, "ˋ"))}\`\`\``);
+  }
+  if (d.undo?.portal) lines.push(`*Undo in the portal:* ${escapeMrkdwn(d.undo.portal)}`);
   return section(lines);
 }
 
-/** Renders an alert as an incoming-webhook message: header, who/what section, one section per result, context. */
-export function renderSlack(alert: Alert): SlackMessage {
-  const heading = title(alert);
+/** Renders the decisions about one resource as one incoming-webhook message. */
+export function renderSlack(decisions: readonly AlertDecision[]): SlackMessage {
+  const list = ordered(decisions);
+  const last = latest(list);
+  const heading = headline(list);
   const blocks: SlackBlock[] = [
-    {
-      type: "header",
-      text: { type: "plain_text", text: truncate(heading, SLACK_MAX_HEADER_TEXT), emoji: true },
-    },
-    whoSection(alert),
+    { type: "header", text: { type: "plain_text", text: clip(heading, SLACK_MAX_HEADER_TEXT), emoji: true } },
+    resourceSection(last),
+    whoSection(list),
   ];
-
+  if (list.some((d) => d.dryRun)) {
+    blocks.push(section(["*DRY RUN:* the guardian is in dry-run mode; nothing was changed."]));
+  }
+  const events = [...new Set(list.map((d) => d.eventId))];
   const context: SlackBlock = {
     type: "context",
     elements: [
       {
         type: "mrkdwn",
-        text: truncate(
+        text: fitSectionText(
           [
-            `Event ${escapeMrkdwn(alert.eventId)}`,
-            alert.correlationId ? `Correlation ${escapeMrkdwn(alert.correlationId)}` : undefined,
-            `${alert.cloud}`,
-          ]
-            .filter((x): x is string => x !== undefined)
-            .join(" · "),
+            `${list.length} decision${list.length === 1 ? "" : "s"} from ${events.length} event${events.length === 1 ? "" : "s"}: ${events
+              .slice(0, 5)
+              .map((e) => code(e, 80))
+              .join(", ")}${events.length > 5 ? ` and ${events.length - 5} more` : ""}`,
+            `${last.cloud} · network-guardian`,
+          ],
           SLACK_MAX_SECTION_TEXT,
         ),
       },
     ],
   };
-
-  const results = orderedResults(alert);
-  // Header, who section and context are fixed; results share what is left of the 50-block budget.
+  // The fixed blocks and the context are kept; decisions share what is left of the 50-block budget.
   const room = SLACK_MAX_BLOCKS - blocks.length - 1;
-  const shown = results.length <= room ? results : results.slice(0, room - 1);
-  for (const result of shown) blocks.push(resultSection(result));
-  if (shown.length < results.length) {
+  const shown = list.length <= room ? list : list.slice(0, room - 1);
+  for (const d of shown) blocks.push(decisionSection(d));
+  if (shown.length < list.length) {
     blocks.push(
       section([
-        `… (${results.length - shown.length} more findings not shown: Slack allows ${SLACK_MAX_BLOCKS} blocks per message; every finding is in the audit log)`,
+        `*… ${list.length - shown.length} more decisions not shown* (Slack allows ${SLACK_MAX_BLOCKS} blocks per message; every decision is in the audit log)`,
       ]),
     );
   }
   blocks.push(context);
-
-  return { text: escapeMrkdwn(`${heading} (by ${actorFacts(alert.actor).who})`), blocks };
-}
-
-/**
- * Posts through `@slack/webhook` (v8: fetch-based, retries off by default). Its HTTP error carries status and body
- * but not headers, so a wrapping fetch captures Retry-After; the library's own retries stay off and `deliver` decides.
- */
-export class SlackNotifier extends WebhookNotifier<SlackMessage> implements Notifier {
-  constructor(url: WebhookUrl, options: WebhookNotifierOptions = {}) {
-    super(url, "slack", options);
-  }
-
-  protected render(alert: Alert): SlackMessage {
-    return renderSlack(alert);
-  }
-
-  protected async attempt(message: SlackMessage, url: string, timeoutMs: number): Promise<AttemptResult> {
-    const seen: { retryAfter: string | null } = { retryAfter: null };
-    const hook = new IncomingWebhook(url, {
-      timeout: timeoutMs,
-      retryConfig: { retries: 0 },
-      fetch: async (input, init) => {
-        const response = await fetch(input, init);
-        seen.retryAfter = response.headers.get("retry-after");
-        return response;
-      },
-    });
-    try {
-      await hook.send({ text: message.text, blocks: message.blocks });
-      return { ok: true, status: 200 };
-    } catch (error) {
-      if (error instanceof IncomingWebhookHTTPError) {
-        const retryAfterMs = parseRetryAfter(seen.retryAfter);
-        return {
-          ok: false,
-          status: error.statusCode,
-          body: error.body,
-          ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
-        };
-      }
-      return { ok: false, error };
-    }
-  }
+  // The notification text is mrkdwn too: names in it are code, so a URL in one is never made a link.
+  return { text: `${code(heading, 300)} by ${code(actorsOf(list).join(", "), 200)}`, blocks };
 }

@@ -4,8 +4,16 @@ import type { ActionResult, Actor, Cloud } from "../types.ts";
 export interface Alert {
   cloud: Cloud;
   account: string;
+  /** Region of the resource, when known. */
+  region?: string;
+  /** Azure resource group, when the resource has one. */
+  resourceGroup?: string;
   resourceId: string;
+  /** The resource's own name when it differs from the last segment of its id (an AWS group's GroupName). */
+  resourceName?: string;
   resourceType: string;
+  /** The resource's tags as read (owner, env, ...). */
+  tags?: Record<string, string>;
   /** The operation that triggered evaluation, as the event names it. */
   operationName: string;
   actor: Actor;
@@ -17,10 +25,4 @@ export interface Alert {
   /** Azure portal or AWS console link to the resource. */
   consoleUrl: string;
   dryRun: boolean;
-}
-
-/** Delivers an alert to one channel. Throws TransientError when the channel is down or throttles past retries. */
-export interface Notifier {
-  readonly channel: string;
-  send(alert: Alert): Promise<void>;
 }

@@ -1,7 +1,8 @@
 import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleContext, RuleDefinition } from "../rules/types.ts";
-import type { Finding, Snapshot } from "../types.ts";
+import type { Finding, Mode, Snapshot } from "../types.ts";
+import { nameMatches, resourceName, tagsMatch } from "./match.ts";
 import type { Policy, PolicyEntry } from "./schema.ts";
 
 export interface EvaluatedFinding {
@@ -36,14 +37,19 @@ function optionsFor(entry: PolicyEntry, rule: RuleDefinition): unknown {
 
 const parsedOptions = new WeakMap<PolicyEntry, unknown>();
 
+/** Other resources read for an evaluation, by lower-cased id: null when gone (see RuleContext.related). */
+export type RelatedResources = ReadonlyMap<string, Snapshot | null>;
+
 /**
  * Pure: every finding of every enabled, in-scope entry on this snapshot. `change` is the triggering change, if any,
- * which rules may cite as evidence.
+ * which rules may cite as evidence; `related` holds the other resources the entries' rules read
+ * (`RuleDefinition.reads`), as `relatedTypes` names them.
  */
 export function evaluatePolicy(
   policy: Policy,
   snapshot: Snapshot,
   change?: RuleContext["change"],
+  related?: RelatedResources,
 ): EvaluatedFinding[] {
   const out: EvaluatedFinding[] = [];
   for (const entry of policy.rules) {
@@ -51,7 +57,7 @@ export function evaluatePolicy(
     const rule = ruleFor(entry);
     if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
     const options = optionsFor(entry, rule);
-    const context: RuleContext = { trustedSources: policy.trustedSources, ...(change ? { change } : {}) };
+    const context: RuleContext = { ...contextFor(policy, related), ...(change ? { change } : {}) };
     for (const violation of rule.evaluate(snapshot, options, context)) {
       out.push({
         entry,
@@ -66,11 +72,43 @@ export function evaluatePolicy(
           matched: violation.matched,
           ...(violation.alertOnly === undefined ? {} : { alertOnly: violation.alertOnly }),
           ...(violation.key !== undefined ? { key: violation.key } : {}),
+          ...(violation.kind === undefined ? {} : { kind: violation.kind }),
+          ...(violation.maxMode === undefined ? {} : { maxMode: violation.maxMode }),
         },
       });
     }
   }
   return out;
+}
+
+const MODE_RANK: Record<Mode, number> = { report: 0, alert: 1, remediate: 2 };
+
+/** The mode a finding is handled with: its entry's, lowered to the finding's own ceiling when it has one. */
+export function modeFor(entry: PolicyEntry, finding: Finding): Mode {
+  const cap = finding.maxMode;
+  return cap !== undefined && MODE_RANK[cap] < MODE_RANK[entry.mode] ? cap : entry.mode;
+}
+
+/** The types of other resources the entries that apply to `snapshot` read (RuleDefinition.reads). */
+export function relatedTypes(policy: Policy, snapshot: Snapshot): Set<string> {
+  const types = new Set<string>();
+  for (const entry of policy.rules) {
+    if (!entry.enabled) continue;
+    const rule = ruleFor(entry);
+    if (!rule.reads || !rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot))
+      continue;
+    for (const type of rule.reads(snapshot, optionsFor(entry, rule), contextFor(policy))) types.add(type);
+  }
+  return types;
+}
+
+function contextFor(policy: Policy, related?: RelatedResources): RuleContext {
+  return {
+    trustedSources: policy.trustedSources,
+    subnetRoles: policy.subnetRoles,
+    firewalls: policy.firewalls,
+    ...(related ? { related: (id: string) => related.get(id.toLowerCase()) } : {}),
+  };
 }
 
 export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
@@ -82,28 +120,87 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   if (snapshot.cloud === "aws" && !eq(scope.accounts, snapshot.account)) return false;
   if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
   if (!eq(scope.regions, snapshot.region)) return false;
-  for (const [key, value] of Object.entries(scope.tags ?? {})) {
-    // Own tags only: `tags: {constructor: "*"}` must not match an untagged resource through Object.prototype.
-    const actual = Object.hasOwn(snapshot.tags, key) ? snapshot.tags[key] : undefined;
-    if (typeof actual !== "string" || (value !== "*" && actual !== value)) return false;
-  }
+  if (!tagsMatch(snapshot.tags, scope.tags)) return false;
+  if (scope.names && !scope.names.some((p) => nameMatches(resourceName(snapshot.resourceId), p)))
+    return false;
   return true;
 }
 
-/** Why this finding is exempt, or undefined. Expired policy exemptions no longer apply. */
+/** The policy's exempt tag on a resource, read from the resource's own tags (key compared case-insensitively). */
+export interface ExemptTag {
+  key: string;
+  value: string;
+  /** `true`: every entry that accepts tag exemptions. */
+  all: boolean;
+  /** The entry names listed (lower-cased), when not `true`. */
+  names: string[];
+}
+
+export function exemptTagOf(policy: Policy, snapshot: Snapshot): ExemptTag | undefined {
+  const wanted = policy.exemptTag.toLowerCase();
+  // Own keys only: a tag lookup must never reach Object.prototype.
+  const key = Object.keys(snapshot.tags).find((k) => k.toLowerCase() === wanted);
+  if (key === undefined) return undefined;
+  const raw = Object.hasOwn(snapshot.tags, key) ? snapshot.tags[key] : undefined;
+  const value = typeof raw === "string" ? raw.trim() : "";
+  const all = value.toLowerCase() === "true";
+  const names = all
+    ? []
+    : value
+        .split(",")
+        .map((n) => n.trim().toLowerCase())
+        .filter((n) => n !== "");
+  return { key, value, all, names };
+}
+
+/** Whether the exempt tag may exempt a resource from this entry: alert-mode entries that do not opt out. */
+export function acceptsTagExemptions(entry: PolicyEntry): boolean {
+  return entry.mode === "alert" && entry.tagExemptions !== false;
+}
+
+/**
+ * What is wrong with the resource's exempt tag, if anything: a value that exempts nothing it seems meant to (empty,
+ * `*`, a name no entry has, an entry that does not accept tag exemptions). Such a tag is no exemption, and is reported
+ * so that whoever set it sees it had no effect.
+ */
+export function exemptTagProblem(policy: Policy, snapshot: Snapshot): string | undefined {
+  const tag = exemptTagOf(policy, snapshot);
+  if (!tag) return undefined;
+  const expected = 'expected "true" or a comma-separated list of entry names';
+  if (tag.value === "") return `tag ${tag.key} is empty: it exempts nothing (${expected})`;
+  if (tag.all) {
+    if (policy.rules.some((e) => e.enabled && acceptsTagExemptions(e))) return undefined;
+    return `tag ${tag.key}=true exempts nothing: no entry of the policy accepts tag exemptions (only alert-mode entries can)`;
+  }
+  const byName = new Map(policy.rules.map((e) => [e.name, e] as const));
+  const unknown = tag.names.filter((n) => !byName.has(n));
+  const refused = tag.names.filter((n) => {
+    const entry = byName.get(n);
+    return entry !== undefined && !acceptsTagExemptions(entry);
+  });
+  const problems: string[] = [];
+  if (unknown.length > 0) problems.push(`names no entry of the policy: ${unknown.join(", ")} (${expected})`);
+  for (const n of refused) {
+    const mode = byName.get(n)?.mode;
+    problems.push(`entry ${n} does not accept tag exemptions (mode ${mode}; only alert-mode entries can)`);
+  }
+  if (problems.length === 0) return undefined;
+  return `tag ${tag.key}=${tag.value} ${problems.join("; ")}: no exemption from ${[...unknown, ...refused].join(", ")}`;
+}
+
+/**
+ * Why this finding is exempt, or undefined. The exempt tag counts only for entries that accept it (alert mode) and
+ * only with a documented value; expired policy exemptions no longer apply.
+ */
 export function exemptionFor(
   policy: Policy,
   entry: PolicyEntry,
   snapshot: Snapshot,
   now: Date,
 ): string | undefined {
-  const tag = Object.entries(snapshot.tags).find(([k]) => k.toLowerCase() === policy.exemptTag.toLowerCase());
-  if (tag) {
-    const value = tag[1].trim();
-    const names = value.split(",").map((s) => s.trim().toLowerCase());
-    if (value === "" || value.toLowerCase() === "true" || value === "*" || names.includes(entry.name)) {
-      return `resource tag ${tag[0]}=${value}`;
-    }
+  const tag = exemptTagOf(policy, snapshot);
+  if (tag && acceptsTagExemptions(entry) && (tag.all || tag.names.includes(entry.name))) {
+    return `resource tag ${tag.key}=${tag.value}`;
   }
   const today = now.toISOString().slice(0, 10);
   const listed = entry.exemptions.find(
@@ -111,3 +208,52 @@ export function exemptionFor(
   );
   return listed ? `policy exemption until ${listed.expires}: ${listed.reason}` : undefined;
 }
+
+export interface ExpiredExemption {
+  /** `rules[2].exemptions[0]`, as a policy error would name it. */
+  path: string;
+  entry: string;
+  resourceId: string;
+  expires: string;
+  reason: string;
+}
+
+/** Exemptions that no longer apply (they end at the start of their `expires` day, UTC): worth a warning, not an error. */
+export function expiredExemptions(policy: Policy, now: Date): ExpiredExemption[] {
+  const today = now.toISOString().slice(0, 10);
+  return policy.rules.flatMap((entry, i) =>
+    entry.exemptions.flatMap((e, j) =>
+      today >= e.expires
+        ? [
+            {
+              path: `rules[${i}].exemptions[${j}]`,
+              entry: entry.name,
+              resourceId: e.resourceId,
+              expires: e.expires,
+              reason: e.reason,
+            },
+          ]
+        : [],
+    ),
+  );
+}
+/** The finding that makes a useless exempt tag visible (alerted, recorded), or undefined when the tag is fine. */
+export function exemptTagFinding(policy: Policy, snapshot: Snapshot): Finding | undefined {
+  const problem = exemptTagProblem(policy, snapshot);
+  const tag = exemptTagOf(policy, snapshot);
+  if (!problem || !tag) return undefined;
+  return {
+    policyRule: EXEMPT_TAG_CHECK,
+    ruleId: EXEMPT_TAG_CHECK,
+    resourceId: snapshot.resourceId,
+    resourceType: snapshot.resourceType,
+    severity: "medium",
+    message: problem,
+    controls: [],
+    matched: [{ tag: tag.key, value: tag.value }],
+    kind: EXEMPT_TAG_CHECK,
+  };
+}
+
+/** The name the exempt tag check reports under (it is the policy's own check, not a rule of the registry). */
+export const EXEMPT_TAG_CHECK = "exempt-tag";

@@ -2,7 +2,7 @@
 // same schema without loading the YAML parser, which only a YAML file pulls in, on demand.
 import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
-import { clip, InputError } from "../errors.ts";
+import { clip, fileProblem, InputError } from "../errors.ts";
 import { decodeText, formatBytes } from "../input.ts";
 import { type Policy, policySchema } from "./schema.ts";
 
@@ -43,6 +43,7 @@ export function isJsonPolicyFile(file: string): boolean {
 
 /** Validates an already parsed policy document; problems name the path (JSON carries no line to point at). */
 export function policyFromData(data: unknown, file: string): Policy {
+  if (data === null || data === undefined) throw new PolicyError(file, [EMPTY_POLICY]);
   const proto = protoKeyPath(data);
   if (proto) throw new PolicyError(file, [{ path: formatPath(proto), line: undefined, message: PROTO_KEY }]);
   const result = policySchema.safeParse(data);
@@ -110,16 +111,26 @@ export async function readPolicyText(file: string): Promise<string> {
     bytes = await readFile(file);
   } catch (cause) {
     if (cause instanceof PolicyError) throw cause;
-    throw new InputError(`cannot read policy file ${file}: ${(cause as Error).message}`, { cause });
+    throw new InputError(fileProblem(file, cause, "read", "policy file"), { cause });
   }
   if (bytes.length > MAX_POLICY_BYTES) throw tooLarge(file, bytes.length);
+  let text: string;
   try {
-    return decodeText(bytes, "the file");
+    text = decodeText(bytes, "the file");
   } catch (error) {
     if (!(error instanceof InputError)) throw error;
     throw new PolicyError(file, [{ path: "", line: undefined, message: error.message }]);
   }
+  if (text.trim() === "") throw new PolicyError(file, [EMPTY_POLICY]);
+  return text;
 }
+
+/** A policy file with nothing in it (or, in YAML, only comments). */
+export const EMPTY_POLICY: PolicyProblem = {
+  path: "",
+  line: undefined,
+  message: "the policy file is empty: it needs at least `version: 1` and `rules:` (see `guardian rules`)",
+};
 
 function tooLarge(file: string, bytes: number): PolicyError {
   return new PolicyError(file, [
@@ -186,6 +197,7 @@ const KNOWN_KEYS = [
   "controls",
   "scope",
   "exemptions",
+  "tagExemptions",
   "rule",
   "remediation",
   "options",

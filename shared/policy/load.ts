@@ -3,6 +3,7 @@ import { clip } from "../errors.ts";
 import {
   checkPolicySize,
   dedupe,
+  EMPTY_POLICY,
   flattenIssues,
   formatPath,
   PolicyError,
@@ -70,6 +71,7 @@ function parseChecked(text: string, file: string): { policy: Policy; data: unkno
       },
     ]);
   }
+  if (data === null || data === undefined) throw new PolicyError(file, [EMPTY_POLICY]);
   const proto = protoKeyPath(data);
   if (proto) {
     const offset = nearestNode(doc, proto)?.range?.[0];

@@ -1,20 +1,29 @@
-// Flips the offending NSG rule to Deny and leaves it in place, so its owner sees what was blocked and
-// at which priority. Nothing else changes; the description gains a note only within ARM's limit.
+// Flips the offending NSG rule to Deny and leaves it in place, so its owner sees what was blocked and at which
+// priority. Only when that denies nothing but the offending pairs: a rule that also allows other sources or other
+// ports is narrowed as delete-rule does (shared/rules/nsg/narrow.ts), since denying it whole would cut off traffic
+// the policy allows (an office range beside 0.0.0.0/0). The description gains a note only within ARM's limit.
+import { portsOf, sourcePrefixesOf } from "../rules/nsg/exposure.ts";
+import { planNarrowing } from "../rules/nsg/narrow.ts";
+import { isEmpty, subtract } from "../rules/nsg/ports.ts";
 import {
   ASG_JOIN_RULE,
+  DESCRIPTION_MAX,
   exposureText,
+  isOffendingToken,
   planFirstOffending,
   putChange,
   ruleWith,
   SECURITY_RULE_WRITE,
 } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
+import { undoSecurityRule } from "../rules/nsg/undo.ts";
 import type { PlannedChange } from "../types.ts";
-import type { Remediation, RemediationContext } from "./types.ts";
+import type { Remediation } from "./types.ts";
 
 const ID = "deny-rule";
-// SecurityRulePropertiesFormat.description: "A description for this rule. Restricted to 140 chars."
-export const DESCRIPTION_MAX = 140;
+
+export { DESCRIPTION_MAX };
+
 const NOTE = "denied by network-guardian";
 
 function annotated(description: string | null | undefined): string | undefined {
@@ -24,10 +33,16 @@ function annotated(description: string | null | undefined): string | undefined {
   return next.length <= DESCRIPTION_MAX ? next : undefined;
 }
 
-const plan = planFirstOffending((found, snapshot, _context: RemediationContext): PlannedChange => {
+const plan = planFirstOffending((found, snapshot): PlannedChange => {
   const { rule, raw, exposure } = found;
+  const p = rule.properties;
+  const onlyOffending =
+    sourcePrefixesOf(p).every((token) => isOffendingToken(exposure, token)) &&
+    (p.sourceApplicationSecurityGroups?.length ?? 0) === 0 &&
+    isEmpty(subtract(portsOf(p, true), exposure.ports));
+  if (!onlyOffending) return planNarrowing(found, snapshot, { id: ID });
   const properties: Record<string, unknown> = { ...raw.properties, access: "Deny" };
-  const description = annotated(rule.properties.description);
+  const description = annotated(p.description);
   if (description !== undefined) properties.description = description;
   return putChange(
     ID,
@@ -41,9 +56,11 @@ const plan = planFirstOffending((found, snapshot, _context: RemediationContext):
 export const denyRule = {
   id: ID,
   description:
-    "Sets the offending NSG security rule's access to Deny, keeping the rule (and its priority) visible. " +
-    "It then denies everything the rule matched, including any non-offending sources or ports.",
+    "Sets the offending NSG security rule's access to Deny, keeping the rule (and its priority) visible. A rule that " +
+    "also allows sources or ports that do not offend is narrowed as delete-rule does instead, so only the offending " +
+    "pairs are taken away.",
   resourceTypes: [NSG_RESOURCE_TYPE],
   permissions: [SECURITY_RULE_WRITE, ASG_JOIN_RULE],
   plan,
+  undo: undoSecurityRule,
 } satisfies Remediation;

@@ -1,26 +1,17 @@
-// Replaces an NSG rule's offending sources with the policy's trusted prefixes (a bastion, a tunnel
-// server), keeping its other sources, ports and everything else.
+// Replaces an NSG rule's offending sources with the policy's trusted prefixes (a bastion, a tunnel server), keeping its
+// other sources, ports and everything else. When the offending sources also reach ports that are not offending, a
+// rule keeping those for them is added first (shared/rules/nsg/narrow.ts), so they lose only the offending pairs.
 import { InputError } from "../errors.ts";
 import { parsePrefix } from "../net/ip.ts";
-import { sourcePrefixesOf } from "../rules/nsg/exposure.ts";
-import {
-  ASG_JOIN_RULE,
-  exposureText,
-  isOffendingToken,
-  planFirstOffending,
-  putChange,
-  ruleWith,
-  SECURITY_RULE_WRITE,
-  SOURCE_PAIR,
-  withPair,
-} from "../rules/nsg/remediate.ts";
+import { planNarrowing } from "../rules/nsg/narrow.ts";
+import { ASG_JOIN_RULE, planFirstOffending, SECURITY_RULE_WRITE } from "../rules/nsg/remediate.ts";
 import { NSG_RESOURCE_TYPE } from "../rules/nsg/schema.ts";
-import type { PlannedChange } from "../types.ts";
+import { undoSecurityRule } from "../rules/nsg/undo.ts";
 import type { Remediation, RemediationContext } from "./types.ts";
 
 const ID = "restrict-source";
 
-const plan = planFirstOffending((found, snapshot, context: RemediationContext): PlannedChange => {
+const plan = planFirstOffending((found, snapshot, context: RemediationContext) => {
   // Only the policy-wide trusted prefixes: a finding does not carry its entry's options, so a rule
   // entry's own `trustedSources` cannot reach this plan.
   const trusted = context.trustedSources.map((t) => t.trim()).filter((t) => parsePrefix(t) !== undefined);
@@ -30,28 +21,17 @@ const plan = planFirstOffending((found, snapshot, context: RemediationContext): 
       { path: "trustedSources" },
     );
   }
-  const { rule, raw, exposure } = found;
-  const sources = sourcePrefixesOf(rule.properties);
-  const kept = sources.filter((token) => !isOffendingToken(exposure, token));
-  const removed = sources.filter((token) => isOffendingToken(exposure, token));
-  const next = [...kept];
-  for (const t of trusted) if (!next.some((s) => s.trim().toLowerCase() === t.toLowerCase())) next.push(t);
-  const after = ruleWith(raw, withPair(raw.properties, SOURCE_PAIR, next));
-  return putChange(
-    ID,
-    snapshot,
-    raw,
-    after,
-    `restrict security rule ${rule.name} to ${next.join(", ")} in place of ${removed.join(", ")} (it allowed ${exposureText(exposure)})`,
-  );
+  return planNarrowing(found, snapshot, { id: ID, replacement: trusted, verb: "restrict" });
 });
 
 export const restrictSource = {
   id: ID,
   description:
     "Replaces the offending sources of an NSG security rule with the policy's trusted prefixes, keeping its other " +
-    "sources and everything else. Needs the policy's trustedSources.",
+    "sources and everything else (the offending sources keep any other ports through a rule added next to it). " +
+    "Needs the policy's trustedSources.",
   resourceTypes: [NSG_RESOURCE_TYPE],
   permissions: [SECURITY_RULE_WRITE, ASG_JOIN_RULE],
   plan,
+  undo: undoSecurityRule,
 } satisfies Remediation;

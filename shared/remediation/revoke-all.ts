@@ -2,6 +2,7 @@ import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
 import { InputError } from "../errors.ts";
 import { revokeAllOf } from "../rules/sg/revoke.ts";
 import { isDefaultGroup, securityGroupOf } from "../rules/sg/security-group.ts";
+import { undoRevokeAll } from "../rules/sg/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import { matchedOf, type Remediation, type RemediationContext } from "./types.ts";
 
@@ -44,4 +45,5 @@ export const revokeAll: Remediation = {
       after: { IpPermissions: [], IpPermissionsEgress: [] },
     };
   },
+  undo: undoRevokeAll,
 };

@@ -2,6 +2,7 @@ import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
 import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
 import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
+import { undoRevokeCidr } from "../rules/sg/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import { matchedOf, type Remediation, type RemediationContext } from "./types.ts";
 
@@ -78,6 +79,7 @@ export const revokeCidr: Remediation = {
       after: entries.map((e) => withoutCidrs(e.permission, e) ?? null),
     };
   },
+  undo: undoRevokeCidr,
 };
 
 function portsText(permission: IpPermission): string {

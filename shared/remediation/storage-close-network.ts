@@ -8,11 +8,12 @@
 // it. The account has no etag: the plan records each part as evaluated, and the writer reads the account again
 // right before the PATCH and writes nothing if a part differs (shared/clouds/azure/storage.ts).
 
-import { STORAGE_ACCOUNT_TYPE } from "../clouds/azure/kinds/storage-account.ts";
+import { STORAGE_ACCOUNT_TYPE, STORAGE_API_VERSION } from "../clouds/azure/kinds/storage-account.ts";
 import { InputError } from "../errors.ts";
 import { bypassTokens, partOf, type StorageNetworkPart, storageAccountOf } from "../rules/storage/account.ts";
+import { shellQuote } from "../shell.ts";
 import type { Finding, Matched, PlannedChange, Snapshot } from "../types.ts";
-import type { Remediation, RemediationContext } from "./types.ts";
+import type { Remediation, RemediationContext, UndoStep } from "./types.ts";
 
 const ID = "storage-close-network";
 
@@ -197,6 +198,23 @@ function planFor(snapshot: Snapshot, findings: readonly Finding[]): PlannedChang
   };
 }
 
+/**
+ * Puts the network settings back as they were read: one PATCH of the same parts with their audited before-state
+ * (a PATCH carrying networkAcls replaces it whole, so the old object comes back exactly).
+ */
+function undo(planned: PlannedChange): UndoStep | undefined {
+  if (typeof planned.before !== "object" || planned.before === null) return undefined;
+  const url = `https://management.azure.com${planned.resourceId}?api-version=${STORAGE_API_VERSION}`;
+  return {
+    command: [
+      "az rest --method patch",
+      `--url ${shellQuote(url)}`,
+      `--body ${shellQuote(JSON.stringify({ properties: planned.before }))}`,
+    ].join(" \\\n  "),
+    portal: `Azure portal: storage account ${planned.resourceId.split("/").at(-1) ?? ""} › Networking › set public network access, the firewall's IP and virtual network rules and exceptions back as before`,
+  };
+}
+
 export const storageCloseNetwork = {
   id: ID,
   description:
@@ -209,4 +227,5 @@ export const storageCloseNetwork = {
   plan(snapshot: Snapshot, finding: Finding, context: RemediationContext) {
     return planFor(snapshot, [finding, ...(context.siblings ?? [])]);
   },
+  undo,
 } satisfies Remediation;

@@ -16,6 +16,19 @@ export interface RemediationContext {
   siblings?: readonly Finding[];
 }
 
+/** Where the changed resource is, for an undo command. */
+export interface UndoWhere {
+  account: string;
+  region?: string;
+  resourceGroup?: string;
+}
+
+/** How to put an applied change back: a command to paste, a portal or console step. */
+export interface UndoStep {
+  command?: string;
+  portal?: string;
+}
+
 export interface Remediation {
   id: string;
   description: string;
@@ -33,6 +46,14 @@ export interface Remediation {
    * Undefined when nothing in the snapshot still matches (already fixed by someone else).
    */
   plan(snapshot: Snapshot, finding: Finding, context: RemediationContext): PlannedChange | undefined;
+  /** Pure: how to put back a change this remediation applied, from its audited before- and after-state. */
+  undo?(planned: PlannedChange, where: UndoWhere): UndoStep | undefined;
+  /**
+   * Pure, asked when `plan` finds nothing to write: why the parts of the finding still open are not this
+   * remediation's to change (a default route inside a route table, a definition with no approved entry left), or
+   * undefined when nothing is open. The finding is then alerted as left for a person, not reported fixed.
+   */
+  manual?(snapshot: Snapshot, finding: Finding): string | undefined;
 }
 
 /**

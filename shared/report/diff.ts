@@ -11,6 +11,8 @@ const previousSchema = z.object({
   findings: z.array(
     z.looseObject({
       resourceId: z.string(),
+      // Reports written before findings carried their type have none: only labels read it.
+      resourceType: z.string().default(""),
       ruleId: z.string(),
       policyRule: z.string(),
       severity: z.string(),

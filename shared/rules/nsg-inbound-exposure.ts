@@ -5,22 +5,26 @@ import * as z from "zod";
 import { isWholeSpace, parsePrefix, parsePrefixes } from "../net/ip.ts";
 import type { Snapshot } from "../types.ts";
 import {
+  classNote,
   isAnywhereTag,
-  isInternetSource,
-  nsgExposures,
-  PROTOCOLS,
-  type Protocol,
-  type RuleExposure,
-} from "./nsg/exposure.ts";
+  maxModeFor,
+  publicPrefixesOption,
+  SOURCE_CLASSES,
+  type SourceClass,
+  sourceClass,
+} from "./common/sources.ts";
+import { nsgExposures, PROTOCOLS, type Protocol, type RuleExposure } from "./nsg/exposure.ts";
 import {
   ALL_PORTS,
   formatPorts,
   intersect,
   isEmpty,
   MAX_PORT,
+  NO_PORTS,
   type PortSet,
   parsePortSpec,
   portSet,
+  union,
 } from "./nsg/ports.ts";
 import { NSG_RESOURCE_TYPE, nsgOf } from "./nsg/schema.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
@@ -42,7 +46,7 @@ export const nsgInboundExposureOptions = z.strictObject({
   trustedSources: z
     .array(z.string().refine((s) => parsePrefix(s) !== undefined, "expected an IP address or CIDR prefix"))
     .default([]),
-  publicPrefixes: z.boolean().default(true),
+  publicPrefixes: publicPrefixesOption,
 });
 
 export type NsgInboundExposureOptions = z.infer<typeof nsgInboundExposureOptions>;
@@ -93,9 +97,24 @@ function isAnywhereSource(token: string): boolean {
   return prefix !== undefined && isWholeSpace(prefix);
 }
 
-function describe(e: RuleExposure): string {
+function describe(e: RuleExposure, cls: SourceClass): string {
   const p = e.rule.properties;
-  return `Security rule ${e.rule.name} (priority ${p.priority}) allows ${e.protocols.join("/")} ${formatPorts(e.ports).join(", ")} from ${e.sources.join(", ")}`;
+  return `Security rule ${e.rule.name} (priority ${p.priority}) allows ${e.protocols.join("/")} ${formatPorts(e.ports).join(", ")} from ${e.sources.join(", ")}${classNote(cls)}`;
+}
+
+/** The part of a rule's exposure that comes from sources of one class (undefined when none does). */
+function ofClass(e: RuleExposure, classOf: (token: string) => SourceClass | undefined, cls: SourceClass) {
+  const parts = e.parts.filter((part) => classOf(part.source) === cls);
+  if (parts.length === 0) return undefined;
+  let ports: PortSet = NO_PORTS;
+  for (const part of parts) ports = union(ports, part.ports);
+  return {
+    ...e,
+    sources: e.sources.filter((token) => classOf(token) === cls),
+    protocols: PROTOCOLS.filter((proto) => parts.some((part) => part.protocol === proto)),
+    ports,
+    parts,
+  };
 }
 
 function evaluate(snapshot: Snapshot, options: NsgInboundExposureOptions, context: RuleContext): Violation[] {
@@ -104,17 +123,26 @@ function evaluate(snapshot: Snapshot, options: NsgInboundExposureOptions, contex
     trusted: parsePrefixes([...context.trustedSources, ...options.trustedSources]),
     publicPrefixes: options.publicPrefixes,
   };
+  const classOf = (token: string) => sourceClass(token, policy);
   const exposures = nsgExposures(nsg, {
     ports: protectedPorts(options),
     protocols: options.protocols as readonly Protocol[],
-    isOffendingSource: (token) => isInternetSource(token, policy),
+    isOffendingSource: (token) => classOf(token) !== undefined,
   });
   if (exposures.length === 0) return [];
-  return [
-    {
-      message: exposures.map(describe).join("; "),
-      controls: cisControlsFailed(exposures),
-      matched: exposures.map((e) => ({
+  // One finding per kind of source: world-open sources follow the entry's mode; a specific public prefix (an
+  // allow-listed office range) is alerted unless the entry opts in, so remediating the first never touches it.
+  const violations: Violation[] = [];
+  for (const cls of SOURCE_CLASSES) {
+    const mine = exposures.flatMap((e) => ofClass(e, classOf, cls) ?? []);
+    if (mine.length === 0) continue;
+    const maxMode = maxModeFor(cls, options.publicPrefixes);
+    violations.push({
+      message: mine.map((e) => describe(e, cls)).join("; "),
+      controls: cisControlsFailed(mine),
+      kind: cls,
+      ...(maxMode ? { maxMode } : {}),
+      matched: mine.map((e) => ({
         securityRule: e.rule.name,
         id: e.rule.id,
         priority: e.rule.properties.priority,
@@ -126,15 +154,17 @@ function evaluate(snapshot: Snapshot, options: NsgInboundExposureOptions, contex
         protocols: e.protocols,
         direction: "Inbound",
       })),
-    },
-  ];
+    });
+  }
+  return violations;
 }
 
 export const nsgInboundExposure = {
   id: "nsg-inbound-exposure",
   description:
     "Inbound security rules that open protected ports (SSH, RDP, UDP, HTTP(S) or any you list) to the Internet, " +
-    "after higher-precedence Deny rules, counting every spelling of anywhere and public prefixes outside the trusted sources.",
+    "after higher-precedence Deny rules, counting every spelling of anywhere; specific public prefixes outside the trusted " +
+    "sources (alerted, not remediated, unless the entry opts in) and malformed prefixes are findings of their own.",
   cloud: "azure",
   resourceTypes: [NSG_RESOURCE_TYPE],
   controls: ALL_CIS,

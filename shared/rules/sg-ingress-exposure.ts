@@ -1,14 +1,15 @@
 import * as z from "zod";
 import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
-import {
-  isWholeSpace,
-  type Prefix,
-  parsePrefix,
-  parsePrefixes,
-  reachesPublicSpace,
-  withinAny,
-} from "../net/ip.ts";
+import { isWholeSpace, parsePrefix, parsePrefixes } from "../net/ip.ts";
 import type { Snapshot } from "../types.ts";
+import {
+  classNote,
+  maxModeFor,
+  publicPrefixesOption,
+  SOURCE_CLASSES,
+  type SourceClass,
+  sourceClass,
+} from "./common/sources.ts";
 import { EXPOSURE_CONTROLS, exposureControls } from "./sg/controls.ts";
 import { type ExposureMatch, keyOf } from "./sg/matched.ts";
 import { formatRange, intersectRange, type PortRange, parsePortSpec, permissionPorts } from "./sg/ports.ts";
@@ -55,28 +56,30 @@ export const sgIngressExposureOptions = z.strictObject({
     .array(cidr)
     .default([])
     .describe("Prefixes allowed to reach the protected ports, added to the policy's trustedSources"),
-  publicPrefixes: z
-    .boolean()
-    .default(true)
-    .describe(
-      "Whether a specific public prefix outside the trusted ones counts; 0.0.0.0/0 and ::/0 always count",
-    ),
+  publicPrefixes: publicPrefixesOption,
 });
 export type SgIngressExposureOptions = z.infer<typeof sgIngressExposureOptions>;
 
 interface Offending {
   permission: IpPermission;
   match: ExposureMatch;
+  kind: SourceClass;
 }
 
-/** Pure: every (permission, CIDR) of the group's ingress that lets the world reach a protected port. */
+/**
+ * Pure: every (permission, CIDR) of the group's ingress that lets the world (or a public prefix outside the trusted
+ * ones, or a CIDR that does not parse) reach a protected port.
+ */
 export function findIngressExposures(
   group: SecurityGroup,
   options: SgIngressExposureOptions,
   context: RuleContext,
 ): Offending[] {
   const protectedRanges = options.ports.map(parsePortSpec).filter((r): r is PortRange => r !== undefined);
-  const trusted = parsePrefixes([...context.trustedSources, ...options.trustedSources]);
+  const policy = {
+    trusted: parsePrefixes([...context.trustedSources, ...options.trustedSources]),
+    publicPrefixes: options.publicPrefixes,
+  };
   const out: Offending[] = [];
   for (const permission of group.IpPermissions) {
     const protocol = normaliseProtocol(permission.IpProtocol);
@@ -96,17 +99,20 @@ export function findIngressExposures(
     ];
     // Prefix lists and security group references name AWS-managed or own sources, never the world.
     for (const source of sources) {
+      // EC2 rejects malformed CIDRs on write, but a snapshot may come from elsewhere: one that does not parse is
+      // reported (as malformed), never taken for private space.
+      const kind = sourceClass(source.cidr, policy);
+      if (kind === undefined) continue;
       const prefix = parsePrefix(source.cidr);
-      // EC2 rejects malformed CIDRs on write, so a stored one always parses; skip rather than guess.
-      if (!prefix || !offends(prefix, trusted, options.publicPrefixes)) continue;
       out.push({
         permission,
+        kind,
         match: {
           ...keyOf(permission),
           cidr: source.cidr,
           family: source.family,
           ports,
-          controls: exposureControls(permission, source.family, isWholeSpace(prefix)),
+          controls: exposureControls(permission, source.family, prefix !== undefined && isWholeSpace(prefix)),
         },
       });
     }
@@ -148,7 +154,10 @@ export function findPrefixListExposures(
   options: SgIngressExposureOptions,
   context: RuleContext,
 ): { viaList: Offending[]; unreadable: UnreadableReference[] } {
-  const trusted = parsePrefixes([...context.trustedSources, ...options.trustedSources]);
+  const policy = {
+    trusted: parsePrefixes([...context.trustedSources, ...options.trustedSources]),
+    publicPrefixes: options.publicPrefixes,
+  };
   const viaList: Offending[] = [];
   const unreadable: UnreadableReference[] = [];
   for (const permission of group.IpPermissions) {
@@ -163,17 +172,20 @@ export function findPrefixListExposures(
         continue;
       }
       for (const entry of list.entries) {
+        // The same line as for a CIDR of the rule itself (a malformed entry is reported, never taken as private).
+        const kind = sourceClass(entry.Cidr, policy);
+        if (kind === undefined) continue;
         const prefix = parsePrefix(entry.Cidr);
-        // EC2 validates entries on write; one that does not parse is left out rather than guessed at.
-        if (!prefix || !offends(prefix, trusted, options.publicPrefixes)) continue;
+        const family = prefix?.family ?? (entry.Cidr.includes(":") ? "ipv6" : "ipv4");
         viaList.push({
           permission,
+          kind,
           match: {
             ...keyOf(permission),
             cidr: entry.Cidr,
-            family: prefix.family,
+            family,
             ports,
-            controls: exposureControls(permission, prefix.family, isWholeSpace(prefix)),
+            controls: exposureControls(permission, family, prefix !== undefined && isWholeSpace(prefix)),
             prefixListId,
           },
         });
@@ -231,13 +243,6 @@ function prefixListViolations(
   return out;
 }
 
-function offends(prefix: Prefix, trusted: readonly Prefix[], publicPrefixes: boolean): boolean {
-  // The whole space is never "within" a trusted range in a way that makes it safe.
-  if (isWholeSpace(prefix)) return true;
-  if (!publicPrefixes || !reachesPublicSpace(prefix)) return false;
-  return !withinAny(prefix, trusted);
-}
-
 function describeMatch(permission: IpPermission, match: ExposureMatch): string {
   const ports = (match.ports ?? []).join(", ");
   if (normaliseProtocol(permission.IpProtocol) === "all") {
@@ -255,7 +260,9 @@ function groupLabel(group: SecurityGroup): string {
 export const sgIngressExposure = {
   id: "sg-ingress-exposure",
   description:
-    "AWS security group ingress that lets the Internet (0.0.0.0/0, ::/0 or an untrusted public prefix) reach a protected port",
+    "AWS security group ingress that lets the Internet (0.0.0.0/0, ::/0) reach a protected port; specific public " +
+    "prefixes outside the trusted sources (alerted, not remediated, unless the entry opts in) and malformed CIDRs are " +
+    "findings of their own",
   cloud: "aws",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
   // Each finding names only the controls its matched parts fail (see Violation.controls); this is the set.
@@ -277,16 +284,22 @@ export const sgIngressExposure = {
     const group = securityGroupOf(snapshot);
     const viaLists = prefixListViolations(group, prefixListsOf(snapshot), options, context);
     const offending = findIngressExposures(group, options, context);
-    if (offending.length === 0) return viaLists;
-    const controls = EXPOSURE_CONTROLS.filter((c) => offending.some((o) => o.match.controls?.includes(c)));
-    const parts = offending.map((o) => describeMatch(o.permission, o.match));
-    return [
-      {
-        message: `Security group ${groupLabel(group)} allows ${parts.join("; ")}`,
-        matched: offending.map((o) => o.match),
+    // One finding per kind of source: revoking 0.0.0.0/0 never takes the allow-listed office range beside it.
+    const violations: Violation[] = [];
+    for (const kind of SOURCE_CLASSES) {
+      const mine = offending.filter((o) => o.kind === kind);
+      if (mine.length === 0) continue;
+      const controls = EXPOSURE_CONTROLS.filter((c) => mine.some((o) => o.match.controls?.includes(c)));
+      const parts = mine.map((o) => describeMatch(o.permission, o.match));
+      const maxMode = maxModeFor(kind, options.publicPrefixes);
+      violations.push({
+        message: `Security group ${groupLabel(group)} allows ${parts.join("; ")}${classNote(kind)}`,
+        matched: mine.map((o) => o.match),
         controls,
-      },
-      ...viaLists,
-    ];
+        kind,
+        ...(maxMode ? { maxMode } : {}),
+      });
+    }
+    return [...violations, ...viaLists];
   },
 } satisfies RuleDefinition<typeof sgIngressExposureOptions>;

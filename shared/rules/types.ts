@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Actor, Cloud, Matched, Snapshot } from "../types.ts";
+import type { Actor, Cloud, Matched, Mode, Snapshot } from "../types.ts";
 
 /** What a rule reports about one resource; the policy layer adds the entry name, severity and controls. */
 export interface Violation {
@@ -19,6 +19,13 @@ export interface Violation {
    * findings are decisions: duplicate deliveries of the same trigger, or a trigger and the sweep, decide it once.
    */
   key?: string;
+  /**
+   * Which kind of offending parts this violation holds, when a rule reports several kinds for one entry (world-open
+   * sources apart from specific public prefixes): each becomes a finding of its own, told apart by this field.
+   */
+  kind?: string;
+  /** The highest mode this violation may be handled with: the entry's mode is lowered to it (alert, report). */
+  maxMode?: Mode;
 }
 
 /** Context a rule may use beyond its own options (policy-wide settings). */
@@ -34,8 +41,26 @@ export interface RuleContext {
     operationName: string;
     /** When the trigger saw the change (the event's time, or the sweep's). */
     time?: string;
+    /** The trigger's id (a CloudTrail eventID): a finding about what one call did is keyed by it. */
+    eventId?: string;
     details?: Record<string, unknown>;
   };
+  /** The policy's subnet roles, by name (see SubnetRole). */
+  subnetRoles?: Readonly<Record<string, SubnetRole>>;
+  /** The policy's firewalls, by name. */
+  firewalls?: Readonly<Record<string, { privateIp: string }>>;
+  /**
+   * Another resource read for this evaluation (a subnet's route table, for a rule that `reads` its type), by id:
+   * null when it no longer exists, undefined when it was not read (then the rule judges nothing that needs it).
+   */
+  related?(resourceId: string): Snapshot | null | undefined;
+}
+
+/** Which subnets have a role: a listed id, or a name pattern and/or their virtual network's tags. */
+export interface SubnetRole {
+  ids?: string[] | undefined;
+  names?: string[] | undefined;
+  tags?: Record<string, string> | undefined;
 }
 
 export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
@@ -60,6 +85,17 @@ export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
    * `guardian evaluate` lists such resources as not evaluated instead of calling them compliant.
    */
   cannotEvaluate?(snapshot: Snapshot): string | undefined;
+  /**
+   * Pure: the lower-cased types of other resources this rule will look at through `context.related` for this
+   * snapshot (a subnet role that routes egress through a firewall reads the subnet's route table). The pipeline
+   * reads them before evaluating; nothing is read for an entry that names none.
+   */
+  reads?(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): readonly string[];
+  /**
+   * What a remediate-mode entry must also set for its remediation to be able to act (an NSG to attach): the option's
+   * path under the entry and why, or undefined. Checked when the policy loads.
+   */
+  remediateNeeds?(options: unknown): { path: (string | number)[]; message: string } | undefined;
   /** Pure: no I/O, no clock. */
   evaluate(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): Violation[];
 }

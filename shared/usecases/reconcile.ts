@@ -9,8 +9,11 @@
 // resource already fixed and writes nothing).
 
 import * as z from "zod";
-import { InputError } from "../errors.ts";
+import { InputError, TransientError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import type { QueuePort } from "../notify/outbox.ts";
 import type { GuardianDeps } from "../pipeline.ts";
+import type { Policy } from "../policy/schema.ts";
 import {
   evaluatePage,
   type PageCursor,
@@ -43,16 +46,41 @@ export const pageMessageSchema = z.strictObject({
 });
 export type PageMessage = z.infer<typeof pageMessageSchema>;
 
-/** Where page messages go: an SQS queue or an Azure Storage queue (shared/clouds/*\/queue.ts). */
+/** Where page messages go: an SQS queue or an Azure Storage queue (through their QueuePort, see pageQueue). */
 export interface PageQueue {
   send(message: PageMessage): Promise<void>;
 }
 
+/** A page queue on one of the clouds' queues (shared/clouds/*\/alerts.ts: SqsQueue, StorageQueue). */
+export function pageQueue(queue: Pick<QueuePort, "name" | "send">): PageQueue {
+  return {
+    async send(message) {
+      try {
+        // The SDKs' retry policies back off on throttling and 5xx before this gives up.
+        await queue.send(JSON.stringify(message));
+      } catch (error) {
+        throw new TransientError(
+          `could not enqueue the reconcile page (${message.kind}) on ${queue.name}: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    },
+  };
+}
+
+/** What the scheduled tick needs: the policy (interval, kinds in scope), the queue and the targets. No cloud client. */
+export interface ReconcileStartDeps {
+  policy: Policy;
+  log: Logger;
+  queue: PageQueue;
+  /** What this deployment reconciles: its subscription(s), its region. */
+  targets: readonly ScanTarget[];
+}
+
+/** What a page worker needs: the event path's dependencies (clients, decisions, outbox, audit), a lister, the queue. */
 export interface ReconcileDeps {
   guardian: GuardianDeps;
   lister: PageLister;
   queue: PageQueue;
-  /** What this deployment reconciles: its subscription(s), its region. */
   targets: readonly ScanTarget[];
 }
 
@@ -79,21 +107,21 @@ export interface StartResult {
 
 /** The scheduled run: when due, one message per stream (kind × target) for its first page. */
 export async function startReconcile(
-  deps: ReconcileDeps,
+  deps: ReconcileStartDeps,
   options: { now?: Date; force?: boolean } = {},
 ): Promise<StartResult> {
   const now = options.now ?? new Date();
-  const settings = deps.guardian.policy.reconcile;
+  const settings = deps.policy.reconcile;
   const due = options.force === true || (settings.enabled && reconcileDue(settings.intervalHours, now));
   if (!due) return { due: false, enqueued: 0, skipped: 0 };
   if (deps.targets.length === 0)
     throw new InputError("nothing to reconcile: no subscription or region configured");
   const runId = `reconcile-${now.toISOString()}`;
-  const { streams, skipped } = scanStreams(deps.targets, deps.guardian.policy);
+  const { streams, skipped } = scanStreams(deps.targets, deps.policy);
   for (const stream of streams) {
     await deps.queue.send({ v: 1, runId, kind: stream.kind, target: stream.target });
   }
-  deps.guardian.log.info("guardian.reconcile.started", {
+  deps.log.info("guardian.reconcile.started", {
     runId,
     streams: streams.map((s) => `${s.kind} in ${targetLabel(s.target)}`),
     skipped: skipped.length,
@@ -127,10 +155,11 @@ export interface PageOutcome extends PageResult {
 }
 
 /**
- * One page: list it, evaluate it as the event path would (acting per policy: remediate, alert, report; the write
- * budget is the policy's reconcile.maxWritesPerPage), then enqueue the next page. A list that fails throws (the
- * message is retried, then dead-lettered). A resource that fails is logged and audited by the pipeline and does not
- * hold up the stream: the next run evaluates it again.
+ * One page: list it, evaluate it as the event path would (acting per policy: remediate, alert, report, with the
+ * same decision claims, so a connection request the sweep or a notification also sees is decided once; the write
+ * budget is the policy's reconcile.maxWritesPerPage), then enqueue the next page. A list that fails, or a resource
+ * that may pass on a retry, throws: the message is retried, then dead-lettered. A resource that cannot be handled
+ * at all is dead-lettered and alerted by the pipeline and does not hold up the stream.
  */
 export async function reconcilePage(
   body: unknown,
@@ -143,7 +172,7 @@ export async function reconcilePage(
     kind: message.kind,
     ...(message.from ? { from: message.from } : {}),
   };
-  const page = await deps.lister(cursor, options.signal);
+  const page = await deps.lister(cursor, options.signal ?? deps.guardian.deadline?.signal());
   const result = await evaluatePage(page.items, deps.guardian, {
     runId: message.runId,
     budget: new ScanBudget(deps.guardian.policy.reconcile.maxWritesPerPage),
@@ -156,6 +185,15 @@ export async function reconcilePage(
       target: targetLabel(message.target),
       failures: result.failures,
     });
+  }
+  // Something that may pass (throttled, the invocation's budget spent, a write's answer lost) fails the page before
+  // its successor is enqueued: the queue redelivers it, a second pass finds what was done done, and after the
+  // queue's retries it is dead-lettered (and alerted) instead of being acknowledged half done.
+  const retryable = result.failures.filter((f) => f.retryable);
+  if (retryable.length > 0) {
+    throw new TransientError(
+      `reconcile page of ${message.kind} in ${targetLabel(message.target)}: ${retryable.length} resource(s) may pass on a retry (${retryable[0]?.error})`,
+    );
   }
   const next: PageMessage | undefined = page.next === undefined ? undefined : { ...message, from: page.next };
   if (next) await deps.queue.send(next);

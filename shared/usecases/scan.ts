@@ -5,6 +5,7 @@
 
 import { awsKinds } from "../clouds/aws/kinds/index.ts";
 import { azureKinds } from "../clouds/azure/kinds/index.ts";
+import { TransientError } from "../errors.ts";
 import type { CloudPort, GuardianDeps } from "../pipeline.ts";
 import { handleChange, ResourceLocks } from "../pipeline.ts";
 import { evaluatePolicy, ruleFor } from "../policy/evaluate.ts";
@@ -43,12 +44,15 @@ export function targetLabel(target: ScanTarget): string {
     : `region ${target.region}`;
 }
 
-function kindsOf(target: ScanTarget): { id: string; type: string; label: string }[] {
-  if (target.cloud === "aws") return awsKinds.map((k) => ({ id: k.id, type: k.type, label: k.label }));
+function kindsOf(
+  target: ScanTarget,
+): { id: string; type: string; label: string; covers: readonly string[] }[] {
+  if (target.cloud === "aws")
+    return awsKinds.map((k) => ({ id: k.id, type: k.type, label: k.label, covers: [] }));
   const scope = target.resourceGroup === undefined ? "subscription" : "resourceGroup";
   return azureKinds
     .filter((k) => k.list.scopes.includes(scope))
-    .map((k) => ({ id: k.id, type: k.type, label: k.label }));
+    .map((k) => ({ id: k.id, type: k.type, label: k.label, covers: k.covers ?? [] }));
 }
 
 /** The kinds some enabled rule of the policy evaluates: a kind no rule looks at is not listed at all. */
@@ -66,7 +70,9 @@ export function scanStreams(
   const skipped: Coverage[] = [];
   for (const target of targets) {
     for (const kind of kindsOf(target)) {
-      if (types.has(kind.type)) streams.push({ target, kind: kind.id });
+      // A kind is listed for itself, or for the kinds only its fan-out reaches (a virtual network's subnets).
+      if (types.has(kind.type) || kind.covers.some((t) => types.has(t)))
+        streams.push({ target, kind: kind.id });
       else
         skipped.push({
           target: targetLabel(target),
@@ -112,6 +118,8 @@ export interface ScanAction {
 export interface ScanFailure {
   resourceId: string;
   error: string;
+  /** It may pass on a retry (throttled, the budget spent, an answer lost): the reconcile retries the page. */
+  retryable?: boolean;
 }
 
 export interface ScanReport {
@@ -200,7 +208,12 @@ export async function evaluatePage(
   const listedPort = (cloud: Cloud, listed: Map<string, Snapshot>): CloudPort => {
     const port = deps.clouds[cloud];
     if (!port) throw new Error(`no ${cloud} adapter configured for the scan`);
-    return { ...port, snapshotFromEvent: (change) => withOrigin(listed.get(change.eventId)) };
+    // A stand-in for a resource its listing does not show whole is not evaluated: the pipeline reads it.
+    return {
+      ...port,
+      snapshotFromEvent: (change) =>
+        READ_EACH.has(change.resourceType) ? undefined : withOrigin(listed.get(change.eventId)),
+    };
   };
   const listed = new Map<string, Snapshot>();
   for (const cloud of new Set(items.map((s) => s.cloud))) ports.set(cloud, listedPort(cloud, listed));
@@ -214,48 +227,72 @@ export async function evaluatePage(
       const part: PageResult = { findings: [], actions: [], failures: [], evaluated: 1 };
       // A resource that may be written takes its share of the scan's cap one at a time (the pipeline spends a
       // budget after each write, so concurrent holders could overshoot it); the rest are evaluated in parallel.
-      const writes = !scanDeps.dryRun && !scanDeps.policy.dryRun && mayWrite(scanDeps.policy, snapshot);
+      const writes =
+        !scanDeps.dryRun && !scanDeps.policy.dryRun && mayWrite(scanDeps.policy, snapshot, scanDeps.clouds);
       let slice = { left: deps.policy.maxWritesPerEvent };
       try {
         const work = async () => {
           if (writes) slice = options.budget.reserve(deps.policy.maxWritesPerEvent);
           try {
-            return await handleChange(change, scanDeps, slice);
+            const first = await handleChange(change, scanDeps, slice);
+            // A virtual network's subnets, each as the listed copy shows it (a write still reads it afresh).
+            const all = [first];
+            for (const target of first.fanOut?.targets ?? []) {
+              if (!target.snapshot) continue;
+              const inner = scanChange(target.snapshot, options.runId, time);
+              listed.set(inner.eventId, target.snapshot);
+              try {
+                all.push(await handleChange(inner, scanDeps, slice));
+              } finally {
+                listed.delete(inner.eventId);
+              }
+            }
+            return all;
           } finally {
             if (writes) options.budget.release(slice);
           }
         };
         const locked = () => (deps.locks ? deps.locks.run(lockKey(change), work) : work());
-        const outcome = await (writes ? writeTurns.run(WRITE_TURN, locked) : locked());
-        if (outcome.status === "failed") {
-          part.failures.push({ resourceId: snapshot.resourceId, error: outcome.error ?? "failed" });
-        }
-        const exempt = new Map(
-          outcome.actions.filter((a) => a.outcome === "skipped-exempt").map((a) => [a.finding, a.reason]),
-        );
-        for (const f of outcome.findings) {
-          const reason = exempt.get(f);
-          part.findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
-        }
-        for (const a of outcome.actions) {
-          part.actions.push({
-            cloud: snapshot.cloud,
-            account: snapshot.account,
-            ...(snapshot.region ? { region: snapshot.region } : {}),
-            resourceId: a.finding.resourceId,
-            resourceType: snapshot.resourceType,
-            policyRule: a.finding.policyRule,
-            mode: a.mode,
-            outcome: a.outcome,
-            wouldDo: a.planned ? a.planned.summary : a.reason,
-            ...(a.planned ? { planned: a.planned.operation } : {}),
-          });
+        const outcomes = await (writes ? writeTurns.run(WRITE_TURN, locked) : locked());
+        for (const outcome of outcomes) {
+          if (outcome.status === "failed" || outcome.retryable !== undefined) {
+            part.failures.push({
+              resourceId: outcome.change.resourceId,
+              error: outcome.error ?? outcome.retryable?.message ?? "failed",
+              ...(outcome.retryable !== undefined ? { retryable: true } : {}),
+            });
+          }
+          const exempt = new Map(
+            outcome.actions.filter((a) => a.outcome === "skipped-exempt").map((a) => [a.finding, a.reason]),
+          );
+          for (const f of outcome.findings) {
+            const reason = exempt.get(f);
+            part.findings.push({ ...findingView(f), ...(reason ? { exempt: reason } : {}) });
+          }
+          for (const a of outcome.actions) {
+            part.actions.push({
+              cloud: snapshot.cloud,
+              account: snapshot.account,
+              ...(snapshot.region ? { region: snapshot.region } : {}),
+              resourceId: a.finding.resourceId,
+              resourceType: outcome.change.resourceType,
+              policyRule: a.finding.policyRule,
+              mode: a.mode,
+              outcome: a.outcome,
+              wouldDo: a.planned ? a.planned.summary : a.reason,
+              ...(a.planned ? { planned: a.planned.operation } : {}),
+            });
+          }
         }
       } catch (error) {
         // A resource that cannot be evaluated (not what its type says) is reported; the page goes on.
         const message = error instanceof Error ? error.message : String(error);
         deps.log.error("guardian.scan.failed", { resourceId: snapshot.resourceId, error: message });
-        part.failures.push({ resourceId: snapshot.resourceId, error: message });
+        part.failures.push({
+          resourceId: snapshot.resourceId,
+          error: message,
+          ...(error instanceof TransientError ? { retryable: true } : {}),
+        });
       } finally {
         listed.delete(change.eventId);
       }
@@ -275,10 +312,20 @@ export async function evaluatePage(
 const writeTurns = new ResourceLocks();
 const WRITE_TURN = "scan-writes";
 
-/** Whether the policy has a finding in remediate mode on the listed copy (pure; no call). */
-function mayWrite(policy: Policy, snapshot: Snapshot): boolean {
-  return evaluatePolicy(policy, snapshot).some(({ entry }) => entry.mode === "remediate");
+/** Whether the policy has a finding in remediate mode on the listed copy or what it fans out to (pure; no call). */
+function mayWrite(policy: Policy, snapshot: Snapshot, clouds: GuardianDeps["clouds"]): boolean {
+  const inner = (clouds[snapshot.cloud]?.fanOut?.(snapshot) ?? []).flatMap((t) =>
+    t.snapshot ? [t.snapshot] : [],
+  );
+  return [snapshot, ...inner].some((s) =>
+    evaluatePolicy(policy, s).some(({ entry }) => entry.mode === "remediate"),
+  );
 }
+
+/** Kinds whose listing lacks what their rules judge (AwsKind.list.incomplete): each listed one is read in full. */
+const READ_EACH: ReadonlySet<string> = new Set(
+  awsKinds.filter((k) => k.list.incomplete !== undefined).map((k) => k.type),
+);
 
 function withOrigin(snapshot: Snapshot | undefined): Snapshot | undefined {
   return snapshot && { ...snapshot, origin: "event" };

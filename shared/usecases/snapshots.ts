@@ -63,6 +63,8 @@ function snapshotsOfOne(json: unknown, source: string): Snapshot[] {
     if (snap) return [snap];
   }
   throw new InputError(
-    `${source}: not a resource the guardian knows (expected an ARM resource with "id", or a security group with "GroupId")`,
+    `${source}: not a resource the guardian knows (expected an ARM resource with "id", a security group with "GroupId", ` +
+      `endpoint services ("ServiceConfigurations", with "AllowedPrincipals" and "VpcEndpointConnections"), ` +
+      `connections ("VpcEndpointConnections"), or VPCs with their endpoints ("Vpcs" and "VpcEndpoints")`,
   );
 }

@@ -14,6 +14,8 @@ export interface SinkRequest {
   headers: Record<string, string>;
   /** The status the sink answered (0 when it closed the connection instead). */
   status: number;
+  /** When the request arrived (Date.now()). */
+  at: number;
 }
 
 /** `"close"` drops the connection without an answer, as a host that is down or a proxy that resets would. */
@@ -26,6 +28,8 @@ export interface WebhookSink {
   slackUrl: string;
   /** A Workflows-like webhook URL on the sink, with a `sig` query parameter like the real ones. */
   teamsUrl: string;
+  /** A generic JSON intake (a SIEM's HTTP collector): 200 for any JSON body. */
+  webhookUrl: string;
   /** Messages delivered (answered 2xx), in arrival order. */
   received: SinkRequest[];
   /** Every request, including the ones the sink failed on purpose: what tests count attempts on. */
@@ -35,6 +39,18 @@ export interface WebhookSink {
    * `status`, adding `Retry-After: retryAfterSeconds` when given.
    */
   failNext(status: SinkFailure, times: number, retryAfterSeconds?: number, pathPrefix?: string): void;
+  /**
+   * Refuses every request (closes the connection, as a host that is down) while `isDown()` is true: an outage that
+   * ends when the test's clock says so, then recovers on its own.
+   */
+  refuseWhile(isDown: () => boolean): void;
+  /** Answers the next `times` requests only after `ms` (a slow endpoint; past the client's timeout, a timeout). */
+  delayNext(ms: number, times: number): void;
+  /**
+   * Fails each request with probability `failRate` (as 500, or as 429 with Retry-After for a `rate429` share of
+   * them), from a seeded generator so a run can be repeated; `0` turns it off.
+   */
+  flaky(failRate: number, rate429?: number, retryAfterSeconds?: number, seed?: number): void;
   /** Resolves once `received` holds at least `count` messages; rejects after `timeoutMs` (default 5 s). */
   waitFor(count: number, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -100,6 +116,17 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
   const attempts: SinkRequest[] = [];
   const failures: PendingFailure[] = [];
   const waiters: { count: number; resolve: () => void }[] = [];
+  let isDown: () => boolean = () => false;
+  const delays: { ms: number; remaining: number }[] = [];
+  let flakiness = { failRate: 0, rate429: 0, retryAfterSeconds: 1, state: 1 };
+  /** mulberry32: small, seeded, good enough to spread failures. */
+  const nextRandom = () => {
+    flakiness.state = (flakiness.state + 0x6d2b79f5) | 0;
+    let t = flakiness.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 
   const notify = () => {
     for (const waiter of [...waiters]) {
@@ -130,15 +157,42 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
     } catch {
       // Kept as text: the channel answers 400 below.
     }
+    const arrived = Date.now();
     const record = (status: number): SinkRequest => {
-      const entry = { path, body, headers, status };
+      const entry = { path, body, headers, status, at: arrived };
       attempts.push(entry);
       return entry;
     };
     const isSlack = path.startsWith("/slack/");
     const isTeams = path.startsWith("/teams/");
+    const isWebhook = path.startsWith("/webhook/");
 
-    const failure = takeFailure(path);
+    if (isDown()) {
+      record(0);
+      req.socket.destroy();
+      return;
+    }
+    const delay = delays.find((d) => d.remaining > 0);
+    if (delay) {
+      delay.remaining--;
+      if (delay.remaining === 0) delays.splice(delays.indexOf(delay), 1);
+      await new Promise((resolve) => setTimeout(resolve, delay.ms));
+      // The client may have given up meanwhile (its timeout): nothing was delivered then.
+      if (req.socket.destroyed) {
+        record(0);
+        return;
+      }
+    }
+    let failure = takeFailure(path);
+    if (!failure && flakiness.failRate > 0 && nextRandom() < flakiness.failRate) {
+      const throttle = nextRandom() < flakiness.rate429;
+      failure = {
+        status: throttle ? 429 : 500,
+        remaining: 0,
+        retryAfterSeconds: throttle ? flakiness.retryAfterSeconds : undefined,
+        pathPrefix: undefined,
+      };
+    }
     if (failure) {
       if (failure.status === "close") {
         record(0);
@@ -158,7 +212,7 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
       return;
     }
 
-    if (req.method !== "POST" || (!isSlack && !isTeams)) {
+    if (req.method !== "POST" || (!isSlack && !isTeams && !isWebhook)) {
       record(404);
       res.writeHead(404).end();
       return;
@@ -173,6 +227,15 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
       const entry = record(200);
       received.push(entry);
       res.writeHead(200, { "content-type": "text/plain; charset=utf-8" }).end("ok");
+    } else if (isWebhook) {
+      if (!parsed) {
+        record(400);
+        res.writeHead(400).end();
+        return;
+      }
+      const entry = record(200);
+      received.push(entry);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
     } else {
       if (!parsed) {
         record(400);
@@ -204,10 +267,20 @@ export async function startWebhookSink(options: WebhookSinkOptions = {}): Promis
     url,
     slackUrl: `${url}/slack/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX`,
     teamsUrl: `${url}/teams/workflows/00000000000000000000000000000000/triggers/manual/paths/invoke?api-version=2016-06-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig=sink-signature-0000`,
+    webhookUrl: `${url}/webhook/intake?token=sink-token-0000`,
     received,
     attempts,
     failNext(status, times, retryAfterSeconds, pathPrefix) {
       failures.push({ status, remaining: times, retryAfterSeconds, pathPrefix });
+    },
+    refuseWhile(predicate) {
+      isDown = predicate;
+    },
+    delayNext(ms, times) {
+      delays.push({ ms, remaining: times });
+    },
+    flaky(failRate, rate429 = 0, retryAfterSeconds = 1, seed = 1) {
+      flakiness = { failRate, rate429, retryAfterSeconds, state: seed };
     },
     waitFor(count, timeoutMs = 5000) {
       if (received.length >= count) return Promise.resolve();
@@ -240,15 +313,23 @@ export function summarizeDelivery(request: SinkRequest): string {
   const body = request.body as {
     blocks?: { type?: string; text?: { text?: string } }[];
     text?: string;
-    attachments?: { content?: { body?: { type?: string; text?: string }[] } }[];
+    attachments?: {
+      content?: { body?: { type?: string; text?: string; inlines?: { text?: string }[] }[] };
+    }[];
   } | null;
   if (request.path.startsWith("/slack/")) {
     const header = body?.blocks?.find((b) => b.type === "header")?.text?.text;
     return `slack  ${request.status}  ${header ?? body?.text ?? "(no text)"}`;
   }
   if (request.path.startsWith("/teams/")) {
-    const first = body?.attachments?.[0]?.content?.body?.find((e) => e.type === "TextBlock")?.text;
+    const heading = body?.attachments?.[0]?.content?.body?.find(
+      (e) => e.type === "TextBlock" || e.type === "RichTextBlock",
+    );
+    const first = heading?.text ?? heading?.inlines?.map((i) => i.text ?? "").join("");
     return `teams  ${request.status}  ${first ?? "(no card)"}`;
+  }
+  if (request.path.startsWith("/webhook/")) {
+    return `json   ${request.status}  ${(body as { headline?: string } | null)?.headline ?? "(no headline)"}`;
   }
   return `${request.path}  ${request.status}`;
 }

@@ -11,6 +11,7 @@ beforeAll(async () => {
     "remediate",
     "throughput",
     "storms",
+    "alerts",
     "scan",
   ]);
 }, 180_000);
@@ -116,6 +117,15 @@ describe("npm run bench (smoke)", () => {
       expect(s.peakRssMb).toBeGreaterThan(0);
       expect(s.peakRssMb).toBeGreaterThanOrEqual(s.rssAfterImportMb);
     }
+  });
+
+  it("delivers every alert of the burst once through the flaky sink, at Slack's pace", () => {
+    const a = results.alerts;
+    expect(a?.alerts).toBe(QUICK.alertBurst);
+    expect(a?.delivered).toBe(QUICK.alertBurst);
+    expect(a?.lost).toBe(0);
+    expect(a?.duplicated).toBe(0);
+    expect(a?.posts).toBeGreaterThanOrEqual(QUICK.alertBurst);
   });
 
   it("scans the seeded estates completely, finds their open resources, and pull and push revoke the same groups", () => {

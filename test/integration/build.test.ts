@@ -43,14 +43,31 @@ describe("built entries", () => {
       "functions/on-change",
       "functions/reconcile",
       "functions/reconcile-page",
+      "functions/send-alerts",
       "functions/sweep-private-endpoints",
       "lambdas/on-change",
+      "lambdas/on-endpoint-connection",
       "lambdas/reconcile",
       "lambdas/reconcile-page",
+      "lambdas/send-alerts",
+      "lambdas/sweep-endpoint-connections",
     ]);
     const expected: Record<string, string[]> = {
-      functions: ["on-change.mjs", "reconcile-page.mjs", "reconcile.mjs", "sweep-private-endpoints.mjs"],
-      lambdas: ["on-change.mjs", "reconcile-page.mjs", "reconcile.mjs"],
+      functions: [
+        "on-change.mjs",
+        "reconcile-page.mjs",
+        "reconcile.mjs",
+        "send-alerts.mjs",
+        "sweep-private-endpoints.mjs",
+      ],
+      lambdas: [
+        "on-change.mjs",
+        "on-endpoint-connection.mjs",
+        "reconcile-page.mjs",
+        "reconcile.mjs",
+        "send-alerts.mjs",
+        "sweep-endpoint-connections.mjs",
+      ],
     };
     for (const [side, files] of Object.entries(expected)) {
       const shipped = (await readdir(path.join(outdir, side))).filter((f) => f.endsWith(".mjs"));

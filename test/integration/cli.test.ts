@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { buildCli } from "../../scripts/build.ts";
 import { loadPolicyFile } from "../../shared/policy/file.ts";
 
 interface Run {
@@ -11,18 +12,27 @@ interface Run {
   stderr: string;
 }
 
+// The command as it ships (the esbuild bundle behind its loader), built once: it starts in a fraction of the time the
+// TypeScript sources take. Built under dist/ of this checkout, so it finds the shipped baseline policy as an
+// installed package does; install.test.ts runs the packed and installed one.
+const outdir = path.resolve(import.meta.dirname, "../../dist", `cli-test-${process.pid}`);
+let bin: string;
+
+beforeAll(async () => {
+  bin = (await buildCli(outdir)).outfile;
+}, 120_000);
+
+afterAll(async () => {
+  await rm(outdir, { recursive: true, force: true });
+});
+
 /** Runs the real CLI in its own process, as a user would. */
 function guardian(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["cli/guardian.ts", ...args],
-      { encoding: "utf8" },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 99) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+    execFile(process.execPath, [bin, ...args], { encoding: "utf8" }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 99) : 0;
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -118,6 +128,71 @@ describe("guardian evaluate", () => {
     expect(run.code).toBe(0);
   });
 
+  it("evaluates endpoint services with their permissions and connections given together, and VPCs with their endpoints", async () => {
+    const read = async (name: string) =>
+      JSON.parse(await readFile(`test/fixtures/aws/privatelink/${name}`, "utf8")) as Record<string, unknown>;
+    const bundle = {
+      ...(await read("describe-vpc-endpoint-service-configurations.json")),
+      ...(await read("describe-vpc-endpoint-service-permissions.json")),
+      ...(await read("describe-vpc-endpoint-connections.json")),
+    };
+    (bundle.AllowedPrincipals as unknown[]).push({ PrincipalType: "All", Principal: "*" });
+    const vpcs = { ...(await read("describe-vpcs.json")), ...(await read("describe-vpc-endpoints.json")) };
+    for (const e of vpcs.VpcEndpoints as Record<string, unknown>[]) e.VpcId = "vpc-a01106c2";
+    const policy = await tempFile(
+      "policy.yaml",
+      [
+        "version: 1",
+        "rules:",
+        "  - { name: principals, rule: vpce-allowed-principals, options: { allowedPrincipals: ['123456789012'] } }",
+        "  - { name: connections, rule: vpce-connections, options: { allowedPrincipals: ['111122223333'] } }",
+        "  - { name: private, rule: vpc-private-endpoints, options: { allowedPrincipals: ['123456789012'] } }",
+        "",
+      ].join("\n"),
+    );
+    const run = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "--format",
+      "json",
+      await tempFile("services.json", JSON.stringify(bundle)),
+      await tempFile("vpcs.json", JSON.stringify(vpcs)),
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      findings: { policyRule: string; resourceId: string; matched: Record<string, unknown>[] }[];
+    };
+    expect(out.findings.map((f) => [f.policyRule, f.resourceId])).toEqual([
+      ["principals", "vpce-svc-0e7555fb6441987e1"],
+      ["connections", "vpce-svc-0abced088d20def56/vpce-0abed31004e618123"],
+      ["private", "vpc-a01106c2"],
+      ["private", "vpc-a01106c2"],
+    ]);
+    expect(out.findings[0]?.matched.map((m) => m.principal)).toEqual(["*"]);
+    expect(out.findings[1]?.matched[0]).toMatchObject({ owner: "123456789012", decision: "hold" });
+
+    // The configuration alone: the permissions rule says it could not evaluate, rather than passing the service.
+    const alone = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "test/fixtures/aws/privatelink/describe-vpc-endpoint-service-configurations.json",
+    );
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("DescribeVpcEndpointServicePermissions");
+    // Endpoints without their VPCs cannot be evaluated either.
+    const endpointsOnly = await guardian(
+      "evaluate",
+      "--policy",
+      policy,
+      "test/fixtures/aws/privatelink/describe-vpc-endpoints.json",
+    );
+    expect(endpointsOnly.code).toBe(2);
+    expect(endpointsOnly.stderr).toContain("give the DescribeVpcs output");
+  });
+
   it("exits 2 for a resource type no rule evaluates, instead of calling it compliant", async () => {
     const file = await tempFile(
       "vm.json",
@@ -157,7 +232,7 @@ describe("guardian evaluate", () => {
     const both = await guardian("evaluate", list);
     expect(both.code).toBe(1);
     // The baseline allows no IP address until you list yours: the tunnel server's rule is reported (alert mode).
-    expect(both.stdout).toMatch(/^2 resource\(s\) evaluated, 3 finding\(s\)/);
+    expect(both.stdout).toMatch(/^2 resources evaluated, 3 findings/);
     expect(both.stdout).toContain("IP rule 203.0.113.10 is not an allowed address");
     expect(both.stdout).toContain("sto8596");
   });
@@ -174,7 +249,7 @@ describe("guardian evaluate", () => {
     );
     const run = await guardian("evaluate", file);
     expect(run.code).toBe(0);
-    expect(run.stdout).toContain("1 resource(s) evaluated, 0 finding(s)");
+    expect(run.stdout).toContain("1 resource evaluated, 0 findings");
   });
 
   it("exits 2 with a clear message on bad input", async () => {
@@ -185,12 +260,14 @@ describe("guardian evaluate", () => {
     const unknown = await tempFile("y.json", JSON.stringify({ hello: "world" }));
     const r2 = await guardian("evaluate", unknown);
     expect(r2.code).toBe(2);
-    expect(r2.stderr).toMatch(/not a resource the guardian knows/);
+    expect(r2.stderr).toMatch(
+      /y\.json: not an input the guardian reads \(an object with "hello"\)\. Expected one of:/,
+    );
     const r3 = await guardian("evaluate", "does-not-exist.json");
     expect(r3.code).toBe(2);
   });
 
-  it("evaluates many files in one call and names the first one it cannot read", async () => {
+  it("evaluates many files in one call; a file it cannot read is reported and the others are still evaluated", async () => {
     const many = Array.from({ length: 40 }, () => NSG_MIXED);
     const ok = await guardian("evaluate", ...many, "--format", "json");
     expect(ok.code).toBe(1);
@@ -199,9 +276,20 @@ describe("guardian evaluate", () => {
       findings: unknown[];
     };
     expect(out.findings).toHaveLength(single.findings.length * 40);
-    const broken = await guardian("evaluate", ...many.slice(0, 5), "missing-one.json", ...many.slice(0, 30));
+    const broken = await guardian(
+      "evaluate",
+      ...many.slice(0, 5),
+      "missing-one.json",
+      ...many.slice(0, 30),
+      "--format",
+      "json",
+    );
     expect(broken.code).toBe(2);
-    expect(broken.stderr).toMatch(/cannot read missing-one\.json/);
+    expect(broken.stderr).toMatch(/^error: cannot read missing-one\.json: no such file$/m);
+    const partial = JSON.parse(broken.stdout) as { evaluated: number; findings: unknown[]; errors: string[] };
+    expect(partial.evaluated).toBe(35);
+    expect(partial.findings).toHaveLength(single.findings.length * 35);
+    expect(partial.errors).toEqual(["cannot read missing-one.json: no such file"]);
   });
 
   it("exits 2 naming line and path for a policy with a typo", async () => {
@@ -266,7 +354,7 @@ describe("guardian explain", () => {
       NSG_MIXED,
     );
     expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/no --resource snapshot matches a change/);
+    expect(run.stderr).toMatch(/no --resource matches a change in the event \(.*nsg-web\): it was not used/);
   });
 
   it("shows exempt findings with their exemption and does not count them, as evaluate does", async () => {
@@ -275,21 +363,68 @@ describe("guardian explain", () => {
     ) as { data: { resourceInfo: { tags?: Record<string, string> } } };
     notification.data.resourceInfo.tags = { "guardian:exempt": "true" };
     const file = await tempFile("exempt-event.json", JSON.stringify(notification));
-    const run = await guardian("explain", "--event", file, "--format", "json");
+    // Tag exemptions apply to alert-mode entries only.
+    const policy = await tempFile(
+      "alert.yaml",
+      "version: 1\nrules:\n  - name: no-ssh\n    rule: nsg-inbound-exposure\n    mode: alert\n    options: { ports: [22] }\n",
+    );
+    const run = await guardian("explain", "--event", file, "--policy", policy, "--format", "json");
     const out = JSON.parse(run.stdout) as { findings: { exempt?: string }[] };
     expect(out.findings.length).toBeGreaterThan(0);
     expect(out.findings.every((f) => f.exempt !== undefined)).toBe(true);
     expect(run.code).toBe(0);
+
+    // The baseline's remediate entry never honours the tag: the finding counts.
+    const baseline = await guardian("explain", "--event", file, "--format", "json");
+    const counted = JSON.parse(baseline.stdout) as { findings: { policyRule: string; exempt?: string }[] };
+    expect(counted.findings).toMatchObject([{ policyRule: "azure-no-ssh-from-internet" }]);
+    expect(counted.findings[0]?.exempt).toBeUndefined();
   });
 
-  it("says on stderr which changes it could not evaluate without their resource", async () => {
+  it("exits 3 and says so when the event carries no resource and no --resource is given", async () => {
     const run = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/azure/resource-write-success.eventgrid.json",
+    );
+    expect(run.stdout).toMatch(
+      /not evaluated: the event carries no resource .*: pass the resource with --resource/,
+    );
+    expect(run.stderr).toMatch(
+      /^error: nothing was evaluated for 1 change: pass the resource with --resource$/m,
+    );
+    expect(run.code).toBe(3);
+  });
+
+  it("evaluates what an AuthorizeSecurityGroupIngress added, without --resource, and says so", async () => {
+    // The v1.08 record adds a rule referencing another group: nothing open to the world.
+    const ok = await guardian(
       "explain",
       "--event",
       "test/fixtures/events/aws/authorize-ingress-v108-ruleset.json",
     );
-    expect(run.code).toBe(0);
-    expect(run.stderr).toMatch(/not evaluated: the event carries no resource: pass it with --resource/);
+    expect(ok.stdout).toContain(
+      "evaluated what AuthorizeSecurityGroupIngress added (its requestParameters), not the whole group",
+    );
+    expect(ok.stdout).toContain("compliant: no finding");
+    expect(ok.code).toBe(0);
+    // The flat-form record opens 22 to 0.0.0.0/0.
+    const open = await guardian(
+      "explain",
+      "--event",
+      "test/fixtures/events/aws/authorize-ingress-flat-cidr-iam-user.json",
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(open.stdout) as {
+      changes: { evaluatedFrom?: string }[];
+      findings: { policyRule: string }[];
+      actions: { wouldDo: string }[];
+    };
+    expect(out.changes[0]?.evaluatedFrom).toBe("change");
+    expect(out.findings.map((f) => f.policyRule)).toEqual(["aws-no-admin-ports-from-world"]);
+    expect(out.actions[0]?.wouldDo).toMatch(/^revoke ingress tcp 22 from 0\.0\.0\.0\/0 on sg-/);
+    expect(open.code).toBe(1);
   });
 
   it("exits 2 naming the field of a malformed event", async () => {
@@ -500,5 +635,274 @@ describe("guardian policy", () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("nsg-inbound-exposure");
     expect(run.stdout).toContain("sg-ingress-exposure");
+  });
+});
+
+describe("exit codes and rough edges", () => {
+  it("evaluate: exit 3, saying why, when the only input is an empty list", async () => {
+    const empty = await tempFile("empty.json", JSON.stringify({ value: [] }));
+    const run = await guardian("evaluate", empty);
+    expect(run.stdout).toContain("0 resources evaluated, 0 findings");
+    expect(run.stderr).toMatch(
+      /note: not evaluated: .*empty\.json: an ARM list response, with nothing in it to evaluate/,
+    );
+    expect(run.stderr).toMatch(/^error: nothing was evaluated/m);
+    expect(run.code).toBe(3);
+  });
+
+  it("evaluate: one unrecognised file among good ones is reported, the others still evaluated, exit 2", async () => {
+    const bad = await tempFile("notes.json", JSON.stringify({ note: "not a resource" }));
+    const run = await guardian("evaluate", NSG_MIXED, bad, "test/fixtures/azure/nsg/az-nsg-show.json");
+    expect(run.stderr).toMatch(/^error: .*notes\.json: not an input the guardian reads/m);
+    expect(run.stdout).toMatch(/^2 resources evaluated, 7 findings; 1 problem \(see above\)$/m);
+    expect(run.stdout).toContain("network security group nsg-web");
+    expect(run.stdout).toContain("network security group myVMNSG");
+    expect(run.code).toBe(2);
+  });
+
+  it("evaluate: a folder, an empty file", async () => {
+    const dir = path.dirname(await tempFile("x.json", "{}"));
+    const folder = await guardian("evaluate", dir);
+    expect(folder.stderr.split("\n")[0]).toBe(`error: cannot read ${dir}: it is a folder, not a file`);
+    expect(folder.code).toBe(2);
+    const empty = await tempFile("blank.json", "\n");
+    const blank = await guardian("evaluate", empty);
+    expect(blank.stderr).toMatch(/blank\.json is empty/);
+    expect(blank.code).toBe(2);
+  });
+
+  it("evaluate: a resource type no rule evaluates is an error before the summary, not counted as evaluated", async () => {
+    const vm = await tempFile(
+      "vm.json",
+      JSON.stringify({
+        id: "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        name: "vm1",
+        type: "Microsoft.Compute/virtualMachines",
+        properties: {},
+      }),
+    );
+    const run = await guardian("evaluate", vm);
+    expect(run.stdout).toBe("0 resources evaluated, 0 findings; 1 problem (see above)\n");
+    expect(run.stderr).toMatch(/^error: .*virtualMachines\/vm1: no enabled rule of the policy evaluates/);
+    expect(run.code).toBe(2);
+  });
+
+  it("explain: a resource file given as the event says to pass it with --resource", async () => {
+    const run = await guardian("explain", "--event", NSG_MIXED);
+    expect(run.stderr).toMatch(
+      /nsg-mixed\.json is an ARM resource, a resource rather than an event: pass it with --resource/,
+    );
+    expect(run.code).toBe(2);
+  });
+
+  it("policy validate: '1 rule'; an empty file; a folder; an expired exemption warns", async () => {
+    const one = await tempFile(
+      "one.yaml",
+      "version: 1\nrules:\n  - name: x\n    rule: nsg-inbound-exposure\n",
+    );
+    expect((await guardian("policy", "validate", one)).stdout).toBe(`${one}: valid (1 rule)\n`);
+    const empty = await tempFile("empty.yaml", "# nothing yet\n");
+    const e = await guardian("policy", "validate", empty);
+    expect(e.stderr).toMatch(/the policy file is empty/);
+    expect(e.stderr).not.toMatch(/received null/);
+    expect(e.code).toBe(2);
+    const blank = await guardian("policy", "validate", await tempFile("blank.yaml", ""));
+    expect(blank.stderr).toMatch(/the policy file is empty/);
+    const dir = path.dirname(one);
+    const folder = await guardian("policy", "validate", dir);
+    expect(folder.stderr).toContain(`cannot read policy file ${dir}: it is a folder, not a file`);
+    expect(folder.code).toBe(2);
+    const expired = await tempFile(
+      "expired.yaml",
+      [
+        "version: 1",
+        "rules:",
+        "  - name: no-ssh",
+        "    rule: nsg-inbound-exposure",
+        "    exemptions:",
+        "      - resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/old",
+        "        expires: 2020-01-31",
+        "        reason: CHG-1 migration window",
+        "      - resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/new",
+        "        expires: 2999-01-31",
+        "        reason: CHG-2",
+        "",
+      ].join("\n"),
+    );
+    const warned = await guardian("policy", "validate", expired);
+    expect(warned.code).toBe(0);
+    expect(warned.stderr).toBe(
+      "warning: rules[0].exemptions[0] (no-ssh): the exemption of /subscriptions/0/resourceGroups/rg/providers/Microsoft.Network/networkSecurityGroups/old expired on 2020-01-31 and no longer applies (CHG-1 migration window)\n",
+    );
+  });
+
+  it("policy schema --out into a folder that does not exist yet creates it", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "guardian-cli-"));
+    const out = path.join(dir, "new", "deeper", "policy.schema.json");
+    const run = await guardian("policy", "schema", "--out", out);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(JSON.parse(await readFile(out, "utf8"))).toHaveProperty("$schema");
+    const blocked = await guardian("policy", "schema", "--out", path.join(out, "x.json"));
+    expect(blocked.stderr).toMatch(/^error: .*x\.json: a part of the path is a file, not a folder\n$/);
+    expect(blocked.code).toBe(2);
+  });
+});
+
+describe("guardian evaluate: subnets, virtual networks, route tables, service endpoint policies", () => {
+  const SUBNETS = "test/fixtures/azure/subnet";
+  const policyText = `version: 1
+subnetRoles:
+  private: { names: [snet-private] }
+firewalls:
+  hub: { privateIp: 10.0.1.4 }
+rules:
+  - name: storage-endpoint-needs-policy
+    rule: subnet-storage-endpoint-policy
+  - name: subnets-need-an-nsg
+    rule: subnet-nsg-required
+  - name: private-egress
+    rule: subnet-role
+    options: { role: private, firewall: hub }
+  - name: lake-only
+    rule: sep-allowed-resources
+    options: { allow: [/subscriptions/subid1/resourceGroups/storageRg] }
+`;
+  type Out = {
+    findings: { resourceId: string; policyRule: string; message: string }[];
+    notEvaluated: { resourceId: string; reason: string }[];
+  };
+
+  it("evaluates each subnet of a virtual network, with the route table from a later file", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const table = JSON.parse(await readFile(`${SUBNETS}/rt-egress.json`, "utf8")) as {
+      properties: { routes: { properties: Record<string, unknown> }[] };
+    };
+    const defaultRoute = table.properties.routes[0];
+    if (defaultRoute) defaultRoute.properties.nextHopType = "Internet";
+    const rt = await tempFile("rt.json", JSON.stringify(table));
+    const run = await guardian(
+      "evaluate",
+      `${SUBNETS}/vnet-qubole.json`,
+      rt,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.notEvaluated).toEqual([]);
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule]).sort()).toEqual([
+      ["snet-private", "private-egress"],
+      ["snet-scratch", "storage-endpoint-needs-policy"],
+      ["snet-scratch", "subnets-need-an-nsg"],
+    ]);
+    expect(out.findings.find((f) => f.policyRule === "private-egress")?.message).toMatch(
+      /0\.0\.0\.0\/0 goes to Internet/,
+    );
+  });
+
+  it("says which route table it needed when the input lacks it, and that a route table alone judges nothing", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const missing = await guardian(
+      "evaluate",
+      `${SUBNETS}/vnet-qubole.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(
+      /snet-private: its rules read .*routeTables\/rt-egress, which the input does not hold/,
+    );
+    const alone = await guardian("evaluate", `${SUBNETS}/rt-egress.json`, "--policy", policy);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toMatch(/a route table is judged through the subnets that use it/);
+  });
+
+  it("evaluates the REST spec's service endpoint policy and subnet examples", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian(
+      "evaluate",
+      `${SUBNETS}/ServiceEndpointPolicyGet.json`,
+      `${SUBNETS}/SubnetCreateServiceEndpoint.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.findings.map((f) => f.policyRule).sort()).toEqual([
+      "lake-only",
+      "storage-endpoint-needs-policy",
+      "subnets-need-an-nsg",
+    ]);
+  });
+});
+
+describe("guardian explain: writes that fan out", () => {
+  const SUBNETS = "test/fixtures/azure/subnet";
+  const EVENTS = "test/fixtures/events/azure";
+  const policyText = `version: 1
+subnetRoles:
+  private: { names: [snet-private] }
+firewalls:
+  hub: { privateIp: 10.0.1.4 }
+rules:
+  - name: storage-endpoint-needs-policy
+    rule: subnet-storage-endpoint-policy
+  - name: private-egress
+    rule: subnet-role
+    options: { role: private, firewall: hub }
+`;
+  type Out = { findings: { resourceId: string; policyRule: string }[]; changes: { evaluated?: boolean }[] };
+
+  it("a network write is explained subnet by subnet from the network's JSON", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian(
+      "explain",
+      "--event",
+      `${EVENTS}/resource-write-success-vnet.eventgrid.json`,
+      "--resource",
+      `${SUBNETS}/vnet-qubole.json`,
+      `${SUBNETS}/rt-egress.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.changes[0]?.evaluated).toBe(true);
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule])).toEqual([
+      ["snet-scratch", "storage-endpoint-needs-policy"],
+    ]);
+  });
+
+  it("a route write is explained on the subnets the table's back-references name", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const table = JSON.parse(await readFile(`${SUBNETS}/rt-egress.json`, "utf8")) as {
+      properties: { routes: { properties: Record<string, unknown> }[] };
+    };
+    const defaultRoute = table.properties.routes[0];
+    if (defaultRoute) defaultRoute.properties.nextHopType = "Internet";
+    const rt = await tempFile("rt.json", JSON.stringify(table));
+    const run = await guardian(
+      "explain",
+      "--event",
+      `${EVENTS}/resource-write-success-route.eventgrid.json`,
+      "--resource",
+      rt,
+      `${SUBNETS}/vnet-qubole.json`,
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule])).toEqual([
+      ["snet-private", "private-egress"],
+    ]);
   });
 });

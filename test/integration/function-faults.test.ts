@@ -14,7 +14,8 @@ import { AzureNetwork, NSG_TYPE } from "../../shared/clouds/azure/network.ts";
 import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
 import { azureSnapshot } from "../../shared/clouds/azure/snapshot.ts";
 import { parseConfig } from "../../shared/config.ts";
-import type { Alert, Notifier } from "../../shared/notify/types.ts";
+import type { OutboxPort } from "../../shared/notify/outbox.ts";
+import type { Alert } from "../../shared/notify/types.ts";
 import { evaluatePolicy } from "../../shared/policy/evaluate.ts";
 import { parsePolicy } from "../../shared/policy/load.ts";
 import { perInstance } from "../../shared/runtime.ts";
@@ -154,10 +155,10 @@ describe("Azure Function under injected ARM faults, with Event Grid's at-least-o
     const random = seededRandom(SEED);
     const alerts: Alert[] = [];
     const audit: AuditRecord[] = [];
-    const notifier: Notifier = {
-      channel: "memory",
-      async send(alert) {
+    const notifier: OutboxPort = {
+      async enqueue(alert) {
         alerts.push(alert);
+        return [{ channel: "memory", ok: true }];
       },
     };
     const credential = staticTokenCredential(guardianToken);
@@ -179,7 +180,7 @@ describe("Azure Function under injected ARM faults, with Event Grid's at-least-o
         maxRetryDelayInMs: 20,
         requestTimeoutMs: 1500,
       });
-      return azureGuardianDeps(cfg, log, { credential, network, notifiers: [notifier] });
+      return azureGuardianDeps(cfg, log, { credential, network, outbox: notifier });
     });
     const handler = createOnChangeHandler(async (log) => ({
       ...(await factory(log)),

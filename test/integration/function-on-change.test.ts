@@ -20,6 +20,7 @@ import {
 import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
 
 const RG = "rg-qubole";
+const BASELINE = path.resolve(import.meta.dirname, "../../policies/baseline.yaml");
 const NSG = "nsg-bastion";
 const NSG_ID = `/subscriptions/${DEFAULT_SUBSCRIPTION_ID}/resourceGroups/${RG}/providers/Microsoft.Network/networkSecurityGroups/${NSG}`;
 
@@ -77,6 +78,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), "guardian-fn-"));
   await writeFile(path.join(dir, "ca.pem"), emu.ca);
   await writeFile(path.join(dir, "policy.yaml"), POLICY);
+  await writeFile(path.join(dir, "alert.yaml"), POLICY.replaceAll("mode: remediate", "mode: alert"));
 });
 
 afterAll(async () => {
@@ -255,6 +257,132 @@ describe("Azure Function onChange (Event Grid) → ARM emulator → webhooks", (
       ? rule.properties.sourceAddressPrefixes
       : [rule.properties.sourceAddressPrefix];
     expect(sources).toEqual(["10.10.0.0/16"]);
+  });
+
+  it("baseline: removes only the 0.0.0.0/0 added beside an office range, keeps the rule an Allow, alerts the range apart", async () => {
+    await seedNsg();
+    const { factory, audit } = depsFactory({ GUARDIAN_POLICY_FILE: BASELINE });
+    const handler = createOnChangeHandler(factory);
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "office-ssh",
+      {
+        ...sshFrom("203.0.113.0/24"),
+        sourceAddressPrefix: undefined,
+        sourceAddressPrefixes: ["203.0.113.0/24"],
+      },
+      fast,
+    );
+    const mark = emu.events.length;
+    // Someone adds the world to the office rule.
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "office-ssh",
+      {
+        ...sshFrom("*"),
+        sourceAddressPrefix: undefined,
+        sourceAddressPrefixes: ["203.0.113.0/24", "0.0.0.0/0"],
+      },
+      fast,
+    );
+    const [result] = await deliver(handler, mark);
+    const actions = result?.outcomes[0]?.actions ?? [];
+    expect(actions.map((a) => [a.finding.policyRule, a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["azure-no-ssh-from-internet", "world-open", "remediate", "applied"],
+      ["azure-no-ssh-from-internet", "public-prefix", "alert", "skipped-mode"],
+    ]);
+    const rule = emu.get(`${NSG_ID}/securityRules/office-ssh`) as { properties: Record<string, unknown> };
+    expect(rule.properties).toMatchObject({ access: "Allow", sourceAddressPrefix: "203.0.113.0/24" });
+    expect(audit.map((r) => r.outcome)).toEqual(["applied", "skipped-mode"]);
+    await sink.waitFor(2);
+    expect(JSON.stringify(sink.received[0]?.body)).toContain("203.0.113.0/24");
+  });
+
+  it("splits a rule whose offending source also reaches other ports: 443 stays open to it, 22 does not", async () => {
+    await seedNsg();
+    const { factory, audit } = depsFactory();
+    const handler = createOnChangeHandler(factory);
+    const mark = emu.events.length;
+    await alice().securityRules.createOrUpdate(
+      RG,
+      NSG,
+      "web",
+      {
+        ...sshFrom("*"),
+        sourceAddressPrefix: undefined,
+        sourceAddressPrefixes: ["0.0.0.0/0", "10.10.0.0/16"],
+        destinationPortRange: undefined,
+        destinationPortRanges: ["22", "443"],
+      },
+      fast,
+    );
+    const [result] = await deliver(handler, mark);
+    expect(result?.outcomes[0]?.actions.map((a) => [a.outcome, a.planned?.operation.ruleName])).toEqual([
+      ["applied", "web-split"],
+      ["applied", "web"],
+    ]);
+    const rules = Object.fromEntries(
+      (
+        emu.get(NSG_ID) as {
+          properties: { securityRules: { name: string; properties: Record<string, unknown> }[] };
+        }
+      ).properties.securityRules.map((r) => [r.name, r.properties]),
+    );
+    expect(rules.web).toMatchObject({
+      sourceAddressPrefix: "10.10.0.0/16",
+      destinationPortRanges: ["22", "443"],
+    });
+    expect(rules["web-split"]).toMatchObject({
+      access: "Allow",
+      priority: 111,
+      sourceAddressPrefix: "0.0.0.0/0",
+      destinationPortRange: "443",
+    });
+    expect(audit.map((r) => [r.outcome, r.before === null])).toEqual([
+      ["applied", true],
+      ["applied", false],
+    ]);
+    // Both of the guardian's writes come back as events about its own changes: nothing more is done.
+    const own = await deliver(handler, mark + 1);
+    expect(own.flatMap((r) => r?.outcomes.map((o) => o.status))).toEqual(["skipped-self", "skipped-self"]);
+  });
+
+  it("re-evaluates on a tags-only PATCH: an empty exempt tag is no exemption and is reported; 'true' exempts, still alerted", async () => {
+    await seedNsg();
+    await alice().securityRules.createOrUpdate(RG, NSG, "open-ssh", sshFrom("Internet"), fast);
+    const { factory, audit } = depsFactory({ GUARDIAN_POLICY_FILE: path.join(dir, "alert.yaml") });
+    const handler = createOnChangeHandler(factory);
+
+    let mark = emu.events.length;
+    await alice().networkSecurityGroups.updateTags(RG, NSG, { tags: { "guardian:exempt": "" } });
+    const [empty] = await deliver(handler, mark);
+    expect(empty?.outcomes[0]?.change.operationName).toBe("Microsoft.Network/networkSecurityGroups/write");
+    expect(empty?.outcomes[0]?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh-from-internet", "skipped-mode"],
+      ["exempt-tag", "warning"],
+    ]);
+    await sink.waitFor(2);
+    const warned = JSON.stringify(sink.received.find((r) => r.path.startsWith("/slack"))?.body);
+    expect(warned).toContain("Warning: tag guardian:exempt is empty: it exempts nothing");
+
+    sink.received.length = 0;
+    mark = emu.events.length;
+    await alice().networkSecurityGroups.updateTags(RG, NSG, { tags: { "guardian:exempt": "true" } });
+    const [exempt] = await deliver(handler, mark);
+    expect(exempt?.outcomes[0]?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh-from-internet", "skipped-exempt"],
+    ]);
+    // Still alerted, at a lower level: whoever opened the port may have set the tag too.
+    await sink.waitFor(2);
+    const teams = JSON.stringify(sink.received.find((r) => r.path.startsWith("/teams"))?.body);
+    expect(teams).toContain("LOW");
+    expect(teams).toContain("Not remediated: the resource is exempt");
+    expect(teams).toContain("resource tag guardian:exempt=true");
+    expect(audit.at(-1)).toMatchObject({ outcome: "skipped-exempt", severity: "critical" });
+    // Nothing was written by the guardian.
+    expect(emu.get(`${NSG_ID}/securityRules/open-ssh`)).toBeDefined();
   });
 
   it("in dry-run changes nothing and says what it would have done", async () => {
@@ -481,9 +609,13 @@ describe("Azure Function onChange on the Resource Notifications topic (the event
     const start = rn.requests.length;
     const handler = createOnChangeHandler(rnDeps(POLICY));
     const result = await handler(forged, context().ctx);
-    // The carried body showed an exposure; the fresh read shows none, so nothing is written.
-    expect(result.outcomes[0]?.findings.map((f) => f.policyRule)).toEqual(["no-ssh-from-internet"]);
-    expect(result.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["already-compliant"]);
+    // The carried body showed an exposure; the fresh read shows none, so nothing is written. (Its specific public
+    // prefix is a finding of its own, alert-only: it is never written either.)
+    expect(result.outcomes[0]?.findings.map((f) => [f.policyRule, f.kind])).toEqual([
+      ["no-ssh-from-internet", "world-open"],
+      ["no-ssh-from-internet", "public-prefix"],
+    ]);
+    expect(result.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["already-compliant", "skipped-mode"]);
     expect(rn.requests.slice(start).map((r) => r.method)).toEqual(["GET"]);
     expect(rn.get(`${NSG_ID}/securityRules/ssh-tunnel`)).toEqual(before);
   });

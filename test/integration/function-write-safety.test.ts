@@ -12,7 +12,8 @@ import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
 import { InputError, TransientError } from "../../shared/errors.ts";
 import { type Logger, memoryLogger } from "../../shared/log.ts";
-import type { Alert, Notifier } from "../../shared/notify/types.ts";
+import type { OutboxPort } from "../../shared/notify/outbox.ts";
+import type { Alert } from "../../shared/notify/types.ts";
 import type { AuditRecord } from "../../shared/types.ts";
 import {
   type ArmEmulator,
@@ -72,13 +73,13 @@ beforeEach(() => {
   emu.reset();
 });
 
-function memoryNotifier(): Notifier & { alerts: Alert[] } {
+function memoryNotifier(): OutboxPort & { alerts: Alert[] } {
   const alerts: Alert[] = [];
   return {
-    channel: "memory",
     alerts,
-    async send(alert) {
+    async enqueue(alert) {
       alerts.push(alert);
+      return [{ channel: "memory", ok: true }];
     },
   };
 }
@@ -109,7 +110,7 @@ function guardian(options: { client?: Partial<AzureClientConfig>; budgetMs?: num
     ...options.client,
   });
   const factory = async (log: Logger) => {
-    const deps = await azureGuardianDeps(cfg, log, { credential, network, notifiers: [notifier] });
+    const deps = await azureGuardianDeps(cfg, log, { credential, network, outbox: notifier });
     return { ...deps, audit: { record: async (r: AuditRecord) => void audit.push(r) } };
   };
   const handler = createOnChangeHandler(factory);

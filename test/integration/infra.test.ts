@@ -58,10 +58,14 @@ const SHIPPED = [
   "functions/on-change",
   "functions/reconcile",
   "functions/reconcile-page",
+  "functions/send-alerts",
   "functions/sweep-private-endpoints",
   "lambdas/on-change",
+  "lambdas/on-endpoint-connection",
   "lambdas/reconcile",
   "lambdas/reconcile-page",
+  "lambdas/send-alerts",
+  "lambdas/sweep-endpoint-connections",
 ];
 
 type Json = Record<string, unknown>;
@@ -83,7 +87,7 @@ function configKeys(): Set<string> {
   const source = read("shared/config.ts");
   const block = /const envSchema = z\.object\(\{([\s\S]*?)\n\}\);/.exec(source)?.[1];
   if (block === undefined) throw new Error("shared/config.ts: envSchema not found");
-  return new Set([...block.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1] ?? ""));
+  return new Set([...block.matchAll(/^\s+([A-Z][A-Za-z0-9_]*):/gm)].map((m) => m[1] ?? ""));
 }
 
 describe("derivation from the code", () => {
@@ -110,11 +114,17 @@ describe("derivation from the code", () => {
 
   it("routes exactly the handled CloudTrail events and the supported Azure types", () => {
     expect(derived.awsEventNames).toEqual(Object.keys(AWS_HANDLED_EVENTS).sort());
+    // Every supported type's prefix, but for one a shorter prefix covers (subnets under virtual networks).
+    const types = Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES);
     expect(derived.azureOperationPrefixes).toEqual(
-      Object.keys(SUPPORTED_AZURE_RESOURCE_TYPES)
-        .map((t) => `${t}/`)
-        .sort(),
+      [
+        ...types
+          .filter((t) => !types.some((other) => other !== t && t.startsWith(`${other}/`)))
+          .map((t) => `${t}/`),
+        "microsoft.resources/tags/",
+      ].sort(),
     );
+    expect(derived.azureOperationPrefixes).not.toContain("microsoft.network/virtualnetworks/subnets/");
     // A child type is covered by its parent's prefix; a type of its own gets its own.
     expect(
       operationPrefixes({
@@ -134,7 +144,7 @@ describe("templates against the code", () => {
 
   it("report a permission a new rule declares that the templates lack", () => {
     const newRule = {
-      permissions: ["Microsoft.Network/virtualNetworks/subnets/read", "ec2:DescribeVpcEndpoints"],
+      permissions: ["Microsoft.Network/virtualNetworks/subnets/read", "ec2:DescribeNatGateways"],
     };
     const { azure: az, aws: ec2 } = partitionPermissions(
       declaredPermissions([...Object.values(ruleRegistry), newRule]),
@@ -145,7 +155,7 @@ describe("templates against the code", () => {
     );
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/virtualNetworks/subnets/read is declared by the code but missing from the template",
-      "AWS Lambda role EC2 actions: ec2:DescribeVpcEndpoints is declared by the code but missing from the template",
+      "AWS Lambda role EC2 actions: ec2:DescribeNatGateways is declared by the code but missing from the template",
     ]);
   });
 
@@ -155,13 +165,13 @@ describe("templates against the code", () => {
       ...facts,
       azureActions: [...facts.azureActions, "Microsoft.Network/networkSecurityGroups/write"],
       awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupIngress"],
-      awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "CreateTags"],
+      awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "RunInstances"],
     });
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/networkSecurityGroups/write is in the template but declared by no rule or remediation (least privilege)",
       "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupIngress is in the template but declared by no rule or remediation (least privilege)",
       "EventBridge detail.eventName: ModifySecurityGroupRules is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
-      "EventBridge detail.eventName: CreateTags is routed to the Lambda but not in AWS_HANDLED_EVENTS",
+      "EventBridge detail.eventName: RunInstances is routed to the Lambda but not in AWS_HANDLED_EVENTS",
     ]);
   });
 
@@ -171,12 +181,21 @@ describe("templates against the code", () => {
 
     const changed: DerivedInfra = {
       azureActions: [...derived.azureActions, "Microsoft.Network/virtualNetworks/subnets/read"].sort(),
-      awsEc2Actions: [...derived.awsEc2Actions, "ec2:DescribeVpcEndpoints", "ec2:ModifyVpcEndpoint"].sort(),
-      awsEventNames: [...derived.awsEventNames, "CreateVpcEndpoint"].sort(),
+      awsEc2Actions: [
+        ...derived.awsEc2Actions,
+        "ec2:DescribeNatGateways",
+        "ec2:ModifyNetworkInterfaceAttribute",
+      ].sort(),
+      awsEventNames: [...derived.awsEventNames, "CreateNatGateway"].sort(),
       azureOperationPrefixes: [
         ...derived.azureOperationPrefixes,
-        "microsoft.network/virtualnetworks/",
+        "microsoft.network/applicationgateways/",
       ].sort(),
+      awsWriteStatements: derived.awsWriteStatements.map((w) =>
+        w.block === "ec2-write"
+          ? { ...w, actions: [...w.actions, "ec2:ModifyNetworkInterfaceAttribute"].sort() }
+          : w,
+      ),
     };
     const newAws = writeAwsTemplate(awsText, changed);
     const newAzure = writeAzureTemplate(azureText, changed);
@@ -184,10 +203,10 @@ describe("templates against the code", () => {
     // Reads stay unscoped (EC2 Describe has no resource-level permissions), writes land in the scoped statement.
     const statements = awsRoleStatements(parseCfn(newAws)).map((s) => s.statement);
     expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual(
-      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeVpcEndpoints"].sort(),
+      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeNatGateways"].sort(),
     );
     expect(statements.find((s) => s.Sid === "RemediateSecurityGroups")?.Action).toContain(
-      "ec2:ModifyVpcEndpoint",
+      "ec2:ModifyNetworkInterfaceAttribute",
     );
     // Only the generated lists changed.
     const changedLines = (a: string, b: string) => {
@@ -195,9 +214,9 @@ describe("templates against the code", () => {
       return b.split("\n").filter((line) => !before.has(line));
     };
     expect(changedLines(awsText, newAws).map((l) => l.trim())).toEqual([
-      "- ec2:DescribeVpcEndpoints",
-      "- ec2:ModifyVpcEndpoint",
-      "- CreateVpcEndpoint",
+      "- ec2:DescribeNatGateways",
+      "- ec2:ModifyNetworkInterfaceAttribute",
+      "- CreateNatGateway",
     ]);
   });
 });
@@ -229,11 +248,19 @@ describe("AWS CloudFormation template", () => {
       { side: "functions", name: "on-change", runs: "onChange" },
       { side: "functions", name: "sweep-private-endpoints", runs: "sweepPrivateEndpoints" },
       { side: "functions", name: "reconcile", runs: "reconcile" },
+      { side: "functions", name: "send-alerts", runs: "sendAlerts" },
       { side: "functions", name: "reconcile-page", runs: "reconcilePage" },
       { side: "lambdas", name: "on-change", runs: "handler" },
+      { side: "lambdas", name: "on-endpoint-connection", runs: "handler" },
+      { side: "lambdas", name: "sweep-endpoint-connections", runs: "handler" },
       { side: "lambdas", name: "reconcile", runs: "handler" },
       { side: "lambdas", name: "reconcile-page", runs: "handler" },
+      { side: "lambdas", name: "send-alerts", runs: "handler" },
     ]);
+    // The alert sender registers the queue trigger the template's queue feeds.
+    expect(
+      [...read("functions/send-alerts.ts").matchAll(/app\.(\w+)\("([^"]+)"/g)].map((m) => [m[1], m[2]]),
+    ).toEqual([["storageQueue", "sendAlerts"]]);
     // No dormant entry point: every file beside the shared runtime is one a template deploys.
     const files = ["functions", "lambdas"].flatMap((side) =>
       readdirSync(path.join(root, side))
@@ -277,7 +304,7 @@ describe("AWS CloudFormation template", () => {
     expect(fnProps.ReservedConcurrentExecutions).toEqual({ Ref: "ReservedConcurrency" });
   });
 
-  it("configures the Lambda through the variables shared/config.ts reads, secrets from Secrets Manager", () => {
+  it("configures the Lambdas through the variables shared/config.ts reads, secrets from Secrets Manager", () => {
     const env = (fnProps.Environment as { Variables: Json }).Variables;
     const keys = configKeys();
     for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
@@ -285,13 +312,22 @@ describe("AWS CloudFormation template", () => {
     expect(env.GUARDIAN_DRY_RUN).toEqual({ Ref: "DryRun" });
     expect(env.GUARDIAN_POLICY_FILE).toEqual({ Ref: "PolicyFile" });
     expect(env.GUARDIAN_AWS_ACCOUNT_ID).toEqual({ Ref: "AWS::AccountId" });
-    // The webhook URLs are never resolved into the configuration (lambda:GetFunctionConfiguration shows it): the
-    // Lambda gets each secret's ARN and reads the URL at run time.
+    // The on-change function only queues alerts; the sender holds the webhook secrets.
+    expect(env.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
+    expect(env.SLACK_WEBHOOK_URL).toBeUndefined();
+    const sender = (cfnProps(aws.SenderFunction).Environment as { Variables: Json }).Variables;
+    for (const name of Object.keys(sender).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
+    expect(sender).toMatchObject({
+      GUARDIAN_ALERT_QUEUE: { Ref: "AlertQueue" },
+      GUARDIAN_ALERT_DLQ: { Ref: "AlertDeadLetterQueue" },
+      GUARDIAN_ALERT_TABLE: { Ref: "AlertTable" },
+    });
     for (const [name, condition, parameter] of [
       ["SLACK_WEBHOOK_SECRET_ARN", "HasSlack", "SlackWebhookSecretArn"],
       ["TEAMS_WEBHOOK_SECRET_ARN", "HasTeams", "TeamsWebhookSecretArn"],
     ] as const) {
-      expect(env[name]).toEqual({
+      expect(env).not.toHaveProperty(name);
+      expect(sender[name]).toEqual({
         "Fn::If": [condition, { Ref: parameter }, { Ref: "AWS::NoValue" }],
       });
     }
@@ -300,7 +336,7 @@ describe("AWS CloudFormation template", () => {
     expect(awsText).not.toContain("{{resolve:");
   });
 
-  it("lets the role read exactly the webhook secrets the parameters name, and checks that in infra:check", () => {
+  it("lets the sender's role read exactly the webhook secrets the parameters name, and checks that in infra:check", () => {
     const grants = awsRoleStatements(aws).filter(({ statement }) =>
       actionsOf(statement).some((a) => a.startsWith("secretsmanager:")),
     );
@@ -341,20 +377,20 @@ describe("AWS CloudFormation template", () => {
     ]);
   });
 
-  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queues and its secrets", () => {
-    const all = awsRoleStatements(aws);
-    expect(new Set(all.map((s) => s.role))).toEqual(new Set([roleId, "SchedulerRole"]));
-    // The scheduler may start the reconcile and dead-letter a tick it could not deliver, nothing else.
-    expect(
-      all
-        .filter((s) => s.role === "SchedulerRole")
-        .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource })),
-    ).toEqual([
-      { actions: ["lambda:InvokeFunction"], resource: getAtt("ReconcileFunction", "Arn") },
-      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
-    ]);
-    const statements = all.filter((s) => s.role === roleId);
-    for (const { statement } of statements) {
+  it("gives the role no wildcard, only scoped EC2 writes, and nothing beyond EC2, its logs, its queues and its decisions table", () => {
+    const statements = awsRoleStatements(aws);
+    const guardian = statements.filter((s) => s.role === roleId);
+    expect(new Set(statements.map((s) => s.role))).toEqual(
+      new Set([roleId, "SenderRole", "SchedulerRole", "ReconcileRole"]),
+    );
+    // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
+    const inThisAccount = (type: string) => ({
+      "Fn::Sub": `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`,
+    });
+    const writeScopes = new Map(
+      derived.awsWriteStatements.flatMap((w) => w.actions.map((a) => [a, w.resourceTypes])),
+    );
+    for (const { statement } of guardian) {
       const actions = actionsOf(statement);
       for (const action of actions) expect(action).not.toMatch(/\*/);
       const ec2 = actions.filter((a) => a.startsWith("ec2:"));
@@ -364,28 +400,187 @@ describe("AWS CloudFormation template", () => {
         expect(statement.Resource).toBe("*");
       } else {
         expect(ec2.some(isEc2ReadAction)).toBe(false);
-        // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
-        const inThisAccount = (type: string) => ({
-          "Fn::Sub": `arn:\${AWS::Partition}:ec2:\${AWS::Region}:\${AWS::AccountId}:${type}/*`,
-        });
-        expect(statement.Resource).toEqual([
-          inThisAccount("security-group"),
-          inThisAccount("security-group-rule"),
-        ]);
+        // Each write only on the resource types its remediations' kinds write.
+        const types = writeScopes.get(ec2[0] ?? "") ?? [];
+        for (const action of ec2) expect(writeScopes.get(action), action).toEqual(types);
+        expect(statement.Resource).toEqual(types.map(inThisAccount));
       }
     }
-    const others = statements
+    expect(derived.awsWriteStatements.map((w) => w.resourceTypes)).toEqual([
+      ["security-group", "security-group-rule"],
+      ["vpc-endpoint-service"],
+    ]);
+    const others = guardian
       .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("ec2:")))
       .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
-    expect(others.filter((o) => !o.actions.some((a) => a.startsWith("secretsmanager:")))).toEqual([
+    expect(others).toEqual([
+      {
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        resource: getAtt("DecisionsTable", "Arn"),
+      },
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
-      { actions: ["sqs:SendMessage"], resource: getAtt("ReconcileQueue", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt("AlertQueue", "Arn") },
       {
-        actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+        actions: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"],
         resource: getAtt("ReconcileQueue", "Arn"),
       },
     ]);
+    // The scheduler may only start the sweep and the reconcile, and dead-letter what it could not deliver.
+    expect(
+      statements
+        .filter((s) => s.role === "SchedulerRole")
+        .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource })),
+    ).toEqual([
+      { actions: ["lambda:InvokeFunction"], resource: getAtt("SweepFunction", "Arn") },
+      { actions: ["lambda:InvokeFunction"], resource: getAtt("ReconcileFunction", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+    ]);
+    // The reconcile tick reads no cloud and writes nothing: it enqueues first pages, logs, and may dead-letter.
+    expect(
+      statements
+        .filter((s) => s.role === "ReconcileRole")
+        .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource })),
+    ).toEqual([
+      { actions: ["sqs:SendMessage"], resource: getAtt("ReconcileQueue", "Arn") },
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
+    ]);
+  });
+
+  it("runs the alert sender on the outbox queue with partial batch failures, a store, an alarmed dead-letter queue", () => {
+    const sender = cfnProps(aws.SenderFunction);
+    expect(sender.Handler).toBe("send-alerts.handler");
+    expect(read("lambdas/send-alerts.ts")).toMatch(/^export const handler = /m);
+    expect(cfnProps(aws.SenderEventSource)).toMatchObject({
+      FunctionName: { Ref: "SenderFunction" },
+      EventSourceArn: getAtt("AlertQueue", "Arn"),
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+    });
+    // SQS's advice: the queue's visibility timeout at least six times the function's timeout.
+    expect(Number(cfnProps(aws.AlertQueue).VisibilityTimeout)).toBeGreaterThanOrEqual(
+      6 * Number(sender.Timeout),
+    );
+    expect(cfnProps(aws.AlertQueue).RedrivePolicy).toMatchObject({
+      deadLetterTargetArn: getAtt("AlertDeadLetterQueue", "Arn"),
+    });
+    expect(cfnProps(aws.AlertTable)).toMatchObject({
+      KeySchema: [
+        { AttributeName: "pk", KeyType: "HASH" },
+        { AttributeName: "sk", KeyType: "RANGE" },
+      ],
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+    });
+    expect(cfnProps(aws.AlertDeadLetterAlarm)).toMatchObject({
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: getAtt("AlertDeadLetterQueue", "QueueName") }],
+    });
+    // Exactly what the sender does: its queue, its dead letters, its webhook secrets, its table, its logs.
+    const granted = awsRoleStatements(aws)
+      .filter((s) => s.role === "SenderRole")
+      .filter(({ statement }) => !actionsOf(statement).some((a) => a.startsWith("secretsmanager:")))
+      .map(({ statement }) => ({ actions: actionsOf(statement), resource: statement.Resource }));
+    expect(
+      awsRoleStatements(aws)
+        .filter(({ statement }) => actionsOf(statement).some((a) => a.startsWith("secretsmanager:")))
+        .map((s) => s.role),
+    ).toEqual(["SenderRole"]);
+    expect(granted).toEqual([
+      {
+        actions: [
+          "sqs:ChangeMessageVisibility",
+          "sqs:DeleteMessage",
+          "sqs:GetQueueAttributes",
+          "sqs:ReceiveMessage",
+          "sqs:SendMessage",
+        ],
+        resource: getAtt("AlertQueue", "Arn"),
+      },
+      { actions: ["sqs:SendMessage"], resource: getAtt("AlertDeadLetterQueue", "Arn") },
+      {
+        actions: ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"],
+        resource: getAtt("AlertTable", "Arn"),
+      },
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("SenderLogGroup", "Arn") },
+    ]);
+  });
+
+  it("reports a write granted on other resources than its remediations write", () => {
+    const facts = templateFacts(azure, awsText);
+    const problems = infraDrift(derived, {
+      ...facts,
+      awsWriteScopes: facts.awsWriteScopes.map((w) =>
+        w.action === "ec2:AcceptVpcEndpointConnections" ? { ...w, resourceTypes: ["security-group"] } : w,
+      ),
+    });
+    expect(problems).toEqual([
+      "AWS Lambda role EC2 actions: ec2:AcceptVpcEndpointConnections is granted on security-group but its remediations write vpc-endpoint-service",
+    ]);
+  });
+
+  it("deploys the connection Lambda on the SNS topic PrivateLink publishes to, and the sweep on a schedule", async () => {
+    const built = await entries();
+    for (const [id, handler, file] of [
+      ["EndpointConnectionFunction", "on-endpoint-connection.handler", "on-endpoint-connection"],
+      ["SweepFunction", "sweep-endpoint-connections.handler", "sweep-endpoint-connections"],
+    ] as const) {
+      const props = cfnProps(aws[id]);
+      expect(props.Handler).toBe(handler);
+      expect(built.some((e) => e.side === "lambdas" && e.name === file)).toBe(true);
+      expect(read(`lambdas/${file}.ts`)).toMatch(/^export const handler = /m);
+      expect(props.Role).toEqual(getAtt(roleId, "Arn"));
+      const env = (props.Environment as { Variables: Json }).Variables;
+      for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS"))
+        expect(configKeys()).toContain(name);
+      expect(env.GUARDIAN_DECISIONS_TABLE).toEqual({ Ref: "DecisionsTable" });
+      expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+      // Alerts go to the outbox like on-change's; the webhook secrets stay with the sender.
+      expect(env.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
+      expect(Object.keys(env).filter((n) => /WEBHOOK/.test(n))).toEqual([]);
+    }
+    expect(cfnProps(aws.ConnectionNotificationTopicPolicy).PolicyDocument).toMatchObject({
+      Statement: [
+        {
+          Effect: "Allow",
+          Principal: { Service: "vpce.amazonaws.com" },
+          Action: "sns:Publish",
+          Condition: { StringEquals: { "aws:SourceAccount": { Ref: "AWS::AccountId" } } },
+        },
+      ],
+    });
+    expect(cfnProps(aws.ConnectionNotificationSubscription)).toEqual({
+      Protocol: "lambda",
+      TopicArn: { Ref: "ConnectionNotificationTopic" },
+      Endpoint: getAtt("EndpointConnectionFunction", "Arn"),
+    });
+    expect(cfnProps(aws.EndpointConnectionInvokePermission)).toMatchObject({
+      FunctionName: { Ref: "EndpointConnectionFunction" },
+      Principal: "sns.amazonaws.com",
+      SourceArn: { Ref: "ConnectionNotificationTopic" },
+    });
+    expect(cfnProps(aws.ConnectionNotification)).toMatchObject({
+      ConnectionNotificationArn: { Ref: "ConnectionNotificationTopic" },
+      ConnectionEvents: ["Connect"],
+    });
+    expect(cfnProps(aws.SweepSchedule)).toMatchObject({
+      ScheduleExpression: { Ref: "SweepRate" },
+      Target: {
+        Arn: getAtt("SweepFunction", "Arn"),
+        RoleArn: getAtt("SchedulerRole", "Arn"),
+        DeadLetterConfig: { Arn: getAtt(queueId, "Arn") },
+      },
+    });
+    // The table the decision store writes: partition key `id`, TTL on `expiration` (shared/clouds/aws/decision-store.ts).
+    expect(cfnProps(aws.DecisionsTable)).toMatchObject({
+      KeySchema: [{ AttributeName: "id", KeyType: "HASH" }],
+      AttributeDefinitions: [{ AttributeName: "id", AttributeType: "S" }],
+      TimeToLiveSpecification: { AttributeName: "expiration", Enabled: true },
+    });
+    for (const id of ["AsyncInvokeConfig", "EndpointConnectionInvokeConfig", "SweepInvokeConfig"]) {
+      expect(cfnProps(aws[id])).toMatchObject({
+        DestinationConfig: { OnFailure: { Destination: getAtt(queueId, "Arn") } },
+      });
+    }
   });
 
   it("schedules the reconcile hourly and caps its page workers; failed pages end in the dead-letter queue", () => {
@@ -403,12 +598,15 @@ describe("AWS CloudFormation template", () => {
     expect(cfnProps(aws.ReconcileFunction)).toMatchObject({
       Handler: "reconcile.handler",
       ReservedConcurrentExecutions: 1,
+      Role: getAtt("ReconcileRole", "Arn"),
     });
     const worker = cfnProps(aws.ReconcilePageFunction);
-    expect(worker).toMatchObject({
-      Handler: "reconcile-page.handler",
-      ReservedConcurrentExecutions: { Ref: "ReconcileConcurrency" },
-    });
+    // The page worker acts as the event path does: its role, its decision table, its alert outbox.
+    expect(worker).toMatchObject({ Handler: "reconcile-page.handler", Role: getAtt(roleId, "Arn") });
+    const workerEnv = (worker.Environment as { Variables: Json }).Variables;
+    expect(workerEnv.GUARDIAN_DECISIONS_TABLE).toEqual({ Ref: "DecisionsTable" });
+    expect(workerEnv.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
+    expect(workerEnv.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
     expect(cfnProps(aws.ReconcilePageEventSource)).toEqual({
       EventSourceArn: getAtt("ReconcileQueue", "Arn"),
       FunctionName: { Ref: "ReconcilePageFunction" },
@@ -420,19 +618,23 @@ describe("AWS CloudFormation template", () => {
     // The visibility timeout outlasts the worker's timeout, so a page still running is not handed out twice.
     expect(queue.VisibilityTimeout).toBeGreaterThanOrEqual(6 * Number(worker.Timeout));
     expect(queue.RedrivePolicy).toEqual({ deadLetterTargetArn: getAtt(queueId, "Arn"), maxReceiveCount: 5 });
+    expect(cfnProps(aws.ReconcileInvokeConfig)).toMatchObject({
+      DestinationConfig: { OnFailure: { Destination: getAtt(queueId, "Arn") } },
+    });
     for (const id of ["ReconcileFunction", "ReconcilePageFunction"]) {
       const env = (cfnProps(aws[id]).Environment as { Variables: Json }).Variables;
       expect(env.GUARDIAN_RECONCILE_QUEUE_URL).toEqual({ Ref: "ReconcileQueue" });
       for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS"))
         expect(configKeys()).toContain(name);
     }
-    // Azure: one page per invocation per instance; the poison queue after five attempts.
-    expect(JSON.parse(read("host.json")).extensions.queues).toEqual({
-      batchSize: 1,
-      newBatchThreshold: 0,
-      maxDequeueCount: 5,
-      messageEncoding: "base64",
-    });
+    // Azure: the page queue and its poison queue exist, and the trigger retries a page five times before it.
+    const resources = armResources(azure);
+    const queues = resources
+      .filter((r) => r.type === "Microsoft.Storage/storageAccounts/queueServices/queues")
+      .map((r) => r.name)
+      .filter((n) => n.includes("variables('reconcileQueue')"));
+    expect(queues.map((n) => n.includes("{1}-poison"))).toEqual([false, true]);
+    expect(JSON.parse(read("host.json")).extensions.queues.maxDequeueCount).toBe(5);
   });
 
   it("routes CloudTrail EC2 calls with retries and a dead-letter queue, and dead-letters failed invocations", () => {
@@ -691,6 +893,42 @@ describe("Azure ARM template", () => {
       String(props(r).principalId).includes("Microsoft.EventGrid/systemTopics"),
     );
     expect(String(deadLetterWriter?.scope)).toContain("variables('deadLetterContainer')");
+  });
+
+  it("creates the alert outbox, its dead-letter (poison) queue and the sender's table, with data-plane roles only", () => {
+    const nested = props(ofType("Microsoft.Resources/deployments")[0]).template as { variables: Json };
+    const queues = ofType("Microsoft.Storage/storageAccounts/queueServices/queues").map((q) => q.name);
+    expect(queues).toEqual([
+      "[format('{0}/default/{1}', variables('storageAccountName'), variables('alertQueue'))]",
+      // The Functions host's poison queue name for a trigger on that queue: the sender dead-letters there too.
+      "[format('{0}/default/{1}-poison', variables('storageAccountName'), variables('alertQueue'))]",
+    ]);
+    expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables")).toHaveLength(1);
+    const settings = nested.variables.baseSettings as { name: string; value: string }[];
+    expect(settings).toEqual(
+      expect.arrayContaining([
+        { name: "GUARDIAN_ALERT_QUEUE", value: "[variables('alertQueue')]" },
+        { name: "GUARDIAN_ALERT_TABLE", value: "[variables('alertTable')]" },
+      ]),
+    );
+    const [site] = ofType("Microsoft.Web/sites");
+    const appSettings = String((props(site).siteConfig as Json).appSettings);
+    expect(appSettings).toContain("'GUARDIAN_ALERTS_STORAGE__queueServiceUri'");
+    expect(appSettings).toContain("'GUARDIAN_ALERTS_STORAGE__tableServiceUri'");
+    // The trigger reads the same queue name and identity-based connection.
+    const source = read("functions/send-alerts.ts");
+    expect(source).toContain('queueName: "%GUARDIAN_ALERT_QUEUE%"');
+    expect(source).toContain('connection: "GUARDIAN_ALERTS_STORAGE"');
+    const roles = nested.variables.roles as Json;
+    const granted = ofType("Microsoft.Authorization/roleAssignments").map((r) =>
+      String(props(r).roleDefinitionId),
+    );
+    for (const role of ["storageQueueDataContributor", "storageTableDataContributor"]) {
+      expect(roles[role]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(granted.some((g) => g.includes(`variables('roles').${role}`))).toBe(true);
+    }
+    const [rule] = ofType("Microsoft.Insights/scheduledQueryRules");
+    expect(JSON.stringify(props(rule).criteria)).toContain("guardian.alert-deadletter");
   });
 
   it("lets through every fixture event the guardian acts on, and only events it would skip are filtered", () => {

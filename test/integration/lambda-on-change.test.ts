@@ -15,6 +15,7 @@ import path from "node:path";
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
+  CreateTagsCommand,
   CreateVpcCommand,
   DescribeSecurityGroupsCommand,
   type EC2Client,
@@ -189,6 +190,7 @@ interface CardElement {
   url?: string;
   facts?: { title: string; value: string }[];
   items?: CardElement[];
+  inlines?: { text?: string }[];
 }
 
 function teamsCardOf(request: SinkRequest): {
@@ -207,11 +209,22 @@ function teamsCardOf(request: SinkRequest): {
   const elements = attachment?.content?.body ?? [];
   const flat = (list: CardElement[]): CardElement[] => list.flatMap((e) => [e, ...flat(e.items ?? [])]);
   const all = flat(elements);
-  const facts = Object.fromEntries(all.flatMap((e) => e.facts ?? []).map((f) => [f.title, f.value]));
+  // A RichTextBlock reads as its runs joined; "Label: value" lines are the card's facts.
+  const textOf = (e: CardElement) => e.text ?? e.inlines?.map((i) => i.text ?? "").join("");
+  const texts = all.flatMap((e) => {
+    const t = textOf(e);
+    return t === undefined ? [] : [t];
+  });
+  const facts = Object.fromEntries(
+    texts.flatMap((t) => {
+      const m = /^([A-Z][A-Za-z ]+): (.*)$/s.exec(t);
+      return m ? [[m[1], m[2]]] : [];
+    }),
+  );
   const url = attachment?.content?.actions?.find((a) => a.type === "Action.OpenUrl")?.url;
   return {
-    title: elements[0]?.text ?? "",
-    texts: all.flatMap((e) => (e.text === undefined ? [] : [e.text])),
+    title: elements[0] ? (textOf(elements[0]) ?? "") : "",
+    texts,
     facts,
     ...(url === undefined ? {} : { url }),
   };
@@ -342,7 +355,8 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
   beforeAll(async () => {
     outdir = await mkdtemp(path.join(tmpdir(), "guardian-lambda-"));
     const [built, startedMoto, startedSink] = await Promise.all([
-      buildAll(outdir),
+      // Only the entry under test: the other bundles would only lengthen the set-up.
+      buildAll(outdir, { only: (e) => e.side === "lambdas" && e.name === "on-change" }),
       startMoto(),
       startWebhookSink(),
     ]);
@@ -427,11 +441,11 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     const slack = slackTextOf(slackRequest);
     expect(slack).toContain(ENGINEER_ARN);
-    expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|${groupId}>`);
+    expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|\`${groupId}\`>`);
     expect(slack).toContain(
-      `*Done:* Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `*Done:* \`Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
     );
-    expect(slack).toContain("*Operation:* AuthorizeSecurityGroupIngress");
+    expect(slack).toContain("*Operation:* `AuthorizeSecurityGroupIngress`");
     expect(slack).not.toContain("DRY RUN");
 
     const card = teamsCardOf(teamsRequest);
@@ -441,7 +455,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(card.facts.Account).toBe(MOTO_ACCOUNT);
     expect(card.url).toBe(consoleUrl);
     expect(card.texts.join("\n")).toContain(
-      `**Done:** Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `Done: Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
     );
 
     // The audit record is one log line tagged with the invocation's request id.
@@ -454,6 +468,107 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       remediation: "revoke-cidr",
       eventId: (event.detail as { eventID: string }).eventID,
     });
+  });
+
+  it("never revokes the allow-listed office range beside the 0.0.0.0/0 an engineer added: it alerts it apart", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const groupId = await createGroup("office-ssh", vpc.Vpc?.VpcId);
+    await authorize(groupId, {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "203.0.113.0/24", Description: "office" }],
+    });
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    recorder.actions.length = 0;
+
+    const { result, logs } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    // The baseline remediates the world-open source; the office range is a finding of its own, alerted only.
+    expect(outcome?.actions.map((a) => [a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["world-open", "remediate", "applied"],
+      ["public-prefix", "alert", "skipped-mode"],
+    ]);
+    const [world, office] = outcome?.findings ?? [];
+    expect(world?.controls).toContain("Security Hub EC2.13");
+    expect(office?.controls).toEqual([]);
+    expect(office?.matched.map((m) => m.cidr)).toEqual(["203.0.113.0/24"]);
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["203.0.113.0/24"], v6: [], groups: [] },
+    ]);
+    // Both are in the one alert; the audit has a decision for each.
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain("0.0.0.0/0");
+    expect(slack).toContain("203.0.113.0/24");
+    expect(logs.filter((l) => l.message === "guardian.decision").map((l) => l.outcome)).toEqual([
+      "applied",
+      "skipped-mode",
+    ]);
+  });
+
+  it("re-evaluates a group someone tagged exempt: a remediate entry ignores the tag, revokes, and reports it", async () => {
+    const { groupId, opsId } = await bastionOpenedToWorld("tagged-bastion");
+    // Whoever opened the port tags the group exempt from the entry that would revoke it.
+    await ec2.send(
+      new CreateTagsCommand({
+        Resources: [groupId],
+        Tags: [{ Key: "guardian:exempt", Value: "aws-no-admin-ports-from-world" }],
+      }),
+    );
+    const event = adaptAwsEvent(loadAwsEvent("ec2-create-tags-security-group.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+    });
+    (event.detail as { requestParameters: unknown }).requestParameters = {
+      resourcesSet: { items: [{ resourceId: groupId }, { resourceId: "i-0dc224bad2cb08740" }] },
+      tagSet: { items: [{ key: "guardian:exempt", value: "aws-no-admin-ports-from-world" }] },
+    };
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.change).toMatchObject({ resourceId: groupId, operationName: "CreateTags" });
+    expect(outcome?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["aws-no-admin-ports-from-world", "applied"],
+      ["exempt-tag", "warning"],
+    ]);
+    expect(outcome?.actions[1]?.reason).toContain(
+      "entry aws-no-admin-ports-from-world does not accept tag exemptions (mode remediate",
+    );
+    expect(recorder.actions).toEqual([
+      "DescribeSecurityGroups",
+      "DescribeSecurityGroupRules",
+      "RevokeSecurityGroupIngress",
+    ]);
+    expect(normalised((await describe1(groupId)).IpPermissions)).toEqual([
+      { protocol: "tcp", from: 22, to: 22, v4: ["10.0.0.0/16"], v6: [], groups: [opsId] },
+    ]);
+    const slack = slackTextOf(sink.received[0] as SinkRequest);
+    expect(slack).toContain(
+      "tag guardian:exempt=aws-no-admin-ports-from-world entry aws-no-admin-ports-from-world does not accept tag exemptions",
+    );
   });
 
   it("resolves a group the request names only by groupName and revokes the same way", async () => {
@@ -505,7 +620,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(sink.received).toHaveLength(2);
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     // The alert links the resolved group, not the name.
-    expect(slackTextOf(slackRequest)).toContain(`|${groupId}>`);
+    expect(slackTextOf(slackRequest)).toContain(`|\`${groupId}\`>`);
     expect(slackTextOf(slackRequest)).toContain(ENGINEER_ARN);
     expect(teamsCardOf(teamsRequest).url).toBe(awsConsoleUrl(REGION, groupId));
   });
@@ -597,7 +712,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(slack).toContain("DRY RUN, would remediate");
     expect(slack).toContain("*DRY RUN:* the guardian is in dry-run mode; nothing was changed.");
     expect(slack).toContain(
-      `*Done:* DRY RUN — would have: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `*Would do:* \`DRY RUN, nothing changed. Would have: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
     );
     const card = teamsCardOf(teamsRequest);
     expect(card.title).toContain("DRY RUN, would remediate");
@@ -692,7 +807,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     const [slackRequest, teamsRequest] = sink.received as [SinkRequest, SinkRequest];
     const slack = slackTextOf(slackRequest);
     expect(slack).toContain("aws-default-group-has-no-rules");
-    expect(slack).toContain("*Done:* Not remediated: policy mode is alert");
+    expect(slack).toContain("*Done:* `Not remediated: policy entry mode is alert`");
     expect(slack).toContain("ingress tcp 443 from 172.31.0.0/16");
     expect(teamsCardOf(teamsRequest).title).toMatch(/^MEDIUM · Violation: /);
   });

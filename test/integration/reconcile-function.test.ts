@@ -4,28 +4,40 @@
 // before its message was deleted, another killed before it began) resumes from what the queue still holds: every page
 // is done, every open NSG fixed with exactly one write.
 
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { InvocationContext, type Timer } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../../functions/reconcile.ts";
 import { createReconcilePageHandler } from "../../functions/reconcile-page.ts";
+import { createSweepHandler } from "../../functions/sweep-private-endpoints.ts";
 import { AzureNetwork } from "../../shared/clouds/azure/network.ts";
-import { RECONCILE_QUEUE } from "../../shared/clouds/azure/queue.ts";
-import { azureReconcileDeps } from "../../shared/clouds/azure/runtime.ts";
+import {
+  azureGuardianDeps,
+  azureReconcileDeps,
+  azureReconcileStartDeps,
+  RECONCILE_QUEUE,
+} from "../../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
+import { memoryDecisionStore } from "../../shared/decisions.ts";
 import { loadPolicyFile } from "../../shared/policy/file.ts";
 import type { Policy } from "../../shared/policy/schema.ts";
-import { reconcilePerInstance } from "../../shared/runtime.ts";
+import { perInstanceStart, reconcilePerInstance } from "../../shared/runtime.ts";
+import type { AuditRecord } from "../../shared/types.ts";
 import { type PageMessage, pageMessageSchema } from "../../shared/usecases/reconcile.ts";
 import { NSG_ID, nsgWith } from "../fixtures/azure/nsg/nsg.ts";
 import {
   type ArmEmulator,
   mintToken,
+  rawArmRequest,
   DEFAULT_SUBSCRIPTION_ID as SUB,
   startArmEmulator,
   staticTokenCredential,
 } from "../harness/arm-emulator/index.ts";
-import { type AzuriteQueue, startAzuriteQueue } from "../harness/azurite-queue.ts";
+import { type Azurite, startAzurite } from "../harness/azurite.ts";
+import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
 
 const nsgId = (name: string) =>
   `/subscriptions/${SUB}/resourceGroups/rg-app/providers/Microsoft.Network/networkSecurityGroups/${name}`;
@@ -39,7 +51,7 @@ function nsgAt(id: string, rules: Parameters<typeof nsgWith>[0]): Record<string,
 }
 
 let emu: ArmEmulator;
-let azurite: AzuriteQueue;
+let azurite: Azurite;
 let queue: QueueClient;
 let policy: Policy;
 let network: AzureNetwork;
@@ -49,10 +61,16 @@ const credential = staticTokenCredential(mintToken({ oid: "0a9b8c7d-6e5f-4a3b-8c
 function handlers() {
   const env = { AzureWebJobsStorage: azurite.connectionString };
   const cfg = parseConfig({ AZURE_SUBSCRIPTION_ID: SUB, GUARDIAN_DRY_RUN: "false" });
+  const start = perInstanceStart((log) => azureReconcileStartDeps(cfg, env, log, { policy }));
   const deps = reconcilePerInstance((log) =>
-    azureReconcileDeps(cfg, env, log, { policy, notifiers: [], credential, network }),
+    azureReconcileDeps(cfg, env, log, {
+      policy,
+      outbox: { enqueue: async () => [] },
+      credential,
+      network,
+    }),
   );
-  return { timer: createReconcileHandler(deps), page: createReconcilePageHandler(deps) };
+  return { timer: createReconcileHandler(start), page: createReconcilePageHandler(deps) };
 }
 
 const context = (functionName: string) =>
@@ -91,7 +109,7 @@ async function drain(page: ReturnType<typeof handlers>["page"]): Promise<PageMes
 beforeAll(async () => {
   [emu, azurite, policy] = await Promise.all([
     startArmEmulator({ lroPolls: 0, pageSize: 2 }),
-    startAzuriteQueue(),
+    startAzurite(),
     loadPolicyFile("policies/baseline.yaml"),
   ]);
   policy = { ...policy, reconcile: { ...policy.reconcile, intervalHours: 1 } };
@@ -171,4 +189,166 @@ describe("Azure reconcile (timer → Storage queue → page worker)", () => {
     );
     await expect(page("not json", context("reconcilePage"))).rejects.toThrow(/not JSON/);
   });
+});
+
+// Private Link through the reconcile: connection requests that raised no event where the guardian listens (Event
+// Grid was not subscribed), found by the page worker and decided as the sweep decides them, with the same decision
+// claims (one per worker process, as functions/runtime.ts shares them), so the sweep after it adds nothing.
+describe("Azure reconcile: Private Link connections decided once, with the sweep", () => {
+  const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
+  const STRANGER = "e1d2c3b4-a596-4788-9900-aabbccddeeff";
+  const VAULT = `/subscriptions/${SUB}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/kv-lake`;
+  const guardianToken = mintToken({
+    oid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d",
+    tid: "72f988bf-86f1-41af-91ab-2d7cd011db47",
+    appid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d",
+    idtyp: "app",
+  });
+  const requester = (oid: string, tid: string) => mintToken({ oid, tid, appid: oid, idtyp: "app" });
+  const plPolicy = `version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: databricks-serverless
+          subscriptions: ['${DATABRICKS}']
+      unlisted: hold
+      noLongerAllowed: alert
+`;
+  let pl: ArmEmulator;
+  let sink: WebhookSink;
+  let dir: string;
+
+  beforeAll(async () => {
+    [pl, sink] = await Promise.all([startArmEmulator({ lroPolls: 0 }), startWebhookSink()]);
+    dir = await mkdtemp(path.join(tmpdir(), "guardian-reconcile-pl-"));
+    await writeFile(path.join(dir, "ca.pem"), pl.ca);
+    await writeFile(path.join(dir, "policy.yaml"), plPolicy);
+    pl.seed({
+      id: VAULT,
+      location: "westeurope",
+      properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47" },
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all([pl?.stop(), sink?.stop()]);
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** `az network private-endpoint create --manual-request` in the requester's own subscription. */
+  async function requestEndpoint(token: string, subscription: string, name: string): Promise<string> {
+    const id = `/subscriptions/${subscription}/resourceGroups/rg-requester/providers/Microsoft.Network/privateEndpoints/${name}`;
+    const res = await rawArmRequest(pl, "PUT", `${id}?api-version=2026-01-01`, {
+      token,
+      body: {
+        location: "westeurope",
+        properties: {
+          subnet: {
+            id: `/subscriptions/${subscription}/resourceGroups/rg-requester/providers/Microsoft.Network/virtualNetworks/vnet/subnets/pe`,
+          },
+          manualPrivateLinkServiceConnections: [
+            {
+              name: `${name}-conn`,
+              properties: {
+                privateLinkServiceId: VAULT,
+                groupIds: ["vault"],
+                requestMessage: "please approve",
+              },
+            },
+          ],
+        },
+      },
+    });
+    expect(res.status).toBe(201);
+    return id;
+  }
+
+  const statusOf = (endpoint: string) =>
+    (
+      pl.get(VAULT) as {
+        properties: {
+          privateEndpointConnections: {
+            properties: {
+              privateEndpoint: { id: string };
+              privateLinkServiceConnectionState: { status: string };
+            };
+          }[];
+        };
+      }
+    ).properties.privateEndpointConnections.find(
+      (c) => c.properties.privateEndpoint.id.toLowerCase() === endpoint.toLowerCase(),
+    )?.properties.privateLinkServiceConnectionState.status;
+
+  it("approves the allow-listed request, holds the unknown one and alerts once; the sweep and a second run add nothing", async () => {
+    const databricks = await requestEndpoint(
+      requester("11111111-2222-4333-8444-555555555555", "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee"),
+      DATABRICKS,
+      "pe-databricks",
+    );
+    const stranger = await requestEndpoint(
+      requester("66666666-7777-4888-9999-000000000000", "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff"),
+      STRANGER,
+      "pe-stranger",
+    );
+    expect([statusOf(databricks), statusOf(stranger)]).toEqual(["Pending", "Pending"]);
+
+    const cfg = parseConfig({
+      GUARDIAN_POLICY_FILE: path.join(dir, "policy.yaml"),
+      AZURE_SUBSCRIPTION_ID: SUB,
+      AZURE_ARM_ENDPOINT: pl.url,
+      AZURE_ARM_CA_FILE: path.join(dir, "ca.pem"),
+      AZURE_ARM_POLL_INTERVAL_MS: "0",
+      SLACK_WEBHOOK_URL: sink.slackUrl,
+    });
+    const env = { AzureWebJobsStorage: azurite.connectionString };
+    const credential = staticTokenCredential(guardianToken);
+    // One worker process: the reconcile's pages and the sweep share its decision claims.
+    const decisions = memoryDecisionStore();
+    const audit: AuditRecord[] = [];
+    const withAudit = <T extends { audit: unknown }>(deps: T): T => ({
+      ...deps,
+      audit: { record: async (r: AuditRecord) => void audit.push(r) },
+    });
+    const start = createReconcileHandler(perInstanceStart((log) => azureReconcileStartDeps(cfg, env, log)));
+    const page = createReconcilePageHandler(
+      reconcilePerInstance(async (log) => {
+        const deps = await azureReconcileDeps(cfg, env, log, { credential, decisions });
+        return { ...deps, guardian: withAudit(deps.guardian) };
+      }),
+    );
+    const sweep = createSweepHandler(
+      async (log) => withAudit(await azureGuardianDeps(cfg, log, { credential, decisions })),
+      () => SUB,
+    );
+
+    const run = await start(timer, context("reconcile"));
+    expect(run.due).toBe(true);
+    const pages = await drain(page);
+    // Every kind the policy's rules look at was listed: the vault's connections among them.
+    expect(pages.map((m) => m.kind)).toContain("key-vault");
+    expect(statusOf(databricks)).toBe("Approved");
+    expect(statusOf(stranger)).toBe("Pending");
+    const decided = () => audit.filter((a) => ["approved", "held", "rejected"].includes(a.outcome));
+    expect(
+      decided()
+        .map((a) => a.outcome)
+        .sort(),
+    ).toEqual(["approved", "held"]);
+    await sink.waitFor(2);
+
+    // The sweep meets the held request next: claimed already, no second decision; the approved one is no longer
+    // pending. A second reconcile run finds the same.
+    await sweep({ isPastDue: false } as unknown as Timer, context("sweepPrivateEndpoints"));
+    await start(timer, context("reconcile"));
+    await drain(page);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(decided()).toHaveLength(2);
+    expect(sink.received).toHaveLength(2);
+    expect(
+      pl.requests.filter((r) => r.method === "PUT" && /privateEndpointConnections/i.test(r.path)),
+    ).toHaveLength(1);
+  }, 60_000);
 });

@@ -16,12 +16,12 @@ import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../../lambdas/reconcile.ts";
 import { createReconcilePageHandler } from "../../lambdas/reconcile-page.ts";
-import { awsReconcileDeps } from "../../shared/clouds/aws/runtime.ts";
+import { awsReconcileDeps, awsReconcileStartDeps } from "../../shared/clouds/aws/runtime.ts";
 import type { CallCounter } from "../../shared/clouds/ports.ts";
 import { parseConfig } from "../../shared/config.ts";
 import { loadPolicyFile } from "../../shared/policy/file.ts";
 import type { Policy } from "../../shared/policy/schema.ts";
-import { reconcilePerInstance } from "../../shared/runtime.ts";
+import { perInstanceStart, reconcilePerInstance } from "../../shared/runtime.ts";
 import { pageMessageSchema } from "../../shared/usecases/reconcile.ts";
 import {
   assertMotoInstalled,
@@ -56,10 +56,16 @@ const env = () => ({
 
 /** A fresh execution environment of each reconcile Lambda (pages of 3 groups, so a stream spans several pages). */
 function handlers(counter: CallCounter) {
+  const start = perInstanceStart((log) => awsReconcileStartDeps(parseConfig(env()), log, { policy }));
   const deps = reconcilePerInstance((log) =>
-    awsReconcileDeps(parseConfig(env()), log, { policy, notifiers: [], counter, pageSize: 3 }),
+    awsReconcileDeps(parseConfig(env()), log, {
+      policy,
+      outbox: { enqueue: async () => [] },
+      counter,
+      pageSize: 3,
+    }),
   );
-  return { schedule: createReconcileHandler(deps), page: createReconcilePageHandler(deps) };
+  return { schedule: createReconcileHandler(start), page: createReconcilePageHandler(deps) };
 }
 
 const context = (name: string) =>

@@ -2,6 +2,7 @@
 // and nothing else, remediates it through the event path's pipeline (a second scan is clean), and a list that
 // fails mid-scan yields a report saying what was covered and what was not.
 
+import { readFileSync } from "node:fs";
 import {
   AuthorizeSecurityGroupIngressCommand,
   CreateSecurityGroupCommand,
@@ -115,7 +116,7 @@ function deps(): GuardianDeps & { audit: ReturnType<typeof memoryAuditSink> } {
   return {
     policy,
     clouds: { azure: azurePort(network), aws: awsPort(ec2, []) },
-    notifiers: [],
+    outbox: { enqueue: async () => [] },
     audit: memoryAuditSink(),
     selfIdentities: [],
     dryRun: false,
@@ -246,5 +247,44 @@ describe("scanEstate", () => {
     } finally {
       off();
     }
+  }, 60_000);
+
+  it("reaches subnets through their networks: each subnet of a listed network is judged", async () => {
+    const vnet = JSON.parse(readFileSync("test/fixtures/azure/subnet/vnet-qubole.json", "utf8")) as {
+      properties: { subnets: { name: string; properties: Record<string, unknown> }[] };
+    };
+    // The seeded network references nothing the emulator holds: keep its subnets plain.
+    for (const s of vnet.properties.subnets) {
+      for (const key of [
+        "networkSecurityGroup",
+        "routeTable",
+        "serviceEndpointPolicies",
+        "ipConfigurations",
+      ]) {
+        delete s.properties[key];
+      }
+    }
+    emu.seed(vnet);
+    const onlyAzure: ScanTarget[] = [{ cloud: "azure", subscriptionId: SUB }];
+    const report = await scanEstate(onlyAzure, deps(), lister(), { remediate: false, runId: "t-subnets" });
+    expect(report.coverage.find((c) => c.kind === "virtual-network")).toMatchObject({
+      listed: 1,
+      complete: true,
+    });
+    const found = drift(report);
+    // snet-private and snet-scratch keep their storage endpoints without a policy; no subnet has an NSG now, the
+    // reserved ones (GatewaySubnet, AzureBastionSubnet) excepted.
+    expect(found["snet-private"]).toEqual([
+      "azure-storage-endpoint-needs-policy",
+      "azure-subnets-need-an-nsg",
+    ]);
+    expect(found["snet-scratch"]).toEqual([
+      "azure-storage-endpoint-needs-policy",
+      "azure-subnets-need-an-nsg",
+    ]);
+    expect(found["snet-public"]).toEqual(["azure-subnets-need-an-nsg"]);
+    expect(found.GatewaySubnet).toBeUndefined();
+    expect(found.AzureBastionSubnet).toBeUndefined();
+    expect(emu.requests.filter((r) => r.method !== "GET")).toEqual([]);
   }, 60_000);
 });

@@ -53,7 +53,9 @@ export async function listAwsPage(
     throw asTransient(error, what) ?? withContext(error, what);
   }
   const { $metadata: _meta, NextToken, ...response } = output;
-  const items = (kind.fromJson(response) ?? []).map((s) => ({ ...s, region, origin: "read" as const }));
+  // A kind whose listing lacks what its rules judge gives stand-ins, which the scan reads in full (AwsKind.list).
+  const listed = kind.list.incomplete ? kind.list.incomplete.stubs(response) : kind.fromJson(response);
+  const items = (listed ?? []).map((s) => ({ ...s, region, origin: "read" as const }));
   const next = typeof NextToken === "string" && NextToken.length > 0 ? NextToken : undefined;
   return next === undefined ? { items } : { items, next };
 }

@@ -1,22 +1,46 @@
+import { outboxFor, type SenderParts, senderDeps } from "../../alerts-runtime.ts";
 import { logAuditSink } from "../../audit/index.ts";
 import type { GuardianConfig } from "../../config.ts";
 import { InputError } from "../../errors.ts";
 import type { Logger } from "../../log.ts";
-import { notifiersFromConfig, type WebhookUrl } from "../../notify/index.ts";
-import type { Notifier } from "../../notify/types.ts";
-import { type CloudPort, type GuardianDeps, type InvocationScope, ResourceLocks } from "../../pipeline.ts";
+import type { WebhookUrl } from "../../notify/deliver.ts";
+import type { OutboxPort } from "../../notify/outbox.ts";
+import {
+  type CloudPort,
+  type DecisionStore,
+  type GuardianDeps,
+  type InvocationScope,
+  ResourceLocks,
+} from "../../pipeline.ts";
 import { loadPolicyFile } from "../../policy/file.ts";
 import type { Policy } from "../../policy/schema.ts";
-import type { ResourceChange } from "../../types.ts";
-import type { PageQueue, ReconcileDeps } from "../../usecases/reconcile.ts";
+import type { PlannedChange, ResourceChange, Snapshot } from "../../types.ts";
+import {
+  type PageQueue,
+  pageQueue,
+  type ReconcileDeps,
+  type ReconcileStartDeps,
+} from "../../usecases/reconcile.ts";
+import type { SenderDeps } from "../../usecases/send-alerts.ts";
 import { pageLister } from "../listers.ts";
 import type { CallCounter, CallOptions, ResourceReader, ResourceWriter } from "../ports.ts";
-import { type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
+import { createDynamoClient, createSqsClient, DynamoAlertStore, SqsQueue } from "./alerts.ts";
+import { clientFor, type Ec2ClientSource, type Ec2Timeouts, regionalClients } from "./client.ts";
 import { isOwnAwsIdentity } from "./identity.ts";
 import { awsKindOf } from "./kinds/index.ts";
 import { AWS_SECURITY_GROUP_TYPE } from "./kinds/security-group.ts";
+import {
+  AWS_VPC_ENDPOINT_CONNECTION_TYPE,
+  endpointConnectionSnapshot,
+} from "./kinds/vpc-endpoint-connection.ts";
 import { AwsPrefixListReader, groupsReferencing, PrefixListResolver } from "./prefix-lists.ts";
-import { sqsClient, sqsPageQueue } from "./queue.ts";
+import {
+  AwsEndpointConnectionReader,
+  AwsEndpointServiceReader,
+  AwsVpcReader,
+  listEndpointConnections,
+} from "./privatelink-reader.ts";
+import { AwsEndpointConnectionWriter, AwsEndpointServiceWriter } from "./privatelink-writer.ts";
 import { secretReader } from "./secrets.ts";
 import { AwsSecurityGroupReader } from "./security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "./security-group-writer.ts";
@@ -40,6 +64,9 @@ export const awsReaders = {
       prefixLists: deps.prefixLists,
     }),
   "prefix-list": (deps) => new AwsPrefixListReader(deps.prefixLists),
+  "vpc-endpoint-service": (deps) => new AwsEndpointServiceReader(deps),
+  "vpc-endpoint-connection": (deps) => new AwsEndpointConnectionReader(deps),
+  vpc: (deps) => new AwsVpcReader(deps),
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceReader>;
 
 const securityGroupWriter = (deps: AwsPortDeps) =>
@@ -49,10 +76,25 @@ const securityGroupWriter = (deps: AwsPortDeps) =>
     counter: deps.counter,
   });
 
+// PrivateLink writes go through the write clients (no blind retry after a lost answer); the re-read before a reject
+// through the read clients.
+const endpointServiceWriter = (deps: AwsPortDeps) =>
+  new AwsEndpointServiceWriter({ clients: deps.writeClients, counter: deps.counter });
+const endpointConnectionWriter = (deps: AwsPortDeps) =>
+  new AwsEndpointConnectionWriter({
+    clients: deps.writeClients,
+    readClients: deps.clients,
+    counter: deps.counter,
+  });
+
 /** The writers, by planned-operation kind (`PlannedChange.operation.kind`); a kind lists those it accepts. */
 export const awsWriters = {
   "revoke-security-group-ingress": securityGroupWriter,
   "revoke-security-group-rules": securityGroupWriter,
+  "modify-vpc-endpoint-service-configuration": endpointServiceWriter,
+  "modify-vpc-endpoint-service-permissions": endpointServiceWriter,
+  "accept-vpc-endpoint-connections": endpointConnectionWriter,
+  "reject-vpc-endpoint-connections": endpointConnectionWriter,
 } satisfies Record<string, (deps: AwsPortDeps) => ResourceWriter>;
 
 /**
@@ -120,6 +162,22 @@ export function awsPort(
   const bound = options.invocation !== undefined;
   const readers = new Map<string, ResourceReader>();
   const writers = new Map<string, ResourceWriter>();
+  const writerFor = (change: PlannedChange, snapshot: Snapshot): ResourceWriter => {
+    const kind = kindOf(snapshot.resourceType, "writer");
+    const op = typeof change.operation.kind === "string" ? change.operation.kind : "";
+    const factory = Object.hasOwn(awsWriters, op) ? awsWriters[op as keyof typeof awsWriters] : undefined;
+    if (!(kind.writes as readonly string[]).includes(op) || !factory) {
+      throw new InputError(
+        `no AWS writer for ${op || "(no operation kind)"} on ${kind.label} ${snapshot.resourceId}`,
+      );
+    }
+    let writer = writers.get(op);
+    if (!writer) {
+      writer = factory(deps);
+      writers.set(op, writer);
+    }
+    return writer;
+  };
   return {
     reader: {
       read(ref, callOptions) {
@@ -141,27 +199,39 @@ export function awsPort(
         }
         return reader.read(ref, callOptions);
       },
+      async list(scope, callOptions) {
+        const kind = kindOf(scope.resourceType, "lister");
+        if (kind.type !== AWS_VPC_ENDPOINT_CONNECTION_TYPE)
+          throw new InputError(`no AWS lister for ${kind.label}s`);
+        const filters = Object.entries(scope.filters ?? {}).map(([Name, values]) => ({
+          Name,
+          Values: [...values],
+        }));
+        const items = await listEndpointConnections(
+          clientFor(clients, scope.region),
+          filters,
+          deps.counter,
+          callOptions?.signal,
+        );
+        return items.map((item) =>
+          endpointConnectionSnapshot(item, { account: scope.account, region: scope.region }),
+        );
+      },
     },
     writer: {
       apply(change, snapshot, callOptions) {
-        const kind = kindOf(snapshot.resourceType, "writer");
-        const op = typeof change.operation.kind === "string" ? change.operation.kind : "";
-        const factory = Object.hasOwn(awsWriters, op) ? awsWriters[op as keyof typeof awsWriters] : undefined;
-        if (!(kind.writes as readonly string[]).includes(op) || !factory) {
-          throw new InputError(
-            `no AWS writer for ${op || "(no operation kind)"} on ${kind.label} ${snapshot.resourceId}`,
-          );
-        }
-        let writer = writers.get(op);
-        if (!writer) {
-          writer = factory(deps);
-          writers.set(op, writer);
-        }
-        return writer.apply(change, snapshot, callOptions);
+        return writerFor(change, snapshot).apply(change, snapshot, callOptions);
+      },
+      isApplied(change, snapshot) {
+        return writerFor(change, snapshot).isApplied?.(change, snapshot);
       },
     },
-    // CloudTrail events never carry the resource.
-    snapshotFromEvent: () => undefined,
+    // CloudTrail events never carry the resource. A connection change does when it comes from our own listing of
+    // connections (the notification path and the sweep read them with one DescribeVpcEndpointConnections).
+    snapshotFromEvent: (change) =>
+      change.resourceType === AWS_VPC_ENDPOINT_CONNECTION_TYPE && change.resource !== undefined
+        ? endpointConnectionSnapshot(change.resource, { account: change.account, region: change.region })
+        : undefined,
     consoleUrl: (ref) =>
       kindOf(ref.resourceType, "console page").consoleUrl(ref.region ?? "us-east-1", ref.resourceId),
     isOwnChange: (actor) => isOwnAwsIdentity(actor, ownRoleArns),
@@ -181,8 +251,9 @@ export function awsPort(
 export interface AwsRuntimeOverrides {
   /** Clients for every call (a test's or the bench's); per-region clients from the configuration otherwise. */
   clients?: Ec2ClientSource;
+  decisions?: DecisionStore;
   policy?: Policy;
-  notifiers?: Notifier[];
+  outbox?: OutboxPort;
   counter?: CallCounter;
 }
 
@@ -202,9 +273,17 @@ function timeoutsOf(cfg: GuardianConfig): Partial<Ec2Timeouts> {
   return ms === undefined ? {} : { requestMs: ms, connectMs: Math.min(3_000, ms) };
 }
 
-/** A configured webhook: the secret to read it from at send time (AWS), else the URL given as is. */
-function webhook(secretArn: string | undefined, url: string | undefined): WebhookUrl | undefined {
-  return secretArn === undefined ? url : secretReader(secretArn);
+/**
+ * Every destination URL setting: the secret to read it from at send time where one is configured (`X_WEBHOOK_SECRET_ARN`
+ * for `X_WEBHOOK_URL`), else the URL given as is.
+ */
+export function awsWebhookUrls(cfg: GuardianConfig): Record<string, WebhookUrl> {
+  const out: Record<string, WebhookUrl> = { ...cfg.webhookUrls };
+  const secrets: Record<string, string> = { ...cfg.webhookSecretArns };
+  if (cfg.slackWebhookSecretArn) secrets.SLACK_WEBHOOK_URL = cfg.slackWebhookSecretArn;
+  if (cfg.teamsWebhookSecretArn) secrets.TEAMS_WEBHOOK_URL = cfg.teamsWebhookSecretArn;
+  for (const [setting, arn] of Object.entries(secrets)) out[setting] = secretReader(arn);
+  return out;
 }
 
 export async function awsGuardianDeps(
@@ -233,40 +312,150 @@ export async function awsGuardianDeps(
         "a webhook URL is set in the environment, where whoever reads the function's configuration sees it: set SLACK_WEBHOOK_SECRET_ARN / TEAMS_WEBHOOK_SECRET_ARN instead",
     });
   }
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
   return {
-    policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
+    policy,
     clouds: {
       aws: awsPort(clients, cfg.selfIdentities, overrides.counter, {
         writeClients,
         ...(cfg.aws.accountId === undefined ? {} : { homeAccount: cfg.aws.accountId }),
       }),
     },
-    notifiers:
-      overrides.notifiers ??
-      notifiersFromConfig({
-        slackWebhookUrl: webhook(cfg.slackWebhookSecretArn, cfg.slackWebhookUrl),
-        teamsWebhookUrl: webhook(cfg.teamsWebhookSecretArn, cfg.teamsWebhookUrl),
-      }),
+    outbox:
+      overrides.outbox ??
+      (await outboxFor(alertQueue(cfg), policy, { webhookUrls: awsWebhookUrls(cfg) }, log)),
     audit: logAuditSink(log),
     selfIdentities: cfg.selfIdentities,
     dryRun: cfg.dryRun,
     log,
     locks: new ResourceLocks(),
     ...(cfg.budgetMs === undefined ? {} : { budgetMs: cfg.budgetMs }),
+    ...decisionsFrom(cfg, log, overrides),
   };
 }
 
 /**
- * The reconcile's dependencies on AWS: the pipeline's, a lister over read clients, the SQS page queue and the
- * region the Lambda runs in as the target.
+ * The shared decision store when a table is configured (the template always configures one). Loaded on the first
+ * claim: only invocations with a keyed finding (a connection request, a VPC finding) pay for Powertools' persistence
+ * layer, so the security group path keeps its cold start.
+ */
+function decisionsFrom(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: AwsRuntimeOverrides,
+): { decisions?: DecisionStore } {
+  if (overrides.decisions) return { decisions: overrides.decisions };
+  const table = cfg.aws.decisionsTable;
+  if (table === undefined) {
+    log.warn("guardian.decisions-unshared", {
+      message:
+        "GUARDIAN_DECISIONS_TABLE is not set: a connection request delivered twice may be decided and announced twice",
+    });
+    return {};
+  }
+  let store: Promise<DecisionStore> | undefined;
+  // Powertools' persistence layer is imported on the first claim: the security group path never loads it.
+  const load = () => {
+    store ??= import("./decision-store.ts").then(
+      ({ DynamoDbDecisionStore }) =>
+        new DynamoDbDecisionStore({
+          tableName: table,
+          client: createDynamoClient({ region: cfg.aws.region, endpoint: cfg.aws.dynamodbEndpoint }),
+          ttlSeconds: cfg.aws.decisionTtlSeconds,
+        }),
+    );
+    return store;
+  };
+  return {
+    decisions: {
+      claim: async (key) => (await load()).claim(key),
+      complete: async (key, outcome) => (await load()).complete(key, outcome),
+      release: async (key) => (await load()).release(key),
+    },
+  };
+}
+
+function sqsClient(cfg: GuardianConfig) {
+  return createSqsClient({ region: cfg.aws.region, endpoint: cfg.aws.sqsEndpoint });
+}
+
+/** The outbox queue (GUARDIAN_ALERT_QUEUE, an SQS queue URL), when configured. */
+function alertQueue(cfg: GuardianConfig): SqsQueue | undefined {
+  return cfg.alerts.queue ? new SqsQueue(sqsClient(cfg), cfg.alerts.queue) : undefined;
+}
+
+/** The outbox and its dead-letter queue (for `guardian alerts replay`). */
+export function awsAlertQueues(cfg: GuardianConfig): { queue: SqsQueue; deadLetters: SqsQueue } {
+  const { queue, deadLetterQueue } = cfg.alerts;
+  if (!queue || !deadLetterQueue)
+    throw new InputError("set GUARDIAN_ALERT_QUEUE and GUARDIAN_ALERT_DLQ (SQS queue URLs)");
+  const sqs = sqsClient(cfg);
+  return { queue: new SqsQueue(sqs, queue), deadLetters: new SqsQueue(sqs, deadLetterQueue) };
+}
+
+/** The queues and table the sender needs on AWS; InputError naming what is missing. */
+export function awsSenderParts(cfg: GuardianConfig, clock?: SenderParts["clock"]): SenderParts {
+  const { queue, deadLetterQueue, table } = cfg.alerts;
+  if (!queue || !deadLetterQueue || !table) {
+    throw new InputError(
+      "the alert sender needs GUARDIAN_ALERT_QUEUE, GUARDIAN_ALERT_DLQ and GUARDIAN_ALERT_TABLE",
+    );
+  }
+  const sqs = sqsClient(cfg);
+  const dynamo = createDynamoClient({ region: cfg.aws.region, endpoint: cfg.aws.dynamodbEndpoint });
+  return {
+    queue: new SqsQueue(sqs, queue),
+    deadLetters: new SqsQueue(sqs, deadLetterQueue),
+    store: new DynamoAlertStore(dynamo, table, clock?.now),
+    ...(clock ? { clock } : {}),
+  };
+}
+
+export async function awsSenderDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: { policy?: Policy; clock?: SenderParts["clock"] } = {},
+): Promise<SenderDeps> {
+  const policy = overrides.policy ?? (await loadPolicyFile(cfg.policyFile));
+  return senderDeps(awsSenderParts(cfg, overrides.clock), policy, { webhookUrls: awsWebhookUrls(cfg) }, log);
+}
+
+/** The reconcile's page queue on AWS (GUARDIAN_RECONCILE_QUEUE_URL, an SQS queue URL). */
+function reconcileQueue(cfg: GuardianConfig): PageQueue {
+  if (!cfg.reconcile.queueUrl) throw new InputError("the reconcile needs GUARDIAN_RECONCILE_QUEUE_URL");
+  return pageQueue(new SqsQueue(sqsClient(cfg), cfg.reconcile.queueUrl));
+}
+
+function reconcileRegion(cfg: GuardianConfig): string {
+  if (!cfg.aws.region) throw new InputError("the reconcile needs AWS_REGION (the region it lists)");
+  return cfg.aws.region;
+}
+
+/** The reconcile tick on AWS: the policy, the SQS page queue and the Lambda's region. No EC2 client. */
+export async function awsReconcileStartDeps(
+  cfg: GuardianConfig,
+  log: Logger,
+  overrides: { policy?: Policy; queue?: PageQueue } = {},
+): Promise<ReconcileStartDeps> {
+  const region = reconcileRegion(cfg);
+  return {
+    policy: overrides.policy ?? (await loadPolicyFile(cfg.policyFile)),
+    log,
+    queue: overrides.queue ?? reconcileQueue(cfg),
+    targets: [{ cloud: "aws", region }],
+  };
+}
+
+/**
+ * A reconcile page worker's dependencies on AWS: the event path's (the same clients, decision store and outbox), a
+ * lister over read clients, the SQS page queue and the Lambda's region as the target.
  */
 export async function awsReconcileDeps(
   cfg: GuardianConfig,
   log: Logger,
   overrides: AwsRuntimeOverrides & { queue?: PageQueue; pageSize?: number } = {},
 ): Promise<ReconcileDeps> {
-  const region = cfg.aws.region;
-  if (!region) throw new InputError("the reconcile needs AWS_REGION (the region it lists)");
+  const region = reconcileRegion(cfg);
   const clients =
     overrides.clients ??
     regionalClients(
@@ -276,14 +465,7 @@ export async function awsReconcileDeps(
       },
       region,
     );
-  let queue = overrides.queue;
-  if (!queue) {
-    if (!cfg.reconcile.queueUrl) throw new InputError("the reconcile needs GUARDIAN_RECONCILE_QUEUE_URL");
-    queue = sqsPageQueue(
-      cfg.reconcile.queueUrl,
-      sqsClient({ region, ...(cfg.reconcile.sqsEndpoint ? { endpoint: cfg.reconcile.sqsEndpoint } : {}) }),
-    );
-  }
+  const queue = overrides.queue ?? reconcileQueue(cfg);
   const guardian = await awsGuardianDeps(cfg, log, overrides);
   return {
     guardian,

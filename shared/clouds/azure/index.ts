@@ -2,7 +2,7 @@ import { InputError } from "../../errors.ts";
 import type { CloudPort } from "../../pipeline.ts";
 import type { PlannedChange, ResourceChange, Snapshot } from "../../types.ts";
 import type { ResourceWriter } from "../ports.ts";
-import { azurePortalUrl } from "./ids.ts";
+import { azurePortalUrl, parseArmResourceId } from "./ids.ts";
 import { azureKindOf } from "./kinds/index.ts";
 import type { AzureWriterFactory } from "./kinds/types.ts";
 import { type AzureNetwork, AzureNsgWriter } from "./network.ts";
@@ -14,6 +14,7 @@ import {
 import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
 import { AzureStorageNetworkWriter } from "./storage.ts";
+import { AzureSepDefinitionWriter, AzureSubnetWriter } from "./subnets.ts";
 
 export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
@@ -28,6 +29,8 @@ export const azureWriters = {
   "put-private-endpoint-connection": (clients) => new PrivateEndpointConnectionWriter(clients),
   "put-private-link-service": (clients) => new PrivateLinkServiceWriter(clients),
   "delete-private-endpoint": (clients) => new PrivateEndpointDeleteWriter(clients),
+  "put-subnet": (clients) => new AzureSubnetWriter(clients),
+  "put-service-endpoint-policy-definition": (clients) => new AzureSepDefinitionWriter(clients),
 } satisfies Record<string, AzureWriterFactory>;
 
 function operationKind(change: PlannedChange): string {
@@ -67,11 +70,31 @@ export function azurePort(network: AzureNetwork, options: { tenantId?: string } 
       isApplied: (change, snapshot) => writerFor(change, snapshot).isApplied?.(change, snapshot),
     },
     snapshotFromEvent: (change: ResourceChange) => {
+      // Some kinds' snapshots need more than the resource an event carries (a subnet takes its network's tags).
+      if (azureKindOf(change.resourceType)?.carriedByEvents === false) return undefined;
       const carried =
         change.resource === undefined ? undefined : azureSnapshot(change.resource, change.resourceType);
       // Marked, so writers refuse it: a write starts from a fresh read, never from an event's content.
       return carried && { ...carried, origin: "event" };
     },
+    fanOut: (snapshot) =>
+      (azureKindOf(snapshot.resourceType)?.fanOut?.(snapshot) ?? []).map((t) => ({
+        ref: {
+          cloud: "azure",
+          resourceId: t.resourceId,
+          resourceType: t.resourceType,
+          account: parseArmResourceId(t.resourceId)?.subscriptionId ?? snapshot.account,
+          region: t.snapshot?.region ?? snapshot.region,
+        },
+        ...(t.snapshot ? { snapshot: t.snapshot } : {}),
+      })),
+    related: (snapshot) =>
+      (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? []).map((r) => ({
+        cloud: "azure",
+        resourceId: r.resourceId,
+        resourceType: r.resourceType,
+        account: parseArmResourceId(r.resourceId)?.subscriptionId ?? snapshot.account,
+      })),
     consoleUrl: (ref) =>
       (azureKindOf(ref.resourceType)?.consoleUrl ?? azurePortalUrl)(ref.resourceId, options.tenantId),
   };

@@ -372,6 +372,8 @@ interface SecurityRuleOperation {
   nsgId: string;
   ruleName: string;
   ifMatch?: string;
+  /** `*` for a rule the write creates: refused (412) if one of that name appeared meanwhile. */
+  ifNoneMatch?: "*";
   /** The rule's full ARM body, sent as it is. */
   rule?: Record<string, unknown> & { properties?: Record<string, unknown> };
 }
@@ -440,6 +442,132 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }
 
+/** One etag-guarded write of an ARM resource (a child's PUT or DELETE), as `armWrite` sends it. */
+export interface ArmWrite {
+  subscriptionId: string;
+  method: "PUT" | "DELETE";
+  /** The resource's URL with its api-version (`AzureNetwork.url`). */
+  url: string;
+  /** The full ARM body of a PUT, sent as raw JSON. */
+  body?: unknown;
+  /** The etag the resource must still have; or, for a resource the write creates, `ifNoneMatch: "*"`. */
+  ifMatch?: string;
+  ifNoneMatch?: "*";
+  /** For messages: "delete security rule x on <nsg>". */
+  what: string;
+  /** The resource whose state the write changes (the NSG of a rule, the subnet), for ConflictError. */
+  resourceId: string;
+}
+
+/**
+ * Sends one write guarded by If-Match through the subscription's pipeline and follows its long-running operation.
+ * Throws ConflictError when ARM refused it as stale (412, or an operation that failed on a conflict), TransientError
+ * when it was not applied but may pass later (throttled, unavailable), OutcomeUnknownError when it may have been
+ * applied but no answer says so, and a plain Error when ARM judged the request itself invalid (permanent).
+ */
+export async function armWrite(network: AzureNetwork, write: ArmWrite, signal?: AbortSignal): Promise<void> {
+  const { subscriptionId, method, url, what, resourceId } = write;
+  if (!write.ifMatch && !write.ifNoneMatch) throw new InputError(`refusing an unguarded write: ${what}`);
+  network.counter.writes++;
+  const answer = await network.send(subscriptionId, method, url, {
+    headers: write.ifMatch ? { "If-Match": write.ifMatch } : { "If-None-Match": "*" },
+    ...(method === "PUT" ? { body: write.body } : {}),
+    signal,
+  });
+  if (!answer.answered) {
+    const message = `${what}: ${describeFailure(answer)}`;
+    // A timeout or reset after the request left: ARM may have applied it. Refused connections never carried it.
+    if (answer.attempts.some(mayHaveLanded)) throw new OutcomeUnknownError(message, { cause: answer.error });
+    throw new TransientError(message, { cause: answer.error });
+  }
+  const status = answer.status;
+  if (status >= 200 && status < 300) {
+    await settleOperation(network, subscriptionId, answer, { method, url, what, resourceId }, signal);
+    return;
+  }
+  const message = `${what}: ${describeFailure(answer)}`;
+  // An earlier attempt of this same request may have landed: what this answer says may be about our own write
+  // (a 412 because our first PUT changed the etag), so only a read can tell.
+  if (answer.attempts.slice(0, -1).some(mayHaveLanded)) {
+    throw new OutcomeUnknownError(`${message} (after an earlier attempt that may have been applied)`);
+  }
+  if (status === 412 || status === 404) throw new ConflictError(message, resourceId);
+  const code = armErrorCode(answer.body);
+  if (status === 409 && code !== "AnotherOperationInProgress") throw new ConflictError(message, resourceId);
+  // Another rule took the priority (or direction) the write planned for since it was read: read and plan again.
+  if (status === 400 && code === "SecurityRuleConflict") throw new ConflictError(message, resourceId);
+  if (status === 409 || status === 429 || status === 408 || status >= 500) {
+    const after = retryAfterMs(answer.headers["retry-after"]);
+    throw new TransientError(message, after === undefined ? {} : { retryAfterMs: after });
+  }
+  throw new Error(message);
+}
+
+/** Polls a write's long-running operation to its end (bounded) and classifies a failed one by its error code. */
+async function settleOperation(
+  network: AzureNetwork,
+  subscriptionId: string,
+  initial: Extract<Answer, { answered: true }>,
+  request: { method: string; url: string; what: string; resourceId: string },
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const { method, url, what, resourceId } = request;
+  if (!initial.headers["azure-asyncoperation"] && !initial.headers.location) return;
+  let last: unknown;
+  const bound = AbortSignal.timeout(network.operationTimeoutMs);
+  const abortSignal = signal ? AbortSignal.any([signal, bound]) : bound;
+  const poller = createHttpPoller(
+    {
+      sendInitialRequest: async () => lroResponse(initial, method, url),
+      sendPollRequest: async (pollUrl: string) => {
+        const answer = await network.send(subscriptionId, "GET", pollUrl, { signal: abortSignal });
+        if (!answer.answered || answer.status >= 500 || answer.status === 429) {
+          throw new OutcomeUnknownError(
+            `${what}: applied, but its operation's status was lost: ${describeFailure(answer)}`,
+            { cause: answer.answered ? undefined : answer.error },
+          );
+        }
+        last = answer.body;
+        return lroResponse(answer, "GET", pollUrl);
+      },
+    },
+    {
+      ...(network.pollIntervalMs === undefined ? {} : { intervalInMs: network.pollIntervalMs }),
+      resourceLocationConfig: method === "DELETE" ? "location" : "azure-async-operation",
+      // The guardian re-reads when it needs the result; the final GET would be one more call.
+      skipFinalGet: true,
+      resolveOnUnsuccessful: true,
+    },
+  );
+  try {
+    await poller.pollUntilDone({ abortSignal });
+  } catch (error) {
+    if (error instanceof OutcomeUnknownError) throw error;
+    throw new OutcomeUnknownError(
+      `${what}: accepted, but its operation did not finish in time: ${String(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const state = poller.operationState;
+  if (state?.status === "succeeded") return;
+  const code = armErrorCode(last);
+  const detail = code ? ` (${code}: ${armErrorMessage(last) ?? ""})` : "";
+  const message = `${what}: its long-running operation ended ${state?.status ?? "unknown"}${detail}`;
+  if (code !== undefined && CONFLICT_CODES.has(code)) throw new ConflictError(message, resourceId);
+  if (code !== undefined && PERMANENT_CODES.test(code)) throw new Error(message);
+  throw new OutcomeUnknownError(message);
+}
+
+/** Whether `now` holds every property `sent` has, with the same value (a write's after-state in a fresh read). */
+export function holdsAll(
+  sent: Readonly<Record<string, unknown>>,
+  now: Readonly<Record<string, unknown>>,
+): boolean {
+  return Object.entries(sent).every(([key, value]) => deepEqual(value, now[key]));
+}
+
 /** Writes NSG security rules (`delete-security-rule`, `put-security-rule`). */
 export class AzureNsgWriter implements ResourceWriter {
   readonly #network: AzureNetwork;
@@ -447,119 +575,35 @@ export class AzureNsgWriter implements ResourceWriter {
     this.#network = network;
   }
 
-  /**
-   * Applies a planned rule write, guarded by If-Match. Throws ConflictError when ARM refused it as stale (412, or an
-   * operation that failed on a conflict), TransientError when it was not applied but may pass later (throttled,
-   * unavailable), OutcomeUnknownError when it may have been applied but no answer says so, and a plain Error when ARM
-   * judged the request itself invalid (permanent).
-   */
+  /** Applies a planned rule write, guarded by If-Match (errors as `armWrite` classifies them). */
   async apply(change: PlannedChange, snapshot: Snapshot, options: CallOptions = {}): Promise<void> {
     const op = securityRuleOperation(change);
     if (snapshot.origin === "event") {
       throw new InputError(`refusing to write ${op.nsgId} from the resource an event carried: read it first`);
     }
+    // A new rule (a split) is guarded by If-None-Match: *, so that a rule of its name made meanwhile is never replaced.
+    const create = op.kind === "put-security-rule" && op.ifNoneMatch === "*";
     const ifMatch = op.ifMatch ?? snapshot.etag;
-    if (!ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
+    if (!create && !ifMatch) throw new InputError(`refusing an unguarded write to ${op.nsgId}: no etag`);
     const { subscriptionId, path } = nsgParts(op.nsgId);
     const url = this.#network.url(
       `${path}/securityRules/${encodeURIComponent(op.ruleName)}`,
       RULE_WRITE_API_VERSION,
     );
     const method = op.kind === "delete-security-rule" ? "DELETE" : "PUT";
-    const what = `${change.summary} on ${op.nsgId}`;
-    this.#network.counter.writes++;
-    const answer = await this.#network.send(subscriptionId, method, url, {
-      headers: { "If-Match": ifMatch },
-      ...(method === "PUT" ? { body: op.rule } : {}),
-      signal: options.signal,
-    });
-    if (!answer.answered) {
-      const message = `${what}: ${describeFailure(answer)}`;
-      // A timeout or reset after the request left: ARM may have applied it. Refused connections never carried it.
-      if (answer.attempts.some(mayHaveLanded))
-        throw new OutcomeUnknownError(message, { cause: answer.error });
-      throw new TransientError(message, { cause: answer.error });
-    }
-    const status = answer.status;
-    if (status >= 200 && status < 300) {
-      await this.#settleOperation(
+    await armWrite(
+      this.#network,
+      {
         subscriptionId,
-        answer,
-        { method, url, what, nsgId: op.nsgId },
-        options.signal,
-      );
-      return;
-    }
-    const message = `${what}: ${describeFailure(answer)}`;
-    // An earlier attempt of this same request may have landed: what this answer says may be about our own write
-    // (a 412 because our first PUT changed the etag), so only a read can tell.
-    if (answer.attempts.slice(0, -1).some(mayHaveLanded)) {
-      throw new OutcomeUnknownError(`${message} (after an earlier attempt that may have been applied)`);
-    }
-    if (status === 412 || status === 404) throw new ConflictError(message, op.nsgId);
-    const code = armErrorCode(answer.body);
-    if (status === 409 && code !== "AnotherOperationInProgress") throw new ConflictError(message, op.nsgId);
-    if (status === 409 || status === 429 || status === 408 || status >= 500) {
-      const after = retryAfterMs(answer.headers["retry-after"]);
-      throw new TransientError(message, after === undefined ? {} : { retryAfterMs: after });
-    }
-    throw new Error(message);
-  }
-
-  /** Polls the write's long-running operation to its end (bounded) and classifies a failed one by its error code. */
-  async #settleOperation(
-    subscriptionId: string,
-    initial: Extract<Answer, { answered: true }>,
-    request: { method: string; url: string; what: string; nsgId: string },
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const { method, url, what, nsgId } = request;
-    if (!initial.headers["azure-asyncoperation"] && !initial.headers.location) return;
-    let last: unknown;
-    const bound = AbortSignal.timeout(this.#network.operationTimeoutMs);
-    const abortSignal = signal ? AbortSignal.any([signal, bound]) : bound;
-    const poller = createHttpPoller(
-      {
-        sendInitialRequest: async () => lroResponse(initial, method, url),
-        sendPollRequest: async (pollUrl: string) => {
-          const answer = await this.#network.send(subscriptionId, "GET", pollUrl, { signal: abortSignal });
-          if (!answer.answered || answer.status >= 500 || answer.status === 429) {
-            throw new OutcomeUnknownError(
-              `${what}: applied, but its operation's status was lost: ${describeFailure(answer)}`,
-              { cause: answer.answered ? undefined : answer.error },
-            );
-          }
-          last = answer.body;
-          return lroResponse(answer, "GET", pollUrl);
-        },
+        method,
+        url,
+        ...(method === "PUT" ? { body: op.rule } : {}),
+        ...(create ? { ifNoneMatch: "*" as const } : { ifMatch: ifMatch as string }),
+        what: `${change.summary} on ${op.nsgId}`,
+        resourceId: op.nsgId,
       },
-      {
-        ...(this.#network.pollIntervalMs === undefined ? {} : { intervalInMs: this.#network.pollIntervalMs }),
-        resourceLocationConfig: method === "DELETE" ? "location" : "azure-async-operation",
-        // The guardian re-reads when it needs the result; the final GET would be one more call.
-        skipFinalGet: true,
-        resolveOnUnsuccessful: true,
-      },
+      options.signal,
     );
-    try {
-      await poller.pollUntilDone({ abortSignal });
-    } catch (error) {
-      if (error instanceof OutcomeUnknownError) throw error;
-      throw new OutcomeUnknownError(
-        `${what}: accepted, but its operation did not finish in time: ${String(error)}`,
-        {
-          cause: error,
-        },
-      );
-    }
-    const state = poller.operationState;
-    if (state?.status === "succeeded") return;
-    const code = armErrorCode(last);
-    const detail = code ? ` (${code}: ${armErrorMessage(last) ?? ""})` : "";
-    const message = `${what}: its long-running operation ended ${state?.status ?? "unknown"}${detail}`;
-    if (code !== undefined && CONFLICT_CODES.has(code)) throw new ConflictError(message, nsgId);
-    if (code !== undefined && PERMANENT_CODES.test(code)) throw new Error(message);
-    throw new OutcomeUnknownError(message);
   }
 
   /**
@@ -571,8 +615,6 @@ export class AzureNsgWriter implements ResourceWriter {
     const rule = findRule(snapshot, op.ruleName);
     if (op.kind === "delete-security-rule") return rule === undefined;
     if (!rule) return false;
-    const sent = op.rule?.properties ?? {};
-    const now = (rule.properties ?? {}) as Record<string, unknown>;
-    return Object.entries(sent).every(([key, value]) => deepEqual(value, now[key]));
+    return holdsAll(op.rule?.properties ?? {}, (rule.properties ?? {}) as Record<string, unknown>);
   }
 }

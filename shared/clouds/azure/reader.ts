@@ -24,7 +24,14 @@ export function resourceParts(kind: AzureKind, resourceId: string): AzureResourc
   if (!id || id.type !== kind.type || !id.resourceGroup) {
     throw new InputError(`not a ${kind.label} id: ${resourceId}`);
   }
-  return { subscriptionId: id.subscriptionId, resourceGroup: id.resourceGroup, name: armName(id) };
+  // Type/name pairs follow the namespace: the names at odd offsets, the resource's own last.
+  const names = id.segments.slice(id.namespaceIndex + 2).filter((_, i) => i % 2 === 0);
+  return {
+    subscriptionId: id.subscriptionId,
+    resourceGroup: id.resourceGroup,
+    name: armName(id),
+    parents: names.slice(0, -1),
+  };
 }
 
 export class AzureResourceReader implements ResourceReader {
@@ -48,6 +55,8 @@ export class AzureResourceReader implements ResourceReader {
       if (statusOf(error) === 404) return undefined;
       throw translate(error, ref.resourceId, "read");
     }
+    // A kind read through its parent's GET picks itself out of the parent's body.
+    if (kind.read.select) return kind.read.select(body.json(), parts);
     return azureSnapshot(body.json(), kind.type);
   }
 

@@ -24,6 +24,7 @@ export const GROUP_NAME_PREFIX = "name:";
 
 /** The group a security group call acted on, and what the call did to its rules. */
 export function decodeSecurityGroupCall(call: CloudTrailCall): DecodedCall {
+  if (TAG_CALLS.has(call.eventName)) return decodeTagCall(call);
   const { request, response } = call;
   const group = groupOf(request, response);
   if (group === undefined) {
@@ -35,6 +36,33 @@ export function decodeSecurityGroupCall(call: CloudTrailCall): DecodedCall {
     resourceId: group.id ?? `${GROUP_NAME_PREFIX}${group.name}`,
     details: detailsOf(group, request, response),
   };
+}
+
+/** EC2's tag calls: they name any resources in `resourcesSet`, not a group in `groupId`. */
+const TAG_CALLS = new Set(["CreateTags", "DeleteTags"]);
+const GROUP_ID = /^sg-[0-9a-z]+$/i;
+
+/**
+ * CreateTags / DeleteTags: the security groups among the tagged resources (a call may tag instances, volumes and
+ * groups at once), each evaluated again since a tag may add or remove an exemption; the tags set or removed go in the
+ * details (DeleteTags may name a key without a value).
+ */
+function decodeTagCall(call: CloudTrailCall): DecodedCall {
+  const resources = items(call.request?.resourcesSet).flatMap((r) => {
+    const id = nonEmptyString(r.resourceId);
+    return id === undefined ? [] : [id];
+  });
+  const [first, ...others] = [...new Set(resources.filter((id) => GROUP_ID.test(id)))];
+  if (first === undefined) {
+    const named = resources.length > 0 ? resources.slice(0, 5).join(", ") : "no resource";
+    return { irrelevant: `${call.eventName} tags no security group (${named})` };
+  }
+  const tags = items(call.request?.tagSet).flatMap((t) => {
+    const key = typeof t.key === "string" ? t.key : undefined;
+    if (key === undefined) return [];
+    return [typeof t.value === "string" ? { Key: key, Value: t.value } : { Key: key }];
+  });
+  return { resourceId: first, details: { tags }, ...(others.length > 0 ? { alsoResourceIds: others } : {}) };
 }
 
 /** Ports arrive as numbers, and in some pipelines as numeric strings. */

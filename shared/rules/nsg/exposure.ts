@@ -1,15 +1,14 @@
-// Effective inbound exposure of an NSG: what each Allow rule opens to offending sources once the
-// Deny rules of higher precedence (lower priority number) have taken their share. Exact for ports
-// (interval arithmetic); conservative elsewhere: when it is unclear whether a Deny covers some
-// traffic, it is assumed not to, so exposure is reported rather than missed.
-import {
-  isWholeSpace,
-  type Prefix,
-  parsePrefix,
-  prefixWithin,
-  reachesPublicSpace,
-  withinAny,
-} from "../../net/ip.ts";
+// Effective exposure of an NSG in one direction: what each Allow rule opens to offending peers (the
+// sources of inbound traffic, the destinations of outbound traffic) once the Deny rules of higher
+// precedence (lower priority number) have taken their share. Exact for destination ports (interval
+// arithmetic); conservative elsewhere: a Deny covers an Allow's traffic only where its protocol, peers,
+// source ports and local ends each take in the Allow's whole, so when it is unclear whether a Deny
+// covers some traffic, it is assumed not to, and exposure is reported rather than missed. Inbound and
+// outbound are the same analysis with the two ends swapped: the peer is what the policy judges, the
+// local end what the rule protects. test/unit/rules/nsg-reference.test.ts checks the inbound side
+// against a brute-force model of NSG precedence.
+import { isMalformedAddress, type Prefix, parsePrefix, prefixWithin } from "../../net/ip.ts";
+import { isAnywhereTag } from "../common/sources.ts";
 import {
   ALL_PORTS,
   intersect,
@@ -26,9 +25,6 @@ import type { ParsedNsg, SecurityRule, SecurityRuleProperties } from "./schema.t
 export const PROTOCOLS = ["Tcp", "Udp", "Icmp", "Esp", "Ah"] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Spellings that mean "any source", including the whole Internet. Compared lower-cased. */
-const ANYWHERE_TAGS = new Set(["*", "internet", "any"]);
-
 const WHOLE_V4 = mustParse("0.0.0.0/0");
 const WHOLE_V6 = mustParse("::/0");
 
@@ -36,10 +32,6 @@ function mustParse(text: string): Prefix {
   const p = parsePrefix(text);
   if (!p) throw new Error(`bad built-in prefix ${text}`);
   return p;
-}
-
-export function isAnywhereTag(token: string): boolean {
-  return ANYWHERE_TAGS.has(token.trim().toLowerCase());
 }
 
 // ---------- reading a rule (singular and plural fields alike) ----------
@@ -65,14 +57,25 @@ export function destinationPortSpecsOf(p: SecurityRuleProperties): string[] {
   return pair(p.destinationPortRange, p.destinationPortRanges);
 }
 
+/** Source port specs as written. */
+export function sourcePortSpecsOf(p: SecurityRuleProperties): string[] {
+  return pair(p.sourcePortRange, p.sourcePortRanges);
+}
+
 function asgIds(refs: SecurityRuleProperties["sourceApplicationSecurityGroups"]): string[] {
   return (refs ?? [])
     .map((r) => (typeof r.id === "string" ? r.id.toLowerCase() : ""))
     .filter((id) => id !== "");
 }
 
+export type Direction = "Inbound" | "Outbound";
+
 export function isInbound(rule: SecurityRule): boolean {
   return rule.properties.direction.toLowerCase() === "inbound";
+}
+
+export function isDirection(rule: SecurityRule, direction: Direction): boolean {
+  return rule.properties.direction.toLowerCase() === direction.toLowerCase();
 }
 
 export function isAllow(rule: SecurityRule): boolean {
@@ -83,12 +86,27 @@ export function isAllow(rule: SecurityRule): boolean {
  * The destination ports a rule matches. A spec ARM would have refused is read as every port for an
  * Allow and as no port for a Deny: unsure means report.
  */
-function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+export function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
   // Every policy entry asks about every rule: work each rule's ports out once (parsed rules are never mutated).
   const cache = forAllow ? allowPorts : denyPorts;
   let ports = cache.get(p);
   if (!ports) {
-    ports = portsUncached(p, forAllow);
+    ports = portsUncached(destinationPortSpecsOf(p), forAllow);
+    cache.set(p, ports);
+  }
+  return ports;
+}
+
+/**
+ * The source ports a rule matches, read as its destination ports are (unsure: every port for an Allow, none for a
+ * Deny). A client picks its own source port, so an Allow limited to some source ports is still open; a Deny limited
+ * to some covers only traffic from those ports and leaves the rest to the Allow below it.
+ */
+export function sourcePortsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
+  const cache = forAllow ? allowSourcePorts : denySourcePorts;
+  let ports = cache.get(p);
+  if (!ports) {
+    ports = portsUncached(sourcePortSpecsOf(p), forAllow);
     cache.set(p, ports);
   }
   return ports;
@@ -96,9 +114,10 @@ function portsOf(p: SecurityRuleProperties, forAllow: boolean): PortSet {
 
 const allowPorts = new WeakMap<SecurityRuleProperties, PortSet>();
 const denyPorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const allowSourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
+const denySourcePorts = new WeakMap<SecurityRuleProperties, PortSet>();
 
-function portsUncached(p: SecurityRuleProperties, forAllow: boolean): PortSet {
-  const specs = destinationPortSpecsOf(p);
+function portsUncached(specs: readonly string[], forAllow: boolean): PortSet {
   if (specs.length === 0) return forAllow ? ALL_PORTS : NO_PORTS;
   return portSet(
     specs.flatMap((spec) => {
@@ -114,21 +133,32 @@ export function protocolMatches(ruleProtocol: string, protocol: Protocol): boole
   return p === "*" || p === protocol.toLowerCase();
 }
 
-// ---------- sources ----------
+// ---------- peers (sources inbound, destinations outbound) ----------
 
 /**
- * The address spaces a source token stands for when asking "does a Deny cover it". `*`, `Any` and
+ * The address spaces a peer token stands for when asking "does a Deny cover it". `*`, `Any` and
  * `Internet` span both families, so a Deny of 0.0.0.0/0 alone leaves the IPv6 part open.
  */
-function sourceAtoms(token: string): Prefix[] {
+function peerAtoms(token: string): PeerAtom[] {
   if (isAnywhereTag(token)) return [WHOLE_V4, WHOLE_V6];
   const prefix = parsePrefix(token);
-  return prefix ? [prefix] : [];
+  if (prefix) return [prefix];
+  // A service tag (an outbound Allow to AzureCloud) is one atom that a Deny of anywhere, or of that same tag, covers.
+  if (!isMalformedAddress(token) && token.trim() !== "") return [{ tag: token.trim().toLowerCase() }];
+  // A token whose addresses are unknown here (a malformed prefix an entry counts as offending) is one atom that only
+  // a Deny of every source covers.
+  return [UNKNOWN];
 }
 
-function denySourceCovers(denyTokens: readonly string[], atom: Prefix): boolean {
+/** The address set of a peer token this module cannot read. */
+const UNKNOWN = "unknown";
+type PeerAtom = Prefix | { tag: string } | typeof UNKNOWN;
+
+function denyPeerCovers(denyTokens: readonly string[], atom: PeerAtom): boolean {
   return denyTokens.some((token) => {
     if (isAnywhereTag(token)) return true;
+    if (atom === UNKNOWN) return false;
+    if ("tag" in atom) return token.trim().toLowerCase() === atom.tag;
     const prefix = parsePrefix(token);
     // Other service tags and ASGs: their address sets are not known here, so they cover nothing.
     return prefix !== undefined && prefixWithin(atom, prefix);
@@ -143,20 +173,35 @@ type Destination =
   | { kind: "tag"; name: string }
   | { kind: "asg"; id: string };
 
-/** A rule without any destination field (ARM requires one) is read as anywhere for an Allow, nowhere for a Deny. */
-function destinationsOf(p: SecurityRuleProperties, forAllow: boolean): Destination[] {
-  const out: Destination[] = destinationPrefixesOf(p).map((token): Destination => {
+/**
+ * The local end of a rule (the destinations of inbound traffic, the sources of outbound traffic) as
+ * endpoints. A rule without any such field (ARM requires one) is read as anywhere for an Allow,
+ * nowhere for a Deny.
+ */
+function localEndsOf(p: SecurityRuleProperties, direction: Direction, forAllow: boolean): Destination[] {
+  const tokens = direction === "Inbound" ? destinationPrefixesOf(p) : sourcePrefixesOf(p);
+  const asgs =
+    direction === "Inbound" ? p.destinationApplicationSecurityGroups : p.sourceApplicationSecurityGroups;
+  const out: Destination[] = tokens.map((token): Destination => {
     if (token.trim() === "*" || token.trim().toLowerCase() === "any") return { kind: "anywhere" };
     const prefix = parsePrefix(token);
     if (prefix) return { kind: "prefix", prefix };
     return { kind: "tag", name: token.trim().toLowerCase() };
   });
-  for (const id of asgIds(p.destinationApplicationSecurityGroups)) out.push({ kind: "asg", id });
+  for (const id of asgIds(asgs)) out.push({ kind: "asg", id });
   if (out.length > 0) return out;
   return forAllow ? [{ kind: "anywhere" }] : [];
 }
 
-function destinationCovers(deny: Destination, allow: Destination): boolean {
+/** The peer end of a rule as written: the sources of inbound traffic, the destinations of outbound traffic. */
+export function peerTokensOf(p: SecurityRuleProperties, direction: Direction): string[] {
+  return direction === "Inbound" ? sourcePrefixesOf(p) : destinationPrefixesOf(p);
+}
+
+function destinationCovers(deny: Destination, allow: Destination, direction: Direction = "Inbound"): boolean {
+  // Outbound traffic an NSG filters leaves a NIC of the network the NSG sits in: whatever an Allow names as its
+  // source, the traffic's source is an address of VirtualNetwork, so a Deny from VirtualNetwork covers it.
+  if (direction === "Outbound" && deny.kind === "tag" && deny.name === "virtualnetwork") return true;
   switch (deny.kind) {
     case "anywhere":
       return true;
@@ -172,17 +217,19 @@ function destinationCovers(deny: Destination, allow: Destination): boolean {
 // ---------- the analysis ----------
 
 export interface ExposureQuery {
+  /** Inbound (the default): offending sources; Outbound: offending destinations. */
+  direction?: Direction;
   /** The protected destination ports. */
   ports: PortSet;
   /** The protected protocols. */
   protocols: readonly Protocol[];
-  /** Whether a source token (as written in the rule) is one the policy forbids. */
+  /** Whether a peer token (as written in the rule: a source inbound, a destination outbound) is one the policy forbids. */
   isOffendingSource(token: string): boolean;
 }
 
 export interface RuleExposure {
   rule: SecurityRule;
-  /** Offending source tokens as written, in the rule's order. */
+  /** Offending peer tokens as written (sources inbound, destinations outbound), in the rule's order. */
   sources: string[];
   /** Protected protocols this rule still opens to them. */
   protocols: Protocol[];
@@ -201,56 +248,67 @@ export interface ExposurePart {
 interface DenyView {
   priority: number;
   protocol: string;
-  sources: string[];
-  destinations: Destination[];
+  /** Its peer tokens: sources inbound, destinations outbound. */
+  peers: string[];
+  /** The source ports it matches: it covers an Allow's traffic only where these contain the Allow's. */
+  sourcePorts: PortSet;
+  /** Its local ends: destinations inbound, sources outbound. */
+  locals: Destination[];
   ports: PortSet;
 }
 
-/** The NSG's inbound Denies in precedence order, computed once per parsed NSG (every rule and entry asks). */
-function inboundDenies(nsg: ParsedNsg): readonly DenyView[] {
-  let denies = denyCache.get(nsg);
-  if (!denies) {
-    denies = [...nsg.securityRules, ...nsg.defaultSecurityRules]
-      .filter((r) => isInbound(r) && !isAllow(r))
+/** The NSG's Denies of one direction in precedence order, once per parsed NSG (every rule and entry asks). */
+function denies(nsg: ParsedNsg, direction: Direction): readonly DenyView[] {
+  const cache = direction === "Inbound" ? inboundDenyCache : outboundDenyCache;
+  let views = cache.get(nsg);
+  if (!views) {
+    views = [...nsg.securityRules, ...nsg.defaultSecurityRules]
+      .filter((r) => isDirection(r, direction) && !isAllow(r))
       .map((r) => ({
         priority: r.properties.priority,
         protocol: r.properties.protocol,
-        sources: sourcePrefixesOf(r.properties),
-        destinations: destinationsOf(r.properties, false),
+        peers: peerTokensOf(r.properties, direction),
+        sourcePorts: sourcePortsOf(r.properties, false),
+        locals: localEndsOf(r.properties, direction, false),
         ports: portsOf(r.properties, false),
       }))
       .sort((a, b) => a.priority - b.priority);
-    denyCache.set(nsg, denies);
+    cache.set(nsg, views);
   }
-  return denies;
+  return views;
 }
 
-const denyCache = new WeakMap<ParsedNsg, readonly DenyView[]>();
+const inboundDenyCache = new WeakMap<ParsedNsg, readonly DenyView[]>();
+const outboundDenyCache = new WeakMap<ParsedNsg, readonly DenyView[]>();
 
 /**
- * What one user rule opens to offending sources, or undefined when nothing (not inbound, not an
- * Allow, no protected protocol or port, no offending source, or fully shadowed by Denies above it).
+ * What one rule opens to offending peers, or undefined when nothing (not of the query's direction,
+ * not an Allow, no protected protocol or port, no offending peer, or fully shadowed by Denies above it).
  */
 export function ruleExposure(
   nsg: ParsedNsg,
   rule: SecurityRule,
   query: ExposureQuery,
 ): RuleExposure | undefined {
-  if (!isInbound(rule) || !isAllow(rule)) return undefined;
+  const direction = query.direction ?? "Inbound";
+  if (!isDirection(rule, direction) || !isAllow(rule)) return undefined;
   const p = rule.properties;
   const opened = intersect(portsOf(p, true), query.ports);
   if (isEmpty(opened)) return undefined;
   const protocols = query.protocols.filter((proto) => protocolMatches(p.protocol, proto));
   if (protocols.length === 0) return undefined;
-  const offending = sourcePrefixesOf(p).filter((token) => query.isOffendingSource(token));
+  const offending = peerTokensOf(p, direction).filter((token) => query.isOffendingSource(token));
   if (offending.length === 0) return undefined;
 
+  // Only Denies above the rule whose source ports take in all of the rule's can cover any of its traffic: a Deny of
+  // source port 1 above an Allow of any source port leaves every other source port open.
+  const allowSourcePorts = sourcePortsOf(p, true);
   const above: DenyView[] = [];
-  for (const deny of inboundDenies(nsg)) {
+  for (const deny of denies(nsg, direction)) {
     if (deny.priority >= p.priority) break;
-    above.push(deny);
+    if (isEmpty(subtract(allowSourcePorts, deny.sourcePorts))) above.push(deny);
   }
-  const destinations = destinationsOf(p, true);
+  const destinations = localEndsOf(p, direction, true);
   const sources: string[] = [];
   const openProtocols: Protocol[] = [];
   const parts: ExposurePart[] = [];
@@ -260,14 +318,14 @@ export function ruleExposure(
     let tokenOpen = false;
     for (const proto of protocols) {
       let remaining: PortSet = NO_PORTS;
-      // A token is open wherever any of its atoms, towards any destination, keeps a port.
-      for (const atom of sourceAtoms(token)) {
+      // A token is open wherever any of its atoms, towards any local end, keeps a port.
+      for (const atom of peerAtoms(token)) {
         for (const dest of destinations) {
           let left = opened;
           for (const deny of above) {
             if (!protocolMatches(deny.protocol, proto)) continue;
-            if (!denySourceCovers(deny.sources, atom)) continue;
-            if (!deny.destinations.some((d) => destinationCovers(d, dest))) continue;
+            if (!denyPeerCovers(deny.peers, atom)) continue;
+            if (!deny.locals.some((d) => destinationCovers(d, dest, direction))) continue;
             left = subtract(left, deny.ports);
             if (isEmpty(left)) break;
           }
@@ -313,24 +371,3 @@ function byPrecedence(nsg: ParsedNsg): readonly SecurityRule[] {
 }
 
 const sortedRules = new WeakMap<ParsedNsg, readonly SecurityRule[]>();
-
-export interface SourcePolicy {
-  /** Prefixes the policy trusts (a bastion's, a tunnel server's). */
-  trusted: readonly Prefix[];
-  /** Whether a specific public prefix outside the trusted ones counts as exposure. */
-  publicPrefixes: boolean;
-}
-
-/**
- * Whether a source token exposes the rule to the Internet. The anywhere spellings always do, even
- * when a trusted prefix lies inside them; a prefix within a trusted one never does; other service
- * tags (VirtualNetwork, AzureLoadBalancer, Storage, ...) are not the Internet.
- */
-export function isInternetSource(token: string, policy: SourcePolicy): boolean {
-  if (isAnywhereTag(token)) return true;
-  const prefix = parsePrefix(token);
-  if (!prefix) return false;
-  if (isWholeSpace(prefix)) return true;
-  if (withinAny(prefix, policy.trusted)) return false;
-  return policy.publicPrefixes && reachesPublicSpace(prefix);
-}

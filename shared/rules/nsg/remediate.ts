@@ -11,6 +11,8 @@ export const SECURITY_RULE_WRITE = "Microsoft.Network/networkSecurityGroups/secu
 export const SECURITY_RULE_DELETE = "Microsoft.Network/networkSecurityGroups/securityRules/delete";
 // ARM checks this linked access on every PUT of a rule that names an application security group.
 export const ASG_JOIN_RULE = "Microsoft.Network/applicationSecurityGroups/joinNetworkSecurityRule/action";
+// SecurityRulePropertiesFormat.description: "A description for this rule. Restricted to 140 chars."
+export const DESCRIPTION_MAX = 140;
 
 const MatchedRule = z.looseObject({
   securityRule: z.string().min(1),
@@ -82,7 +84,9 @@ export function planFirstOffending(
   return (snapshot, finding, context) => {
     const found = firstStillOffending(snapshot, finding);
     if (!found) return undefined;
-    return { ...build(found, snapshot, context), complete: !found.othersRemaining };
+    const built = build(found, snapshot, context);
+    // A first step of two (a split) leaves the finding open whatever else remains.
+    return { ...built, complete: built.complete !== false && !found.othersRemaining };
   };
 }
 
@@ -100,9 +104,11 @@ export function isOffendingToken(exposure: RuleExposure, token: string): boolean
 
 type PairKey =
   | ["sourceAddressPrefix", "sourceAddressPrefixes"]
+  | ["destinationAddressPrefix", "destinationAddressPrefixes"]
   | ["destinationPortRange", "destinationPortRanges"];
 
 export const SOURCE_PAIR: PairKey = ["sourceAddressPrefix", "sourceAddressPrefixes"];
+export const DESTINATION_PAIR: PairKey = ["destinationAddressPrefix", "destinationAddressPrefixes"];
 export const DESTINATION_PORT_PAIR: PairKey = ["destinationPortRange", "destinationPortRanges"];
 
 /**
@@ -190,6 +196,34 @@ export function putChange(
       rule: structuredClone(after),
     },
     before: structuredClone(before),
+    after,
+  };
+}
+
+/**
+ * The body of a new rule, created with `If-None-Match: *` so that a rule of the same name made meanwhile is never
+ * overwritten (the write then fails as a conflict, and the guardian re-reads).
+ */
+export function createChange(
+  remediation: string,
+  snapshot: Snapshot,
+  created: RawSecurityRule,
+  summary: string,
+): PlannedChange {
+  // As for an edit, the audit's after-state is exactly the body the writer sends.
+  const after = putBody(created);
+  return {
+    remediation,
+    resourceId: snapshot.resourceId,
+    summary,
+    operation: {
+      kind: "put-security-rule",
+      nsgId: snapshot.resourceId,
+      ruleName: created.name,
+      ifNoneMatch: "*",
+      rule: structuredClone(after),
+    },
+    before: null,
     after,
   };
 }

@@ -290,8 +290,12 @@ describe("normaliseAwsEvent: security group changes", () => {
     expect(change.details?.direction).toBe("egress");
   });
 
-  it("every handled event maps to the security group type or, for prefix list edits, the prefix list type; only DeleteSecurityGroup deletes", () => {
-    for (const [name, handled] of Object.entries(AWS_HANDLED_EVENTS)) {
+  it("every security group event maps to the security group type and every prefix list edit to the prefix list type; only DeleteSecurityGroup deletes", () => {
+    const events = Object.entries(AWS_HANDLED_EVENTS).filter(
+      ([name]) => name.includes("SecurityGroup") || name.includes("ManagedPrefixList"),
+    );
+    expect(events.length).toBe(11);
+    for (const [name, handled] of events) {
       expect(handled.resourceType).toBe(
         name.includes("ManagedPrefixList") ? "aws:ec2:prefix-list" : AWS_SECURITY_GROUP,
       );
@@ -345,6 +349,54 @@ describe("normaliseAwsEvent: security group changes", () => {
   });
 });
 
+describe("normaliseAwsEvent: tag changes on security groups (an exemption tag may have come or gone)", () => {
+  it("CreateTags on a group and an instance evaluates the group only, with the tags it set", () => {
+    const result = normaliseAwsEvent(fixture("ec2-create-tags-security-group"));
+    expect(result?.skipped).toEqual([]);
+    expect(result?.changes).toHaveLength(1);
+    expect(result?.changes[0]).toMatchObject({
+      cloud: "aws",
+      account: "644160558196",
+      region: "us-west-2",
+      resourceId: "sg-0a1b2c3d4e5f60708",
+      resourceType: AWS_SECURITY_GROUP,
+      operation: "write",
+      operationName: "CreateTags",
+      eventId: "6b2f0d4e-8c57-4a31-9e24-f7d3b0a1c582",
+      correlationId: "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+      actor: { principalType: "AssumedRole", sourceIp: "198.51.100.23" },
+      details: { tags: [{ Key: "guardian:exempt", Value: "true" }] },
+    });
+  });
+
+  it("DeleteTags is a write of the group (it stays), and each tagged group gets a change of its own", () => {
+    const event = fixture("ec2-delete-tags-security-group");
+    expect(onlyChange(normaliseAwsEvent(event))).toMatchObject({
+      resourceId: "sg-0a1b2c3d4e5f60708",
+      operation: "write",
+      operationName: "DeleteTags",
+      details: { tags: [{ Key: "guardian:exempt" }] },
+    });
+    const detail = event.detail as {
+      requestParameters: { resourcesSet: { items: { resourceId: string }[] } };
+    };
+    detail.requestParameters.resourcesSet.items.push({ resourceId: "sg-0f9e8d7c6b5a40312" });
+    expect(normaliseAwsEvent(event)?.changes.map((c) => c.resourceId)).toEqual([
+      "sg-0a1b2c3d4e5f60708",
+      "sg-0f9e8d7c6b5a40312",
+    ]);
+  });
+
+  it("a failed CreateTags is skipped like any failed call", () => {
+    const event = fixture("ec2-create-tags-security-group");
+    Object.assign(event.detail as object, {
+      errorCode: "Client.UnauthorizedOperation",
+      errorMessage: "denied",
+    });
+    expect(normaliseAwsEvent(event)?.skipped[0]?.reason).toBe("failed-operation");
+  });
+});
+
 describe("normaliseAwsEvent: skips", () => {
   function onlySkip(result: NormaliseResult | undefined) {
     expect(result?.changes).toEqual([]);
@@ -380,13 +432,12 @@ describe("normaliseAwsEvent: skips", () => {
     });
   });
 
-  it("an EC2 call that does not touch rules is irrelevant", () => {
+  it("tags on resources that are no security group are irrelevant", () => {
     expect(onlySkip(normaliseAwsEvent(fixture("ec2-create-tags")))).toEqual({
       reason: "irrelevant-event-type",
       eventId: "5a1e9c3d-7b46-4f20-8d13-e6c2a9f0b471",
       eventType: "CreateTags",
-      detail:
-        "CreateTags does not change a resource the guardian evaluates (security groups, managed prefix lists)",
+      detail: "CreateTags tags no security group (vol-0f9e1b2c3d4e5f6a7, i-0dc224bad2cb08740)",
     });
   });
 

@@ -85,6 +85,12 @@ describe("supported types table", () => {
         childTypes: ["microsoft.network/privatelinkservices/privateendpointconnections"],
       },
       "microsoft.network/privateendpoints": { childTypes: [] },
+      "microsoft.network/virtualnetworks": { childTypes: [] },
+      "microsoft.network/virtualnetworks/subnets": { childTypes: [] },
+      "microsoft.network/routetables": { childTypes: ["microsoft.network/routetables/routes"] },
+      "microsoft.network/serviceendpointpolicies": {
+        childTypes: ["microsoft.network/serviceendpointpolicies/serviceendpointpolicydefinitions"],
+      },
     });
     for (const [type, support] of Object.entries(SUPPORTED_AZURE_RESOURCE_TYPES)) {
       expect(type).toBe(type.toLowerCase());

@@ -202,21 +202,47 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
     expect(result.skipped[0]?.detail).toMatch(eventType.endsWith("Cancel") ? /was canceled/ : /failed/);
   });
 
-  it("child resources: subnets keep their own type (unsupported for now)", () => {
+  it("a subnet is a kind of its own: its write evaluates the subnet", () => {
     const vnet = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Network/virtualNetworks/vnet-hub`;
     const uri = `${vnet}/subnets/snet-web`;
-    const op = "Microsoft.Network/virtualNetworks/subnets/write";
     const e = event("resource-write-success.eventgrid");
     e.subject = uri;
-    Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
-    expect(normaliseEventGrid(e).skipped).toEqual([
-      {
-        eventId: "4db48cba-50a2-455a-93b4-de41a3b5b7f6",
-        eventType: "Microsoft.Resources.ResourceWriteSuccess",
-        reason: "unsupported-resource-type",
-        detail: `microsoft.network/virtualnetworks/subnets is not a supported resource type (${op})`,
-      },
-    ]);
+    Object.assign(dataOf(e), {
+      resourceUri: uri,
+      operationName: "Microsoft.Network/virtualNetworks/subnets/write",
+    });
+    const change = onlyChange(normaliseEventGrid(e));
+    expect(change).toMatchObject({
+      resourceId: uri,
+      resourceType: "microsoft.network/virtualnetworks/subnets",
+    });
+    expect(change.subjectId).toBeUndefined();
+  });
+
+  it("a route write re-evaluates its route table, a definition write its service endpoint policy", () => {
+    const rg = `/subscriptions/${SUB}/resourceGroups/rg-network-prod/providers/Microsoft.Network`;
+    const cases = [
+      [
+        `${rg}/routeTables/rt-egress/routes/default`,
+        "Microsoft.Network/routeTables/routes/write",
+        `${rg}/routeTables/rt-egress`,
+      ],
+      [
+        `${rg}/serviceEndpointPolicies/sep-data/serviceEndpointPolicyDefinitions/storage`,
+        "Microsoft.Network/serviceEndpointPolicies/serviceEndpointPolicyDefinitions/write",
+        `${rg}/serviceEndpointPolicies/sep-data`,
+      ],
+    ] as const;
+    for (const [uri, op, parent] of cases) {
+      const e = event("resource-write-success.eventgrid");
+      e.subject = uri;
+      Object.assign(dataOf(e), { resourceUri: uri, operationName: op });
+      expect(onlyChange(normaliseEventGrid(e))).toMatchObject({
+        resourceId: parent,
+        subjectId: uri,
+        operationName: op,
+      });
+    }
   });
 
   it("a private endpoint connection's write re-evaluates its storage account (the connection is the subject)", () => {
@@ -245,6 +271,61 @@ describe("normaliseEventGrid: Microsoft.Resources events", () => {
     expect(change.resourceId).toBe(NSG);
     expect(change.resourceType).toBe(NSG_TYPE);
     expect(change).not.toHaveProperty("subjectId");
+  });
+});
+
+describe("normaliseEventGrid: tag changes (an exemption tag may have come or gone)", () => {
+  it("a Tags API write at the NSG's scope (Microsoft.Resources/tags/write) evaluates the NSG", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("resource-tags-write-success.eventgrid")))).toMatchObject({
+      cloud: "azure",
+      resourceId: NSG,
+      resourceType: "microsoft.network/networksecuritygroups",
+      operation: "write",
+      operationName: "Microsoft.Resources/tags/write",
+      subjectId: `${NSG}/providers/Microsoft.Resources/tags/default`,
+      actor: { name: "alex.morgan@contoso.com" },
+      eventId: "7c1d2e3f-4a5b-4c6d-9e8f-0a1b2c3d4e5f",
+    });
+  });
+
+  it("deleting the NSG's tags is a write of the NSG (it is still there), never a deletion", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("resource-tags-delete-success.eventgrid")))).toMatchObject({
+      resourceId: NSG,
+      operation: "write",
+      operationName: "Microsoft.Resources/tags/delete",
+      subjectId: `${NSG}/providers/Microsoft.Resources/tags/default`,
+    });
+    // Also when the event names the tagged resource itself rather than its tags resource.
+    const e = event("resource-tags-delete-success.eventgrid");
+    const data = e.data as Record<string, unknown>;
+    data.resourceUri = NSG;
+    e.subject = NSG;
+    expect(onlyChange(normaliseEventGrid(e))).toMatchObject({ resourceId: NSG, operation: "write" });
+  });
+
+  it("a tags-only PATCH of the NSG (NetworkSecurityGroups_UpdateTags) evaluates the NSG", () => {
+    expect(onlyChange(normaliseEventGrid(fixture("nsg-update-tags-patch.eventgrid")))).toMatchObject({
+      resourceId: NSG,
+      operation: "write",
+      operationName: "Microsoft.Network/networkSecurityGroups/write",
+      details: { httpMethod: "PATCH" },
+    });
+  });
+
+  it("tags of another supported kind evaluate it; of an unsupported resource or a subscription, are skipped", () => {
+    const tagged = event("resource-tags-write-success.eventgrid");
+    const data = tagged.data as Record<string, unknown>;
+    const account = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/st1`;
+    data.resourceUri = `${account}/providers/Microsoft.Resources/tags/default`;
+    expect(onlyChange(normaliseEventGrid(tagged))).toMatchObject({
+      resourceId: account,
+      resourceType: "microsoft.storage/storageaccounts",
+      operation: "write",
+    });
+    data.resourceUri = `/subscriptions/${SUB}/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1/providers/Microsoft.Resources/tags/default`;
+    expect(normaliseEventGrid(tagged).skipped).toMatchObject([{ reason: "unsupported-resource-type" }]);
+    data.resourceUri = `/subscriptions/${SUB}/providers/Microsoft.Resources/tags/default`;
+    expect(normaliseEventGrid(tagged).skipped).toMatchObject([{ reason: "unsupported-resource-type" }]);
   });
 });
 

@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { parsePrefix, prefixWithin, reachesPublicSpace, withinAny } from "../../../shared/net/ip.ts";
+import {
+  isMalformedAddress,
+  parsePrefix,
+  prefixWithin,
+  reachesPublicSpace,
+  withinAny,
+} from "../../../shared/net/ip.ts";
 
 describe("parsePrefix", () => {
   it("reads CIDRs and hosts of both families", () => {
@@ -23,6 +29,44 @@ describe("parsePrefix", () => {
       "1.2.3",
     ]) {
       expect(parsePrefix(text), text).toBeUndefined();
+    }
+  });
+
+  it("refuses leading zeros in a CIDR as in a host: 010.0.0.0/8 is neither 8.0.0.0/8 (octal) nor 10.0.0.0/8", () => {
+    for (const text of [
+      "010.0.0.0/8",
+      "10.0.0.010/32",
+      "010.0.0.1",
+      "10.0.0.0/08",
+      "0.0.0.0/00",
+      "::ffff:010.0.0.1",
+      "2001:db8::/032",
+      "::/00",
+    ]) {
+      expect(parsePrefix(text), text).toBeUndefined();
+      expect(isMalformedAddress(text), text).toBe(true);
+    }
+    // Zero itself, and IPv6's own leading zeros within a hextet, are fine.
+    expect(parsePrefix("0.0.0.0/0")).toMatchObject({ bits: 0 });
+    expect(parsePrefix("10.0.0.0/8")?.address.toString()).toBe("10.0.0.0");
+    expect(parsePrefix("2001:0db8::/32")).toMatchObject({ family: "ipv6", bits: 32 });
+    expect(parsePrefix("::ffff:10.0.0.0/104")).toMatchObject({ family: "ipv6", bits: 104 });
+  });
+
+  it("tells malformed addresses from service tags, `*` and good prefixes", () => {
+    for (const text of ["10/8", "1.2.3", "10.0.0.300", "10.0.0.0/33", "dead:beef::/200"]) {
+      expect(isMalformedAddress(text), text).toBe(true);
+    }
+    for (const text of [
+      "*",
+      "Internet",
+      "VirtualNetwork",
+      "Storage.WestEurope",
+      "AzureCloud.EastUS2",
+      "10.0.0.0/8",
+      "::/0",
+    ]) {
+      expect(isMalformedAddress(text), text).toBe(false);
     }
   });
 

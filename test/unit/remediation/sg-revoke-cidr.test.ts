@@ -11,8 +11,9 @@ import { groupNamed, snapshotOf } from "../../fixtures/aws/sg/load.ts";
 
 const noTrust: RuleContext = { trustedSources: [] };
 
-function findingFor(snapshot: Snapshot, raw: unknown = {}, context = noTrust): Finding {
-  const [violation] = sgIngressExposure.evaluate(snapshot, sgIngressExposure.options.parse(raw), context);
+function findingFor(snapshot: Snapshot, raw: unknown = {}, context = noTrust, kind?: string): Finding {
+  const violations = sgIngressExposure.evaluate(snapshot, sgIngressExposure.options.parse(raw), context);
+  const violation = kind === undefined ? violations[0] : violations.find((v) => v.kind === kind);
   if (!violation) throw new Error("expected a violation");
   return {
     policyRule: "no-admin-ports-from-world",
@@ -23,6 +24,7 @@ function findingFor(snapshot: Snapshot, raw: unknown = {}, context = noTrust): F
     message: violation.message,
     controls: violation.controls ?? [],
     matched: violation.matched,
+    ...(violation.kind === undefined ? {} : { kind: violation.kind }),
   };
 }
 
@@ -276,7 +278,7 @@ const groupArb = fc
 const optionsArb = fc.record({
   ports: fc.constantFrom<(number | string)[]>([22, 3389], [22], ["0-65535"], [443, "3000-3100"]),
   protocols: fc.constantFrom<("tcp" | "udp")[]>(["tcp"], ["udp"], ["tcp", "udp"]),
-  publicPrefixes: fc.boolean(),
+  publicPrefixes: fc.constantFrom(true, false, "alert", "remediate", "ignore"),
   trustedSources: fc.constantFrom([], ["203.0.113.0/24"], ["198.51.100.0/24", "2001:db8::/32"]),
 });
 
@@ -289,7 +291,7 @@ const listArb = fc.constantFrom<Record<string, unknown>>(
 );
 
 describe("revoke-cidr property", () => {
-  it("leaves no finding and every non-offending source in place", () => {
+  it("each finding's revoke leaves that finding gone and every other source in place", () => {
     let exercised = 0;
     const withList = (group: Record<string, unknown>, list: Record<string, unknown>): Snapshot => ({
       ...snapshotOf(group),
@@ -302,25 +304,33 @@ describe("revoke-cidr property", () => {
       sgIngressExposure.evaluate(snapshot, options, noTrust).filter((v) => v.alertOnly !== undefined);
     fc.assert(
       fc.property(groupArb, optionsArb, listArb, (group, raw, list) => {
-        const snapshot = withList(group, list);
         const options = sgIngressExposure.options.parse(raw);
-        const violations = remediable(snapshot, options);
-        if (violations.length === 0) return;
+        const kinds = remediable(withList(group, list), options).map((v) => v.kind);
+        if (kinds.length === 0) return;
         exercised++;
-        const finding = findingFor(snapshot, raw);
-        expect(finding.matched).toEqual(violations[0]?.matched);
-        const plan = revokeCidr.plan(snapshot, finding, noTrust);
-        expect(plan).toBeDefined();
-        const after = applyRevoke(group, plan?.operation.ipPermissions as Perm[]);
-        expect(remediable(withList(after, list), options)).toEqual([]);
-        expect(alertOnly(withList(after, list), options)).toEqual(alertOnly(snapshot, options));
-        const revoked = new Set(
-          finding.matched.map((m) => `${m.protocol}:${m.fromPort}:${m.toPort} ${m.cidr}`),
-        );
-        const expected = sourcesOf(group).filter((s) => !revoked.has(s));
-        expect(sourcesOf(after)).toEqual(expected);
-        // The other groups' fields are untouched by construction; the egress too.
-        expect(after.IpPermissionsEgress).toEqual(group.IpPermissionsEgress);
+        let current = group;
+        for (const kind of kinds) {
+          const snapshot = withList(current, list);
+          const finding = findingFor(snapshot, raw, noTrust, kind);
+          const plan = revokeCidr.plan(snapshot, finding, noTrust);
+          expect(plan).toBeDefined();
+          const after = applyRevoke(current, plan?.operation.ipPermissions as Perm[]);
+          expect(remediable(withList(after, list), options).map((v) => v.kind)).not.toContain(kind);
+          // What comes through the prefix list is never touched: its findings stay as they were.
+          expect(alertOnly(withList(after, list), options)).toEqual(alertOnly(snapshot, options));
+          const revoked = new Set(
+            finding.matched.map((m) => `${m.protocol}:${m.fromPort}:${m.toPort} ${m.cidr}`),
+          );
+          expect(sourcesOf(after)).toEqual(sourcesOf(current).filter((s) => !revoked.has(s)));
+          // Remediating world-open sources never takes a specific prefix (an allow-listed office range) with them.
+          if (kind === "world-open") {
+            expect([...revoked].every((s) => / (0\.0\.0\.0|::)\/0$/.test(s))).toBe(true);
+          }
+          // The other groups' fields are untouched by construction; the egress too.
+          expect(after.IpPermissionsEgress).toEqual(current.IpPermissionsEgress);
+          current = after;
+        }
+        expect(remediable(withList(current, list), options)).toEqual([]);
       }),
       { numRuns: 300 },
     );

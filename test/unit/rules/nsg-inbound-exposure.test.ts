@@ -6,7 +6,14 @@ import { InputError } from "../../../shared/errors.ts";
 import { intersect, type PortSet, portSet, subtract, union } from "../../../shared/rules/nsg/ports.ts";
 import { nsgInboundExposure } from "../../../shared/rules/nsg-inbound-exposure.ts";
 import type { Violation } from "../../../shared/rules/types.ts";
-import { loadFixture, NSG_ID, nsgWith, type RuleSpec, snapshotOf } from "../../fixtures/azure/nsg/nsg.ts";
+import {
+  loadFixture,
+  NSG_ID,
+  nsgWith,
+  type RuleSpec,
+  rulesOf,
+  snapshotOf,
+} from "../../fixtures/azure/nsg/nsg.ts";
 
 function evaluate(resource: unknown, options: unknown = {}, trustedSources: string[] = []): Violation[] {
   const parsed = nsgInboundExposure.options.parse(options);
@@ -15,15 +22,20 @@ function evaluate(resource: unknown, options: unknown = {}, trustedSources: stri
   });
 }
 
-/** The matched entries, keyed by security rule name. */
+/** The matched entries of every finding (one per kind of source), keyed by security rule name. */
 function matched(
   resource: unknown,
   options: unknown = {},
   trusted: string[] = [],
 ): Record<string, Record<string, unknown>> {
   const violations = evaluate(resource, options, trusted);
-  expect(violations.length).toBeLessThanOrEqual(1);
-  return Object.fromEntries((violations[0]?.matched ?? []).map((m) => [String(m.securityRule), m]));
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const m of violations.flatMap((v) => v.matched)) {
+    const name = String(m.securityRule);
+    const prev = out[name];
+    out[name] = prev ? { ...m, sources: [...(prev.sources as string[]), ...(m.sources as string[])] } : m;
+  }
+  return out;
 }
 
 const ssh = { ports: [22] };
@@ -142,12 +154,57 @@ describe("nsg-inbound-exposure: trusted sources and public prefixes", () => {
     expect(Object.keys(matched(nsg, ssh, ["0.0.0.0/0"]))).toEqual(["world"]);
   });
 
-  it("counts a specific public /24 only when publicPrefixes is on, and maps it to no CIS control", () => {
+  it("reports a specific public /24 as a finding of its own, alerted at most, failing no CIS control", () => {
     const nsg = nsgWith([allowSsh("198.51.100.0/24")]);
-    const [violation] = evaluate(nsg, ssh);
+    const [violation, ...others] = evaluate(nsg, ssh);
+    expect(others).toEqual([]);
     expect(violation?.matched[0]).toMatchObject({ securityRule: "allow-ssh", sources: ["198.51.100.0/24"] });
     expect(violation?.controls).toEqual([]);
+    expect(violation?.kind).toBe("public-prefix");
+    expect(violation?.maxMode).toBe("alert");
+    expect(violation?.message).toBe(
+      "Security rule allow-ssh (priority 200) allows Tcp 22 from 198.51.100.0/24 (specific public prefixes outside trustedSources)",
+    );
+    expect(evaluate(nsg, { ...ssh, publicPrefixes: "remediate" })[0]?.maxMode).toBeUndefined();
+    expect(evaluate(nsg, { ...ssh, publicPrefixes: true })[0]?.maxMode).toBe("alert");
+    expect(evaluate(nsg, { ...ssh, publicPrefixes: "report" })[0]?.maxMode).toBe("report");
+    expect(evaluate(nsg, { ...ssh, publicPrefixes: "ignore" })).toEqual([]);
     expect(evaluate(nsg, { ...ssh, publicPrefixes: false })).toEqual([]);
+  });
+
+  it("splits a rule open to 0.0.0.0/0 and an office range: the world-open finding names only 0.0.0.0/0", () => {
+    const nsg = nsgWith([allowSsh(["203.0.113.0/24", "0.0.0.0/0"])]);
+    const [world, office, ...none] = evaluate(nsg, ssh);
+    expect(none).toEqual([]);
+    expect(world).toMatchObject({
+      kind: "world-open",
+      controls: ["CIS Azure v2.0.0 6.2", "CIS Azure v3.0.0 7.2"],
+    });
+    expect(world?.maxMode).toBeUndefined();
+    expect(world?.matched).toMatchObject([
+      { securityRule: "allow-ssh", sources: ["0.0.0.0/0"], ports: ["22"] },
+    ]);
+    expect(office).toMatchObject({ kind: "public-prefix", maxMode: "alert", controls: [] });
+    expect(office?.matched).toMatchObject([{ securityRule: "allow-ssh", sources: ["203.0.113.0/24"] }]);
+  });
+
+  it("reports a malformed prefix (leading zeros) as a finding of its own, never remediated, never taken for a tag", () => {
+    for (const source of ["010.0.0.0/8", "203.0.113.010", "10.0.0.0/08"]) {
+      const [violation, ...others] = evaluate(nsgWith([allowSsh(source)]), {
+        ...ssh,
+        publicPrefixes: "ignore",
+      });
+      expect(others, source).toEqual([]);
+      expect(violation, source).toMatchObject({ kind: "malformed-prefix", maxMode: "alert", controls: [] });
+      expect(violation?.matched[0]?.sources, source).toEqual([source]);
+      expect(violation?.message, source).toContain("not valid address prefixes");
+    }
+    // Nor does a Deny of a malformed prefix cover anything.
+    const nsg = nsgWith([
+      { name: "deny", priority: 100, access: "Deny", source: "000.0.0.0/0", ports: "22" },
+      allowSsh("0.0.0.0/0"),
+    ]);
+    expect(matched(nsg, ssh)["allow-ssh"]?.sources).toEqual(["0.0.0.0/0"]);
   });
 
   it("never counts private space, VirtualNetwork, AzureLoadBalancer, other service tags or ASGs", () => {
@@ -246,18 +303,112 @@ describe("nsg-inbound-exposure: precedence", () => {
   });
 });
 
+describe("nsg-inbound-exposure: a Deny covers only traffic it matches in every field", () => {
+  const deny = (extra: Partial<RuleSpec>): RuleSpec => ({
+    name: "deny-above",
+    priority: 100,
+    access: "Deny",
+    protocol: "*",
+    source: "*",
+    ports: "22",
+    ...extra,
+  });
+  const exposed = (denySpec: RuleSpec, allow: RuleSpec = allowSsh("Internet")) =>
+    evaluate(nsgWith([denySpec, allow]), ssh).length > 0;
+
+  it("a Deny limited to some source ports covers nothing of an Allow from any source port", () => {
+    for (const sourcePorts of ["1", "0-1023", "1024-65535", ["1", "2"], ["0-1023", "1025-65535"]]) {
+      expect(exposed(deny({ sourcePorts })), JSON.stringify(sourcePorts)).toBe(true);
+    }
+  });
+
+  it("a Deny of every source port covers, however it spells them", () => {
+    for (const sourcePorts of ["*", "0-65535", ["0-65535"], ["0-1023", "1024-65535"]]) {
+      expect(exposed(deny({ sourcePorts })), JSON.stringify(sourcePorts)).toBe(false);
+    }
+  });
+
+  it("a Deny naming no source port at all covers nothing", () => {
+    const nsg = nsgWith([deny({}), allowSsh("Internet")]);
+    const props = (rulesOf(nsg)[0] as { properties: Record<string, unknown> }).properties;
+    delete props.sourcePortRange;
+    props.sourcePortRanges = [];
+    expect(evaluate(nsg, ssh)).toHaveLength(1);
+  });
+
+  it("an Allow limited to some source ports is covered by a Deny of those (or more), not of fewer", () => {
+    const allow = allowSsh("Internet", { sourcePorts: "1024-65535" });
+    expect(exposed(deny({ sourcePorts: "1024-65535" }), allow)).toBe(false);
+    expect(exposed(deny({ sourcePorts: "1000-65535" }), allow)).toBe(false);
+    expect(exposed(deny({ sourcePorts: "1024-2000" }), allow)).toBe(true);
+    // A client picks its source port: an Allow of source port 1024-65535 is still open to the Internet.
+    expect(evaluate(nsgWith([allow]), ssh)).toHaveLength(1);
+  });
+
+  it("a Deny to some destinations covers only an Allow to those (or fewer)", () => {
+    const cases: [RuleSpec["destination"], RuleSpec["destination"], boolean][] = [
+      ["10.0.0.4", "*", true],
+      ["10.0.0.0/24", "*", true],
+      ["10.0.0.0/24", "10.0.0.0/16", true],
+      ["10.0.0.0/24", ["10.0.0.4", "10.1.0.4"], true],
+      ["VirtualNetwork", "*", true],
+      ["VirtualNetwork", "10.0.0.4", true],
+      ["0.0.0.0/0", "*", true],
+      ["10.0.0.0/24", "10.0.0.4", false],
+      [["10.0.0.4", "10.0.0.5"], ["10.0.0.5", "10.0.0.4"], false],
+      ["*", "10.0.0.0/16", false],
+      ["Any", "*", false],
+      ["VirtualNetwork", "VirtualNetwork", false],
+    ];
+    for (const [denyTo, allowTo, open] of cases) {
+      const what = `Deny to ${JSON.stringify(denyTo)} above Allow to ${JSON.stringify(allowTo)}`;
+      expect(
+        exposed(deny({ destination: denyTo }), allowSsh("Internet", { destination: allowTo })),
+        what,
+      ).toBe(open);
+    }
+  });
+
+  it("a Deny covers only its protocols", () => {
+    expect(exposed(deny({ protocol: "Udp" }))).toBe(true);
+    expect(exposed(deny({ protocol: "Icmp" }))).toBe(true);
+    expect(exposed(deny({ protocol: "Tcp" }))).toBe(false);
+    expect(exposed(deny({ protocol: "TCP" }))).toBe(false);
+    // A `*` Allow protected for Tcp and Udp: a Tcp Deny leaves the Udp part.
+    const nsg = nsgWith([deny({ protocol: "Tcp" }), allowSsh("*", { protocol: "*" })]);
+    expect(matched(nsg, { ...ssh, protocols: ["Tcp", "Udp"] })["allow-ssh"]?.protocols).toEqual(["Udp"]);
+  });
+
+  it("a Deny of one source port, one destination or one protocol above an Allow from the Internet hides nothing", () => {
+    const nsg = nsgWith([
+      deny({ name: "deny-sport", priority: 100, sourcePorts: "1" }),
+      deny({ name: "deny-dest", priority: 101, destination: "10.0.0.4" }),
+      deny({ name: "deny-udp", priority: 102, protocol: "Udp" }),
+      allowSsh("Internet", { priority: 200 }),
+    ]);
+    expect(matched(nsg, ssh)["allow-ssh"]).toMatchObject({
+      sources: ["Internet"],
+      ports: ["22"],
+      protocols: ["Tcp"],
+    });
+  });
+});
+
 describe("nsg-inbound-exposure: the whole mixed NSG", () => {
-  it("lists every offending rule in one violation, in precedence order", () => {
+  it("lists every world-open rule in one violation, in precedence order, and the public prefix in another", () => {
     const nsg = loadFixture("nsg-mixed.json");
     const violations = evaluate(nsg, { ports: [22, 23, 80, 443, 3389] });
-    expect(violations).toHaveLength(1);
-    const [v] = violations;
+    expect(violations).toHaveLength(2);
+    const [v, prefixes] = violations;
     expect(v?.matched.map((m) => [m.securityRule, m.sources, m.ports])).toEqual([
       ["allow-https-internet", ["Internet"], ["80", "443"]],
       ["allow-ssh-any", ["*"], ["22"]],
       ["allow-rdp-partners", ["0.0.0.0/0"], ["3389"]],
       // 23 is denied by deny-telnet at 105.
       ["allow-admin-range", ["Any"], ["22"]],
+    ]);
+    expect(prefixes?.kind).toBe("public-prefix");
+    expect(prefixes?.matched.map((m) => [m.securityRule, m.sources, m.ports])).toEqual([
       ["allow-bastion-ssh", ["203.0.113.10/32"], ["22"]],
     ]);
     expect(v?.matched[1]).toEqual({
@@ -294,7 +445,8 @@ describe("nsg-inbound-exposure: input validation", () => {
     expect(schema.safeParse({ ports: ["ssh"] }).success).toBe(false);
     expect(schema.safeParse({ protocols: ["Gre"] }).success).toBe(false);
     expect(schema.safeParse({ trustedSources: ["bastion"] }).success).toBe(false);
-    expect(schema.parse({})).toEqual({ protocols: ["Tcp"], trustedSources: [], publicPrefixes: true });
+    expect(schema.parse({})).toEqual({ protocols: ["Tcp"], trustedSources: [], publicPrefixes: "alert" });
+    expect(schema.safeParse({ publicPrefixes: "sometimes" }).success).toBe(false);
   });
 
   it("rejects a resource that is not an NSG with a message naming the field", () => {

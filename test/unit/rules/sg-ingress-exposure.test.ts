@@ -26,13 +26,14 @@ function cidrsOf(violations: Violation[]): unknown[] {
 }
 
 describe("sg-ingress-exposure options", () => {
-  it("defaults to tcp 22 and 3389, public prefixes counted", () => {
+  it("defaults to tcp 22 and 3389, public prefixes alerted", () => {
     expect(options()).toEqual({
       ports: [22, 3389],
       protocols: ["tcp"],
       trustedSources: [],
-      publicPrefixes: true,
+      publicPrefixes: "alert",
     });
+    expect(sgIngressExposure.options.safeParse({ publicPrefixes: "yes" }).success).toBe(false);
   });
 
   it("rejects unknown keys, bad ports, bad protocols and bad prefixes", () => {
@@ -218,7 +219,7 @@ describe("sg-ingress-exposure", () => {
     expect(sgIngressExposure.evaluate(snapshot, options({ ports: [443] }), noTrust)).toEqual([]);
   });
 
-  it("does not report a trusted source, and reports a public /24 only while publicPrefixes is true", () => {
+  it("does not report a trusted source, and reports a public /24 as an alert-only finding of its own", () => {
     const trusted = { trustedSources: ["203.0.113.10/32"] };
     expect(cidrsOf(evaluate("partners", {}, trusted))).toEqual(["198.51.100.0/24"]);
     expect(cidrsOf(evaluate("partners", {}, noTrust))).toEqual(["203.0.113.10/32", "198.51.100.0/24"]);
@@ -226,10 +227,67 @@ describe("sg-ingress-exposure", () => {
       "198.51.100.0/24",
     ]);
     expect(evaluate("partners", { publicPrefixes: false })).toEqual([]);
+    expect(evaluate("partners", { publicPrefixes: "ignore" })).toEqual([]);
     // A specific public prefix fails no Security Hub control: those are about 0.0.0.0/0 and ::/0.
-    const [violation] = evaluate("partners", {}, trusted);
+    const [violation, ...others] = evaluate("partners", {}, trusted);
+    expect(others).toEqual([]);
     expect(violation?.controls).toEqual([]);
     expect(violation?.matched[0]?.controls).toEqual([]);
+    expect(violation).toMatchObject({ kind: "public-prefix", maxMode: "alert" });
+    expect(violation?.message).toContain("(specific public prefixes outside trustedSources)");
+    // Opting in lifts the ceiling: the entry's own mode applies.
+    expect(evaluate("partners", { publicPrefixes: "remediate" }, trusted)[0]?.maxMode).toBeUndefined();
+    expect(evaluate("partners", { publicPrefixes: "report" }, trusted)[0]?.maxMode).toBe("report");
+  });
+
+  it("reports 0.0.0.0/0 added beside an office range apart from it: only the /0 carries the world-open controls", () => {
+    const group = {
+      ...groupNamed("web-public"),
+      IpPermissions: [
+        {
+          IpProtocol: "tcp",
+          FromPort: 22,
+          ToPort: 22,
+          IpRanges: [{ CidrIp: "203.0.113.0/24", Description: "office" }, { CidrIp: "0.0.0.0/0" }],
+          Ipv6Ranges: [],
+          PrefixListIds: [],
+          UserIdGroupPairs: [],
+        },
+      ],
+    };
+    const [world, office, ...none] = sgIngressExposure.evaluate(snapshotOf(group), options(), noTrust);
+    expect(none).toEqual([]);
+    expect(world?.kind).toBe("world-open");
+    expect(world?.maxMode).toBeUndefined();
+    expect(world?.matched.map((m) => m.cidr)).toEqual(["0.0.0.0/0"]);
+    expect(world?.controls).toContain("Security Hub EC2.13");
+    expect(office).toMatchObject({ kind: "public-prefix", maxMode: "alert", controls: [] });
+    expect(office?.matched.map((m) => m.cidr)).toEqual(["203.0.113.0/24"]);
+  });
+
+  it("reports a CIDR that does not parse (leading zeros) as malformed, never as private space", () => {
+    const group = {
+      ...groupNamed("web-public"),
+      IpPermissions: [
+        {
+          IpProtocol: "tcp",
+          FromPort: 22,
+          ToPort: 22,
+          IpRanges: [{ CidrIp: "010.0.0.0/8" }, { CidrIp: "10.0.0.0/8" }],
+          Ipv6Ranges: [],
+          PrefixListIds: [],
+          UserIdGroupPairs: [],
+        },
+      ],
+    };
+    const violations = sgIngressExposure.evaluate(
+      snapshotOf(group),
+      options({ publicPrefixes: "ignore" }),
+      noTrust,
+    );
+    expect(violations).toHaveLength(1);
+    expect(violations[0]).toMatchObject({ kind: "malformed-prefix", maxMode: "alert", controls: [] });
+    expect(violations[0]?.matched.map((m) => m.cidr)).toEqual(["010.0.0.0/8"]);
   });
 
   it("still reports 0.0.0.0/0 when a policy lists it as trusted", () => {

@@ -126,7 +126,7 @@ export function fakeDepsFactory(
   return async (log: Logger) => ({
     policy,
     clouds: clouds.clouds,
-    notifiers: [],
+    outbox: { enqueue: async () => [] },
     audit: memoryAuditSink(),
     selfIdentities: [],
     dryRun: options.dryRun ?? false,

@@ -10,6 +10,7 @@ import { sgIngressExposure } from "../../../shared/rules/sg-ingress-exposure.ts"
 import type { Finding, Snapshot } from "../../../shared/types.ts";
 import { groupNamed, snapshotOf as sgSnapshot } from "../../fixtures/aws/sg/load.ts";
 import { findingOf, snapshotOf as nsgSnapshot, nsgWith } from "../../fixtures/azure/nsg/nsg.ts";
+import { load, sepSnap, subnetSnap, vnet, withSubnet } from "../../fixtures/azure/subnet/subnet.ts";
 import { fixture } from "./fakes.ts";
 
 const nsg = nsgWith([{ name: "allow-ssh", priority: 100, source: "Internet", ports: "22" }]);
@@ -43,6 +44,39 @@ const cases: [string, Snapshot, Finding][] = [
   ["revoke-cidr", allOpen, sgFinding(allOpen)],
   ["revoke-all", defaultGroup, { ...sgFinding(allOpen), resourceId: defaultGroup.resourceId }],
 ];
+const bareSubnet = subnetSnap(
+  withSubnet(vnet(), "snet-private", (p) => {
+    p.serviceEndpointPolicies = [];
+  }),
+  "snet-private",
+);
+const rogueSep = sepSnap(load("ServiceEndpointPolicyGet.json"));
+const plainFinding = (snapshot: Snapshot, matched: Record<string, unknown>[]): Finding => ({
+  policyRule: "p",
+  ruleId: "r",
+  resourceId: snapshot.resourceId,
+  resourceType: snapshot.resourceType,
+  severity: "high",
+  message: "",
+  controls: [],
+  matched,
+});
+cases.push(
+  [
+    "subnet-restore",
+    bareSubnet,
+    plainFinding(bareSubnet, [
+      { part: "serviceEndpointPolicies", current: [], want: ["/subscriptions/s/x"] },
+    ]),
+  ],
+  [
+    "sep-remove-resources",
+    rogueSep,
+    plainFinding(rogueSep, [
+      { definition: "StorageServiceEndpointPolicyDefinition", resource: "/subscriptions/subid1" },
+    ]),
+  ],
+);
 const context = { trustedSources: ["203.0.113.10/32"] };
 
 describe("planners re-validate the finding they are given (point 25)", () => {

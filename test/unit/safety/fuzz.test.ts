@@ -14,17 +14,21 @@ import { stringify as toYaml } from "yaml";
 import { createOnChangeHandler as createFunctionHandler } from "../../../functions/on-change.ts";
 import { createOnChangeHandler as createLambdaHandler } from "../../../lambdas/on-change.ts";
 import { awsSecurityGroupSnapshot } from "../../../shared/clouds/aws/kinds/security-group.ts";
+import { subnetSnapshot } from "../../../shared/clouds/azure/kinds/subnet.ts";
 import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
 import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../../shared/errors.ts";
 import { normalise } from "../../../shared/events/index.ts";
 import { MAX_LOG_LINE } from "../../../shared/log.ts";
 import { renderSlack, renderTeams } from "../../../shared/notify/index.ts";
-import type { Alert, Notifier } from "../../../shared/notify/types.ts";
+import { decisionsOf } from "../../../shared/notify/model.ts";
+import type { OutboxPort } from "../../../shared/notify/outbox.ts";
+import type { Alert } from "../../../shared/notify/types.ts";
 import { evaluatePolicy, exemptionFor } from "../../../shared/policy/evaluate.ts";
 import { parseJsonPolicy } from "../../../shared/policy/file.ts";
 import { PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
 import type { Policy } from "../../../shared/policy/schema.ts";
-import { remediationById } from "../../../shared/remediation/index.ts";
+import { remediationById, remediationRegistry } from "../../../shared/remediation/index.ts";
+import type { Remediation } from "../../../shared/remediation/types.ts";
 import type { PlannedChange, Snapshot } from "../../../shared/types.ts";
 import { evaluateSnapshots } from "../../../shared/usecases/offline.ts";
 import { snapshotsFromJson } from "../../../shared/usecases/snapshots.ts";
@@ -97,6 +101,10 @@ const baseline = parsePolicy(BASELINE, "baseline.yaml");
 /** The baseline plus entries using every remediation and the options the baseline leaves out. */
 const wide: Policy = parsePolicy(`version: 1
 trustedSources: [203.0.113.10/32, "2001:db8::/48"]
+subnetRoles:
+  private: { names: ["*"] }
+firewalls:
+  hub: { privateIp: 10.0.1.4 }
 rules:
 ${BASELINE.split("\nrules:\n")[1] ?? ""}
   - name: nsg-delete
@@ -118,6 +126,34 @@ ${BASELINE.split("\nrules:\n")[1] ?? ""}
     rule: sg-default-no-rules
     mode: remediate
     remediation: revoke-all
+  - name: nsg-egress
+    rule: nsg-egress-lockdown
+    mode: remediate
+    remediation: nsg-egress-delete
+    options: { firewall: hub }
+  - name: nsg-egress-deny
+    rule: nsg-egress-lockdown
+    mode: remediate
+    remediation: nsg-egress-deny
+    options: { denyPriority: 4000, allowedPrefixes: [198.51.100.0/24], protocols: [Tcp, Udp] }
+  - name: subnet-sep
+    rule: subnet-storage-endpoint-policy
+    mode: remediate
+    options: { attach: /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/serviceEndpointPolicies/p }
+  - name: subnet-private
+    rule: subnet-role
+    mode: remediate
+    options:
+      role: private
+      storageEndpoint: required
+      nsg: [/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityGroups/n]
+      serviceEndpointPolicies: [/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/serviceEndpointPolicies/p]
+      routeTable: /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/routeTables/r
+      firewall: hub
+  - name: sep-approved
+    rule: sep-allowed-resources
+    mode: remediate
+    options: { accountsIn: [/subscriptions/subid1], aliases: [/services/Azure] }
 `);
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -201,16 +237,26 @@ describe("fuzz: the policy loader answers only with PolicyError", () => {
 // Evaluators and planners
 
 const nsgs = NSG_FIXTURES.map(fixture);
+
+/** Each subnet of a (mutated) network body, as the reader would build it; building one may itself refuse. */
+function subnetSnapshotsOf(vnet: unknown): (() => Snapshot | undefined)[] {
+  const list = (vnet as { properties?: { subnets?: unknown } } | null)?.properties?.subnets;
+  if (!Array.isArray(list)) return [];
+  return list.map(
+    (s: unknown) => () =>
+      typeof s === "object" && s !== null ? subnetSnapshot(vnet, s as Record<string, unknown>) : undefined,
+  );
+}
 const groups = (fixture("aws/sg/describe-security-groups.json") as { SecurityGroups: unknown[] })
   .SecurityGroups;
 const ctx = { trustedSources: wide.trustedSources };
 const NOW = new Date("2026-11-23T10:00:00Z");
 
 /** Evaluates with every entry of the wide policy, then plans every finding with every remediation for its type. */
-function evaluateAndPlan(snapshot: Snapshot): void {
+function evaluateAndPlan(snapshot: Snapshot, related?: Map<string, Snapshot | null>): void {
   let findings: ReturnType<typeof evaluatePolicy>;
   try {
-    findings = evaluatePolicy(wide, snapshot);
+    findings = evaluatePolicy(wide, snapshot, undefined, related);
   } catch (error) {
     expectOwn(error);
     return;
@@ -221,11 +267,11 @@ function evaluateAndPlan(snapshot: Snapshot): void {
     } catch (error) {
       expectOwn(error);
     }
-    for (const id of ["delete-rule", "deny-rule", "restrict-source", "revoke-cidr", "revoke-all"]) {
-      const remediation = remediationById(id);
-      if (!remediation?.resourceTypes.includes(snapshot.resourceType)) continue;
+    for (const remediation of Object.values(remediationRegistry)) {
+      if (!remediation.resourceTypes.includes(snapshot.resourceType)) continue;
       try {
         remediation.plan(snapshot, finding, ctx);
+        (remediation as Remediation).manual?.(snapshot, finding);
       } catch (error) {
         expectOwn(error);
       }
@@ -248,6 +294,51 @@ describe("fuzz: rules and planners over mutated real resources raise only InputE
         };
         evaluateAndPlan(snapshot);
       }),
+    );
+  });
+
+  it("subnets (alone and in their network), route tables and service endpoint policies", async () => {
+    const vnets = ["azure/subnet/vnet-qubole.json", "azure/subnet/VirtualNetworkGet.json"].map(fixture);
+    const subnets = ["azure/subnet/SubnetCreateServiceEndpoint.json"].map(fixture);
+    const tables = ["azure/subnet/rt-egress.json", "azure/subnet/RouteTableGet.json"].map(fixture);
+    const seps = ["azure/subnet/sep-datalake.json", "azure/subnet/ServiceEndpointPolicyGet.json"].map(
+      fixture,
+    );
+    await holds(
+      fc.property(
+        mutated(vnets, 5),
+        mutated(subnets, 4),
+        mutated(tables, 4),
+        mutated(seps, 5),
+        (vnet, subnet, table, sep) => {
+          let related: Map<string, Snapshot | null> | undefined;
+          try {
+            const t = azureSnapshot(table, "microsoft.network/routetables");
+            related = new Map(t ? [[t.resourceId.toLowerCase(), t]] : []);
+          } catch (error) {
+            expectOwn(error);
+          }
+          const candidates: (() => Snapshot | undefined)[] = [
+            ...subnetSnapshotsOf(vnet),
+            () => azureSnapshot(subnet, "microsoft.network/virtualnetworks/subnets"),
+            () => azureSnapshot(sep, "microsoft.network/serviceendpointpolicies"),
+          ];
+          for (const make of candidates) {
+            let snapshot: Snapshot | undefined;
+            try {
+              snapshot = make();
+            } catch (error) {
+              expectOwn(error);
+            }
+            if (snapshot) evaluateAndPlan(snapshot, related);
+          }
+          try {
+            evaluateSnapshots(wide, snapshotsFromJson([vnet, subnet, table, sep], "input.json"), NOW);
+          } catch (error) {
+            expectOwn(error);
+          }
+        },
+      ),
     );
   });
 
@@ -325,14 +416,17 @@ const fault = fc.constantFrom<(() => Error) | undefined>(
   () => new InputError("400 InvalidRequestFormat"),
 );
 
-/** A channel that renders the real Slack and Teams payloads from the alert, and may be down. */
-function renderingNotifier(down: boolean): Notifier {
+/** An outbox that renders the real Slack and Teams payloads from the alert's decisions, and may be down. */
+function renderingNotifier(down: boolean): OutboxPort {
   return {
-    channel: "render",
-    async send(alert: Alert) {
-      renderSlack(alert);
-      renderTeams(alert);
-      if (down) throw new TransientError("webhook down: 503");
+    async enqueue(alert: Alert) {
+      const decisions = decisionsOf(alert, new Date());
+      if (decisions.length > 0) {
+        renderSlack(decisions);
+        renderTeams(decisions);
+      }
+      if (down) throw new TransientError("outbox down: 503");
+      return [{ channel: "render", ok: true }];
     },
   };
 }
@@ -347,7 +441,7 @@ function depsFor(options: {
   return async (log: Parameters<Parameters<typeof createFunctionHandler>[0]>[0]) => ({
     policy: options.policy,
     clouds: clouds.clouds,
-    notifiers: [renderingNotifier(options.down)],
+    outbox: renderingNotifier(options.down),
     audit: { record: async (record: unknown) => log.info("guardian.decision", { ...(record as object) }) },
     selfIdentities: ["5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b"],
     dryRun: options.dryRun,

@@ -5,13 +5,22 @@
 import { prefixList } from "./prefix-list.ts";
 import { securityGroup } from "./security-group.ts";
 import type { AwsEventSpec, AwsKind } from "./types.ts";
+import { vpc } from "./vpc.ts";
+import { vpcEndpointConnection } from "./vpc-endpoint-connection.ts";
+import { vpcEndpointService } from "./vpc-endpoint-service.ts";
 
 export type { AwsKind } from "./types.ts";
 
-/** Every AWS kind, keyed by id (= file name). */
+/**
+ * Every AWS kind, keyed by id (= file name). `guardian evaluate` asks each in this order whether a JSON is its own:
+ * the endpoint service, which also takes a bundle with its connections, comes before the connection kind.
+ */
 export const awsKindRegistry = {
   "security-group": securityGroup,
   "prefix-list": prefixList,
+  "vpc-endpoint-service": vpcEndpointService,
+  "vpc-endpoint-connection": vpcEndpointConnection,
+  vpc,
 } as const satisfies Record<string, AwsKind>;
 
 export const awsKinds: readonly AwsKind[] = Object.freeze(Object.values(awsKindRegistry));

@@ -33,6 +33,7 @@ export const prefixList = {
     "ec2:GetManagedPrefixListEntries",
     "ec2:DescribeSecurityGroups",
   ],
+  writeResourceTypes: [],
   consoleUrl: (region, id) => {
     const r = encodeURIComponent(region);
     return `https://${r}.console.aws.amazon.com/vpcconsole/home?region=${r}#PrefixListDetails:prefixListId=${encodeURIComponent(id)}`;

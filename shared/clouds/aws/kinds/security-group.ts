@@ -55,6 +55,9 @@ export const securityGroup = {
     ModifySecurityGroupRules: { operation: "write" },
     UpdateSecurityGroupRuleDescriptionsIngress: { operation: "write", facts: ingress },
     UpdateSecurityGroupRuleDescriptionsEgress: { operation: "write", facts: egress },
+    // Tags can add or remove an exemption: every security group the call tagged is evaluated again.
+    CreateTags: { operation: "write" },
+    DeleteTags: { operation: "write" },
   },
   decode: decodeSecurityGroupCall,
   read: { client: "@aws-sdk/client-ec2 EC2Client", call: "DescribeSecurityGroups" },
@@ -71,6 +74,7 @@ export const securityGroup = {
     "ec2:DescribeManagedPrefixLists",
     "ec2:GetManagedPrefixListEntries",
   ],
+  writeResourceTypes: ["security-group", "security-group-rule"],
   consoleUrl: awsConsoleUrl,
   fromJson(json) {
     if (!("SecurityGroups" in json) && !("GroupId" in json)) return undefined;

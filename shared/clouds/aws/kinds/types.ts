@@ -36,8 +36,15 @@ export interface CloudTrailCall {
   response: Json | undefined;
 }
 
-/** What a decoder found: the resource the call acted on and the kind's own details, or why it cannot tell. */
-export type DecodedCall = { resourceId: string; details: Record<string, unknown> } | { malformed: string };
+/**
+ * What a decoder found: the resource the call acted on and the kind's own details (and the other resources of the
+ * kind one call acted on, each of which gets a change of its own: CreateTags tags several at once), or why it cannot
+ * tell (malformed), or that the call touched no resource of the kind (irrelevant: a tag call on instances only).
+ */
+export type DecodedCall =
+  | { resourceId: string; details: Record<string, unknown>; alsoResourceIds?: readonly string[] }
+  | { malformed: string }
+  | { irrelevant: string };
 
 export interface AwsKind {
   /** Equals the module's file name in shared/clouds/aws/kinds (checked by the registry meta-test). */
@@ -55,11 +62,27 @@ export interface AwsKind {
   /** The SDK client and command a read uses (the reader itself is in the AWS port's table, by kind id). */
   read: { client: string; call: string };
   /** How a scan lists the kind: per region, paginated. */
-  list: { client: string; call: string; scope: "region"; paginated: boolean };
+  list: {
+    client: string;
+    call: string;
+    scope: "region";
+    paginated: boolean;
+    /**
+     * Set when the list call returns less than the rules judge (an endpoint service without its permissions, a VPC
+     * without its endpoints): `stubs` makes each listed item a stand-in that names the resource (id, tags, account),
+     * and the scan reads every one in full before evaluating it; `why` says so in the code and the docs.
+     */
+    incomplete?: { why: string; stubs(json: Json): Snapshot[] };
+  };
   /** The planned-operation kinds this kind accepts; the writer for each is picked from the AWS writer table. */
   writes: readonly string[];
   /** Permissions the reads (and lists) of this kind need. */
   readPermissions: readonly string[];
+  /**
+   * The IAM resource types (`arn:…:ec2:<region>:<account>:<type>/*`) the writes on this kind act on: the role's
+   * write statements are scoped to them. Empty for a kind the guardian never writes.
+   */
+  writeResourceTypes: readonly string[];
   /** The console page of one resource, for alerts. */
   consoleUrl(region: string, resourceId: string): string;
   /**

@@ -6,8 +6,12 @@ import { keyVault } from "./key-vault.ts";
 import { networkSecurityGroup } from "./network-security-group.ts";
 import { privateEndpoint } from "./private-endpoint.ts";
 import { privateLinkService } from "./private-link-service.ts";
+import { routeTable } from "./route-table.ts";
+import { serviceEndpointPolicy } from "./service-endpoint-policy.ts";
 import { storageAccount } from "./storage-account.ts";
+import { subnet } from "./subnet.ts";
 import type { AzureKind } from "./types.ts";
+import { virtualNetwork } from "./virtual-network.ts";
 
 export type { AzureKind } from "./types.ts";
 
@@ -18,6 +22,10 @@ export const azureKindRegistry = {
   "key-vault": keyVault,
   "private-link-service": privateLinkService,
   "private-endpoint": privateEndpoint,
+  "virtual-network": virtualNetwork,
+  subnet: subnet,
+  "route-table": routeTable,
+  "service-endpoint-policy": serviceEndpointPolicy,
 } as const satisfies Record<string, AzureKind>;
 
 export const azureKinds: readonly AzureKind[] = Object.freeze(Object.values(azureKindRegistry));

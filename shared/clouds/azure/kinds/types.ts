@@ -4,6 +4,7 @@
 // A kind module imports no SDK at run time (only its types): the event normaliser and the CLI read the registry,
 // and neither should load an Azure SDK to do so. The calls a kind makes take the client as an argument.
 
+import type { Snapshot } from "../../../types.ts";
 import type { ResourceWriter } from "../../ports.ts";
 import type { AzureNetwork } from "../network.ts";
 
@@ -12,6 +13,8 @@ export interface AzureResourceParts {
   subscriptionId: string;
   resourceGroup: string;
   name: string;
+  /** The names of the resources above it, outermost first (a subnet's virtual network); empty for a top-level kind. */
+  parents: readonly string[];
 }
 
 /** What a read passes to the SDK call: captures the raw ARM JSON (rules evaluate the REST shape, not the SDK's). */
@@ -32,6 +35,21 @@ export interface AzureReadSpec {
   apiVersion: string;
   /** One GET of the resource; the raw body reaches the caller through `options.onResponse`. A 404 throws. */
   get(clients: AzureClients, id: AzureResourceParts, options: RawResponseOptions): Promise<unknown>;
+  /**
+   * For a kind read through its parent's GET (a subnet through its virtual network's, which also gives the subnet its
+   * network's tags): the snapshot of the resource within the body `get` returned; undefined when the parent no longer
+   * holds it (deleted since the event).
+   */
+  select?(parent: unknown, id: AzureResourceParts): Snapshot | undefined;
+}
+
+/** A resource whose evaluation a write to another one changes (a virtual network's subnets, a route table's users). */
+export interface FanOutTarget {
+  resourceId: string;
+  /** Lower-cased type, a registered kind. */
+  resourceType: string;
+  /** The target as the parent's GET already shows it (a subnet in its network's body); absent: read it. */
+  snapshot?: Snapshot;
 }
 
 /** Where a kind's resources are listed (a scan): ARM list endpoints, paged with `nextLink`. */
@@ -72,6 +90,26 @@ export interface AzureKind {
   readPermissions: readonly string[];
   /** The portal page of one resource, for alerts. */
   consoleUrl(resourceId: string, tenantId?: string): string;
+  /**
+   * Pure: the resources to evaluate in its stead after a write to one of this kind (a virtual network's subnets,
+   * each as its GET body shows it; the subnets a route table's back-references name, to be read).
+   */
+  fanOut?(snapshot: Snapshot): readonly FanOutTarget[];
+  /**
+   * Lower-cased types a scan reaches by listing this kind and evaluating its fan-out (a virtual network's subnets,
+   * which have no list of their own): listed whenever a rule evaluates one of them.
+   */
+  covers?: readonly string[];
+  /**
+   * Pure: the other resources (by id and lower-cased type) whose content rules of this kind may look at, such as a
+   * subnet's route table. The pipeline reads them only for an entry whose rule says it reads that type.
+   */
+  related?(snapshot: Snapshot): readonly { resourceId: string; resourceType: string }[];
+  /**
+   * Whether a Resource Notifications payload may stand in for a read. False for a kind whose snapshot needs more than
+   * the resource itself (a subnet takes its network's tags).
+   */
+  carriedByEvents?: boolean;
 }
 
 /** A writer for one planned-operation kind, built once per port from the clients. */

@@ -3,6 +3,8 @@
 import type { Route } from "../router.ts";
 import { networkSecurityGroupRoutes } from "./network-security-groups.ts";
 import { privateLinkRoutes } from "./private-link.ts";
+import { routeTableRoutes } from "./route-tables.ts";
+import { serviceEndpointPolicyRoutes } from "./service-endpoint-policies.ts";
 import { storageAccountRoutes } from "./storage-accounts.ts";
 import { virtualNetworkRoutes } from "./virtual-networks.ts";
 
@@ -11,4 +13,6 @@ export const resourceRoutes: readonly Route[] = [
   ...virtualNetworkRoutes,
   ...storageAccountRoutes,
   ...privateLinkRoutes,
+  ...routeTableRoutes,
+  ...serviceEndpointPolicyRoutes,
 ];

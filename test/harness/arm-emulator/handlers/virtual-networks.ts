@@ -45,6 +45,25 @@ function subnetsOf(vnet: JsonObject): JsonObject[] {
   return objectArray(propsOf(vnet).subnets);
 }
 
+/** ARM's answer to a subnet that references a resource that does not exist. */
+function missingReference(refId: string, id: string): ArmError {
+  return new ArmError(
+    400,
+    "InvalidResourceReference",
+    `Resource ${refId} referenced by resource ${id} was not found. Please make sure that the referenced ` +
+      "resource exists, and that both resources are in the same region.",
+  );
+}
+
+/** Checks a `{ id }` reference of a subnet (an NSG, a route table, a service endpoint policy) and that it exists. */
+function checkReference(state: EmulatorState, ref: unknown, id: string, at: string, model: string): void {
+  if (ref === undefined || ref === null) return;
+  if (!isObject(ref) || typeof ref.id !== "string") {
+    throw invalidRequestFormat(`Error converting value to type '${model}'. Path '${at}'.`);
+  }
+  if (!state.getTracked(ref.id)) throw missingReference(ref.id, id);
+}
+
 function buildSubnet(
   state: EmulatorState,
   input: unknown,
@@ -53,24 +72,25 @@ function buildSubnet(
   etag: string,
   path: string,
   validate: boolean,
+  location: string,
 ): JsonObject {
   if (!isObject(input))
     throw invalidRequestFormat(`Error converting value to type 'Subnet'. Path '${path}'.`);
   const given = isObject(input.properties) ? input.properties : {};
-  const nsgRef = given.networkSecurityGroup;
-  if (validate && nsgRef !== undefined && nsgRef !== null) {
-    if (!isObject(nsgRef) || typeof nsgRef.id !== "string") {
-      throw invalidRequestFormat(
-        `Error converting value to type 'NetworkSecurityGroup'. Path '${path}.properties.networkSecurityGroup'.`,
-      );
-    }
-    if (!state.getTracked(nsgRef.id)) {
-      throw new ArmError(
-        400,
-        "InvalidResourceReference",
-        `Resource ${nsgRef.id} referenced by resource ${id} was not found. Please make sure that the referenced ` +
-          "resource exists, and that both resources are in the same region.",
-      );
+  const at = (key: string) => `${path ? `${path}.` : ""}properties.${key}`;
+  if (validate) {
+    checkReference(state, given.networkSecurityGroup, id, at("networkSecurityGroup"), "NetworkSecurityGroup");
+    checkReference(state, given.routeTable, id, at("routeTable"), "RouteTable");
+    const policies = given.serviceEndpointPolicies;
+    if (policies !== undefined && policies !== null) {
+      if (!Array.isArray(policies)) {
+        throw invalidRequestFormat(
+          `Error converting value to type 'List<ServiceEndpointPolicy>'. Path '${at("serviceEndpointPolicies")}'.`,
+        );
+      }
+      policies.forEach((p, i) => {
+        checkReference(state, p, id, `${at("serviceEndpointPolicies")}[${i}]`, "ServiceEndpointPolicy");
+      });
     }
   }
   const properties: JsonObject = { provisioningState: "Succeeded" };
@@ -80,6 +100,13 @@ function buildSubnet(
   if (Array.isArray(properties.serviceEndpoints)) {
     properties.serviceEndpoints = objectArray(properties.serviceEndpoints).map((se) => ({
       ...se,
+      // ARM fills in where the endpoint applies when the caller names none: the VNet's region, or every region
+      // for a cross-region (.Global) service.
+      ...(Array.isArray(se.locations) && se.locations.length > 0
+        ? {}
+        : {
+            locations: typeof se.service === "string" && /\.global$/i.test(se.service) ? ["*"] : [location],
+          }),
       provisioningState: "Succeeded",
     }));
   }
@@ -120,6 +147,7 @@ function buildVnet(
       etag,
       `properties.subnets[${i}]`,
       validate,
+      location,
     );
   });
   const currentProps = current && isObject(current.properties) ? current.properties : {};
@@ -227,6 +255,7 @@ function putSubnet(ctx: RequestContext, input: JsonObject, validate: boolean): W
     String(vnet.etag),
     "",
     validate,
+    String(vnet.location ?? ""),
   );
   const subnets = subnetsOf(vnet);
   if (existing) subnets[existing.index] = subnet;
