@@ -206,6 +206,8 @@ describe("Azure reconcile: Private Link connections decided once, with the sweep
   });
   const requester = (oid: string, tid: string) => mintToken({ oid, tid, appid: oid, idtyp: "app" });
   const plPolicy = `version: 1
+reconcile:
+  intervalHours: 1
 rules:
   - name: private-link-requests
     rule: private-endpoint-connections
@@ -313,12 +315,13 @@ rules:
       audit: { record: async (r: AuditRecord) => void audit.push(r) },
     });
     const start = createReconcileHandler(perInstanceStart((log) => azureReconcileStartDeps(cfg, env, log)));
-    const page = createReconcilePageHandler(
-      reconcilePerInstance(async (log) => {
-        const deps = await azureReconcileDeps(cfg, env, log, { credential, decisions });
-        return { ...deps, guardian: withAudit(deps.guardian) };
-      }),
+    const instance = reconcilePerInstance((log) =>
+      azureReconcileDeps(cfg, env, log, { credential, decisions }),
     );
+    const page = createReconcilePageHandler(async (log, invocation) => {
+      const deps = await instance(log, invocation);
+      return { ...deps, guardian: withAudit(deps.guardian) };
+    });
     const sweep = createSweepHandler(
       async (log) => withAudit(await azureGuardianDeps(cfg, log, { credential, decisions })),
       () => SUB,
@@ -337,7 +340,9 @@ rules:
         .map((a) => a.outcome)
         .sort(),
     ).toEqual(["approved", "held"]);
-    await sink.waitFor(2);
+    // Both decisions are about the vault: one message (decisions about one resource are collapsed).
+    await sink.waitFor(1);
+    expect(JSON.stringify(sink.received[0]?.body)).toContain(STRANGER);
 
     // The sweep meets the held request next: claimed already, no second decision; the approved one is no longer
     // pending. A second reconcile run finds the same.
@@ -346,7 +351,7 @@ rules:
     await drain(page);
     await new Promise((r) => setTimeout(r, 200));
     expect(decided()).toHaveLength(2);
-    expect(sink.received).toHaveLength(2);
+    expect(sink.received).toHaveLength(1);
     expect(
       pl.requests.filter((r) => r.method === "PUT" && /privateEndpointConnections/i.test(r.path)),
     ).toHaveLength(1);
