@@ -23,15 +23,28 @@ import {
   ModifyVpcEndpointServiceConfigurationCommand,
   ModifyVpcEndpointServicePermissionsCommand,
 } from "@aws-sdk/client-ec2";
+import {
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SQSClient,
+} from "@aws-sdk/client-sqs";
 import type { Context, SNSEvent } from "aws-lambda";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOnChangeHandler } from "../../lambdas/on-change.ts";
 import { createOnEndpointConnectionHandler } from "../../lambdas/on-endpoint-connection.ts";
+import { createReconcileHandler } from "../../lambdas/reconcile.ts";
+import { createReconcilePageHandler } from "../../lambdas/reconcile-page.ts";
 import { createSweepHandler } from "../../lambdas/sweep-endpoint-connections.ts";
-import { awsGuardianDeps } from "../../shared/clouds/aws/runtime.ts";
+import { awsGuardianDeps, awsReconcileDeps, awsReconcileStartDeps } from "../../shared/clouds/aws/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
 import { parsePolicy } from "../../shared/policy/load.ts";
-import { type DepsFactory, perInstance } from "../../shared/runtime.ts";
+import {
+  type DepsFactory,
+  perInstance,
+  perInstanceStart,
+  reconcilePerInstance,
+} from "../../shared/runtime.ts";
 import { MOTO_ACCOUNT, type MotoServer, startMoto } from "../harness/moto.ts";
 import {
   createEndpointServiceEstate,
@@ -418,6 +431,93 @@ describe("PrivateLink through the Lambda handlers", () => {
     const again = await capturingStdout(() => sweep({}, context("network-guardian-sweep")));
     expect(decisions(again.logs)).toEqual([]);
     expect(accepts()).toHaveLength(1);
+  });
+
+  it("the reconcile's page worker decides requests no notification announced, once with the sweep", async () => {
+    const quiet = await proxy.requestConnection({ serviceId: estate.serviceId, owner: QUBOLE });
+    const stranger = await proxy.requestConnection({ serviceId: estate.serviceId, owner: STRANGER });
+    await topic.drain(); // the notifications are lost: nobody delivers them
+    const sqs = new SQSClient({
+      endpoint: moto.endpoint,
+      region: REGION,
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    });
+    try {
+      const queue = await sqs.send(new CreateQueueCommand({ QueueName: "guardian-reconcile" }));
+      const cfg = parseConfig({
+        AWS_REGION: REGION,
+        GUARDIAN_EC2_ENDPOINT: proxy.endpoint,
+        GUARDIAN_DECISIONS_TABLE: TABLE,
+        GUARDIAN_DYNAMODB_ENDPOINT: decisionsDb.endpoint,
+        GUARDIAN_SELF_IDENTITIES: `arn:aws:iam::${MOTO_ACCOUNT}:role/network-guardian`,
+        SLACK_WEBHOOK_URL: sink.slackUrl,
+        GUARDIAN_RECONCILE_QUEUE_URL: queue.QueueUrl,
+        GUARDIAN_SQS_ENDPOINT: moto.endpoint,
+      });
+      const parsed = parsePolicy(policyYaml(), "policy.yaml");
+      const policy = { ...parsed, reconcile: { ...parsed.reconcile, intervalHours: 1 } };
+      const tick = createReconcileHandler(
+        perInstanceStart((log) => awsReconcileStartDeps(cfg, log, { policy })),
+      );
+      const page = createReconcilePageHandler(
+        reconcilePerInstance((log) =>
+          awsReconcileDeps(cfg, log, { clients: ec2ClientAs(proxy.endpoint), policy }),
+        ),
+      );
+      /** Lambda's SQS event source, batch size 1, until the queue is empty. */
+      const drain = async () => {
+        const kinds: string[] = [];
+        for (;;) {
+          const out = await sqs.send(
+            new ReceiveMessageCommand({
+              QueueUrl: queue.QueueUrl,
+              MaxNumberOfMessages: 1,
+              WaitTimeSeconds: 0,
+            }),
+          );
+          const m = out.Messages?.[0];
+          if (!m) return kinds;
+          const record = { messageId: m.MessageId ?? "", body: m.Body ?? "" };
+          const result = await page({ Records: [record] }, context("network-guardian-reconcile-page"));
+          expect(result.batchItemFailures).toEqual([]);
+          await sqs.send(
+            new DeleteMessageCommand({ QueueUrl: queue.QueueUrl, ReceiptHandle: m.ReceiptHandle }),
+          );
+          kinds.push((JSON.parse(record.body) as { kind: string }).kind);
+        }
+      };
+      const run = await capturingStdout(async () => {
+        const started = await tick({ reconcile: "tick" }, context("network-guardian-reconcile"));
+        return { started, kinds: await drain() };
+      });
+      expect(run.error).toBeUndefined();
+      expect(run.value?.started).toMatchObject({ due: true });
+      expect(run.value?.kinds).toContain("vpc-endpoint-connection");
+      expect(await stateOf(quiet.vpcEndpointId)).toBe("available");
+      expect(await stateOf(stranger.vpcEndpointId)).toBe("pendingAcceptance");
+
+      // The sweep comes next, then another reconcile run: neither decides or announces anything again.
+      const sweep = await capturingStdout(() =>
+        createSweepHandler(deps(), () => REGION)({}, context("network-guardian-sweep")),
+      );
+      const again = await capturingStdout(async () => {
+        await tick({ reconcile: "tick" }, context("network-guardian-reconcile"));
+        return drain();
+      });
+      expect(sweep.error).toBeUndefined();
+      expect(again.error).toBeUndefined();
+      const all = [...run.logs, ...sweep.logs, ...again.logs];
+      const byConnection = (id: string) =>
+        decisions(all).filter((d) => d.resourceId === `${estate.serviceId}/${id}`);
+      expect(byConnection(quiet.vpcEndpointId).map((d) => d.outcome)).toEqual(["approved"]);
+      expect(byConnection(stranger.vpcEndpointId).map((d) => d.outcome)).toEqual(["held"]);
+      expect(accepts()).toHaveLength(1);
+      await sink.waitFor(2);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(sink.received).toHaveLength(2);
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it("accepts what it can when the accept response reports a failed item, and finishes on the retry", async () => {
