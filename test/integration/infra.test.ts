@@ -902,6 +902,9 @@ describe("Azure ARM template", () => {
       "[format('{0}/default/{1}', variables('storageAccountName'), variables('alertQueue'))]",
       // The Functions host's poison queue name for a trigger on that queue: the sender dead-letters there too.
       "[format('{0}/default/{1}-poison', variables('storageAccountName'), variables('alertQueue'))]",
+      // The reconcile's pages and their poison queue.
+      "[format('{0}/default/{1}', variables('storageAccountName'), variables('reconcileQueue'))]",
+      "[format('{0}/default/{1}-poison', variables('storageAccountName'), variables('reconcileQueue'))]",
     ]);
     expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables")).toHaveLength(1);
     const settings = nested.variables.baseSettings as { name: string; value: string }[];
