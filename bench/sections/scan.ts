@@ -40,12 +40,18 @@ export interface ScanScaleRow {
   /** Heap above its level when the scan started, at its highest during the scan. */
   peakHeapMb: number;
   complete: boolean;
+  /** Seeding the estate (not part of the scan's time). */
+  seedSeconds: number;
 }
 
 export interface ScanGrowth {
   cloud: "azure" | "aws";
   from: number;
   to: number;
+  /** Resources at the largest size over the smallest. */
+  sizeRatio: number;
+  /** Wall time at the largest size over the smallest. */
+  timeRatio: number;
   /** Time ratio over size ratio: 1 is linear. */
   timePerResourceRatio: number;
   /** Peak heap at the largest size over the smallest: 1 is flat. */
@@ -108,7 +114,8 @@ function row(
   cloud: "azure" | "aws",
   resources: number,
   m: { value: ScanReport; seconds: number; peakHeapMb: number },
-) {
+  seedSeconds: number,
+): ScanScaleRow {
   const r = m.value;
   return {
     cloud,
@@ -119,6 +126,7 @@ function row(
     seconds: m.seconds,
     peakHeapMb: m.peakHeapMb,
     complete: r.complete,
+    seedSeconds: round(seedSeconds, 2),
   };
 }
 
@@ -131,6 +139,8 @@ function growthOf(rows: ScanScaleRow[], cloud: "azure" | "aws"): ScanGrowth | un
     cloud,
     from: first.resources,
     to: last.resources,
+    sizeRatio: round(last.resources / first.resources, 2),
+    timeRatio: round(last.seconds / first.seconds, 2),
     timePerResourceRatio: round(last.seconds / last.resources / (first.seconds / first.resources), 2),
     memoryRatio: round(last.peakHeapMb / Math.max(0.1, first.peakHeapMb), 2),
   };
@@ -152,7 +162,9 @@ export async function scanBench(
     });
     for (const n of sizes.nsgs) {
       emu.reset();
+      const seedStart = now();
       seedAzureEstate(emu, { subscriptionId: DEFAULT_SUBSCRIPTION_ID, nsgs: n, openEvery: 10 });
+      const seedSeconds = (now() - seedStart) / 1000;
       progress(`scan of ${n} NSGs`);
       const targets: ScanTarget[] = [{ cloud: "azure", subscriptionId: DEFAULT_SUBSCRIPTION_ID }];
       const m = await measured(() =>
@@ -165,7 +177,7 @@ export async function scanBench(
           },
         ),
       );
-      rows.push(row("azure", n, m));
+      rows.push(row("azure", n, m, seedSeconds));
     }
     emu.reset();
   } finally {
@@ -175,7 +187,9 @@ export async function scanBench(
   for (const n of sizes.sgs) {
     await world.moto.reset();
     progress(`seeding ${n} security groups on moto`);
+    const seedStart = now();
     await seedAwsEstate(ec2, { groups: n, openEvery: 10 });
+    const seedSeconds = (now() - seedStart) / 1000;
     progress(`scan of ${n} security groups`);
     const targets: ScanTarget[] = [{ cloud: "aws", region: REGION }];
     const m = await measured(() =>
@@ -183,7 +197,7 @@ export async function scanBench(
         remediate: false,
       }),
     );
-    rows.push(row("aws", n, m));
+    rows.push(row("aws", n, m, seedSeconds));
   }
   const growth = [growthOf(rows, "azure"), growthOf(rows, "aws")].filter(
     (g): g is ScanGrowth => g !== undefined,

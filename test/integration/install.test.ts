@@ -84,6 +84,33 @@ describe("the installed guardian command", () => {
     expect(files.some((f) => f.endsWith(".ts"))).toBe(false);
   });
 
+  it("loads no cloud SDK for --version, --help or evaluate: the scan's and replay's imports are chunks of their own", async () => {
+    // What `npm pack` built: the entry's static imports (its closure) hold no AWS or Azure SDK module.
+    const meta = JSON.parse(await readFile(path.join(repo, "dist", "cli-meta.json"), "utf8")) as {
+      outputs: Record<
+        string,
+        { bytes: number; imports: { path: string; kind: string }[]; inputs: Record<string, unknown> }
+      >;
+    };
+    const entry = Object.keys(meta.outputs).find((k) => k.endsWith("cli/bundle/guardian.mjs"));
+    expect(entry).toBeDefined();
+    const closure = new Set<string>();
+    const stack = [entry ?? ""];
+    for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+      if (closure.has(next)) continue;
+      closure.add(next);
+      for (const i of meta.outputs[next]?.imports ?? []) {
+        if (i.kind === "import-statement" && meta.outputs[i.path]) stack.push(i.path);
+      }
+    }
+    const modules = [...closure].flatMap((o) => Object.keys(meta.outputs[o]?.inputs ?? {}));
+    expect(modules.filter((m) => /node_modules\/@(aws-sdk|azure|smithy)\//.test(m))).toEqual([]);
+    expect(modules.some((m) => m.endsWith("cli/scan-run.ts"))).toBe(false);
+    // The scan's code ships, in a chunk the command imports when it runs.
+    const all = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs));
+    expect(all.some((m) => m.endsWith("cli/scan-run.ts"))).toBe(true);
+  });
+
   it("prints its version, the one in package.json", async () => {
     const pkg = JSON.parse(await readFile(path.join(repo, "package.json"), "utf8")) as { version: string };
     const version = await run(bin, ["--version"], work);

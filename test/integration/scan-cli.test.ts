@@ -15,7 +15,8 @@ import {
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as z from "zod";
-import { runScanCli, type ScanCliOptions } from "../../cli/scan.ts";
+import type { ScanCliOptions } from "../../cli/scan.ts";
+import { runScanCli } from "../../cli/scan-run.ts";
 import type { ScanReport } from "../../shared/usecases/scan.ts";
 import { NSG_ID, nsgWith } from "../fixtures/azure/nsg/nsg.ts";
 import {
