@@ -63,6 +63,7 @@ export async function runDemo(
   const { print } = io;
   let azure: AzureDemoEstate | undefined;
   let awsEstate: AwsDemoEstate | undefined;
+  let proxy: { endpoint: string; stop(): Promise<void> } | undefined;
   const verbose = io.verbose ?? false;
   const policy = await loadPolicyFile(DEMO_POLICY);
   const sink = await startWebhookSink();
@@ -138,10 +139,17 @@ export async function runDemo(
       print("\nScan: drift that no event announced, found by `guardian scan` over both clouds (report-only)");
       const dir = options.reportDir ?? (await mkdtemp(path.join(tmpdir(), "guardian-demo-report-")));
       const { runDemoScan } = await import("./scan.ts");
+      // moto has no endpoint service connections: the PrivateLink proxy answers them (none here) and passes the rest.
+      const aws = awsEstate as AwsDemoEstate | undefined;
+      if (aws) {
+        const { startPrivateLinkProxy } = await import("../test/harness/privatelink/proxy.ts");
+        proxy = await startPrivateLinkProxy({ target: aws.moto.endpoint });
+      }
+      const scanAws = aws && proxy ? { endpoint: proxy.endpoint, region: aws.region } : undefined;
       const scan = await runDemoScan({
         print,
         azure,
-        ...(awsEstate ? { aws: awsEstate } : {}),
+        ...(scanAws ? { aws: scanAws } : {}),
         policyFile: DEMO_POLICY,
         dir,
       });
@@ -150,11 +158,12 @@ export async function runDemo(
         name: "the scan found the drift no event announced, covered everything and wrote the HTML report and SARIF",
         ok: scan.missed.every((id) => found.has(id)) && scan.report.complete,
       });
-      if (options.serveUntil) await serve(print, azure, awsEstate, dir, options.serveUntil);
+      if (options.serveUntil) await serve(print, azure, scanAws, dir, options.serveUntil);
     }
   } finally {
     await sink.stop();
     const estates: [AzureDemoEstate | undefined, AwsDemoEstate | undefined] = [azure, awsEstate];
+    await proxy?.stop();
     await Promise.all([estates[0]?.emulator.stop(), estates[1]?.moto.stop()]);
   }
   const failed = checks.filter((c) => !c.ok);
@@ -195,7 +204,7 @@ async function alertsPart(
 async function serve(
   print: (text: string) => void,
   azure: AzureDemoEstate,
-  aws: AwsDemoEstate | undefined,
+  aws: { endpoint: string; region: string } | undefined,
   dir: string,
   until: Promise<void>,
 ): Promise<void> {
@@ -207,7 +216,7 @@ async function serve(
     `export GUARDIAN_AZURE_ACCESS_TOKEN=${azure.token}`,
     ...(aws
       ? [
-          `export GUARDIAN_EC2_ENDPOINT=${aws.moto.endpoint}`,
+          `export GUARDIAN_EC2_ENDPOINT=${aws.endpoint}`,
           `export AWS_REGION=${aws.region} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing`,
         ]
       : []),

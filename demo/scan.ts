@@ -21,7 +21,6 @@ import { type ScanReport, scanEstate } from "../shared/usecases/scan.ts";
 import { NSG_ID, nsgWith } from "../test/fixtures/azure/nsg/nsg.ts";
 import { staticTokenCredential } from "../test/harness/arm-emulator/index.ts";
 import { ec2ClientFor } from "../test/harness/moto.ts";
-import type { AwsDemoEstate } from "./aws.ts";
 import type { AzureDemoEstate } from "./azure.ts";
 
 export interface DemoScanResult {
@@ -35,7 +34,8 @@ export interface DemoScanResult {
 export async function runDemoScan(io: {
   print(text: string): void;
   azure: AzureDemoEstate;
-  aws?: AwsDemoEstate;
+  /** moto (behind the PrivateLink proxy, which answers what moto lacks) and its region. */
+  aws?: { endpoint: string; region: string };
   policyFile: string;
   dir: string;
 }): Promise<DemoScanResult> {
@@ -52,7 +52,7 @@ export async function runDemoScan(io: {
   nsg.name = "nsg-legacy-jumpbox";
   azure.emulator.seed(nsg);
   missed.push(nsgId);
-  const ec2 = io.aws ? ec2ClientFor(io.aws.moto.endpoint) : undefined;
+  const ec2 = io.aws ? ec2ClientFor(io.aws.endpoint) : undefined;
   try {
     if (ec2) {
       // AWS: a security group opened to the world whose CloudTrail event never reached EventBridge.
