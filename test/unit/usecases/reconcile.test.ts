@@ -2,8 +2,18 @@
 // page message a queue carries.
 
 import { describe, expect, it } from "vitest";
+import { awsKinds } from "../../../shared/clouds/aws/kinds/index.ts";
+import { azureKinds } from "../../../shared/clouds/azure/kinds/index.ts";
+import { memoryLogger } from "../../../shared/log.ts";
 import { PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
-import { parsePageMessage, reconcileDue } from "../../../shared/usecases/reconcile.ts";
+import { ruleRegistry } from "../../../shared/rules/index.ts";
+import {
+  type PageMessage,
+  parsePageMessage,
+  reconcileDue,
+  startReconcile,
+} from "../../../shared/usecases/reconcile.ts";
+import { scanStreams } from "../../../shared/usecases/scan.ts";
 
 const policy = (reconcile: string) => `version: 1
 ${reconcile}
@@ -81,5 +91,103 @@ describe("page messages", () => {
     expect(() => parsePageMessage({ ...message, extra: 1 })).toThrow(/not a reconcile page message/);
     expect(() => parsePageMessage({ ...message, target: { cloud: "gcp" } })).toThrow(/target/);
     expect(() => parsePageMessage({ ...message, from: "" })).toThrow(/from/);
+  });
+});
+
+describe("what a run covers", () => {
+  it("with every rule of the registry enabled, one first page per kind of both registries (subnets through their virtual networks)", async () => {
+    // Every rule's example entry, with the policy-wide names examples refer to (as the registry test builds them).
+    const entries = Object.values(ruleRegistry)
+      .map((rule) =>
+        rule.example
+          .trimEnd()
+          .split("\n")
+          .map((line) => `  ${line}`)
+          .join("\n"),
+      )
+      .join("\n");
+    const names =
+      "subnetRoles:\n  private: { names: [snet-private] }\nfirewalls:\n  hub: { privateIp: 10.0.1.4 }\n";
+    const policy = parsePolicy(`version: 1\ntrustedSources: [203.0.113.10/32]\n${names}rules:\n${entries}\n`);
+    const sent: PageMessage[] = [];
+    const result = await startReconcile(
+      {
+        policy,
+        log: memoryLogger(),
+        queue: { send: async (m) => void sent.push(m) },
+        targets: [
+          { cloud: "azure", subscriptionId: "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f" },
+          { cloud: "aws", region: "eu-west-1" },
+        ],
+      },
+      { now: new Date("2026-11-29T00:00:00Z") },
+    );
+    // Only the kinds no rule evaluates as such are left out: route tables (read for a subnet's egress) and managed
+    // prefix lists (resolved inside the security groups that reference them, which are listed).
+    const { skipped } = scanStreams(
+      [
+        { cloud: "azure", subscriptionId: "9c1d2e3f-4a5b-4c6d-8e7f-0a1b2c3d4e5f" },
+        { cloud: "aws", region: "eu-west-1" },
+      ],
+      policy,
+    );
+    expect(skipped.map((c) => c.kind).sort()).toEqual(["prefix-list", "route-table"]);
+    expect(result).toMatchObject({ due: true, skipped: 2 });
+    const supportOnly = new Set(["prefix-list", "route-table"]);
+    const listed = (cloud: string) =>
+      sent
+        .filter((m) => m.target.cloud === cloud)
+        .map((m) => m.kind)
+        .sort();
+    // Azure kinds listed at subscription scope (a subnet is listed through its virtual network, whose fan-out
+    // evaluates it), and every AWS kind.
+    expect(listed("azure")).toEqual(
+      azureKinds
+        .filter((k) => k.list.scopes.includes("subscription") && !supportOnly.has(k.id))
+        .map((k) => k.id)
+        .sort(),
+    );
+    expect(listed("aws")).toEqual(
+      awsKinds
+        .filter((k) => !supportOnly.has(k.id))
+        .map((k) => k.id)
+        .sort(),
+    );
+    expect(listed("azure")).toEqual(
+      expect.arrayContaining([
+        "network-security-group",
+        "storage-account",
+        "virtual-network",
+        "service-endpoint-policy",
+        "private-endpoint",
+        "private-link-service",
+        "key-vault",
+      ]),
+    );
+    expect(listed("aws")).toEqual(
+      expect.arrayContaining(["security-group", "vpc-endpoint-service", "vpc-endpoint-connection", "vpc"]),
+    );
+    for (const m of sent) expect(m).toMatchObject({ v: 1, runId: result.runId });
+  });
+
+  it("nothing when the tick is not due or the reconcile is off", async () => {
+    const base = parsePolicy(policy("reconcile: { intervalHours: 24 }"));
+    const send = async () => {
+      throw new Error("nothing may be enqueued");
+    };
+    const deps = {
+      policy: base,
+      log: memoryLogger(),
+      queue: { send },
+      targets: [{ cloud: "aws" as const, region: "eu-west-1" }],
+    };
+    expect(await startReconcile(deps, { now: new Date("2026-11-29T05:00:00Z") })).toMatchObject({
+      due: false,
+      enqueued: 0,
+    });
+    const off = { ...deps, policy: { ...base, reconcile: { ...base.reconcile, enabled: false } } };
+    expect(await startReconcile(off, { now: new Date("2026-11-29T00:00:00Z") })).toMatchObject({
+      due: false,
+    });
   });
 });
