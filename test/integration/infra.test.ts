@@ -11,6 +11,7 @@ import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { MAX_DEQUEUE_COUNT } from "../../functions/reconcile-page.ts";
 import { entries } from "../../scripts/build.ts";
 import {
   type ArmResource,
@@ -634,7 +635,13 @@ describe("AWS CloudFormation template", () => {
       .map((r) => r.name)
       .filter((n) => n.includes("variables('reconcileQueue')"));
     expect(queues.map((n) => n.includes("{1}-poison"))).toEqual([false, true]);
-    expect(JSON.parse(read("host.json")).extensions.queues.maxDequeueCount).toBe(5);
+    expect(JSON.parse(read("host.json")).extensions.queues.maxDequeueCount).toBe(MAX_DEQUEUE_COUNT);
+    // A page on its last attempt is alerted (functions/reconcile-page.ts logs the line the rule looks for).
+    const rules = ofType("Microsoft.Insights/scheduledQueryRules").map((r) =>
+      JSON.stringify(props(r).criteria),
+    );
+    expect(rules.some((c) => c.includes("guardian.reconcile-deadletter"))).toBe(true);
+    expect(read("functions/reconcile-page.ts")).toContain('"guardian.reconcile-deadletter"');
   });
 
   it("routes CloudTrail EC2 calls with retries and a dead-letter queue, and dead-letters failed invocations", () => {

@@ -11,7 +11,7 @@ import { InvocationContext, type Timer } from "@azure/functions";
 import { QueueClient } from "@azure/storage-queue";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../../functions/reconcile.ts";
-import { createReconcilePageHandler } from "../../functions/reconcile-page.ts";
+import { createReconcilePageHandler, MAX_DEQUEUE_COUNT } from "../../functions/reconcile-page.ts";
 import { createSweepHandler } from "../../functions/sweep-private-endpoints.ts";
 import { AzureNetwork } from "../../shared/clouds/azure/network.ts";
 import {
@@ -188,6 +188,18 @@ describe("Azure reconcile (timer → Storage queue → page worker)", () => {
       /not a reconcile page message: .*runId/,
     );
     await expect(page("not json", context("reconcilePage"))).rejects.toThrow(/not JSON/);
+    // Its last attempt says so in the line the template's alert rule looks for.
+    const lines: string[] = [];
+    const last = new InvocationContext({
+      invocationId: crypto.randomUUID(),
+      functionName: "reconcilePage",
+      logHandler: (_level, ...args) => lines.push(String(args[0])),
+      triggerMetadata: { dequeueCount: MAX_DEQUEUE_COUNT },
+    });
+    await expect(page("not json", last)).rejects.toThrow(/not JSON/);
+    const deadletter = lines.filter((l) => l.includes("guardian.reconcile-deadletter"));
+    expect(deadletter).toHaveLength(1);
+    expect(deadletter[0]).toContain(`${RECONCILE_QUEUE}-poison`);
   });
 });
 
