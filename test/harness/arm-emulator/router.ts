@@ -41,6 +41,15 @@ export interface CollectionRoute {
   kind: "collection";
   pattern: string;
   list(ctx: RequestContext): Record<string, unknown>[];
+  /**
+   * One page of the list, shaping only the items on it (what a large estate's list needs: shaping an NSG computes
+   * its subnet back-references, so shaping every item for every page grew with the square of the estate).
+   */
+  slice?(
+    ctx: RequestContext,
+    from: number,
+    size: number,
+  ): { items: Record<string, unknown>[]; total: number };
 }
 
 export interface ItemRoute {

@@ -17,6 +17,7 @@ import {
   startOperation,
 } from "./lro.ts";
 import {
+  type CollectionRoute,
   decodePath,
   type ItemRoute,
   matchRoute,
@@ -438,7 +439,7 @@ function route(
         `The requested resource does not support http method '${ctx.method}'.`,
       );
     }
-    return { reply: { status: 200, body: page(pipeline, ctx, r.list(ctx)) }, events: [] };
+    return { reply: { status: 200, body: page(pipeline, ctx, r) }, events: [] };
   }
   if (ctx.method === "GET") {
     const resource = r.read(ctx);
@@ -452,13 +453,19 @@ function route(
  * One page of a list. ARM pages large lists and puts the URL of the next page in `nextLink`, an absolute URL that
  * carries a `$skipToken` (its format is the provider's own; clients follow it as given).
  */
-function page(pipeline: Pipeline, ctx: RequestContext, all: readonly unknown[]): JsonObject {
+function page(pipeline: Pipeline, ctx: RequestContext, route: CollectionRoute): JsonObject {
   const size = pipeline.options.pageSize;
-  if (size === undefined) return { value: all };
+  if (size === undefined) return { value: route.list(ctx) };
   const skip = Number(ctx.query.get("$skipToken") ?? "0");
   const from = Number.isInteger(skip) && skip > 0 ? skip : 0;
-  const body: JsonObject = { value: all.slice(from, from + size) };
-  if (from + size < all.length) {
+  const { items, total } = route.slice
+    ? route.slice(ctx, from, size)
+    : (() => {
+        const all = route.list(ctx);
+        return { items: all.slice(from, from + size), total: all.length };
+      })();
+  const body: JsonObject = { value: items };
+  if (from + size < total) {
     const next = new URL(ctx.path, pipeline.baseUrl());
     next.searchParams.set("api-version", ctx.apiVersion);
     next.searchParams.set("$skipToken", String(from + size));

@@ -68,27 +68,28 @@ export function trackedCollections(
   type: string,
   present: (state: EmulatorState, resource: JsonObject) => JsonObject,
 ): CollectionRoute[] {
-  const under = (ctx: RequestContext, prefix: string) => {
+  const stored = (ctx: RequestContext, prefix: string) => {
     const lower = prefix.toLowerCase();
     return [...ctx.state.resources.entries()]
       .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, type))
-      .map(([, r]) => present(ctx.state, r));
+      .map(([, r]) => r);
   };
+  const routes = (pattern: string, prefix: (ctx: RequestContext) => string): CollectionRoute => ({
+    kind: "collection",
+    pattern,
+    list: (ctx) => stored(ctx, prefix(ctx)).map((r) => present(ctx.state, r)),
+    slice: (ctx, from, size) => {
+      const all = stored(ctx, prefix(ctx));
+      return { items: all.slice(from, from + size).map((r) => present(ctx.state, r)), total: all.length };
+    },
+  });
   return [
-    {
-      kind: "collection",
-      pattern: `${SUB_SCOPE}/providers/${type}`,
-      list: (ctx) => under(ctx, `/subscriptions/${param(ctx, "subscriptionId")}/`),
-    },
-    {
-      kind: "collection",
-      pattern: `${RG_SCOPE}/providers/${type}`,
-      list: (ctx) =>
-        under(
-          ctx,
-          `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
-        ),
-    },
+    routes(`${SUB_SCOPE}/providers/${type}`, (ctx) => `/subscriptions/${param(ctx, "subscriptionId")}/`),
+    routes(
+      `${RG_SCOPE}/providers/${type}`,
+      (ctx) =>
+        `/subscriptions/${param(ctx, "subscriptionId")}/resourceGroups/${param(ctx, "resourceGroupName")}/`,
+    ),
   ];
 }
 

@@ -43,6 +43,8 @@ function requireNsg(ctx: RequestContext): JsonObject {
 function referencingSubnets(state: EmulatorState, id: string): JsonObject[] {
   const refs: JsonObject[] = [];
   for (const resource of state.resources.values()) {
+    // Subnets live in virtual networks: the other resources' children (an NSG's rules) are never subnets.
+    if (!sameText(resource.type, "Microsoft.Network/virtualNetworks")) continue;
     for (const child of embeddedChildren(resource)) {
       const nsgRef = isObject(child.properties) ? child.properties.networkSecurityGroup : undefined;
       if (isObject(nsgRef) && sameText(nsgRef.id, id)) refs.push(child);
