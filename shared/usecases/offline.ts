@@ -85,13 +85,16 @@ export class OfflineEvaluation {
     for (const snapshot of snapshots) {
       const kind = snapshot.cloud === "azure" ? azureKindOf(snapshot.resourceType) : undefined;
       const targets = kind?.fanOut?.(snapshot) ?? [];
-      if (targets.length > 0 && targets.every((t) => t.snapshot)) {
-        // A virtual network: its subnets, each as its body shows it.
+      if (kind?.covers) {
+        // A virtual network: its subnets, each as its body shows it; and its tags for the storage firewall rules
+        // that approve its subnets by role.
+        this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
+        this.#used.add(snapshot.resourceId.toLowerCase());
         for (const t of targets) if (t.snapshot) ready.push(t.snapshot);
-      } else if (kind?.fanOut && !kind.covers) {
+      } else if (kind?.fanOut) {
         // A route table: judged through the subnets that use it.
         this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
-      } else if (!kind?.covers) {
+      } else {
         ready.push(snapshot);
       }
     }
