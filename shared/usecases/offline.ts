@@ -425,12 +425,14 @@ function offlinePort(
             ref: ref(t.resourceId, t.resourceType, snapshot.account),
             ...(t.snapshot ? { snapshot: t.snapshot } : {}),
           })),
+    // Only what was supplied: a resource not given is not read (its rules judge nothing that needs it), never taken
+    // for one that no longer exists (a storage VNet rule into a network "gone" would be planned for removal).
     related: (snapshot) =>
       snapshot.cloud !== "azure"
         ? []
-        : (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? []).map((r) =>
-            ref(r.resourceId, r.resourceType, snapshot.account),
-          ),
+        : (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? [])
+            .filter((r) => byId(r.resourceId) !== undefined)
+            .map((r) => ref(r.resourceId, r.resourceType, snapshot.account)),
     consoleUrl: () => "",
   };
 }
