@@ -57,6 +57,7 @@ const fast = { updateIntervalInMs: 0 };
 const LAKE = "qubolelake";
 const lakeId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Storage/storageAccounts/${LAKE}`;
 const privateSubnetId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/vnet-qubole/subnets/snet-private`;
+const sandboxSubnetId = `/subscriptions/${SUB}/resourceGroups/${RG}/providers/Microsoft.Network/virtualNetworks/vnet-sandbox/subnets/snet-sandbox`;
 const TUNNEL_IP = "203.0.113.10";
 
 const people = {
@@ -157,6 +158,8 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
       "vnet-qubole",
       {
         location: "westeurope",
+        // The storage firewall approves the subnets of this network by its tag (policy subnetRoles: qubole).
+        tags: { workload: "qubole" },
         addressSpace: { addressPrefixes: ["10.10.0.0/16"] },
         subnets: [
           {
@@ -170,6 +173,17 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
             networkSecurityGroup: { id: nsgId("nsg-private") },
           },
         ],
+      },
+      fast,
+    );
+    // A sandbox network, not the Qubole one (no workload tag): its subnets have no business in the lake's firewall.
+    await platform.virtualNetworks.createOrUpdate(
+      RG,
+      "vnet-sandbox",
+      {
+        location: "westeurope",
+        addressSpace: { addressPrefixes: ["10.30.0.0/16"] },
+        subnets: [{ name: "snet-sandbox", addressPrefix: "10.30.1.0/24" }],
       },
       fast,
     );
@@ -188,7 +202,7 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
       },
     });
     print(
-      "Seeded: vnet-qubole (snet-bastion, snet-private), nsg-bastion (SSH from the tunnel server only), nsg-private,\n" +
+      "Seeded: vnet-qubole (snet-bastion, snet-private; tagged workload=qubole), vnet-sandbox, nsg-bastion (SSH from the tunnel server only), nsg-private,\n" +
         `  and storage account ${LAKE} with closed endpoints (snet-private, the tunnel server ${TUNNEL_IP}, trusted services).`,
     );
 
@@ -343,7 +357,7 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
     const patches = () => emu.requests.filter((r) => r.method === "PATCH").length;
     const before = { patches: 0 };
     const s4 = await step(
-      `Someone flips ${LAKE} to "All networks", drops the tunnel server's IP and adds their home IP`,
+      `Someone flips ${LAKE} to "All networks", drops the tunnel server's IP, adds their home IP and a sandbox subnet`,
       "dave@contoso.com",
       () => storageFirewallLines(lakeAcls()),
       async () => {
@@ -352,7 +366,10 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
             defaultAction: "Allow",
             bypass: "AzureServices",
             ipRules: [{ iPAddressOrRange: "192.0.2.77", action: "Allow" }],
-            virtualNetworkRules: [{ virtualNetworkResourceId: privateSubnetId, action: "Allow" }],
+            virtualNetworkRules: [
+              { virtualNetworkResourceId: privateSubnetId, action: "Allow" },
+              { virtualNetworkResourceId: sandboxSubnetId, action: "Allow" },
+            ],
           },
         });
         before.patches = patches();
@@ -367,8 +384,12 @@ export async function runAzureScenario(io: AzureDemoIO): Promise<Check[]> {
         ok: JSON.stringify(ips) === JSON.stringify([TUNNEL_IP]),
       },
       {
-        name: "the private subnet's VNet rule and trusted services kept",
+        name: "the private subnet's VNet rule (its network tagged workload=qubole) and trusted services kept",
         ok: acls.virtualNetworkRules?.[0]?.id === privateSubnetId && acls.bypass === "AzureServices",
+      },
+      {
+        name: "the sandbox subnet's VNet rule (an untagged network) removed",
+        ok: acls.virtualNetworkRules?.length === 1,
       },
       { name: "restored in one PATCH", ok: patches() - before.patches === 1 },
       { name: "storage change alerted once per channel", ok: s4.alerts === 2 },

@@ -75,7 +75,17 @@ export function storageFirewallLines(acls: {
       ? "public network access: all networks (Allow)"
       : "public network access: selected networks only (Deny)",
     `IP rules: ${(acls.ipRules ?? []).map((r) => r.value).join(", ") || "none"}`,
-    `VNet rules: ${(acls.virtualNetworkRules ?? []).map((v) => v.id?.split("/").at(-1)).join(", ") || "none"}`,
+    // network/subnet: which network a rule reaches into is what the role by network tags judges.
+    `VNet rules: ${
+      (acls.virtualNetworkRules ?? [])
+        .map((v) =>
+          (v.id ?? "")
+            .split("/")
+            .filter((_, i, all) => i === all.length - 3 || i === all.length - 1)
+            .join("/"),
+        )
+        .join(", ") || "none"
+    }`,
     `trusted services: ${acls.bypass ?? "None"}`,
   ];
 }

@@ -55,6 +55,15 @@ export class TransientError extends Error {
 }
 
 /**
+ * The cloud refused to show or change a resource (HTTP 401/403: no permission, a subscription of another tenant).
+ * Retrying will not help. A read of another resource that a rule only consults (a storage firewall rule's virtual
+ * network) records it as unreadable and the rule says so; anywhere else it is a permanent failure.
+ */
+export class RefusedError extends Error {
+  override readonly name = "RefusedError";
+}
+
+/**
  * A write was sent but its answer was lost (a reset or timeout after the request left, a long-running operation whose
  * poll failed, a retry that met 409/412/NotFound after an earlier attempt may have landed). The write may or may not
  * have been applied: the caller re-reads and reports what is true (fixed by the guardian, fixed by someone else, still

@@ -1,7 +1,7 @@
 import type { AuditSink } from "./audit/index.ts";
 import type { CallOptions, ResourceReader, ResourceRef, ResourceWriter } from "./clouds/ports.ts";
 import type { Deadline } from "./deadline.ts";
-import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "./errors.ts";
+import { ConflictError, InputError, OutcomeUnknownError, RefusedError, TransientError } from "./errors.ts";
 import type { Logger } from "./log.ts";
 import type { OutboxPort } from "./notify/outbox.ts";
 import type { Alert } from "./notify/types.ts";
@@ -26,6 +26,7 @@ import type {
   PlannedChange,
   ResourceChange,
   Snapshot,
+  UnreadableResource,
 } from "./types.ts";
 
 /** What the pipeline needs from one cloud, implemented in shared/clouds/<cloud> with the real SDK. */
@@ -368,16 +369,24 @@ async function readRelated(
   if (!port.related) return undefined;
   const types = relatedTypes(deps.policy, snapshot);
   if (types.size === 0) return undefined;
-  const related = new Map<string, Snapshot | null>();
+  const related = new Map<string, Snapshot | UnreadableResource | null>();
   for (const ref of port.related(snapshot)) {
     if (!types.has(ref.resourceType)) continue;
     const key = ref.resourceId.toLowerCase();
+    if (related.has(key)) continue;
     const had = known?.get(key);
     if (had !== undefined) {
       related.set(key, had);
       continue;
     }
-    related.set(key, (await port.reader.read(ref, readOptions(deps))) ?? null);
+    try {
+      related.set(key, (await port.reader.read(ref, readOptions(deps))) ?? null);
+    } catch (error) {
+      // Refused (403, another tenant): the rule judges without it and says why. Anything else (throttled beyond the
+      // SDK's retries, 5xx) fails the evaluation, so the event is retried: never a verdict on half the data.
+      if (!(error instanceof RefusedError)) throw error;
+      related.set(key, { unreadable: error.message });
+    }
   }
   return related;
 }
@@ -739,6 +748,8 @@ function siblingsOf(
     if (
       other.entry === entry ||
       modeFor(other.entry, other.finding) !== "remediate" ||
+      // Alerted, never remediated: not planned into another entry's write either.
+      other.finding.alertOnly !== undefined ||
       ctx.covered.has(other.entry)
     )
       continue;

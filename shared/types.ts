@@ -92,6 +92,14 @@ export interface Snapshot {
   related?: Record<string, unknown>;
 }
 
+/**
+ * Another resource read for an evaluation that the cloud refused to show (no permission, a subscription of another
+ * tenant): the cloud's reason. Retrying will not change it; a rule that needed it judges without it and says why.
+ */
+export interface UnreadableResource {
+  unreadable: string;
+}
+
 export type Severity = "low" | "medium" | "high" | "critical";
 
 /** One offending part of a resource. Cloud Custodian style: the filter annotates, the action acts only on this. */

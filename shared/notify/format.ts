@@ -230,7 +230,8 @@ export function describeMatched(matched: Matched): string {
 
 const MAX_VALUE_CHARS = 200;
 
-function compactValue(value: unknown): string {
+/** A value as short text: scalars as they are, lists of scalars joined, anything else as JSON. */
+export function compactValue(value: unknown): string {
   if (value === null || value === undefined) return String(value);
   if (typeof value === "string") return value;
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")

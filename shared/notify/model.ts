@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import type { ActionResult, Actor, Severity } from "../types.ts";
-import { describeMatched } from "./format.ts";
+import { compactValue, describeMatched } from "./format.ts";
 import type { Alert } from "./types.ts";
 
 /**
@@ -175,28 +175,6 @@ export function resourceName(resourceId: string): string {
   const afterSlash = trimmed.slice(trimmed.lastIndexOf("/") + 1);
   const name = afterSlash.includes(":") ? afterSlash.slice(afterSlash.lastIndexOf(":") + 1) : afterSlash;
   return name || resourceId;
-}
-
-function compactValue(value: unknown): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === "string") return value;
-  if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
-    return String(value);
-  if (Array.isArray(value) && value.every((v) => typeof v === "string" || typeof v === "number")) {
-    return value.join(", ");
-  }
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
-  }
-}
-
-/** One matched part as `key: value; key: value`, each value capped so one huge property cannot eat the message. */
-export function compactMatched(matched: Record<string, unknown>): string {
-  return Object.entries(matched)
-    .map(([key, value]) => `${key}: ${clip(compactValue(value), 200)}`)
-    .join("; ");
 }
 
 const MAX_MATCHED = 10;

@@ -1,7 +1,7 @@
 import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
 import type { RuleContext, RuleDefinition } from "../rules/types.ts";
-import type { Finding, Mode, Snapshot } from "../types.ts";
+import type { Finding, Mode, Snapshot, UnreadableResource } from "../types.ts";
 import { nameMatches, resourceName, tagsMatch } from "./match.ts";
 import type { Policy, PolicyEntry } from "./schema.ts";
 
@@ -37,8 +37,8 @@ function optionsFor(entry: PolicyEntry, rule: RuleDefinition): unknown {
 
 const parsedOptions = new WeakMap<PolicyEntry, unknown>();
 
-/** Other resources read for an evaluation, by lower-cased id: null when gone (see RuleContext.related). */
-export type RelatedResources = ReadonlyMap<string, Snapshot | null>;
+/** Other resources read for an evaluation, by lower-cased id: null when gone, unreadable when refused (see RuleContext.related). */
+export type RelatedResources = ReadonlyMap<string, Snapshot | UnreadableResource | null>;
 
 /**
  * Pure: every finding of every enabled, in-scope entry on this snapshot. `change` is the triggering change, if any,

@@ -273,12 +273,30 @@ export const policySchema = z
         });
       }
       seen.set(entry.name, index);
-      const opts = (entry.options ?? {}) as { trustedSources?: string[]; role?: unknown; firewall?: unknown };
+      const opts = (entry.options ?? {}) as {
+        trustedSources?: string[];
+        role?: unknown;
+        roles?: unknown;
+        firewall?: unknown;
+      };
+      const unknownRole = (role: string) =>
+        `no subnet role "${role}" in subnetRoles (${Object.keys(policy.subnetRoles).join(", ") || "none defined"})`;
       if (typeof opts.role === "string" && !Object.hasOwn(policy.subnetRoles, opts.role)) {
         ctx.addIssue({
           code: "custom",
           path: ["rules", index, "options", "role"],
-          message: `no subnet role "${opts.role}" in subnetRoles (${Object.keys(policy.subnetRoles).join(", ") || "none defined"})`,
+          message: unknownRole(opts.role),
+        });
+      }
+      if (Array.isArray(opts.roles)) {
+        opts.roles.forEach((role: unknown, i) => {
+          if (typeof role === "string" && !Object.hasOwn(policy.subnetRoles, role)) {
+            ctx.addIssue({
+              code: "custom",
+              path: ["rules", index, "options", "roles", i],
+              message: unknownRole(role),
+            });
+          }
         });
       }
       if (entry.tagExemptions === true && entry.mode !== "alert") {

@@ -6,7 +6,7 @@ import * as z from "zod";
 import { ROUTE_TABLE_TYPE } from "../clouds/azure/kinds/subnet.ts";
 import type { Snapshot } from "../types.ts";
 import type { SubnetPart } from "./subnet/parts.ts";
-import { egressProblems } from "./subnet/route-table.ts";
+import { type EgressProblem, egressProblems } from "./subnet/route-table.ts";
 import {
   hasRole,
   roleNamed,
@@ -158,11 +158,12 @@ function evaluate(snapshot: Snapshot, options: SubnetRoleOptions, context: RuleC
     // Not read (an offline evaluation without the table): nothing is judged that needs it.
     const table = tableId === undefined ? null : context.related?.(tableId);
     if (table !== undefined) {
-      for (const problem of egressProblems(
-        table === null ? null : table.resource,
-        firewall.privateIp,
-        options.bypassAllowed,
-      )) {
+      // A table the guardian may not read (403) cannot show egress through the firewall: said, never passed.
+      const problems: EgressProblem[] =
+        table !== null && "unreadable" in table
+          ? [{ why: `route table ${shortName(tableId ?? "")} could not be read (${table.unreadable})` }]
+          : egressProblems(table === null ? null : table.resource, firewall.privateIp, options.bypassAllowed);
+      for (const problem of problems) {
         parts.push({
           part: "defaultRoute",
           routeTable: tableId ?? null,

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import type { Actor, Cloud, Matched, Mode, Snapshot } from "../types.ts";
+import type { Actor, Cloud, Matched, Mode, Snapshot, UnreadableResource } from "../types.ts";
 
 /** What a rule reports about one resource; the policy layer adds the entry name, severity and controls. */
 export interface Violation {
@@ -51,9 +51,10 @@ export interface RuleContext {
   firewalls?: Readonly<Record<string, { privateIp: string }>>;
   /**
    * Another resource read for this evaluation (a subnet's route table, for a rule that `reads` its type), by id:
-   * null when it no longer exists, undefined when it was not read (then the rule judges nothing that needs it).
+   * null when it no longer exists, `{ unreadable }` when the cloud refused to show it (403, another tenant),
+   * undefined when it was not read (then the rule judges nothing that needs it).
    */
-  related?(resourceId: string): Snapshot | null | undefined;
+  related?(resourceId: string): Snapshot | UnreadableResource | null | undefined;
 }
 
 /** Which subnets have a role: a listed id, or a name pattern and/or their virtual network's tags. */

@@ -85,13 +85,16 @@ export class OfflineEvaluation {
     for (const snapshot of snapshots) {
       const kind = snapshot.cloud === "azure" ? azureKindOf(snapshot.resourceType) : undefined;
       const targets = kind?.fanOut?.(snapshot) ?? [];
-      if (targets.length > 0 && targets.every((t) => t.snapshot)) {
-        // A virtual network: its subnets, each as its body shows it.
+      if (kind?.covers) {
+        // A virtual network: its subnets, each as its body shows it; and its tags for the storage firewall rules
+        // that approve its subnets by role.
+        this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
+        this.#used.add(snapshot.resourceId.toLowerCase());
         for (const t of targets) if (t.snapshot) ready.push(t.snapshot);
-      } else if (kind?.fanOut && !kind.covers) {
+      } else if (kind?.fanOut) {
         // A route table: judged through the subnets that use it.
         this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
-      } else if (!kind?.covers) {
+      } else {
         ready.push(snapshot);
       }
     }
@@ -422,12 +425,14 @@ function offlinePort(
             ref: ref(t.resourceId, t.resourceType, snapshot.account),
             ...(t.snapshot ? { snapshot: t.snapshot } : {}),
           })),
+    // Only what was supplied: a resource not given is not read (its rules judge nothing that needs it), never taken
+    // for one that no longer exists (a storage VNet rule into a network "gone" would be planned for removal).
     related: (snapshot) =>
       snapshot.cloud !== "azure"
         ? []
-        : (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? []).map((r) =>
-            ref(r.resourceId, r.resourceType, snapshot.account),
-          ),
+        : (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? [])
+            .filter((r) => byId(r.resourceId) !== undefined)
+            .map((r) => ref(r.resourceId, r.resourceType, snapshot.account)),
     consoleUrl: () => "",
   };
 }

@@ -8,7 +8,7 @@ import { azureKinds } from "../clouds/azure/kinds/index.ts";
 import { TransientError } from "../errors.ts";
 import type { CloudPort, GuardianDeps } from "../pipeline.ts";
 import { handleChange, ResourceLocks } from "../pipeline.ts";
-import { evaluatePolicy, ruleFor } from "../policy/evaluate.ts";
+import { evaluatePolicy, relatedTypes, ruleFor } from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { Cloud, ResourceChange, Snapshot } from "../types.ts";
 import { type FindingView, findingView } from "./offline.ts";
@@ -317,8 +317,12 @@ function mayWrite(policy: Policy, snapshot: Snapshot, clouds: GuardianDeps["clou
   const inner = (clouds[snapshot.cloud]?.fanOut?.(snapshot) ?? []).flatMap((t) =>
     t.snapshot ? [t.snapshot] : [],
   );
-  return [snapshot, ...inner].some((s) =>
-    evaluatePolicy(policy, s).some(({ entry }) => entry.mode === "remediate"),
+  // A verdict that hangs on related resources (a storage VNet rule's network, by a role's tags) is not known without
+  // reading them: such a resource may be written too, and takes its share of the cap.
+  return [snapshot, ...inner].some(
+    (s) =>
+      evaluatePolicy(policy, s).some(({ entry }) => entry.mode === "remediate") ||
+      relatedTypes(policy, s).size > 0,
   );
 }
 

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { azureKindRegistry } from "../../shared/clouds/azure/kinds/index.ts";
 import { AzureNetwork } from "../../shared/clouds/azure/network.ts";
 import { AzureResourceReader, listAzure } from "../../shared/clouds/azure/reader.ts";
-import { InputError } from "../../shared/errors.ts";
+import { InputError, RefusedError, TransientError } from "../../shared/errors.ts";
 import {
   type ArmEmulator,
   mintToken,
@@ -83,6 +83,18 @@ describe("AzureResourceReader", () => {
 
   it("answers undefined for a resource that is gone", async () => {
     expect(await new AzureResourceReader(clients).read(ref(nsgId("rg-a", "nsg-gone")))).toBeUndefined();
+  });
+
+  it("tells a refusal (401/403: no permission, another tenant) from a failure that may pass (429/5xx)", async () => {
+    const reader = new AzureResourceReader(clients);
+    emu.injectFault({ method: "GET", status: 403, code: "AuthorizationFailed", times: 1 });
+    await expect(reader.read(ref(nsgId("rg-a", "nsg-1")))).rejects.toThrow(RefusedError);
+    emu.injectFault({ method: "GET", status: 401, code: "InvalidAuthenticationTokenTenant", times: 1 });
+    await expect(reader.read(ref(nsgId("rg-a", "nsg-1")))).rejects.toThrow(/refused \(401\)/);
+    // The SDK's retry policy tries four times; then the failure is transient (the event is retried), not a refusal.
+    emu.injectFault({ method: "GET", status: 503, retryAfterSeconds: 0, times: 4 });
+    await expect(reader.read(ref(nsgId("rg-a", "nsg-1")))).rejects.toThrow(TransientError);
+    expect(emu.requests.map((r) => r.status)).toEqual([403, 401, 503, 503, 503, 503]);
   });
 
   it("refuses a type no kind declares, and an id that is not of the kind, before any call", async () => {

@@ -842,6 +842,75 @@ rules:
   });
 });
 
+describe("guardian evaluate: storage firewall VNet rules approved by subnet role", () => {
+  const VNET = "test/fixtures/azure/subnet/vnet-qubole.json";
+  const policyText = `version: 1
+subnetRoles:
+  qubole: { tags: { workload: qubole } }
+rules:
+  - name: storage-approved-subnets
+    rule: storage-vnet-rules
+    options: { roles: [qubole] }
+  - name: subnets-need-an-nsg
+    rule: subnet-nsg-required
+`;
+  type Out = {
+    findings: { resourceId: string; policyRule: string; message: string }[];
+    notEvaluated: { resourceId: string; reason: string }[];
+  };
+  /** The closed-endpoint account, its VNet rule pointing into vnet-qubole.json's network (tagged workload=qubole). */
+  async function accountFile(): Promise<string> {
+    const text = await readFile("test/fixtures/azure/storage/qubole-closed.json", "utf8");
+    const network = JSON.parse(await readFile(VNET, "utf8")) as { id: string };
+    const fixtureVnet =
+      "/subscriptions/8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64/resourceGroups/rg-qubole/providers/Microsoft.Network/virtualNetworks/vnet-qubole";
+    expect(text).toContain(fixtureVnet);
+    return tempFile(
+      "account.json",
+      text.replaceAll(fixtureVnet, network.id.toUpperCase().replace("/SUBSCRIPTIONS/", "/subscriptions/")),
+    );
+  }
+
+  it("takes the virtual network's tags from a VNet given in the input (any order, any case of the id)", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian("evaluate", await accountFile(), VNET, "--policy", policy, "--format", "json");
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.notEvaluated).toEqual([]);
+    expect(out.findings.filter((f) => f.policyRule === "storage-approved-subnets")).toEqual([]);
+
+    const untagged = JSON.parse(await readFile(VNET, "utf8")) as { tags: Record<string, string> };
+    untagged.tags = { workload: "other" };
+    const other = await tempFile("vnet.json", JSON.stringify(untagged));
+    const flagged = JSON.parse(
+      (await guardian("evaluate", await accountFile(), other, "--policy", policy, "--format", "json")).stdout,
+    ) as Out;
+    expect(
+      flagged.findings.filter((f) => f.policyRule === "storage-approved-subnets").map((f) => f.message),
+    ).toEqual([
+      expect.stringMatching(
+        /virtual network rule .*vnet-qubole\/subnets\/private is a subnet of another subscription/i,
+      ),
+    ]);
+  });
+
+  it("without the VNet in the input, says it needs that network and judges nothing that needs its tags", async () => {
+    const policy = await tempFile("policy.yaml", policyText);
+    const run = await guardian("evaluate", await accountFile(), "--policy", policy, "--format", "json");
+    expect(run.code).toBe(2);
+    const out = JSON.parse(run.stdout) as Out;
+    expect(out.findings).toEqual([]);
+    expect(out.notEvaluated).toEqual([
+      {
+        resourceId: expect.stringMatching(/storageAccounts\/qubolelake$/),
+        resourceType: "microsoft.storage/storageaccounts",
+        reason: expect.stringMatching(
+          /its rules read .*virtualNetworks\/vnet-qubole, which the input does not hold/i,
+        ),
+      },
+    ]);
+  });
+});
+
 describe("guardian explain: writes that fan out", () => {
   const SUBNETS = "test/fixtures/azure/subnet";
   const EVENTS = "test/fixtures/events/azure";

@@ -52,7 +52,7 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   );
   expect(out).toContain("✔ SSH-from-Internet rule deleted");
   expect(out).toMatch(
-    /^ {2}guardian: Closed storage account qubolelake: firewall default action set to Deny .* \(storage-selected-networks-only, critical; storage-ip-allow-list, high\)$/m,
+    /^ {2}guardian: Closed storage account qubolelake: firewall default action set to Deny .* \(storage-selected-networks-only, critical; storage-ip-allow-list, high; storage-approved-subnets, high\)$/m,
   );
   expect(out).toMatch(
     /^ {2}after the guardian {2}public network access: selected networks only \(Deny\)\n {22}IP rules: 203\.0\.113\.10$/m,

@@ -12,7 +12,14 @@ import {
   type PipelineRequest,
   retryPolicy,
 } from "@azure/core-rest-pipeline";
-import { ConflictError, InputError, OutcomeUnknownError, TransientError } from "../../errors.ts";
+import {
+  ConflictError,
+  clip,
+  InputError,
+  OutcomeUnknownError,
+  RefusedError,
+  TransientError,
+} from "../../errors.ts";
 import type { PlannedChange, Snapshot } from "../../types.ts";
 import type { CallCounter, CallOptions, ResourceWriter } from "../ports.ts";
 import { armName, parseArmResourceId } from "./ids.ts";
@@ -361,6 +368,11 @@ export function translate(error: unknown, resourceId: string, what: string): Err
     });
   if (status === 429 || status === undefined || status >= 500) {
     return new TransientError(`${what} ${resourceId} failed (${status ?? "network"}): ${message}`, {
+      cause: error,
+    });
+  }
+  if (status === 401 || status === 403) {
+    return new RefusedError(`${what} ${resourceId} refused (${status}): ${clip(message, 300)}`, {
       cause: error,
     });
   }

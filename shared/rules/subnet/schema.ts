@@ -97,12 +97,30 @@ export const STORAGE_SERVICES = ["Microsoft.Storage", "Microsoft.Storage.Global"
 
 /** Whether the subnet has the role: a listed id, or its name and its virtual network's tags as the role asks. */
 export function hasRole(snapshot: Snapshot, role: SubnetRole): boolean {
-  if (role.ids?.some((id) => sameId(id, snapshot.resourceId))) return true;
+  return roleMatch(role, snapshot.resourceId, snapshot.tags) === true;
+}
+
+/** Whether telling a subnet's role may take its virtual network's tags (the role selects by tags). */
+export const roleNeedsTags = (role: SubnetRole): boolean => Object.keys(role.tags ?? {}).length > 0;
+
+/**
+ * Whether the subnet `subnetId` has the role, given its virtual network's tags; `networkTags` undefined when they are
+ * not known (a storage account's VNet rule names only the subnet). Undefined when the answer hangs on those tags: the
+ * id is not listed, the name matches (or the role names none) and the role selects by tags.
+ */
+export function roleMatch(
+  role: SubnetRole,
+  subnetId: string,
+  networkTags: Readonly<Record<string, string>> | undefined,
+): boolean | undefined {
+  if (role.ids?.some((id) => sameId(id, subnetId))) return true;
   const names = role.names ?? [];
   const tags = role.tags ?? {};
-  if (names.length === 0 && Object.keys(tags).length === 0) return false;
-  const name = resourceName(snapshot.resourceId);
-  return (names.length === 0 || names.some((p) => nameMatches(name, p))) && tagsMatch(snapshot.tags, tags);
+  if (names.length === 0 && !roleNeedsTags(role)) return false;
+  const name = resourceName(subnetId);
+  if (names.length > 0 && !names.some((p) => nameMatches(name, p))) return false;
+  if (!roleNeedsTags(role)) return true;
+  return networkTags === undefined ? undefined : tagsMatch(networkTags, tags);
 }
 
 /** The named role from the policy (the policy loader checked that it exists). */

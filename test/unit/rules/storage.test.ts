@@ -2,12 +2,17 @@
 // GetProperties example, the Qubole closed-endpoint account, and variants of it with one part changed.
 import { describe, expect, it } from "vitest";
 import type { z } from "zod";
+import { storageAccount } from "../../../shared/clouds/azure/kinds/storage-account.ts";
+import { VNET_TYPE } from "../../../shared/clouds/azure/kinds/virtual-network.ts";
+import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
+import { PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
 import { storageBlobPublicAccess } from "../../../shared/rules/storage-blob-public-access.ts";
 import { storageIpRules } from "../../../shared/rules/storage-ip-rules.ts";
 import { storageNetworkAccess } from "../../../shared/rules/storage-network-access.ts";
 import { storageTrustedServices } from "../../../shared/rules/storage-trusted-services.ts";
 import { storageVnetRules } from "../../../shared/rules/storage-vnet-rules.ts";
-import type { RuleContext, RuleDefinition } from "../../../shared/rules/types.ts";
+import type { RuleContext, RuleDefinition, SubnetRole } from "../../../shared/rules/types.ts";
+import type { Snapshot, UnreadableResource } from "../../../shared/types.ts";
 import {
   account,
   acls,
@@ -20,6 +25,7 @@ import {
   snapshotOf,
   TUNNEL_IP,
 } from "../../fixtures/azure/storage/storage.ts";
+import { SUB as VNET_FIXTURE_SUB, vnet as vnetFixture } from "../../fixtures/azure/subnet/subnet.ts";
 
 type Json = Record<string, unknown>;
 const noContext: RuleContext = { trustedSources: [] };
@@ -209,6 +215,197 @@ describe("storage-vnet-rules", () => {
         reason: "not-a-subnet",
       },
     ]);
+  });
+});
+
+describe("storage-vnet-rules by subnet role", () => {
+  const VNET = PRIVATE_SUBNET.slice(0, PRIVATE_SUBNET.indexOf("/subnets/"));
+  const FOREIGN_VNET = FOREIGN_SUBNET.slice(0, FOREIGN_SUBNET.indexOf("/subnets/"));
+  /** vnet-qubole.json (the subnet fixtures' VNet GET body) in the storage fixtures' subscription, with `tags`. */
+  function network(id: string, tags: Record<string, string>): Snapshot {
+    const body = JSON.parse(
+      JSON.stringify(vnetFixture()).replaceAll(
+        `/subscriptions/${VNET_FIXTURE_SUB}/resourceGroups/rg-qubole/providers/Microsoft.Network/virtualNetworks/vnet-qubole`,
+        id,
+      ),
+    ) as Json;
+    const snapshot = azureSnapshot({ ...body, tags }, VNET_TYPE);
+    if (!snapshot) throw new Error("not a VNet");
+    return snapshot;
+  }
+  const contextWith = (
+    roles: Record<string, SubnetRole>,
+    networks?: Record<string, Snapshot | UnreadableResource | null>,
+  ): RuleContext => {
+    const map = new Map(Object.entries(networks ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    return {
+      trustedSources: [],
+      subnetRoles: roles,
+      ...(networks ? { related: (id: string) => map.get(id.toLowerCase()) } : {}),
+    };
+  };
+  const withRules = (...ids: string[]) =>
+    account(
+      (p) => (acls(p).virtualNetworkRules = ids.map((id) => ({ id, action: "Allow", state: "Succeeded" }))),
+    );
+  const reads = (resource: Json, options: unknown, context: RuleContext) =>
+    storageVnetRules.reads(snapshotOf(resource), storageVnetRules.options.parse(options), context);
+
+  it("approves by a role's subnet names, without reading any network", () => {
+    const context = contextWith({ private: { names: ["PRIV*"] } });
+    const resource = withRules(PRIVATE_SUBNET, PUBLIC_SUBNET);
+    expect(reads(resource, { roles: ["private"] }, context)).toEqual([]);
+    expect(matched(storageVnetRules, resource, { roles: ["private"] }, context)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 1, id: PUBLIC_SUBNET, reason: "not-approved" },
+    ]);
+  });
+
+  it("approves by a role's subnet ids, compared without case", () => {
+    const context = contextWith({
+      private: { ids: [PRIVATE_SUBNET.toUpperCase().replace("/SUBSCRIPTIONS/", "/subscriptions/")] },
+    });
+    const resource = withRules(PRIVATE_SUBNET.toLowerCase(), FOREIGN_SUBNET);
+    expect(reads(resource, { roles: ["private"] }, context)).toEqual([]);
+    expect(matched(storageVnetRules, resource, { roles: ["private"] }, context)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 1, id: FOREIGN_SUBNET, reason: "other-subscription" },
+    ]);
+  });
+
+  it("approves by the tags of the subnet's virtual network, read for the evaluation", () => {
+    const roles = { private: { tags: { workload: "qubole" } } };
+    const resource = withRules(PRIVATE_SUBNET, FOREIGN_SUBNET);
+    // The networks are read only for an entry with a role by tags, and only when some rule needs one.
+    expect(reads(resource, { roles: ["private"] }, contextWith(roles))).toEqual([VNET_TYPE]);
+    expect(
+      reads(
+        resource,
+        { roles: ["private"], ownSubscription: true, subscriptions: [OTHER_SUB] },
+        contextWith(roles),
+      ),
+    ).toEqual([]);
+    expect(reads(resource, {}, contextWith(roles))).toEqual([]);
+    // The account kind names each rule's network once, by the id the rule writes (the pipeline compares without case).
+    expect(
+      storageAccount.related(
+        snapshotOf(
+          withRules(
+            PRIVATE_SUBNET,
+            PUBLIC_SUBNET.toUpperCase().replace("/SUBSCRIPTIONS/", "/subscriptions/"),
+            FOREIGN_SUBNET,
+            "/subscriptions/x/oops",
+          ),
+        ),
+      ),
+    ).toEqual([
+      { resourceId: VNET, resourceType: VNET_TYPE },
+      { resourceId: FOREIGN_VNET, resourceType: VNET_TYPE },
+    ]);
+
+    const context = contextWith(roles, {
+      // Keyed as ARM spells it; the rule writes the id lower-cased: still the same network.
+      [VNET.toUpperCase()]: network(VNET, { workload: "qubole" }),
+      [FOREIGN_VNET]: network(FOREIGN_VNET, { workload: "other" }),
+    });
+    expect(
+      matched(
+        storageVnetRules,
+        withRules(PRIVATE_SUBNET.toLowerCase(), FOREIGN_SUBNET),
+        { roles: ["private"] },
+        context,
+      ),
+    ).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 1, id: FOREIGN_SUBNET, reason: "other-subscription" },
+    ]);
+    // Tag values are compared as written: `Qubole` is not `qubole`.
+    const wrongCase = contextWith(roles, { [VNET]: network(VNET, { workload: "Qubole" }) });
+    expect(matched(storageVnetRules, withRules(PRIVATE_SUBNET), { roles: ["private"] }, wrongCase)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 0, id: PRIVATE_SUBNET, reason: "not-approved" },
+    ]);
+  });
+
+  it("with names and tags both must match: a name that does not match needs no network", () => {
+    const roles = { private: { names: ["private"], tags: { workload: "qubole" } } };
+    const resource = withRules(PRIVATE_SUBNET, PUBLIC_SUBNET);
+    const context = contextWith(roles, { [VNET]: network(VNET, { workload: "qubole" }) });
+    expect(matched(storageVnetRules, resource, { roles: ["private"] }, context)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 1, id: PUBLIC_SUBNET, reason: "not-approved" },
+    ]);
+  });
+
+  it("a network that no longer exists approves nothing: a finding the remediation removes, saying why", () => {
+    const roles = { private: { tags: { workload: "qubole" } } };
+    const [v, ...rest] = run(
+      storageVnetRules,
+      withRules(PRIVATE_SUBNET),
+      { roles: ["private"] },
+      contextWith(roles, { [VNET]: null }),
+    );
+    expect(rest).toEqual([]);
+    expect(v?.alertOnly).toBeUndefined();
+    expect(v?.matched).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 0, id: PRIVATE_SUBNET, reason: "network-gone" },
+    ]);
+    expect(v?.message).toMatch(/not approved: its virtual network could not be read \(it no longer exists\)/);
+  });
+
+  it("a network the cloud refused to show approves nothing: alerted with the reason, never removed", () => {
+    const roles = { private: { tags: { workload: "qubole" } } };
+    const refused = { unreadable: "read X refused (403): AuthorizationFailed" };
+    const violations = run(
+      storageVnetRules,
+      withRules(PRIVATE_SUBNET, PUBLIC_SUBNET),
+      { roles: ["private"], subnets: [PUBLIC_SUBNET] },
+      contextWith(roles, { [VNET]: refused }),
+    );
+    expect(violations).toHaveLength(1);
+    const [v] = violations;
+    expect(v?.kind).toBe("network-unreadable");
+    expect(v?.alertOnly).toMatch(/could not be read/);
+    expect(v?.matched).toEqual([
+      {
+        part: "networkAcls.virtualNetworkRules",
+        index: 0,
+        id: PRIVATE_SUBNET,
+        reason: "network-unreadable",
+        detail: refused.unreadable,
+      },
+    ]);
+    expect(v?.message).toContain("not approved: its virtual network could not be read (read X refused (403)");
+  });
+
+  it("a network not read (offline, its JSON not given) is not judged", () => {
+    const roles = { private: { tags: { workload: "qubole" } } };
+    expect(
+      run(storageVnetRules, withRules(PRIVATE_SUBNET), { roles: ["private"] }, contextWith(roles, {})),
+    ).toEqual([]);
+    expect(
+      run(storageVnetRules, withRules(PRIVATE_SUBNET), { roles: ["private"] }, contextWith(roles)),
+    ).toEqual([]);
+  });
+
+  it("the policy loader names an unknown role by YAML path and line", () => {
+    const text = `version: 1
+subnetRoles:
+  private: { names: [private] }
+rules:
+  - name: storage-approved-subnets
+    rule: storage-vnet-rules
+    options:
+      roles:
+        - private
+        - privat
+`;
+    let problems: PolicyError["problems"] = [];
+    try {
+      parsePolicy(text, "p.yaml");
+    } catch (error) {
+      if (!(error instanceof PolicyError)) throw error;
+      problems = error.problems;
+    }
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatchObject({ path: "rules[0].options.roles[1]", line: 10 });
+    expect(problems[0]?.message).toMatch(/no subnet role "privat" in subnetRoles \(private\)/);
+    expect(parsePolicy(text.replace("- privat\n", "")).rules).toHaveLength(1);
   });
 });
 

@@ -4,7 +4,7 @@ import { subnetSnapshot } from "../../../shared/clouds/azure/kinds/subnet.ts";
 import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
 import { evaluatePolicy, relatedTypes } from "../../../shared/policy/evaluate.ts";
 import { PolicyError, parsePolicy } from "../../../shared/policy/load.ts";
-import type { Snapshot } from "../../../shared/types.ts";
+import type { Snapshot, UnreadableResource } from "../../../shared/types.ts";
 import {
   type Json,
   load,
@@ -272,6 +272,24 @@ describe("subnet-role", () => {
       expect(findings(egress, subnetSnap(vnet(), "snet-private"), gone)[0]?.message).toMatch(
         /no route table/,
       );
+      // A table ARM refused to show (403) cannot show egress through the firewall: said, never passed.
+      const refused = new Map<string, Snapshot | UnreadableResource | null>([
+        [
+          rtRef("rt-egress").toLowerCase(),
+          { unreadable: "read rt-egress refused (403): AuthorizationFailed" },
+        ],
+      ]);
+      const [f] = evaluatePolicy(policy(egress), subnetSnap(vnet(), "snet-private"), undefined, refused);
+      expect(f?.finding.message).toMatch(
+        /route table rt-egress could not be read \(read rt-egress refused \(403\)/,
+      );
+      expect(f?.finding.matched).toEqual([
+        expect.objectContaining({
+          part: "defaultRoute",
+          manual: expect.any(String),
+          routeTable: rtRef("rt-egress"),
+        }),
+      ]);
     });
   });
 

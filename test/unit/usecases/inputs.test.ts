@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
 import { loadPolicyFile } from "../../../shared/policy/file.ts";
+import { parsePolicy } from "../../../shared/policy/load.ts";
 import type { Policy } from "../../../shared/policy/schema.ts";
 import { armFromAzCli, recogniseInput } from "../../../shared/usecases/inputs.ts";
 import { evaluateSnapshots, explainEvent, statesFromEvents } from "../../../shared/usecases/offline.ts";
@@ -411,6 +412,78 @@ describe("what is not an input", () => {
       const input = recogniseInput(empty, "empty.json");
       expect(snapshotsOf(empty)).toEqual([]);
       expect(input.events).toEqual([]);
+    }
+  });
+});
+
+describe("storage accounts whose VNet rules a role approves by network tags", () => {
+  const policy = () =>
+    parsePolicy(`version: 1
+subnetRoles:
+  qubole: { tags: { workload: qubole } }
+rules:
+  - name: storage-approved-subnets
+    rule: storage-vnet-rules
+    mode: remediate
+    options: { roles: [qubole] }
+`);
+  const network = json("azure/subnet/vnet-qubole.json") as { id: string; tags: Record<string, string> };
+  /** The closed-endpoint account with its VNet rule into vnet-qubole.json's network. */
+  function account(): Record<string, unknown> {
+    const text = JSON.stringify(json("azure/storage/qubole-closed.json"));
+    const vnet =
+      "/subscriptions/8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64/resourceGroups/rg-qubole/providers/Microsoft.Network/virtualNetworks/vnet-qubole";
+    return JSON.parse(text.replaceAll(vnet, network.id)) as Record<string, unknown>;
+  }
+  function writeEvent(resource: Record<string, unknown>) {
+    const events = json("events/azure/resource-write-success.eventgrid.json") as unknown as {
+      subject: string;
+      data: { resourceUri: string; operationName: string; authorization: { scope: string; action: string } };
+    }[];
+    for (const e of events) {
+      e.subject = String(resource.id);
+      e.data.resourceUri = String(resource.id);
+      e.data.operationName = "Microsoft.Storage/storageAccounts/write";
+      e.data.authorization.scope = String(resource.id);
+      e.data.authorization.action = "Microsoft.Storage/storageAccounts/write";
+    }
+    return recogniseInput(events, "event.json").events;
+  }
+
+  it("explain judges with the networks passed as resources, and never takes one not passed for gone", async () => {
+    const sa = account();
+    const [saSnapshot] = snapshotsOf(sa);
+    const [tagged] = snapshotsOf(network);
+    const other = snapshotsOf({ ...network, tags: { workload: "sandbox" } })[0];
+    if (!saSnapshot || !tagged || !other) throw new Error("fixtures");
+
+    const approved = await explainEvent(policy(), writeEvent(sa), [saSnapshot, tagged]);
+    expect(approved.findings).toEqual([]);
+
+    const flagged = await explainEvent(policy(), writeEvent(sa), [saSnapshot, other]);
+    expect(flagged.findings.map((f) => f.message)).toEqual([
+      expect.stringMatching(/vnet-qubole\/subnets\/private is a subnet of another subscription/),
+    ]);
+    expect(flagged.actions.map((a) => a.outcome)).toEqual(["dry-run"]);
+
+    // Not passed: not judged (no "its network no longer exists", no removal planned).
+    const without = await explainEvent(policy(), writeEvent(sa), [saSnapshot]);
+    expect(without.findings).toEqual([]);
+    expect(without.actions).toEqual([]);
+  });
+
+  it("evaluate takes the network from the same input, before or after the account", () => {
+    const sa = snapshotsOf(account());
+    const vnet = snapshotsOf({ ...network, tags: { workload: "sandbox" } });
+    for (const order of [
+      [...sa, ...vnet],
+      [...vnet, ...sa],
+    ]) {
+      const { findings, notEvaluated } = evaluateSnapshots(policy(), order);
+      expect(notEvaluated.filter((n) => n.resourceType === "microsoft.storage/storageaccounts")).toEqual([]);
+      expect(findings.filter((f) => f.ruleId === "storage-vnet-rules").map((f) => f.matched)).toEqual([
+        [expect.objectContaining({ index: 0, reason: "other-subscription" })],
+      ]);
     }
   });
 });
