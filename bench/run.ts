@@ -407,7 +407,17 @@ export function render(r: BenchResults): string {
     );
     out.push(
       table(
-        ["cloud", "resources", "listed", "pages", "findings", "wall", "peak heap above start", "complete", "seeding"],
+        [
+          "cloud",
+          "resources",
+          "listed",
+          "pages",
+          "findings",
+          "wall",
+          "peak heap above start",
+          "complete",
+          "seeding",
+        ],
         r.scan.rows.map((x) => [
           x.cloud,
           x.resources,
@@ -471,13 +481,12 @@ if (import.meta.main) {
   const sections = SECTIONS.filter((s) => !only || only.includes(s));
   // BENCH_SCAN_SCALE=0.1 runs the scan section at a tenth of its sizes (a check on a busy machine).
   const scale = Number(process.env.BENCH_SCAN_SCALE ?? "1");
-  if (!(scale > 0)) throw new Error(`BENCH_SCAN_SCALE must be a positive number, not ${process.env.BENCH_SCAN_SCALE}`);
+  if (!(scale > 0))
+    throw new Error(`BENCH_SCAN_SCALE must be a positive number, not ${process.env.BENCH_SCAN_SCALE}`);
   const base = quick ? QUICK : FULL;
   const scaled = (sizes: number[]) => sizes.map((n) => Math.max(1, Math.round(n * scale)));
   const sizes = { ...base, scanNsgs: scaled(base.scanNsgs), scanSgs: scaled(base.scanSgs) };
-  const results = await runBench(sizes, sections, (m) =>
-    process.stderr.write(`bench: ${m}\n`),
-  );
+  const results = await runBench(sizes, sections, (m) => process.stderr.write(`bench: ${m}\n`));
   process.stdout.write(`${render(results)}\n`);
   if (!quick && !only && scale === 1) {
     await writeFile(RESULTS_FILE, `${JSON.stringify(results, null, 2)}\n`);
