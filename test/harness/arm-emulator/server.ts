@@ -304,7 +304,7 @@ function buildEvents(
     if (!outcome.trackedDeleted) {
       // The notification carries the resource as committed, i.e. once its operation succeeded.
       resource = readById(pipeline, String(outcome.tracked.id)) ?? clone(outcome.tracked);
-      completeProvisioning(resource);
+      (route.lro?.complete ?? completeProvisioning)(resource);
     }
     events.push(
       resourceNotificationEvent({
@@ -383,14 +383,32 @@ function handleItemWrite(
             },
           }
         : {}),
+      ...(route.lro
+        ? {
+            provider: route.lro.provider,
+            ...(method === "PUT" ? { resultPath: ctx.path } : {}),
+            ...(route.lro.complete ? { complete: route.lro.complete } : {}),
+          }
+        : {}),
     });
-    headers = operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, method === "DELETE");
+    const putHeaders = route.lro?.putHeaders ?? ["Azure-AsyncOperation"];
+    headers =
+      method === "DELETE"
+        ? operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, true)
+        : operationHeaders(
+            pipeline.baseUrl(),
+            op,
+            ctx.apiVersion,
+            putHeaders.includes("Location"),
+            putHeaders.includes("Azure-AsyncOperation"),
+          );
   }
   // A write that will be rolled back never took effect: ARM raises no success event for it.
   const events = rollback ? [] : buildEvents(pipeline, ctx, route, outcome, caller);
   if (method === "DELETE") {
     return { reply: { status: asynchronous ? 202 : 200, headers }, events };
   }
+  if (asynchronous && route.lro?.acceptedPut) return { reply: { status: 202, headers }, events };
   return { reply: { status: outcome.status, body: route.read(ctx), headers }, events };
 }
 
@@ -417,7 +435,12 @@ function route(
         events: [],
       };
     }
-    return { reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion), events: [] };
+    return {
+      reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion, (p) =>
+        readById(pipeline, p),
+      ),
+      events: [],
+    };
   }
 
   const match = matchRoute(pipeline.routes, ctx.path);
