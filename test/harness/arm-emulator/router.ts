@@ -22,6 +22,8 @@ export interface WriteOutcome {
   status: number;
   /** The tracked (top-level) resource the write landed on (as it was just before removal when it was deleted). */
   tracked: Record<string, unknown> | undefined;
+  /** True when the write created the resource though it answers 200 (a provider whose spec has no 201). */
+  created?: boolean;
   /** True when the write removed the tracked resource itself. */
   trackedDeleted?: boolean;
   /** Lower-cased id of the tracked resource (for operation status, locks and notifications). */

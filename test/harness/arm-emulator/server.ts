@@ -273,7 +273,7 @@ function buildEvents(
       tokenClaims: caller.claims,
       correlationId: caller.correlationId,
       // The schema documents httpRequest on updates and deletes only.
-      ...(outcome.status === 201
+      ...(outcome.status === 201 || outcome.created
         ? {}
         : {
             httpRequest: {

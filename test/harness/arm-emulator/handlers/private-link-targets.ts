@@ -52,6 +52,8 @@ interface TargetSpec {
   type: string;
   nameParam: string;
   lro: LroStyle;
+  /** What a PUT that creates answers: SQL's spec has 201, Cosmos DB's only 200. */
+  createdStatus: 200 | 201;
   /** The stored resource from a create/update body (validated unless seeding), keeping the current connections. */
   build(body: JsonObject, current: JsonObject | undefined, id: string, validate: boolean): JsonObject;
   /** The resource as a GET answers it. */
@@ -79,11 +81,12 @@ function target(spec: TargetSpec): Route[] {
       const r = spec.build(bodyObject(ctx), current, id, true);
       ctx.state.putTracked(r);
       restampTarget(ctx.state, r);
-      return outcome(
-        current ? 200 : 201,
-        r,
-        isObject(r.properties) && "provisioningState" in r.properties ? [r] : [],
-      );
+      // Only a resource with a provisioningState shows Updating while its operation runs (a SQL server has none).
+      const touched = isObject(r.properties) && "provisioningState" in r.properties ? [r] : [];
+      return {
+        ...outcome(current ? 200 : spec.createdStatus, r, touched),
+        ...(current ? {} : { created: true }),
+      };
     },
     delete(ctx) {
       const current = stored(ctx.state, idOf(ctx), type);
@@ -140,6 +143,7 @@ function envelope(
 const sqlServerRoutes = target({
   type: SQL_SERVER_TYPE,
   nameParam: "serverName",
+  createdStatus: 201,
   // Servers_CreateOrUpdate: 200, 201, or 202 Accepted with a Location.
   lro: {
     provider: "Microsoft.Sql",
@@ -194,6 +198,7 @@ function cosmosLocations(name: string, given: unknown): JsonObject[] {
 const cosmosAccountRoutes = target({
   type: COSMOS_DB_ACCOUNT_TYPE,
   nameParam: "accountName",
+  createdStatus: 200,
   // DatabaseAccounts_CreateOrUpdate: 200 with the account and, while its operation runs, a Location.
   lro: { provider: "Microsoft.DocumentDB", putHeaders: ["Location"] },
   build(body, current, id, validate) {
