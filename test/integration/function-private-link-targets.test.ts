@@ -266,6 +266,40 @@ describe("SQL servers and Cosmos DB accounts through the Function handlers", () 
     ).toBe(true);
   });
 
+  it("a Cosmos DB decision whose operation fails (its Location answers the error) is not taken as made: re-read, written again", async () => {
+    const h = harness();
+    const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-dbx-failing", COSMOS, "Sql");
+    // Accepted (202), then the operation ends Failed and the service rolls the change back.
+    emu.injectFault({
+      method: "PUT",
+      pathIncludes: "/privateEndpointConnections/",
+      kind: "lro-failed",
+      code: "InternalServerError",
+      times: 1,
+    });
+    const [result] = await h.deliver(ours(pe.events));
+    const mine = emu.requests
+      .filter((r) => r.caller === GUARDIAN)
+      .map((r) => `${r.method} ${r.path.split("/").at(-2)} ${r.status}`);
+    expect(mine).toEqual([
+      "GET databaseAccounts 200",
+      "GET privateEndpointConnections 200",
+      "PUT privateEndpointConnections 202",
+      "GET operationResults 202",
+      // The operation's end: an error, not a result. The outcome is unknown, so the guardian reads again ...
+      "GET operationResults 400",
+      "GET databaseAccounts 200",
+      // ... finds the request still Pending (rolled back), and decides it again from a fresh read.
+      "GET privateEndpointConnections 200",
+      "PUT privateEndpointConnections 202",
+      "GET operationResults 202",
+      "GET operationResults 200",
+    ]);
+    expect(connectionOf(COSMOS, pe.id)?.properties.privateLinkServiceConnectionState.status).toBe("Approved");
+    expect(result?.outcomes[0]?.actions.map((a) => a.outcome)).toEqual(["approved"]);
+    expect(h.audit.filter((a) => a.outcome === "approved")).toHaveLength(1);
+  });
+
   it("the sweep finds a Pending SQL and a Pending Cosmos DB connection that raised no event", async () => {
     const h = harness();
     emu.connectionEvents(false);
