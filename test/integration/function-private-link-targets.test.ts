@@ -248,10 +248,22 @@ describe("SQL servers and Cosmos DB accounts through the Function handlers", () 
     expect(JSON.stringify(sink.received[0]?.body)).toContain(STRANGER);
   });
 
-  it("approves a Cosmos DB request through its Location-only 202", async () => {
+  it("approves a Cosmos DB request delivered in the CloudEvents schema, through its Location-only 202", async () => {
     const h = harness();
     const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-dbx-cosmos", COSMOS, "Sql");
-    await h.deliver(ours(pe.events));
+    // Event Grid's CloudEvents 1.0 mapping of the same event: type, source (the topic), subject, id, time, data.
+    const cloudEvents = (ours(pe.events) as Record<string, unknown>[]).map((e) => ({
+      specversion: "1.0",
+      type: e.eventType,
+      source: e.topic,
+      subject: e.subject,
+      id: e.id,
+      time: e.eventTime,
+      data: e.data,
+    }));
+    expect(cloudEvents).toHaveLength(1);
+    const [result] = await h.deliver(cloudEvents);
+    expect(result?.outcomes[0]?.change.details).toMatchObject({ schema: "cloudevents" });
     expect(connectionOf(COSMOS, pe.id)?.properties).toMatchObject({
       provisioningState: "Succeeded",
       privateLinkServiceConnectionState: { status: "Approved" },

@@ -158,6 +158,59 @@ describe("events", () => {
   });
 });
 
+describe("both schemas, every operation", () => {
+  // Event Grid's CloudEvents 1.0 mapping of an Event Grid event: type, source (the topic), subject, id, time, data.
+  const asCloudEvent = (e: Record<string, unknown>) => ({
+    specversion: "1.0",
+    type: e.eventType,
+    source: e.topic,
+    subject: e.subject,
+    id: e.id,
+    time: e.eventTime,
+    data: e.data,
+  });
+  const asEventGrid = (e: Record<string, unknown>) => ({
+    topic: e.source,
+    subject: e.subject,
+    eventType: e.type,
+    eventTime: e.time,
+    id: e.id,
+    data: e.data,
+    dataVersion: "2",
+    metadataVersion: "1",
+  });
+
+  it.each([
+    ["resource-write-success-sql.eventgrid.json", SQL, "Microsoft.Sql/servers/write"],
+    [
+      "resource-write-success-sql-pec.eventgrid.json",
+      SQL,
+      "Microsoft.Sql/servers/privateEndpointConnections/write",
+    ],
+    ["resource-write-success-cosmos.eventgrid.json", COSMOS, "Microsoft.DocumentDB/databaseAccounts/write"],
+    [
+      "resource-write-success-cosmos-pec.cloudevents.json",
+      COSMOS,
+      "Microsoft.DocumentDB/databaseAccounts/privateEndpointConnections/write",
+    ],
+  ])("%s gives the same change of a %s in either schema", (name, type, operationName) => {
+    const [original] = event(name) as Record<string, unknown>[];
+    if (!original) throw new Error(name);
+    const other = name.endsWith(".cloudevents.json") ? asEventGrid(original) : asCloudEvent(original);
+    const a = normaliseEventGrid([original]);
+    const b = normaliseEventGrid([other]);
+    expect(a.skipped).toEqual([]);
+    expect(b.skipped).toEqual([]);
+    expect(a.changes[0]).toMatchObject({ resourceType: type, operation: "write", operationName });
+    const strip = (c: (typeof a.changes)[number] | undefined) => {
+      const { details, ...rest } = c ?? ({} as NonNullable<typeof c>);
+      const { schema: _schema, ...detail } = details ?? {};
+      return { ...rest, details: detail };
+    };
+    expect(strip(b.changes[0])).toEqual(strip(a.changes[0]));
+  });
+});
+
 describe("connections as the providers spell them", () => {
   it("reads the spec examples unchanged (SQL's inline {id, properties}; Cosmos DB's without name or groupId)", () => {
     const [sql] = connectionsOf(resource("ServerGet.json", SQL));
