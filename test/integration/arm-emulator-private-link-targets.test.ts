@@ -240,6 +240,55 @@ describe("SQL servers", () => {
   });
 });
 
+describe("a SQL decision whose operation fails", () => {
+  it("rolls back by default; left applied, the connection says Failed and the server gains no provisioningState", async () => {
+    await createSqlServer();
+    await requestEndpoint("pe-dbx-sql", SQL, "sqlServer");
+    const id = String((props(emu.get(SQL)).privateEndpointConnections as Json[])[0]?.id);
+    const approve = async () => {
+      const put = await rawArmRequest(emu, "PUT", `${id}?${SQL_API}`, {
+        token: owner,
+        body: {
+          properties: { privateLinkServiceConnectionState: { status: "Approved", description: "ok" } },
+        },
+      });
+      expect(put.status).toBe(202);
+      const status = at(String(put.headers["azure-asyncoperation"]));
+      await rawArmRequest(emu, "GET", status, { token: owner });
+      return (await rawArmRequest(emu, "GET", status, { token: owner })).body;
+    };
+    emu.injectFault({
+      method: "PUT",
+      pathIncludes: "privateEndpointConnections",
+      kind: "lro-failed",
+      code: "OperationTimedOut",
+      times: 1,
+    });
+    expect(await approve()).toMatchObject({ status: "Failed", error: { code: "OperationTimedOut" } });
+    const connection = () => props((props(emu.get(SQL)).privateEndpointConnections as Json[])[0]);
+    expect(connection()).toMatchObject({
+      provisioningState: "Ready",
+      privateLinkServiceConnectionState: { status: "Pending" },
+    });
+    // Rolled back without gaining an etag the provider does not have.
+    expect((emu.get(SQL) as Json).etag).toBeUndefined();
+    emu.injectFault({
+      method: "PUT",
+      pathIncludes: "privateEndpointConnections",
+      kind: "lro-failed",
+      code: "OperationTimedOut",
+      applied: true,
+      times: 1,
+    });
+    await approve();
+    expect(connection()).toMatchObject({
+      provisioningState: "Failed",
+      privateLinkServiceConnectionState: { status: "Approved" },
+    });
+    expect(props(emu.get(SQL)).provisioningState).toBeUndefined();
+  });
+});
+
 describe("Cosmos DB accounts", () => {
   it("answers a GET with the Get example's shape: locations spelled out, no etag", async () => {
     await createCosmosAccount();

@@ -73,6 +73,9 @@ export function operationHeaders(
   };
 }
 
+/** Provisioning states of a write still under way: the Network RP's, and SQL's connection decisions. */
+const IN_PROGRESS = new Set(["Updating", "Approving", "Rejecting"]);
+
 function advance(state: EmulatorState, op: PendingOperation): void {
   if (op.done) return;
   if (op.pollsLeft > 0) {
@@ -85,7 +88,8 @@ function advance(state: EmulatorState, op: PendingOperation): void {
     const previous = failure.rollback.resource;
     if (previous) {
       state.putTracked(previous);
-      state.restamp(previous);
+      // A new etag, where the provider has etags at all (a SQL server or Cosmos DB account has none).
+      if (previous.etag !== undefined) state.restamp(previous);
     } else {
       state.deleteTracked(op.trackedId);
     }
@@ -94,10 +98,13 @@ function advance(state: EmulatorState, op: PendingOperation): void {
   const tracked = state.getTracked(op.trackedId);
   if (!tracked) return;
   if (failure) {
-    setProvisioningState(tracked, "Failed");
+    // Only what shows a provisioningState says Failed (a SQL server has none; its connection was Approving).
+    if ((tracked.properties as JsonObject | undefined)?.provisioningState !== undefined) {
+      setProvisioningState(tracked, "Failed");
+    }
     for (const child of embeddedChildren(tracked)) {
       const props = child.properties as JsonObject;
-      if (props.provisioningState === "Updating") props.provisioningState = "Failed";
+      if (IN_PROGRESS.has(String(props.provisioningState))) props.provisioningState = "Failed";
     }
   } else if (op.complete) {
     op.complete(tracked);
