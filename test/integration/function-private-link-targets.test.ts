@@ -336,6 +336,28 @@ describe("SQL servers and Cosmos DB accounts through the Function handlers", () 
     await sink.waitFor(2);
   });
 
+  it("a subscription not registered for Microsoft.Sql or Microsoft.DocumentDB holds none of them: the sweep goes on", async () => {
+    const h = harness();
+    emu.reset();
+    // No SQL server or Cosmos DB account can exist there (ARM refuses to unregister a provider in use); a vault does.
+    const vault = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/kv-lake`;
+    emu.seed({ id: vault, location: "westeurope", properties: {} });
+    emu.unregisteredNamespaces(["Microsoft.Sql", "Microsoft.DocumentDB"]);
+    emu.connectionEvents(false);
+    const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-dbx-vault", vault, "vault");
+    const result = await h.sweep();
+    expect(result.listed).toMatchObject({
+      "microsoft.sql/servers": 0,
+      "microsoft.documentdb/databaseaccounts": 0,
+    });
+    expect(
+      emu.requests.filter((r) => r.status === 409 && /Microsoft\.(Sql|DocumentDB)\//i.test(r.path)),
+    ).toHaveLength(2);
+    // The vault's request is still decided (the entry's groupIds name only SQL and Cosmos DB groups: held).
+    expect(result.outcomes.flatMap((o) => o.actions.map((a) => a.outcome))).toEqual(["held"]);
+    expect(connectionOf(vault, pe.id)?.properties.privateLinkServiceConnectionState.status).toBe("Pending");
+  });
+
   it("never overrides a person's decision made between the guardian's read and its write (no etag: it compares)", async () => {
     const h = harness();
     const pe = await requestEndpoint(databricksToken, DATABRICKS, "pe-raced", SQL, "sqlServer");

@@ -166,4 +166,17 @@ describe("guardian scan over SQL servers and Cosmos DB accounts", () => {
     const again = await scanEstate(targets, deps(), pageLister({ azure: network }), { remediate: false });
     expect(found(again.findings)).toEqual(["cosmos-orders:hold"]);
   });
+
+  it("a subscription not registered for the providers lists none of their kinds, complete, rather than failing", async () => {
+    emu.reset();
+    emu.unregisteredNamespaces(["Microsoft.Sql", "Microsoft.DocumentDB"]);
+    const report = await scanEstate(targets, deps(), pageLister({ azure: network }), { remediate: false });
+    expect(report.complete).toBe(true);
+    expect(report.coverage.find((c) => c.kind === "sql-server")).toMatchObject({ listed: 0, complete: true });
+    expect(report.coverage.find((c) => c.kind === "cosmos-db-account")).toMatchObject({
+      listed: 0,
+      complete: true,
+    });
+    expect(emu.requests.filter((r) => r.status === 409)).toHaveLength(2);
+  });
 });

@@ -62,7 +62,12 @@ export interface ArmEmulator {
    * Pending connection on its target. Off, a request reaches the provider silently, as only a sweep would find it.
    */
   connectionEvents(on: boolean): void;
-  /** Clears state, events, requests, faults and the fault plan (listeners and hooks stay). */
+  /**
+   * Resource provider namespaces the subscriptions are not registered for (none by default): every call under one
+   * (`.../providers/Microsoft.Sql/...`) answers 409 MissingSubscriptionRegistration, as ARM does. Reset registers them all again.
+   */
+  unregisteredNamespaces(namespaces: readonly string[]): void;
+  /** Clears state, events, requests, faults, the fault plan and unregistered namespaces (listeners and hooks stay). */
   reset(): void;
 }
 
@@ -97,6 +102,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       notificationBooleansAsNumbers: options.notificationBooleansAsNumbers ?? false,
       enforceOperationLocks: options.enforceOperationLocks ?? false,
       connectionEvents: options.connectionEvents ?? true,
+      unregisteredNamespaces: new Set(),
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     },
     baseUrl: () => url,
@@ -166,6 +172,9 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
         pipeline.answerHooks.delete(hook);
       };
     },
+    unregisteredNamespaces(namespaces) {
+      pipeline.options.unregisteredNamespaces = new Set(namespaces.map((n) => n.toLowerCase()));
+    },
     connectionEvents(on) {
       pipeline.options.connectionEvents = on;
     },
@@ -175,6 +184,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       pipeline.requests.length = 0;
       pipeline.faults.length = 0;
       pipeline.faultPlan = undefined;
+      pipeline.options.unregisteredNamespaces = new Set();
     },
   };
 }

@@ -56,6 +56,8 @@ export interface PipelineOptions {
   enforceOperationLocks: boolean;
   /** Raise write events for side effects on other resources (private endpoint connections); false exercises sweeps. */
   connectionEvents: boolean;
+  /** Lower-cased provider namespaces every call under which answers 409 MissingSubscriptionRegistration. */
+  unregisteredNamespaces: Set<string>;
   /** Items per page of a list; more come behind `nextLink` (`$skipToken`). Unset: one page. */
   pageSize?: number;
 }
@@ -567,6 +569,15 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
       else hold(pipeline, res);
       return;
     }
+    const unregistered = unregisteredNamespaceOf(pipeline, path);
+    if (unregistered) {
+      // ARM's answer under a namespace the subscription is not registered for (message as Azure words it).
+      throw new ArmError(
+        409,
+        "MissingSubscriptionRegistration",
+        `The subscription is not registered to use namespace '${unregistered}'. See https://aka.ms/rps-not-found for how to register subscriptions.`,
+      );
+    }
     if (fault && "status" in fault) {
       reply = faultReply(fault);
     } else {
@@ -629,6 +640,16 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
   }
   if (events.length > 0) res.once("finish", () => dispatch(pipeline, events));
   send(res, reply, baseHeaders);
+}
+
+/** The namespace as the caller spelled it, when the path is under one the subscriptions are not registered for. */
+function unregisteredNamespaceOf(pipeline: Pipeline, path: string): string | undefined {
+  if (pipeline.options.unregisteredNamespaces.size === 0) return undefined;
+  const match = /^\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?\/providers\/([^/]+)/i.exec(path);
+  const namespace = match?.[1];
+  return namespace && pipeline.options.unregisteredNamespaces.has(namespace.toLowerCase())
+    ? namespace
+    : undefined;
 }
 
 function logged(caller: string | undefined, body: unknown): Partial<RequestLogEntry> {
