@@ -15,6 +15,7 @@ import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
 import { AzureStorageNetworkWriter } from "./storage.ts";
 import { AzureSepDefinitionWriter, AzureSubnetWriter } from "./subnets.ts";
+import { SubscriptionTenantResolver } from "./tenants.ts";
 
 export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
