@@ -412,7 +412,9 @@ async function resolveTenants(
   if (missing.length === 0) return known;
   const found: SubscriptionTenants = port.tenantsOf
     ? await port.tenantsOf(missing, readOptions(deps))
-    : new Map(missing.map((s) => [s, { unresolved: `the ${snapshot.cloud} adapter cannot resolve tenants` }]));
+    : new Map(
+        missing.map((s) => [s, { unresolved: `the ${snapshot.cloud} adapter cannot resolve tenants` }]),
+      );
   return new Map([...(known ?? []), ...found]);
 }
 
@@ -773,7 +775,13 @@ function siblingsOf(
   const entries: PolicyEntry[] = [];
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
-  for (const other of evaluatePolicy(ctx.deps.policy, snapshot, evidenceOf(ctx.change), ctx.related, ctx.tenants)) {
+  for (const other of evaluatePolicy(
+    ctx.deps.policy,
+    snapshot,
+    evidenceOf(ctx.change),
+    ctx.related,
+    ctx.tenants,
+  )) {
     if (
       other.entry === entry ||
       modeFor(other.entry, other.finding) !== "remediate" ||

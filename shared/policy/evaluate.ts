@@ -117,7 +117,11 @@ export function tenantSubscriptions(policy: Policy, snapshot: Snapshot): Set<str
   for (const entry of policy.rules) {
     if (!entry.enabled) continue;
     const rule = ruleFor(entry);
-    if (!rule.tenantsNeeded || !rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot))
+    if (
+      !rule.tenantsNeeded ||
+      !rule.resourceTypes.includes(snapshot.resourceType) ||
+      !inScope(entry, snapshot)
+    )
       continue;
     for (const sub of rule.tenantsNeeded(snapshot, optionsFor(entry, rule))) subs.add(sub.toLowerCase());
   }

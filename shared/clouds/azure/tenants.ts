@@ -105,7 +105,8 @@ export class SubscriptionTenantResolver {
         unresolved: `ARM could not be asked (${error instanceof Error ? error.message : String(error)})`,
       };
     }
-    const tenantId = answer.status === 401 ? tenantFromChallenge(answer.headers.get("www-authenticate")) : undefined;
+    const tenantId =
+      answer.status === 401 ? tenantFromChallenge(answer.headers.get("www-authenticate")) : undefined;
     if (tenantId) return this.#keep(id, { tenantId }, this.#ttlMs);
     if (answer.status === 404) {
       return this.#keep(id, { unresolved: `ARM does not know subscription ${id}` }, this.#unknownTtlMs);

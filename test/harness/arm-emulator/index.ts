@@ -4,6 +4,8 @@
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FaultPlan } from "../faults.ts";
+import { DEFAULT_SUBSCRIPTION_ID } from "./client.ts";
+import { DEFAULT_TENANT_ID } from "./events.ts";
 import { resourceRoutes } from "./handlers/index.ts";
 import { clone, isObject } from "./json.ts";
 import { decodePath, matchRoute } from "./router.ts";
@@ -67,6 +69,11 @@ export interface ArmEmulator {
    * (`.../providers/Microsoft.Sql/...`) answers 409 MissingSubscriptionRegistration, as ARM does. Reset registers them all again.
    */
   unregisteredNamespaces(namespaces: readonly string[]): void;
+  /**
+   * Makes ARM know a subscription and its tenant (undefined: forget it), as its unauthenticated challenge tells them.
+   * The default subscription is known, in the default tenant; the map survives reset().
+   */
+  subscriptionTenant(subscriptionId: string, tenantId: string | undefined): void;
   /** Clears state, events, requests, faults, the fault plan and unregistered namespaces (listeners and hooks stay). */
   reset(): void;
 }
@@ -89,6 +96,8 @@ export interface ArmEmulatorOptions {
   pageSize?: number;
   /** Raise events for private endpoint connections a private endpoint's create adds on its target (default true). */
   connectionEvents?: boolean;
+  /** Subscriptions ARM knows, with their tenants (default: the default subscription in the default tenant). */
+  subscriptionTenants?: Record<string, string>;
 }
 
 export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
@@ -113,6 +122,11 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     listeners: new Set<EventListener>(),
     answerHooks: new Set<AnswerHook>(),
     held: new Set(),
+    subscriptionTenants: new Map(
+      Object.entries(options.subscriptionTenants ?? { [DEFAULT_SUBSCRIPTION_ID]: DEFAULT_TENANT_ID }).map(
+        ([s, t]) => [s.toLowerCase(), t],
+      ),
+    ),
   };
 
   const server: Server = createServer({ key, cert }, (req, res) => {
@@ -177,6 +191,10 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     },
     connectionEvents(on) {
       pipeline.options.connectionEvents = on;
+    },
+    subscriptionTenant(subscriptionId, tenantId) {
+      if (tenantId === undefined) pipeline.subscriptionTenants.delete(subscriptionId.toLowerCase());
+      else pipeline.subscriptionTenants.set(subscriptionId.toLowerCase(), tenantId);
     },
     reset() {
       pipeline.state.reset();

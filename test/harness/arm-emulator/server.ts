@@ -75,6 +75,8 @@ export interface Pipeline {
   answerHooks: Set<AnswerHook>;
   /** Answers held open by `hang` faults, ended when the emulator stops. */
   held: Set<ServerResponse>;
+  /** The subscriptions ARM knows, by lower-cased id, with their tenant (the unauthenticated challenge names it). */
+  subscriptionTenants: Map<string, string>;
 }
 
 const DEFAULT_FAULT_CODES: Record<number, string> = {
@@ -148,6 +150,39 @@ function authenticate(header: string | undefined): JsonObject {
     );
   }
   return claims;
+}
+
+const SUBSCRIPTION_PATH = /^\/subscriptions\/([^/]+)\/?$/i;
+
+/**
+ * ARM's answer to a GET of a subscription without a token: for a subscription it knows, 401 with a bearer challenge
+ * whose authorization_uri names the subscription's tenant (what tools use to learn any subscription's tenant; see
+ * shared/clouds/azure/tenants.ts); for one it does not know, 404 SubscriptionNotFound. Undefined for other requests.
+ */
+function subscriptionChallenge(
+  pipeline: Pipeline,
+  method: string,
+  path: string,
+  authorization: unknown,
+): ArmError | undefined {
+  const id = SUBSCRIPTION_PATH.exec(path)?.[1];
+  if (method !== "GET" || id === undefined || authorization !== undefined) return undefined;
+  const tenant = pipeline.subscriptionTenants.get(id.toLowerCase());
+  if (tenant === undefined) {
+    return new ArmError(404, "SubscriptionNotFound", `The subscription '${id}' could not be found.`);
+  }
+  return new ArmError(
+    401,
+    "AuthenticationFailed",
+    "Authentication failed. The 'Authorization' header is missing.",
+    {
+      headers: {
+        "WWW-Authenticate":
+          `Bearer authorization_uri="https://login.windows.net/${tenant}", error="invalid_token", ` +
+          "error_description=\"The authentication failed because of missing 'Authorization' header.\"",
+      },
+    },
+  );
 }
 
 function takeFault(faults: FaultSpec[], method: string, path: string): Fault | undefined {
@@ -542,6 +577,8 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
         "The api-version query parameter (?api-version=) is required for all requests.",
       );
     }
+    const challenge = subscriptionChallenge(pipeline, method, path, req.headers.authorization);
+    if (challenge) throw challenge;
     const claims = authenticate(req.headers.authorization);
     caller = typeof claims.oid === "string" ? claims.oid : undefined;
     let body: unknown;
