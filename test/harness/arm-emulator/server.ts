@@ -577,9 +577,9 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
         "The api-version query parameter (?api-version=) is required for all requests.",
       );
     }
+    // Scripted faults apply to it too (ARM throttles and fails unauthenticated calls as well); the plan does not.
     const challenge = subscriptionChallenge(pipeline, method, path, req.headers.authorization);
-    if (challenge) throw challenge;
-    const claims = authenticate(req.headers.authorization);
+    const claims = challenge ? {} : authenticate(req.headers.authorization);
     caller = typeof claims.oid === "string" ? claims.oid : undefined;
     let body: unknown;
     if ((method === "PUT" || method === "PATCH") && raw.length > 0) {
@@ -592,7 +592,7 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
     }
     fault =
       takeFault(pipeline.faults, method, path) ??
-      pipeline.faultPlan?.decide({
+      (challenge ? undefined : pipeline.faultPlan)?.decide({
         method,
         path,
         ...(caller === undefined ? {} : { caller }),
@@ -617,6 +617,8 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
     }
     if (fault && "status" in fault) {
       reply = faultReply(fault);
+    } else if (challenge) {
+      throw challenge;
     } else {
       const ctx: RequestContext = {
         method,
