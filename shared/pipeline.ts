@@ -112,7 +112,7 @@ export interface GuardianDeps {
   decisions?: DecisionStore;
 }
 
-/** Claims on decisions, shared by every instance (DynamoDB on AWS; memory for one process). */
+/** Claims on decisions, shared by every instance (DynamoDB on AWS, a Storage table on Azure; memory for one process). */
 export interface DecisionStore {
   /** True when this caller may decide `key`; false when it was decided already or is being decided right now. */
   claim(key: string): Promise<boolean>;
@@ -120,6 +120,8 @@ export interface DecisionStore {
   complete(key: string, outcome: string): Promise<void>;
   /** The decision failed or was put off: the next delivery (a retry, the sweep) may decide again. */
   release(key: string): Promise<void>;
+  /** Deletes expired records, a bounded number, where the store has no TTL of its own (Azure tables); how many. */
+  prune?(): Promise<number>;
 }
 
 /**

@@ -133,6 +133,30 @@ export class TableAlertStore implements AlertStore {
     }
   }
 
+  /**
+   * Deletes up to `max` rows whose expiry has passed: Storage tables have no TTL, and a key never used again (a
+   * connection long gone) would otherwise stay for ever. Bounded, so a caller's run stays short; the rest go next time.
+   * A row rewritten since it was listed fails its etag check and stays.
+   */
+  async prune(max: number): Promise<number> {
+    const now = this.#now();
+    let deleted = 0;
+    const rows = this.#client.listEntities<{ expiresAtMs?: number }>({
+      queryOptions: { filter: odata`expiresAtMs lt ${now}`, select: ["PartitionKey", "RowKey"] },
+    });
+    for await (const row of rows) {
+      if (deleted >= max) break;
+      if (!row.partitionKey || !row.rowKey) continue;
+      try {
+        await this.#client.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag });
+        deleted += 1;
+      } catch (error) {
+        if (status(error) !== 404 && status(error) !== 412) throw error;
+      }
+    }
+    return deleted;
+  }
+
   async addPending(group: string, item: PendingItem, keepMs: number): Promise<void> {
     await this.#client.upsertEntity(
       {
