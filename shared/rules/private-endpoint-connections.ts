@@ -2,7 +2,9 @@
 // allow entry that matches it (approve, reject or hold); a request nobody listed is held and alerted, because Azure
 // cannot approve a rejected connection again (the requester must create a new endpoint), so rejection is opt-in.
 // Approved connections are evaluated too: one whose requester is no longer allowed is a finding (alerted; the policy
-// may reject it).
+// may reject it). An entry by tenant needs the requester's tenant, resolved before evaluating (context.tenantOf): when
+// it cannot be, the entry decides nothing and neither may any after it: the request is held, never approved on a
+// guess and never rejected (final) on one.
 import * as z from "zod";
 import type { Snapshot } from "../types.ts";
 import { type Requester, requesterCriteria, requesterVerdict } from "./private-link/allow.ts";

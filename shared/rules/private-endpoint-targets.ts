@@ -3,7 +3,8 @@
 // VNet without touching the Internet: a finding, alerted by default (removing the endpoint is opt-in). Both
 // `privateLinkServiceConnections` and `manualPrivateLinkServiceConnections` are read; a target is the resource id in
 // `privateLinkServiceId`, or a Private Link Service alias when the endpoint was made by alias. An allowed endpoint
-// still waiting for its provider (Pending) is reported with how long it has waited.
+// still waiting for its provider (Pending) is reported with how long it has waited. An entry by tenant needs the
+// target's tenant (context.tenantOf); when it cannot be determined, the endpoint is alerted, never removed.
 import * as z from "zod";
 import { parseArmResourceId } from "../clouds/azure/ids.ts";
 import type { Snapshot } from "../types.ts";
