@@ -486,7 +486,13 @@ function offlinePort(
             .filter((r) => byId(r.resourceId) !== undefined)
             .map((r) => ref(r.resourceId, r.resourceType, snapshot.account)),
     // Offline: no tenant is looked up; entries by tenant match nobody and say why.
-    tenantsOf: async (subs) => new Map(subs.map((sub) => [sub, { unresolved: OFFLINE_TENANT_REASON }])),
+    tenantsOf: async (subs) =>
+      new Map(
+        subs.map((sub) => [
+          sub,
+          { unresolved: "guardian explain works offline and does not look tenants up" },
+        ]),
+      ),
     consoleUrl: () => "",
   };
 }
