@@ -48,8 +48,11 @@ describe("Azure Table decision store", () => {
     // Once the TTL has passed, the request may be decided (and announced) again, by one instance only.
     now += 61_000;
     expect((await Promise.all([a.claim(key), b.claim(key)])).filter(Boolean)).toHaveLength(1);
-    // Keys are hashed (resource ids hold `/`, which table keys may not).
+    // Keys are hashed (resource ids hold `/`, which table keys may not); the expiry is an Int64 (what prune filters on).
     expect((await rows()).every((r) => /^[0-9a-f]{64}$/.test(String(r.rowKey)))).toBe(true);
+    for await (const row of client.listEntities({ disableTypeConversion: true })) {
+      expect((row as { expiresAtMs?: unknown }).expiresAtMs).toMatchObject({ type: "Int64" });
+    }
   });
 
   it("stops honouring a claim whose holder never finished once its lease runs out", async () => {
