@@ -833,8 +833,18 @@ describe("Azure ARM template", () => {
         { name: "GUARDIAN_ALERT_QUEUE", value: "[variables('alertQueue')]" },
         { name: "GUARDIAN_ALERT_TABLE", value: "[variables('alertTable')]" },
         { name: "GUARDIAN_DECISIONS_TABLE", value: "[variables('decisionsTable')]" },
+        { name: "GUARDIAN_DECISION_TTL_SECONDS", value: "[string(parameters('decisionTtlSeconds'))]" },
       ]),
     );
+    // The TTL parameter reaches the nested deployment, within what the configuration accepts.
+    const [deployment] = ofType("Microsoft.Resources/deployments");
+    expect((props(deployment).parameters as Json).decisionTtlSeconds).toEqual({
+      value: "[parameters('decisionTtlSeconds')]",
+    });
+    expect(((azure as Json).parameters as Json).decisionTtlSeconds).toMatchObject({
+      minValue: 60,
+      maxValue: 2592000,
+    });
     // The runtime reads the same settings: the decisions table through the alerts' table service URI.
     expect(read("shared/config.ts")).toContain("GUARDIAN_DECISIONS_TABLE");
     expect(read("shared/clouds/azure/runtime.ts")).toContain("new TableDecisionStore(");
