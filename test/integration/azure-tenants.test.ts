@@ -9,6 +9,7 @@ import {
   DEFAULT_TENANT_ID,
   mintToken,
   DEFAULT_SUBSCRIPTION_ID as OURS,
+  rawArmRequest,
   startArmEmulator,
   staticTokenCredential,
 } from "../harness/arm-emulator/index.ts";
@@ -62,6 +63,32 @@ describe("tenantFromChallenge", () => {
     expect(tenantFromChallenge(`Basic realm="https://login.windows.net/${PARTNER_TENANT}"`)).toBe(undefined);
     expect(tenantFromChallenge('Bearer authorization_uri="not a url"')).toBe(undefined);
     expect(tenantFromChallenge(undefined)).toBe(undefined);
+  });
+});
+
+describe("the emulator's answer to an unauthenticated GET of a subscription", () => {
+  it("is ARM's: 401 with a challenge naming the tenant for a known subscription, 404 SubscriptionNotFound otherwise", async () => {
+    const known = await rawArmRequest(emu, "GET", `/subscriptions/${PARTNER}?api-version=2022-12-01`);
+    expect(known.status).toBe(401);
+    expect(known.headers["www-authenticate"]).toBe(
+      `Bearer authorization_uri="https://login.windows.net/${PARTNER_TENANT}", error="invalid_token", ` +
+        `error_description="The authentication failed because of missing 'Authorization' header."`,
+    );
+    expect(known.body).toEqual({
+      error: {
+        code: "AuthenticationFailed",
+        message: "Authentication failed. The 'Authorization' header is missing.",
+      },
+    });
+    const unknown = await rawArmRequest(emu, "GET", `/subscriptions/${NOBODY}?api-version=2022-12-01`);
+    expect(unknown.status).toBe(404);
+    expect(unknown.body).toMatchObject({ error: { code: "SubscriptionNotFound" } });
+    // With a token it is an ordinary (unmodelled) request, not a challenge; without api-version, ARM's 400 first.
+    const authed = await rawArmRequest(emu, "GET", `/subscriptions/${PARTNER}?api-version=2022-12-01`, {
+      token: mintToken({ oid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d" }),
+    });
+    expect(authed.status).not.toBe(401);
+    expect((await rawArmRequest(emu, "GET", `/subscriptions/${PARTNER}`)).status).toBe(400);
   });
 });
 
