@@ -13,6 +13,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createOnChangeHandler } from "../../functions/on-change.ts";
 import { createSweepHandler } from "../../functions/sweep-private-endpoints.ts";
 import { tableClientFor } from "../../shared/clouds/azure/alerts.ts";
+import { TableDecisionStore } from "../../shared/clouds/azure/decision-store.ts";
 import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
 import { memoryDecisionStore } from "../../shared/decisions.ts";
@@ -203,5 +204,25 @@ describe("one decision and one alert across instances (event on one, sweep on an
       stop();
     }
     expect(await alertMessages()).toHaveLength(2);
+  });
+
+  it("the sweep prunes decisions whose time has passed and keeps the live ones", async () => {
+    const table = tableClientFor({ connectionString: azurite.connectionString }, tableName);
+    // A decision made two days ago with a day's TTL, as another instance left it.
+    const past = new TableDecisionStore(table, { ttlMs: 86_400_000, now: () => Date.now() - 2 * 86_400_000 });
+    await past.claim("old-connection|pending|hold|private-link-requests|remediate");
+    await past.complete("old-connection|pending|hold|private-link-requests|remediate", "held");
+    const event = await requestEndpoint(STRANGER, "pe-stranger");
+    await instance(true).onChange(event);
+    const keys = async () => {
+      const out: string[] = [];
+      for await (const row of table.listEntities()) out.push(String(row.rowKey));
+      return out;
+    };
+    expect(await keys()).toHaveLength(2);
+    await instance(true).sweep();
+    // The expired row is gone; the held request's live decision stays (and the sweep did not announce it again).
+    expect(await keys()).toHaveLength(1);
+    expect(await alertMessages()).toHaveLength(1);
   });
 });
