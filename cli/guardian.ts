@@ -91,6 +91,21 @@ function snapshotsOf(
   return { snapshots, unevaluated: unevaluated.map((u) => `${u.source}: ${u.reason}`) };
 }
 
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `--tenant sub=tenant` pairs; InputError naming a malformed one. */
+function tenantOption(pairs: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of pairs) {
+    const [sub, tenant, ...rest] = pair.split("=");
+    if (!sub || !tenant || rest.length > 0 || !GUID.test(sub) || !GUID.test(tenant)) {
+      throw new InputError(`--tenant ${pair}: expected <subscription id>=<tenant id>, two GUIDs`);
+    }
+    out[sub.toLowerCase()] = tenant.toLowerCase();
+  }
+  return out;
+}
+
 export function program(): Command {
   const cmd = new Command("guardian")
     .description("network-guardian: evaluate cloud network resources and events against your policy")
@@ -110,11 +125,15 @@ export function program(): Command {
     .argument("<file...>", "JSON files; each is recognised by its shape")
     .addOption(policyOption())
     .addOption(formatOption())
-    .action(async (files: string[], opts: { policy: string; format: string }) => {
+    .option(
+      "--tenant <subscription=tenant...>",
+      "the Entra tenant of a subscription, for allow entries by tenant (offline, nothing is looked up: without it such entries match nobody)",
+    )
+    .action(async (files: string[], opts: { policy: string; format: string; tenant?: string[] }) => {
       const policy = await loadPolicyFile(opts.policy);
       // File by file: only findings are kept, so memory follows what is found, not how much is read.
       // Subnets whose route table comes in a later file wait for it (only those are kept in memory).
-      const run = new OfflineEvaluation(policy);
+      const run = new OfflineEvaluation(policy, new Date(), tenantOption(opts.tenant ?? []));
       const errors: string[] = [];
       const notes: string[] = [];
       const unevaluated: string[] = [];
@@ -150,7 +169,8 @@ export function program(): Command {
           errors.push(error.message);
         }
       }
-      const { findings, notEvaluated } = run.finish();
+      const { findings, notEvaluated, notes: evaluationNotes } = run.finish();
+      append(notes, evaluationNotes);
       evaluated -= notEvaluated.length;
       for (const e of errors) warn("error", e);
       for (const n of notEvaluated) warn("error", `${n.resourceId}: ${n.reason}`);

@@ -6,7 +6,6 @@ import {
   azureSenderDeps,
 } from "../shared/clouds/azure/runtime.ts";
 import { config } from "../shared/config.ts";
-import { processDecisionStore } from "../shared/decisions.ts";
 import { formatLogLine, type Logger } from "../shared/log.ts";
 import {
   type DepsFactory,
@@ -37,13 +36,9 @@ export function contextLogger(context: InvocationContext): Logger {
   };
 }
 
-/**
- * The deployed factory: clients once per Functions instance, logger and audit per invocation. Decision claims are
- * shared by every function of the worker process (on-change, the sweep, the reconcile's pages), so a connection
- * request two of them meet is decided and announced once.
- */
+/** The deployed factory: clients once per Functions instance, logger and audit per invocation. */
 export function environmentDeps(): DepsFactory {
-  return perInstance((log) => azureGuardianDeps(config(), log, { decisions: processDecisionStore() }));
+  return perInstance((log) => azureGuardianDeps(config(), log));
 }
 
 /** The sender's queues, table and channels once per Functions instance; logger per invocation. */
@@ -56,9 +51,10 @@ export function reconcileStartDeps(): ReconcileStartFactory {
   return perInstanceStart((log) => azureReconcileStartDeps(config(), process.env, log));
 }
 
-/** The reconcile page worker's deployed factory, with the same process-wide decision claims as environmentDeps. */
+/**
+ * The reconcile page worker's deployed factory: the event path's dependencies, so its decisions are claimed in the
+ * same decisions table as on-change's and the sweep's (GUARDIAN_DECISIONS_TABLE).
+ */
 export function reconcileEnvironmentDeps(): ReconcileDepsFactory {
-  return reconcilePerInstance((log) =>
-    azureReconcileDeps(config(), process.env, log, { decisions: processDecisionStore() }),
-  );
+  return reconcilePerInstance((log) => azureReconcileDeps(config(), process.env, log));
 }

@@ -107,6 +107,15 @@ export interface GuardianConfig {
     /** Each ARM request's own timeout. */
     requestTimeoutMs?: number;
   };
+  /**
+   * The shared decision store (one decision and one alert per connection request across instances and triggers):
+   * a DynamoDB table on AWS, an Azure Storage table (in the alerts' storage account) on Azure; none: per instance.
+   */
+  decisions: {
+    table?: string;
+    /** How long a decision stays made: a request still held after this is announced again. */
+    ttlSeconds: number;
+  };
   aws: {
     region?: string;
     ec2Endpoint?: string;
@@ -156,6 +165,10 @@ export function parseConfig(env: Record<string, string | undefined>): GuardianCo
       clientId: e.AZURE_CLIENT_ID,
       pollIntervalMs: e.AZURE_ARM_POLL_INTERVAL_MS,
       requestTimeoutMs: e.AZURE_ARM_TIMEOUT_MS,
+    }),
+    decisions: Object.freeze({
+      table: e.GUARDIAN_DECISIONS_TABLE,
+      ttlSeconds: e.GUARDIAN_DECISION_TTL_SECONDS,
     }),
     aws: Object.freeze({
       region: e.AWS_REGION,

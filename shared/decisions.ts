@@ -28,16 +28,3 @@ export function memoryDecisionStore(options: { ttlMs?: number; now?: () => numbe
     },
   };
 }
-
-const PROCESS_STORE = Symbol.for("network-guardian.decisions");
-
-/**
- * One memory store per process, shared by every bundle loaded in it: the Functions host runs the on-change, sweep and
- * reconcile functions (each its own esbuild bundle, so its own module instances) in one worker process, and a
- * connection request they all meet is then decided and announced once per instance.
- */
-export function processDecisionStore(): DecisionStore {
-  const slot = globalThis as { [PROCESS_STORE]?: DecisionStore };
-  slot[PROCESS_STORE] ??= memoryDecisionStore();
-  return slot[PROCESS_STORE];
-}

@@ -13,6 +13,8 @@ import {
   type RelatedResources,
   relatedTypes,
   ruleFor,
+  type SubscriptionTenants,
+  tenantSubscriptions,
   trustedSourcesFor,
 } from "./policy/evaluate.ts";
 import type { Policy, PolicyEntry } from "./policy/schema.ts";
@@ -48,6 +50,11 @@ export interface CloudPort {
   fanOut?(snapshot: Snapshot): readonly FanOut[];
   /** Other resources whose content rules evaluating `snapshot` may read (a subnet's route table). */
   related?(snapshot: Snapshot): readonly ResourceRef[];
+  /**
+   * The tenants of subscriptions (lower-cased ids), for rules that allow by tenant: each resolved or with the reason
+   * it could not be. Never throws: a failed lookup is an unresolved tenant, which matches no entry.
+   */
+  tenantsOf?(subscriptionIds: readonly string[], options?: CallOptions): Promise<SubscriptionTenants>;
   /**
    * The same port bound to one invocation: ports keep per-invocation state there (a cache of what was read, such as
    * AWS prefix lists, read once per invocation) and what the platform says about where it runs; clients stay shared.
@@ -105,7 +112,7 @@ export interface GuardianDeps {
   decisions?: DecisionStore;
 }
 
-/** Claims on decisions, shared by every instance (DynamoDB on AWS; memory for one process). */
+/** Claims on decisions, shared by every instance (DynamoDB on AWS, a Storage table on Azure; memory for one process). */
 export interface DecisionStore {
   /** True when this caller may decide `key`; false when it was decided already or is being decided right now. */
   claim(key: string): Promise<boolean>;
@@ -113,6 +120,8 @@ export interface DecisionStore {
   complete(key: string, outcome: string): Promise<void>;
   /** The decision failed or was put off: the next delivery (a retry, the sweep) may decide again. */
   release(key: string): Promise<void>;
+  /** Deletes expired records, a bounded number, where the store has no TTL of its own (Azure tables); how many. */
+  prune?(): Promise<number>;
 }
 
 /**
@@ -391,6 +400,26 @@ async function readRelated(
   return related;
 }
 
+/**
+ * The tenants of the subscriptions the applicable entries need for this snapshot (RuleDefinition.tenantsNeeded),
+ * looked up through the port before evaluating, so rules stay pure; those `known` already holds are kept.
+ */
+async function resolveTenants(
+  snapshot: Snapshot,
+  port: CloudPort,
+  deps: GuardianDeps,
+  known?: SubscriptionTenants,
+): Promise<SubscriptionTenants | undefined> {
+  const missing = [...tenantSubscriptions(deps.policy, snapshot)].filter((s) => !known?.has(s));
+  if (missing.length === 0) return known;
+  const found: SubscriptionTenants = port.tenantsOf
+    ? await port.tenantsOf(missing, readOptions(deps))
+    : new Map(
+        missing.map((s) => [s, { unresolved: `the ${snapshot.cloud} adapter cannot resolve tenants` }]),
+      );
+  return new Map([...(known ?? []), ...found]);
+}
+
 export function isSelf(actor: Actor, identities: readonly string[]): boolean {
   if (identities.length === 0) return false;
   const mine = new Set(identities.map((i) => i.toLowerCase()));
@@ -450,6 +479,7 @@ export async function handleChange(
   const targets = port.fanOut?.(first) ?? [];
   if (targets.length > 0) outcome.fanOut = { targets, seen: first };
   const related = await readRelated(first, port, deps, preset.related);
+  const tenants = await resolveTenants(first, port, deps);
   const ctx: ActContext = {
     deps,
     port,
@@ -458,6 +488,7 @@ export async function handleChange(
     now: deps.now?.() ?? new Date(),
     snapshot: first,
     related,
+    tenants,
     stale: false,
     changedSinceEvent: false,
     budget,
@@ -468,7 +499,7 @@ export async function handleChange(
     },
   };
   const dryRun = deps.dryRun || deps.policy.dryRun;
-  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change), related)) {
+  for (const { entry, finding } of evaluatePolicy(deps.policy, first, evidenceOf(change), related, tenants)) {
     outcome.findings.push(finding);
     const claim = await claimDecision(entry, finding, dryRun, deps);
     if (claim === "duplicate") continue;
@@ -668,6 +699,8 @@ interface ActContext {
   snapshot: Snapshot;
   /** The other resources its entries read (a subnet's route table), kept across its re-reads. */
   related: RelatedResources | undefined;
+  /** The subscriptions' tenants its entries need (a requester's), resolved once and kept across its re-reads. */
+  tenants: SubscriptionTenants | undefined;
   stale: boolean;
   /** Set once the resource is known to differ from what the event recorded (a write of ours, a concurrent edit). */
   changedSinceEvent: boolean;
@@ -744,7 +777,13 @@ function siblingsOf(
   const entries: PolicyEntry[] = [];
   const findings: Finding[] = [];
   if (!remediation.planTogether) return { entries, findings };
-  for (const other of evaluatePolicy(ctx.deps.policy, snapshot, evidenceOf(ctx.change), ctx.related)) {
+  for (const other of evaluatePolicy(
+    ctx.deps.policy,
+    snapshot,
+    evidenceOf(ctx.change),
+    ctx.related,
+    ctx.tenants,
+  )) {
     if (
       other.entry === entry ||
       modeFor(other.entry, other.finding) !== "remediate" ||
@@ -801,6 +840,8 @@ async function reread(ctx: ActContext): Promise<Snapshot | undefined> {
     ctx.stale = false;
     // A concurrent edit may have pointed it at another related resource (a new route table): read what is new.
     if (ctx.related) ctx.related = await readRelated(fresh, ctx.port, ctx.deps, ctx.related);
+    // A new requester may have appeared since: resolve its tenant too.
+    ctx.tenants = await resolveTenants(fresh, ctx.port, ctx.deps, ctx.tenants);
   }
   return fresh;
 }
@@ -899,7 +940,7 @@ function reassess(
   // One entry can yield several findings; only one the guardian may remediate is followed here, of the same kind (an
   // entry reports world-open sources apart from public prefixes), and a keyed finding (one connection of several on a
   // resource) by its key.
-  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change), ctx.related).find(
+  const again = evaluatePolicy(ctx.deps.policy, fresh, evidenceOf(ctx.change), ctx.related, ctx.tenants).find(
     (e) =>
       e.entry.name === entry.name &&
       e.finding.alertOnly === undefined &&

@@ -86,8 +86,8 @@ export interface Snapshot {
   origin?: "read" | "event";
   /**
    * What the reader resolved beyond the resource itself because rules need it to judge the resource, keyed by kind
-   * (AWS: `prefixLists`, the managed prefix lists the group's rules reference, by id; Azure: `subscriptionTenants`,
-   * the tenant of each subscription a private endpoint connection or target names). Absent when nothing was resolved.
+   * (AWS: `prefixLists`, the managed prefix lists the group's rules reference, by id). Absent when nothing was
+   * resolved. (Subscriptions' tenants are not kept here: they reach rules as RuleContext.tenantOf.)
    */
   related?: Record<string, unknown>;
 }

@@ -1,6 +1,6 @@
 import { clip, InputError } from "../errors.ts";
 import { ruleRegistry } from "../rules/index.ts";
-import type { RuleContext, RuleDefinition } from "../rules/types.ts";
+import type { RuleContext, RuleDefinition, TenantLookup } from "../rules/types.ts";
 import type { Finding, Mode, Snapshot, UnreadableResource } from "../types.ts";
 import { nameMatches, resourceName, tagsMatch } from "./match.ts";
 import type { Policy, PolicyEntry } from "./schema.ts";
@@ -40,16 +40,21 @@ const parsedOptions = new WeakMap<PolicyEntry, unknown>();
 /** Other resources read for an evaluation, by lower-cased id: null when gone, unreadable when refused (see RuleContext.related). */
 export type RelatedResources = ReadonlyMap<string, Snapshot | UnreadableResource | null>;
 
+/** Subscriptions' tenants resolved for an evaluation, by lower-cased subscription id (see RuleContext.tenantOf). */
+export type SubscriptionTenants = ReadonlyMap<string, TenantLookup>;
+
 /**
  * Pure: every finding of every enabled, in-scope entry on this snapshot. `change` is the triggering change, if any,
  * which rules may cite as evidence; `related` holds the other resources the entries' rules read
- * (`RuleDefinition.reads`), as `relatedTypes` names them.
+ * (`RuleDefinition.reads`), as `relatedTypes` names them; `tenants` the subscriptions' tenants `tenantSubscriptions`
+ * named, as resolved (left out: nothing was looked up, and entries by tenant match nobody).
  */
 export function evaluatePolicy(
   policy: Policy,
   snapshot: Snapshot,
   change?: RuleContext["change"],
   related?: RelatedResources,
+  tenants?: SubscriptionTenants,
 ): EvaluatedFinding[] {
   const out: EvaluatedFinding[] = [];
   for (const entry of policy.rules) {
@@ -57,7 +62,11 @@ export function evaluatePolicy(
     const rule = ruleFor(entry);
     if (!rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot)) continue;
     const options = optionsFor(entry, rule);
-    const context: RuleContext = { ...contextFor(policy, related), ...(change ? { change } : {}) };
+    const context: RuleContext = {
+      ...contextFor(policy, related),
+      ...(tenants ? { tenantOf: (id: string) => tenants.get(id.toLowerCase()) } : {}),
+      ...(change ? { change } : {}),
+    };
     for (const violation of rule.evaluate(snapshot, options, context)) {
       out.push({
         entry,
@@ -100,6 +109,23 @@ export function relatedTypes(policy: Policy, snapshot: Snapshot): Set<string> {
     for (const type of rule.reads(snapshot, optionsFor(entry, rule), contextFor(policy))) types.add(type);
   }
   return types;
+}
+
+/** The subscriptions whose tenants the entries that apply to `snapshot` need (RuleDefinition.tenantsNeeded). */
+export function tenantSubscriptions(policy: Policy, snapshot: Snapshot): Set<string> {
+  const subs = new Set<string>();
+  for (const entry of policy.rules) {
+    if (!entry.enabled) continue;
+    const rule = ruleFor(entry);
+    if (
+      !rule.tenantsNeeded ||
+      !rule.resourceTypes.includes(snapshot.resourceType) ||
+      !inScope(entry, snapshot)
+    )
+      continue;
+    for (const sub of rule.tenantsNeeded(snapshot, optionsFor(entry, rule))) subs.add(sub.toLowerCase());
+  }
+  return subs;
 }
 
 function contextFor(policy: Policy, related?: RelatedResources): RuleContext {

@@ -26,6 +26,8 @@ export const decidePrivateEndpointConnection: Remediation = {
     "Microsoft.Storage/storageAccounts/privateEndpointConnectionsApproval/action",
     "Microsoft.KeyVault/vaults/privateEndpointConnections/write",
     "Microsoft.KeyVault/vaults/privateEndpointConnectionsApproval/action",
+    "Microsoft.Sql/servers/privateEndpointConnections/write",
+    "Microsoft.DocumentDB/databaseAccounts/privateEndpointConnections/write",
     "Microsoft.Network/privateLinkServices/privateEndpointConnections/write",
   ],
   plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {

@@ -2,16 +2,13 @@
 // allow entry that matches it (approve, reject or hold); a request nobody listed is held and alerted, because Azure
 // cannot approve a rejected connection again (the requester must create a new endpoint), so rejection is opt-in.
 // Approved connections are evaluated too: one whose requester is no longer allowed is a finding (alerted; the policy
-// may reject it).
+// may reject it). An entry by tenant needs the requester's tenant, resolved before evaluating (context.tenantOf): when
+// it cannot be, the entry decides nothing and neither may any after it: the request is held, never approved on a
+// guess and never rejected (final) on one.
 import * as z from "zod";
 import type { Snapshot } from "../types.ts";
-import { type Requester, requesterCriteria, requesterMatches } from "./private-link/allow.ts";
-import {
-  type ConnectionView,
-  connectionsOf,
-  isStatus,
-  subscriptionTenantsOf,
-} from "./private-link/connections.ts";
+import { type Requester, requesterCriteria, requesterVerdict } from "./private-link/allow.ts";
+import { type ConnectionView, connectionsOf, isStatus } from "./private-link/connections.ts";
 import { anyGlob } from "./private-link/glob.ts";
 import { CONNECTION_TARGET_TYPES } from "./private-link/types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
@@ -84,49 +81,70 @@ function groupsMatch(entry: AllowEntry, c: ConnectionView): boolean {
   return c.groupIds.every((g) => allowed.has(g.toLowerCase()));
 }
 
-export function requesterOf(c: ConnectionView, tenants?: Readonly<Record<string, string>>): Requester {
-  const tenantId = c.subscriptionId ? tenants?.[c.subscriptionId.toLowerCase()] : undefined;
+/** The requester as the connection and the resolved tenants say; `tenantUnknown` says why its tenant is not known. */
+export function requesterOf(c: ConnectionView, context?: Pick<RuleContext, "tenantOf">): Requester {
+  const lookup = c.subscriptionId ? context?.tenantOf?.(c.subscriptionId.toLowerCase()) : undefined;
   return {
     ...(c.privateEndpointId ? { endpointId: c.privateEndpointId } : {}),
     ...(c.subscriptionId ? { subscriptionId: c.subscriptionId } : {}),
     ...(c.resourceGroup ? { resourceGroup: c.resourceGroup } : {}),
-    ...(tenantId ? { tenantId } : {}),
+    ...(lookup && "tenantId" in lookup
+      ? { tenantId: lookup.tenantId }
+      : { tenantUnknown: lookup?.unresolved ?? "it was not looked up" }),
   };
 }
 
-/** The first allow entry covering this connection to this resource, if any. */
+/**
+ * The first allow entry covering this connection to this resource, or the first one that would if the requester's
+ * tenant were known (`undetermined`): entries after it cannot decide, since first match wins.
+ */
 export function matchingEntry(
   options: Options,
   snapshot: Snapshot,
   c: ConnectionView,
-  tenants?: Readonly<Record<string, string>>,
-): AllowEntry | undefined {
-  const requester = requesterOf(c, tenants);
-  return options.allow.find(
-    (e) => targetMatches(e, snapshot) && requesterMatches(e, requester) && groupsMatch(e, c),
-  );
+  context?: Pick<RuleContext, "tenantOf">,
+): { entry?: AllowEntry; undetermined?: AllowEntry } {
+  const requester = requesterOf(c, context);
+  for (const e of options.allow) {
+    if (!targetMatches(e, snapshot) || !groupsMatch(e, c)) continue;
+    const verdict = requesterVerdict(e, requester);
+    if (verdict === "match") return { entry: e };
+    if (verdict === "unknown") return { undetermined: e };
+  }
+  return {};
 }
 
-function who(c: ConnectionView): string {
+/** Pure: the requesters' subscriptions, when an entry names tenants (nothing is looked up otherwise). */
+function tenantsNeeded(snapshot: Snapshot, options: Options): string[] {
+  if (!options.allow.some((e) => e.tenants !== undefined)) return [];
+  const subs = connectionsOf(snapshot)
+    .filter((c) => isStatus(c, "Pending") || isStatus(c, "Approved"))
+    .flatMap((c) => (c.subscriptionId ? [c.subscriptionId.toLowerCase()] : []));
+  return [...new Set(subs)];
+}
+
+function who(c: ConnectionView, r: Requester): string {
   const endpoint = c.privateEndpointId ?? "an endpoint that no longer exists";
-  return c.subscriptionId ? `${endpoint} (subscription ${c.subscriptionId})` : endpoint;
+  if (!c.subscriptionId) return endpoint;
+  return `${endpoint} (subscription ${c.subscriptionId}${r.tenantId ? `, tenant ${r.tenantId}` : ""})`;
 }
 
-/** Tenants the adapter resolved for requesters' subscriptions (lower-cased subscription id → tenant id). */
-export function resolvedTenants(snapshot: Snapshot): Readonly<Record<string, string>> | undefined {
-  return subscriptionTenantsOf(snapshot);
-}
-
-function evaluate(snapshot: Snapshot, options: Options, _context: RuleContext): Violation[] {
+function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): Violation[] {
   const out: Violation[] = [];
-  const tenants = resolvedTenants(snapshot);
   for (const c of connectionsOf(snapshot)) {
     const pending = isStatus(c, "Pending");
     if (!pending && !isStatus(c, "Approved")) continue;
-    const entry = matchingEntry(options, snapshot, c, tenants);
+    const requester = requesterOf(c, context);
+    const { entry, undetermined } = matchingEntry(options, snapshot, c, context);
     let decision: Decision;
     let why: string;
-    if (pending) {
+    if (undetermined) {
+      // Neither approve on a guess nor reject (final) on one: leave it as it is and say why.
+      decision = "hold";
+      why =
+        `allow entry ${undetermined.name} names tenants and the requester's tenant could not be determined ` +
+        `(${requester.tenantUnknown ?? "unknown"})`;
+    } else if (pending) {
       decision = entry?.decision ?? options.unlisted;
       why = entry ? `allow entry ${entry.name} says ${entry.decision}` : "the requester is not allow-listed";
     } else {
@@ -139,7 +157,7 @@ function evaluate(snapshot: Snapshot, options: Options, _context: RuleContext): 
     const verb = decision === "approve" ? "Approve" : decision === "reject" ? "Reject" : "Hold for review";
     out.push({
       // The decision first: `guardian evaluate` shows what it would approve, hold or reject at a glance.
-      message: `${verb}: ${pending ? "pending request" : "approved connection"} ${c.name} from ${who(c)} (${why})`,
+      message: `${verb}: ${pending ? "pending request" : "approved connection"} ${c.name} from ${who(c, requester)} (${why})`,
       // One connection in one state with one decision: a duplicate delivery or the sweep decides it once.
       key: `${c.id.toLowerCase()}|${c.status.toLowerCase()}|${decision}`,
       matched: [
@@ -150,12 +168,11 @@ function evaluate(snapshot: Snapshot, options: Options, _context: RuleContext): 
           privateEndpointId: c.privateEndpointId ?? null,
           requesterSubscription: c.subscriptionId ?? null,
           requesterResourceGroup: c.resourceGroup ?? null,
-          ...(c.subscriptionId && tenants?.[c.subscriptionId.toLowerCase()]
-            ? { requesterTenant: tenants[c.subscriptionId.toLowerCase()] }
-            : {}),
+          ...(requester.tenantId ? { requesterTenant: requester.tenantId } : {}),
+          ...(undetermined ? { requesterTenantUnknown: requester.tenantUnknown ?? "unknown" } : {}),
           groupIds: c.groupIds ?? null,
           decision,
-          allowEntry: entry?.name ?? null,
+          allowEntry: (entry ?? undetermined)?.name ?? null,
           why,
         },
       ],
@@ -175,6 +192,7 @@ export const privateEndpointConnections = {
   options: privateEndpointConnectionsOptions,
   permissions: [],
   remediations: ["decide-private-endpoint-connection"],
+  tenantsNeeded,
   example: [
     "- name: private-link-requests",
     "  rule: private-endpoint-connections",

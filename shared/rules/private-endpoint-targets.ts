@@ -3,11 +3,11 @@
 // VNet without touching the Internet: a finding, alerted by default (removing the endpoint is opt-in). Both
 // `privateLinkServiceConnections` and `manualPrivateLinkServiceConnections` are read; a target is the resource id in
 // `privateLinkServiceId`, or a Private Link Service alias when the endpoint was made by alias. An allowed endpoint
-// still waiting for its provider (Pending) is reported with how long it has waited.
+// still waiting for its provider (Pending) is reported with how long it has waited. An entry by tenant needs the
+// target's tenant (context.tenantOf); when it cannot be determined, the endpoint is alerted, never removed.
 import * as z from "zod";
 import { parseArmResourceId } from "../clouds/azure/ids.ts";
 import type { Snapshot } from "../types.ts";
-import { subscriptionTenantsOf } from "./private-link/connections.ts";
 import { anyGlob } from "./private-link/glob.ts";
 import { PRIVATE_ENDPOINT_TYPE } from "./private-link/types.ts";
 import type { RuleContext, RuleDefinition, Violation } from "./types.ts";
@@ -87,27 +87,52 @@ export function endpointTargets(snapshot: Snapshot): EndpointTarget[] {
   return out;
 }
 
-function allowedBy(options: Options, t: EndpointTarget, tenant: string | undefined): string | undefined {
+/**
+ * The first entry allowing the target, or the first that would if the target's tenant were known (`undetermined`:
+ * later entries cannot decide, and the target is neither allowed nor condemned on a guess).
+ */
+function allowedBy(
+  options: Options,
+  t: EndpointTarget,
+  tenant: string | undefined,
+): { entry?: string; undetermined?: string } {
   const lower = (xs: readonly string[] | undefined, v: string | undefined) =>
     v !== undefined && (xs ?? []).some((x) => x.toLowerCase() === v.toLowerCase());
-  const entry = options.allow.find((e) => {
+  for (const e of options.allow) {
     if (t.isAlias) {
       // An alias names no subscription or tenant: only an alias pattern can allow it.
-      return (
+      if (
         e.aliases !== undefined &&
         anyGlob(e.aliases, t.target) &&
         !e.resourceIds &&
         !e.subscriptions &&
         !e.tenants
-      );
+      )
+        return { entry: e.name };
+      continue;
     }
-    if (e.aliases) return false;
-    if (e.resourceIds && !anyGlob(e.resourceIds, t.target)) return false;
-    if (e.subscriptions && !lower(e.subscriptions, t.subscriptionId)) return false;
-    if (e.tenants && !lower(e.tenants, tenant)) return false;
-    return true;
-  });
-  return entry?.name;
+    if (e.aliases) continue;
+    if (e.resourceIds && !anyGlob(e.resourceIds, t.target)) continue;
+    if (e.subscriptions && !lower(e.subscriptions, t.subscriptionId)) continue;
+    if (e.tenants) {
+      if (tenant === undefined) {
+        if (t.subscriptionId !== undefined) return { undetermined: e.name };
+        continue;
+      }
+      if (!lower(e.tenants, tenant)) continue;
+    }
+    return { entry: e.name };
+  }
+  return {};
+}
+
+/** Pure: the targets' subscriptions, when an entry names tenants (nothing is looked up otherwise). */
+function tenantsNeeded(snapshot: Snapshot, options: Options): string[] {
+  if (!options.allow.some((e) => e.tenants !== undefined)) return [];
+  const subs = endpointTargets(snapshot).flatMap((t) =>
+    t.subscriptionId ? [t.subscriptionId.toLowerCase()] : [],
+  );
+  return [...new Set(subs)];
 }
 
 /** Whole hours (or minutes under an hour) between two ISO times; undefined when either is unreadable. */
@@ -126,13 +151,14 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
   const r = snapshot.resource;
   const systemData = isRecord(r) && isRecord(r.systemData) ? r.systemData : {};
   const createdAt = typeof systemData.createdAt === "string" ? systemData.createdAt : undefined;
-  const tenants = subscriptionTenantsOf(snapshot);
   for (const t of endpointTargets(snapshot)) {
-    const tenant = t.subscriptionId ? tenants?.[t.subscriptionId.toLowerCase()] : undefined;
+    const lookup = t.subscriptionId ? context.tenantOf?.(t.subscriptionId.toLowerCase()) : undefined;
+    const tenant = lookup && "tenantId" in lookup ? lookup.tenantId : undefined;
+    const tenantUnknown = lookup && "unresolved" in lookup ? lookup.unresolved : "it was not looked up";
     const where = t.isAlias
       ? `Private Link Service alias ${t.target}`
       : `${t.target || "(no target)"}${t.subscriptionId ? ` (subscription ${t.subscriptionId}${tenant ? `, tenant ${tenant}` : ", tenant unknown"})` : ""}`;
-    const entry = t.target === "" ? undefined : allowedBy(options, t, tenant);
+    const { entry, undetermined } = t.target === "" ? {} : allowedBy(options, t, tenant);
     const base = {
       endpoint: snapshot.resourceId,
       connection: t.name,
@@ -143,7 +169,17 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
       groupIds: t.groupIds,
       status: t.status,
     };
-    if (entry === undefined) {
+    if (undetermined !== undefined) {
+      out.push({
+        message:
+          `Private endpoint ${snapshot.resourceId} connects to ${where}; allow entry ${undetermined} names tenants and ` +
+          `the target's tenant could not be determined (${tenantUnknown}): check it`,
+        key: `${snapshot.resourceId.toLowerCase()}|${t.name.toLowerCase()}|tenant-unknown|${t.target.toLowerCase()}`,
+        matched: [{ ...base, problem: "tenant-unknown", allowEntry: undetermined, why: tenantUnknown }],
+        // Removing an endpoint that may well be allowed is not a step to take on a failed lookup.
+        alertOnly: `the target's tenant could not be determined (${tenantUnknown})`,
+      });
+    } else if (entry === undefined) {
       out.push({
         message: `Private endpoint ${snapshot.resourceId} connects to ${where}, which is not allow-listed: a path for data to leave`,
         key: `${snapshot.resourceId.toLowerCase()}|${t.name.toLowerCase()}|unknown-target|${t.target.toLowerCase()}`,
@@ -180,6 +216,7 @@ export const privateEndpointTargets = {
   options: privateEndpointTargetsOptions,
   permissions: [],
   remediations: ["remove-private-endpoint"],
+  tenantsNeeded,
   example: [
     "- name: private-endpoint-targets",
     "  rule: private-endpoint-targets",

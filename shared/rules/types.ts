@@ -55,7 +55,18 @@ export interface RuleContext {
    * undefined when it was not read (then the rule judges nothing that needs it).
    */
   related?(resourceId: string): Snapshot | UnreadableResource | null | undefined;
+  /**
+   * The tenant of a subscription (lower-cased id) as the adapter resolved it before evaluating, or why it could not;
+   * undefined when nobody looked it up. Only subscriptions a rule's `tenantsNeeded` named are looked up.
+   */
+  tenantOf?(subscriptionId: string): TenantLookup | undefined;
 }
+
+/**
+ * A subscription's Entra tenant as resolved (ARM's answer to an unauthenticated GET of the subscription), or why it
+ * could not be (the subscription is unknown to ARM, ARM could not be reached). An unresolved tenant never matches.
+ */
+export type TenantLookup = { tenantId: string } | { unresolved: string };
 
 /** Which subnets have a role: a listed id, or a name pattern and/or their virtual network's tags. */
 export interface SubnetRole {
@@ -92,6 +103,12 @@ export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
    * reads them before evaluating; nothing is read for an entry that names none.
    */
   reads?(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): readonly string[];
+  /**
+   * Pure: the subscriptions whose tenants this rule needs for this snapshot (a requester's, when an allow entry names
+   * tenants). The pipeline resolves them before evaluating and hands them over as `context.tenantOf`; none is looked
+   * up for an entry that names no tenant.
+   */
+  tenantsNeeded?(snapshot: Snapshot, options: z.infer<Options>): readonly string[];
   /**
    * What a remediate-mode entry must also set for its remediation to be able to act (an NSG to attach): the option's
    * path under the entry and why, or undefined. Checked when the policy loads.

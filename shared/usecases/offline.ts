@@ -4,7 +4,15 @@ import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
 import { type CloudPort, handleChanges } from "../pipeline.ts";
-import { evaluatePolicy, exemptionFor, exemptTagFinding, relatedTypes, ruleFor } from "../policy/evaluate.ts";
+import {
+  evaluatePolicy,
+  exemptionFor,
+  exemptTagFinding,
+  relatedTypes,
+  ruleFor,
+  type SubscriptionTenants,
+  tenantSubscriptions,
+} from "../policy/evaluate.ts";
 import type { Policy } from "../policy/schema.ts";
 import type { ActionResult, Actor, Finding, ResourceChange, SkippedEvent, Snapshot } from "../types.ts";
 import { stateFromEvent } from "./change-state.ts";
@@ -38,6 +46,31 @@ export function findingView(f: Finding): FindingView {
   };
 }
 
+/** Why a tenant is unknown offline, and how to supply it (the public way any subscription's tenant is learnt). */
+export const OFFLINE_TENANT_REASON =
+  "guardian evaluate works offline and does not look tenants up: give --tenant <subscription>=<tenant>";
+
+/**
+ * Tenants as the user supplied them (`--tenant sub=tenant`) for the subscriptions the entries need; any other is
+ * unresolved with the offline reason. Undefined when nothing is needed.
+ */
+export function offlineTenants(
+  policy: Policy,
+  snapshot: Snapshot,
+  given: ReadonlyMap<string, string>,
+  missing?: Set<string>,
+): SubscriptionTenants | undefined {
+  const needed = tenantSubscriptions(policy, snapshot);
+  if (needed.size === 0) return undefined;
+  return new Map(
+    [...needed].map((sub) => {
+      const tenantId = given.get(sub);
+      if (tenantId === undefined) missing?.add(sub);
+      return [sub, tenantId ? { tenantId } : { unresolved: OFFLINE_TENANT_REASON }];
+    }),
+  );
+}
+
 export interface NotEvaluated {
   resourceId: string;
   resourceType: string;
@@ -52,8 +85,9 @@ export function evaluateSnapshots(
   policy: Policy,
   snapshots: readonly Snapshot[],
   now: Date = new Date(),
-): { findings: FindingView[]; notEvaluated: NotEvaluated[] } {
-  const run = new OfflineEvaluation(policy, now);
+  tenants: Readonly<Record<string, string>> = {},
+): { findings: FindingView[]; notEvaluated: NotEvaluated[]; notes: string[] } {
+  const run = new OfflineEvaluation(policy, now, tenants);
   run.add(snapshots);
   return run.finish();
 }
@@ -74,10 +108,15 @@ export class OfflineEvaluation {
   readonly #used = new Set<string>();
   /** Resources waiting for a context resource not seen yet. */
   readonly #waiting: Snapshot[] = [];
+  /** Tenants the user gave (`--tenant`), by lower-cased subscription id. */
+  readonly #tenants: ReadonlyMap<string, string>;
+  /** Subscriptions whose tenant an entry needed and nobody gave. */
+  readonly #tenantsMissing = new Set<string>();
 
-  constructor(policy: Policy, now: Date = new Date()) {
+  constructor(policy: Policy, now: Date = new Date(), tenants: Readonly<Record<string, string>> = {}) {
     this.#policy = policy;
     this.#now = now;
+    this.#tenants = new Map(Object.entries(tenants).map(([s, t]) => [s.toLowerCase(), t.toLowerCase()]));
   }
 
   add(snapshots: readonly Snapshot[]): void {
@@ -110,7 +149,7 @@ export class OfflineEvaluation {
     }
   }
 
-  finish(): { findings: FindingView[]; notEvaluated: NotEvaluated[] } {
+  finish(): { findings: FindingView[]; notEvaluated: NotEvaluated[]; notes: string[] } {
     for (const snapshot of this.#waiting.splice(0)) {
       for (const id of this.#missing(snapshot)) {
         this.#notEvaluated.push({
@@ -129,7 +168,19 @@ export class OfflineEvaluation {
         reason: `a ${azureKindOf(snapshot.resourceType)?.label ?? snapshot.resourceType} is judged through the subnets that use it: give them (or their virtual network) too`,
       });
     }
-    return { findings: this.#findings, notEvaluated: this.#notEvaluated };
+    const notes: string[] = [];
+    if (this.#tenantsMissing.size > 0) {
+      // Said once, plainly: entries by tenant matched nobody here, so what they would cover shows as held.
+      const subs = [...this.#tenantsMissing].sort();
+      notes.push(
+        `allow entries by tenant need the tenant of ${subs.length === 1 ? "subscription" : "subscriptions"} ` +
+          `${subs.join(", ")}, which guardian evaluate does not look up (the deployed guardian asks ARM): what ` +
+          "those entries would decide is shown as held. Give --tenant <subscription>=<tenant>; any subscription's " +
+          "tenant is in the WWW-Authenticate header of an unauthenticated GET " +
+          "https://management.azure.com/subscriptions/<id>?api-version=2022-12-01",
+      );
+    }
+    return { findings: this.#findings, notEvaluated: this.#notEvaluated, notes };
   }
 
   /** The related resources the applicable rules read that the input has not given yet. */
@@ -180,7 +231,8 @@ export class OfflineEvaluation {
         this.#used.add(id.toLowerCase());
       }
     }
-    for (const { entry, finding } of evaluatePolicy(policy, snapshot, undefined, related)) {
+    const tenants = offlineTenants(policy, snapshot, this.#tenants, this.#tenantsMissing);
+    for (const { entry, finding } of evaluatePolicy(policy, snapshot, undefined, related, tenants)) {
       const exempt = exemptionFor(policy, entry, snapshot, this.#now);
       this.#findings.push({ ...findingView(finding), ...(exempt ? { exempt } : {}) });
     }
@@ -433,6 +485,14 @@ function offlinePort(
         : (azureKindOf(snapshot.resourceType)?.related?.(snapshot) ?? [])
             .filter((r) => byId(r.resourceId) !== undefined)
             .map((r) => ref(r.resourceId, r.resourceType, snapshot.account)),
+    // Offline: no tenant is looked up; entries by tenant match nobody and say why.
+    tenantsOf: async (subs) =>
+      new Map(
+        subs.map((sub) => [
+          sub,
+          { unresolved: "guardian explain works offline and does not look tenants up" },
+        ]),
+      ),
     consoleUrl: () => "",
   };
 }

@@ -83,6 +83,7 @@ export async function sweepPrivateEndpoints(scope: SweepScope, deps: GuardianDep
     swept: changes.length,
   });
   const outcomes = await handleChanges(changes, deps);
+  await pruneDecisions(scope, deps);
   return {
     listed,
     swept: changes.length,
@@ -92,4 +93,21 @@ export async function sweepPrivateEndpoints(scope: SweepScope, deps: GuardianDep
       .filter((o) => o.status === "failed" && o.retryable === undefined)
       .map((o) => o.error ?? "failed"),
   };
+}
+
+/**
+ * Expired decision records go with the sweep (Storage tables keep rows until deleted), a bounded number per run. A
+ * failure costs only table space: it is logged, and the next sweep tries again.
+ */
+async function pruneDecisions(scope: SweepScope, deps: GuardianDeps): Promise<void> {
+  if (!deps.decisions?.prune) return;
+  try {
+    const pruned = await deps.decisions.prune();
+    if (pruned > 0) deps.log.info("guardian.decisions-pruned", { runId: scope.runId, pruned });
+  } catch (error) {
+    deps.log.warn("guardian.decisions-prune-failed", {
+      runId: scope.runId,
+      message: error instanceof Error ? error.message : String(error),
+    });
+  }
 }

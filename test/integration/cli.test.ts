@@ -236,6 +236,52 @@ describe("guardian evaluate", () => {
     expect(both.stdout).toContain("IP rule 203.0.113.10 is not an allowed address");
     expect(both.stdout).toContain("sto8596");
   });
+  it("evaluates a SQL server and a Cosmos DB account with their private endpoint connections (spec-shaped bodies)", async () => {
+    const policy = await tempFile(
+      "policy.yaml",
+      `version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: databricks-serverless
+          subscriptions: ['3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f']
+          groupIds: [sqlServer, Sql]
+`,
+    );
+    const run = await guardian(
+      "evaluate",
+      "test/fixtures/azure/private-link/sql-server-with-connections.json",
+      "test/fixtures/azure/private-link/cosmos-db-account-with-connections.json",
+      "--policy",
+      policy,
+      "--format",
+      "json",
+    );
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(1);
+    const out = JSON.parse(run.stdout) as {
+      findings: { resourceId: string; matched: { name: string; decision: string }[] }[];
+    };
+    // Per resource: the allow-listed request approved, the stranger held, the approved connection nobody allows flagged.
+    expect(
+      out.findings.map(
+        (f) =>
+          `${f.resourceId.split("/").at(-1)} ${f.matched[0]?.name.split(/[.-]/)[1]} ${f.matched[0]?.decision}`,
+      ),
+    ).toEqual([
+      "sql-lake databricks approve",
+      "sql-lake stranger hold",
+      "sql-lake old hold",
+      "cosmos-orders databricks approve",
+      "cosmos-orders stranger hold",
+      "cosmos-orders old hold",
+    ]);
+  });
+
   it("exits 0 for a compliant resource and prints a table by default", async () => {
     const file = await tempFile(
       "nsg.json",
@@ -973,5 +1019,57 @@ rules:
     expect(out.findings.map((f) => [f.resourceId.split("/").at(-1), f.policyRule])).toEqual([
       ["snet-private", "private-egress"],
     ]);
+  });
+});
+
+describe("guardian evaluate: Private Link allow entries by tenant (offline)", () => {
+  const VAULT = "test/fixtures/azure/private-link/key-vault-with-connections.json";
+  const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
+  const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+  const policy = `version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: partner-tenant
+          tenants: ['${TENANT}']
+`;
+  type Out = { findings: { message: string }[]; notes: string[] };
+  const databricks = (out: Out) => out.findings.find((f) => f.message.includes("pe-databricks"))?.message;
+
+  it("says tenant entries were not resolved, shows what they would cover as held, and takes --tenant", async () => {
+    const file = await tempFile("tenants.yaml", policy);
+    const offline = await guardian("evaluate", VAULT, "--policy", file, "--format", "json");
+    expect(offline.code).toBe(1);
+    const out = JSON.parse(offline.stdout) as Out;
+    expect(databricks(out)).toMatch(
+      /^Hold for review: .*tenant could not be determined \(guardian evaluate works offline/,
+    );
+    expect(out.notes.join("\n")).toMatch(
+      /allow entries by tenant need the tenant of subscriptions .*3f2a9c1e/,
+    );
+    expect(offline.stderr).toContain("--tenant <subscription>=<tenant>");
+    const given = await guardian(
+      "evaluate",
+      VAULT,
+      "--policy",
+      file,
+      "--format",
+      "json",
+      "--tenant",
+      `${DATABRICKS}=${TENANT}`,
+    );
+    const withTenant = JSON.parse(given.stdout) as Out;
+    expect(databricks(withTenant)).toMatch(/^Approve: .*tenant 72f988bf/);
+  });
+
+  it("refuses a malformed --tenant", async () => {
+    const file = await tempFile("tenants.yaml", policy);
+    const run = await guardian("evaluate", VAULT, "--policy", file, "--tenant", "not-a-guid=x");
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("expected <subscription id>=<tenant id>");
   });
 });

@@ -413,3 +413,74 @@ describe("Private Link through the Function handlers", () => {
     expect(JSON.stringify(sink.received[0]?.body)).toContain("kv-drop");
   });
 });
+
+describe("Private Link allow entries by tenant, resolved from ARM", () => {
+  const PARTNER_TENANT = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+  const OTHER_TENANT = "bbbbbbbb-cccc-4ddd-8eee-ffffffffffff";
+  const tenantPolicy = (unlisted: "hold" | "reject") => `version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: partner-tenant
+          tenants: ['${PARTNER_TENANT}']
+      unlisted: ${unlisted}
+`;
+  beforeEach(() => {
+    // ARM knows the partner's and the stranger's subscriptions (each in its own tenant), not Cassandra's.
+    emu.subscriptionTenant(DATABRICKS, PARTNER_TENANT);
+    emu.subscriptionTenant(STRANGER, OTHER_TENANT);
+    emu.subscriptionTenant(CASSANDRA, undefined);
+  });
+
+  it("approves a request from a subscription in the allow-listed tenant, holds one from another tenant and one whose tenant ARM cannot tell", async () => {
+    await writeFile(path.join(dir, "policy.yaml"), tenantPolicy("hold"));
+    const h = harness();
+    const partner = await requestEndpoint(databricksToken, DATABRICKS, "pe-partner", VAULT);
+    const other = await requestEndpoint(strangerToken, STRANGER, "pe-other-tenant", VAULT);
+    const unknown = await requestEndpoint(cassandraToken, CASSANDRA, "pe-unknown-sub", VAULT);
+    await h.deliver(ours(partner.events));
+    expect(connectionOf(VAULT, partner.id)).toMatchObject({
+      status: "Approved",
+      description: expect.stringMatching(/^Approved by network-guardian: allow entry partner-tenant/),
+    });
+    await h.deliver(ours(other.events));
+    await h.deliver(ours(unknown.events));
+    expect(connectionOf(VAULT, other.id)?.status).toBe("Pending");
+    expect(connectionOf(VAULT, unknown.id)?.status).toBe("Pending");
+    expect(guardianWrites()).toHaveLength(1);
+    const held = h.audit.filter((a) => a.outcome === "held").map((a) => a.reason);
+    expect(held.some((r) => r.includes("not allow-listed"))).toBe(true);
+    expect(held.some((r) => r.includes(`ARM does not know subscription ${CASSANDRA}`))).toBe(true);
+    // The tenants were asked of ARM without a token (this harness builds its dependencies, and so the cache, per call).
+    const lookups = emu.requests.filter((r) => /^\/subscriptions\/[^/]+$/i.test(r.path));
+    expect(lookups.every((r) => r.caller === undefined)).toBe(true);
+    const answers = new Set(lookups.map((r) => `${r.path.split("/")[2]} ${r.status}`));
+    expect([...answers].sort()).toEqual([`${DATABRICKS} 401`, `${STRANGER} 401`, `${CASSANDRA} 404`].sort());
+    // One read of the vault showed all three requests: one alert says what was decided about each.
+    await sink.waitFor(1);
+    const alerts = sink.received.map((r) => JSON.stringify(r.body)).join("\n");
+    expect(alerts).toContain("pe-partner");
+    expect(alerts).toContain("pe-other-tenant");
+    expect(alerts).toContain("tenant could not be determined");
+    expect(alerts).toContain(CASSANDRA);
+  });
+
+  it("rejects an unlisted tenant's request when told to, but never one whose tenant could not be determined", async () => {
+    await writeFile(path.join(dir, "policy.yaml"), tenantPolicy("reject"));
+    const h = harness();
+    const other = await requestEndpoint(strangerToken, STRANGER, "pe-other-tenant", VAULT);
+    const unknown = await requestEndpoint(cassandraToken, CASSANDRA, "pe-unknown-sub", VAULT);
+    await h.deliver([...ours(other.events), ...ours(unknown.events)]);
+    expect(connectionOf(VAULT, other.id)?.status).toBe("Rejected");
+    expect(connectionOf(VAULT, unknown.id)?.status).toBe("Pending");
+    // ARM answers the lookup with something other than a challenge: the tenant stays unknown, the request held.
+    const later = await requestEndpoint(databricksToken, DATABRICKS, "pe-partner-late", VAULT);
+    emu.injectFault({ method: "GET", pathIncludes: `/subscriptions/${DATABRICKS}`, times: 5, status: 400 });
+    await harness().deliver(ours(later.events));
+    expect(connectionOf(VAULT, later.id)?.status).toBe("Pending");
+  });
+});

@@ -913,14 +913,36 @@ describe("Azure ARM template", () => {
       "[format('{0}/default/{1}', variables('storageAccountName'), variables('reconcileQueue'))]",
       "[format('{0}/default/{1}-poison', variables('storageAccountName'), variables('reconcileQueue'))]",
     ]);
-    expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables")).toHaveLength(1);
+    // The sender's table, and the decision claims every instance shares (shared/clouds/azure/decision-store.ts).
+    expect(ofType("Microsoft.Storage/storageAccounts/tableServices/tables").map((t) => t.name)).toEqual([
+      "[format('{0}/default/{1}', variables('storageAccountName'), variables('alertTable'))]",
+      "[format('{0}/default/{1}', variables('storageAccountName'), variables('decisionsTable'))]",
+    ]);
+    // Table names: 3-63 alphanumerics, not starting with a digit.
+    for (const name of ["alertTable", "decisionsTable"]) {
+      expect(nested.variables[name]).toMatch(/^[A-Za-z][A-Za-z0-9]{2,62}$/);
+    }
     const settings = nested.variables.baseSettings as { name: string; value: string }[];
     expect(settings).toEqual(
       expect.arrayContaining([
         { name: "GUARDIAN_ALERT_QUEUE", value: "[variables('alertQueue')]" },
         { name: "GUARDIAN_ALERT_TABLE", value: "[variables('alertTable')]" },
+        { name: "GUARDIAN_DECISIONS_TABLE", value: "[variables('decisionsTable')]" },
+        { name: "GUARDIAN_DECISION_TTL_SECONDS", value: "[string(parameters('decisionTtlSeconds'))]" },
       ]),
     );
+    // The TTL parameter reaches the nested deployment, within what the configuration accepts.
+    const [deployment] = ofType("Microsoft.Resources/deployments");
+    expect((props(deployment).parameters as Json).decisionTtlSeconds).toEqual({
+      value: "[parameters('decisionTtlSeconds')]",
+    });
+    expect(((azure as Json).parameters as Json).decisionTtlSeconds).toMatchObject({
+      minValue: 60,
+      maxValue: 2592000,
+    });
+    // The runtime reads the same settings: the decisions table through the alerts' table service URI.
+    expect(read("shared/config.ts")).toContain("GUARDIAN_DECISIONS_TABLE");
+    expect(read("shared/clouds/azure/runtime.ts")).toContain("new TableDecisionStore(");
     const [site] = ofType("Microsoft.Web/sites");
     const appSettings = String((props(site).siteConfig as Json).appSettings);
     expect(appSettings).toContain("'GUARDIAN_ALERTS_STORAGE__queueServiceUri'");

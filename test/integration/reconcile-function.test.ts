@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createReconcileHandler } from "../../functions/reconcile.ts";
 import { createReconcilePageHandler, MAX_DEQUEUE_COUNT } from "../../functions/reconcile-page.ts";
 import { createSweepHandler } from "../../functions/sweep-private-endpoints.ts";
+import { tableClientFor } from "../../shared/clouds/azure/alerts.ts";
 import { AzureNetwork } from "../../shared/clouds/azure/network.ts";
 import {
   azureGuardianDeps,
@@ -21,7 +22,6 @@ import {
   RECONCILE_QUEUE,
 } from "../../shared/clouds/azure/runtime.ts";
 import { parseConfig } from "../../shared/config.ts";
-import { memoryDecisionStore } from "../../shared/decisions.ts";
 import { loadPolicyFile } from "../../shared/policy/file.ts";
 import type { Policy } from "../../shared/policy/schema.ts";
 import { perInstanceStart, reconcilePerInstance } from "../../shared/runtime.ts";
@@ -204,8 +204,8 @@ describe("Azure reconcile (timer → Storage queue → page worker)", () => {
 });
 
 // Private Link through the reconcile: connection requests that raised no event where the guardian listens (Event
-// Grid was not subscribed), found by the page worker and decided as the sweep decides them, with the same decision
-// claims (one per worker process, as functions/runtime.ts shares them), so the sweep after it adds nothing.
+// Grid was not subscribed), found by the page worker and decided as the sweep decides them, with claims in the same
+// decisions table (GUARDIAN_DECISIONS_TABLE), so the sweep on another instance after it adds nothing.
 describe("Azure reconcile: Private Link connections decided once, with the sweep", () => {
   const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
   const STRANGER = "e1d2c3b4-a596-4788-9900-aabbccddeeff";
@@ -316,26 +316,27 @@ rules:
       AZURE_ARM_CA_FILE: path.join(dir, "ca.pem"),
       AZURE_ARM_POLL_INTERVAL_MS: "0",
       SLACK_WEBHOOK_URL: sink.slackUrl,
+      // The decisions table every instance shares (a Storage table, on Azurite here).
+      GUARDIAN_ALERTS_STORAGE: azurite.connectionString,
+      GUARDIAN_DECISIONS_TABLE: "reconciledecisions",
     });
+    await tableClientFor({ connectionString: azurite.connectionString }, "reconciledecisions").createTable();
     const env = { AzureWebJobsStorage: azurite.connectionString };
     const credential = staticTokenCredential(guardianToken);
-    // One worker process: the reconcile's pages and the sweep share its decision claims.
-    const decisions = memoryDecisionStore();
     const audit: AuditRecord[] = [];
     const withAudit = <T extends { audit: unknown }>(deps: T): T => ({
       ...deps,
       audit: { record: async (r: AuditRecord) => void audit.push(r) },
     });
     const start = createReconcileHandler(perInstanceStart((log) => azureReconcileStartDeps(cfg, env, log)));
-    const instance = reconcilePerInstance((log) =>
-      azureReconcileDeps(cfg, env, log, { credential, decisions }),
-    );
+    const instance = reconcilePerInstance((log) => azureReconcileDeps(cfg, env, log, { credential }));
     const page = createReconcilePageHandler(async (log, invocation) => {
       const deps = await instance(log, invocation);
       return { ...deps, guardian: withAudit(deps.guardian) };
     });
     const sweep = createSweepHandler(
-      async (log) => withAudit(await azureGuardianDeps(cfg, log, { credential, decisions })),
+      // Another instance: its own dependencies, the same decisions table.
+      async (log) => withAudit(await azureGuardianDeps(cfg, log, { credential })),
       () => SUB,
     );
 

@@ -65,6 +65,9 @@ export class StorageQueue implements QueuePort {
   }
 }
 
+/** An Edm.Int64 property (the SDK sends a plain number untyped, which the service would take as a Double). */
+const int64 = (ms: number) => ({ value: String(Math.floor(ms)), type: "Int64" as const });
+
 const hash = (value: string) => createHash("sha256").update(value).digest("hex");
 
 function status(error: unknown): number | undefined {
@@ -73,7 +76,9 @@ function status(error: unknown): number | undefined {
 
 /**
  * Table keys may not hold `/`, `\`, `#` or `?`, which resource ids do: keys are hashes. Storage tables have no TTL:
- * `expiresAtMs` is compared on every read, and an expired row is overwritten in place.
+ * `expiresAtMs` is compared on every read, and an expired row is overwritten in place. It is written as an Edm.Int64
+ * (epoch milliseconds overflow Int32), so `prune` can filter on it with an Int64 literal: the Table service compares
+ * a property only with a constant of its own type.
  */
 export class TableAlertStore implements AlertStore {
   readonly #client: TableClient;
@@ -92,7 +97,7 @@ export class TableAlertStore implements AlertStore {
   async begin(key: string, leaseMs: number): Promise<Claim> {
     const keys = this.#claimKey(key);
     const now = this.#now();
-    const entity = { ...keys, state: "leased", expiresAtMs: now + leaseMs };
+    const entity = { ...keys, state: "leased", expiresAtMs: int64(now + leaseMs) };
     try {
       await this.#client.createEntity(entity);
       return "started";
@@ -119,7 +124,7 @@ export class TableAlertStore implements AlertStore {
 
   async complete(key: string, keepMs: number): Promise<void> {
     await this.#client.upsertEntity(
-      { ...this.#claimKey(key), state: "done", expiresAtMs: this.#now() + keepMs },
+      { ...this.#claimKey(key), state: "done", expiresAtMs: int64(this.#now() + keepMs) },
       "Replace",
     );
   }
@@ -133,13 +138,37 @@ export class TableAlertStore implements AlertStore {
     }
   }
 
+  /**
+   * Deletes up to `max` rows whose expiry has passed: Storage tables have no TTL, and a key never used again (a
+   * connection long gone) would otherwise stay for ever. Bounded, so a caller's run stays short; the rest go next time.
+   * A row rewritten since it was listed fails its etag check and stays.
+   */
+  async prune(max: number): Promise<number> {
+    const now = this.#now();
+    let deleted = 0;
+    const rows = this.#client.listEntities<{ expiresAtMs?: unknown }>({
+      queryOptions: { filter: odata`expiresAtMs lt ${Math.floor(now)}L`, select: ["PartitionKey", "RowKey"] },
+    });
+    for await (const row of rows) {
+      if (deleted >= max) break;
+      if (!row.partitionKey || !row.rowKey) continue;
+      try {
+        await this.#client.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag });
+        deleted += 1;
+      } catch (error) {
+        if (status(error) !== 404 && status(error) !== 412) throw error;
+      }
+    }
+    return deleted;
+  }
+
   async addPending(group: string, item: PendingItem, keepMs: number): Promise<void> {
     await this.#client.upsertEntity(
       {
         partitionKey: `p${hash(group)}`,
         rowKey: item.id,
         body: item.body,
-        expiresAtMs: this.#now() + keepMs,
+        expiresAtMs: int64(this.#now() + keepMs),
       },
       "Replace",
     );
@@ -148,7 +177,7 @@ export class TableAlertStore implements AlertStore {
   async listPending(group: string): Promise<PendingItem[]> {
     const now = this.#now();
     const items: PendingItem[] = [];
-    const rows = this.#client.listEntities<{ body?: string; expiresAtMs?: number }>({
+    const rows = this.#client.listEntities<{ body?: string; expiresAtMs?: unknown }>({
       queryOptions: { filter: odata`PartitionKey eq ${`p${hash(group)}`}` },
     });
     for await (const row of rows) {

@@ -15,6 +15,7 @@ import { AzureResourceReader } from "./reader.ts";
 import { azureSnapshot } from "./snapshot.ts";
 import { AzureStorageNetworkWriter } from "./storage.ts";
 import { AzureSepDefinitionWriter, AzureSubnetWriter } from "./subnets.ts";
+import { SubscriptionTenantResolver } from "./tenants.ts";
 
 export { type AzureClientConfig, AzureNetwork, NSG_TYPE } from "./network.ts";
 
@@ -44,7 +45,12 @@ function operationKind(change: PlannedChange): string {
 }
 
 /** The Azure side of the pipeline: one reader for every kind, writers picked by planned operation. */
-export function azurePort(network: AzureNetwork, options: { tenantId?: string } = {}): CloudPort {
+export function azurePort(
+  network: AzureNetwork,
+  options: { tenantId?: string; tenants?: SubscriptionTenantResolver } = {},
+): CloudPort {
+  // One per instance, like the port: the cache spans invocations.
+  const tenants = options.tenants ?? new SubscriptionTenantResolver(network);
   const writers = new Map<string, ResourceWriter>();
   const writerFor = (change: PlannedChange, snapshot: Snapshot): ResourceWriter => {
     const op = operationKind(change);
@@ -95,6 +101,7 @@ export function azurePort(network: AzureNetwork, options: { tenantId?: string } 
         resourceType: r.resourceType,
         account: parseArmResourceId(r.resourceId)?.subscriptionId ?? snapshot.account,
       })),
+    tenantsOf: (subscriptionIds, callOptions) => tenants.resolve(subscriptionIds, callOptions?.signal),
     consoleUrl: (ref) =>
       (azureKindOf(ref.resourceType)?.consoleUrl ?? azurePortalUrl)(ref.resourceId, options.tenantId),
   };

@@ -22,6 +22,22 @@ export interface ListedPage {
 
 let httpClient: HttpClient | undefined;
 
+/**
+ * Whether a list was refused because the subscription is not registered for the kind's resource provider (409
+ * `MissingSubscriptionRegistration`, as ARM answers any call under an unregistered namespace). Such a subscription
+ * holds none of that kind: ARM refuses to unregister a provider while resources of it exist. So the list is empty,
+ * not failed: a subscription that never used SQL must not fail every sweep and scan.
+ */
+export function unregisteredNamespace(status: number, body: string | null | undefined): boolean {
+  if (status !== 409 || !body) return false;
+  try {
+    const parsed = JSON.parse(body) as { error?: { code?: unknown } };
+    return parsed.error?.code === "MissingSubscriptionRegistration";
+  } catch {
+    return false;
+  }
+}
+
 /** The first page's URL for `kind` in `scope`. */
 export function azureListUrl(clients: AzureNetwork, kind: AzureKind, scope: AzureListScope): string {
   const where = scope.resourceGroup === undefined ? "subscription" : "resourceGroup";
@@ -61,6 +77,7 @@ export async function listAzurePage(
     .catch((error: unknown) => {
       throw translate(error, url, "list");
     });
+  if (unregisteredNamespace(response.status, response.bodyAsText)) return { items: [] };
   if (response.status !== 200) {
     throw translate(
       Object.assign(new Error(response.bodyAsText ?? `HTTP ${response.status}`), {

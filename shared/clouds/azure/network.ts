@@ -5,9 +5,11 @@ import { createHttpPoller, type OperationResponse } from "@azure/core-lro";
 import {
   createDefaultHttpClient,
   createHttpHeaders,
+  createPipelineFromOptions,
   createPipelineRequest,
   type HttpClient,
   type HttpMethods,
+  type Pipeline,
   type PipelinePolicy,
   type PipelineRequest,
   retryPolicy,
@@ -265,6 +267,43 @@ export class AzureNetwork {
       this.#storageClients.set(subscriptionId, client);
     }
     return client;
+  }
+
+  #anonymous: Pipeline | undefined;
+
+  /**
+   * A GET with no Authorization header, through a pipeline built like the clients' (CA, retries on 429/5xx honouring
+   * Retry-After, the request timeout) minus the bearer policy: for ARM's unauthenticated challenge (tenants.ts).
+   */
+  async anonymousGet(
+    url: string,
+    signal?: AbortSignal,
+  ): Promise<{ status: number; headers: { get(name: string): string | undefined }; body?: string }> {
+    const { ca } = this.#config;
+    if (!this.#anonymous) {
+      this.#anonymous = createPipelineFromOptions({
+        retryOptions: {
+          maxRetries: this.#config.maxRetries ?? 3,
+          retryDelayInMs: this.#config.retryDelayInMs ?? 800,
+          maxRetryDelayInMs: this.#config.maxRetryDelayInMs ?? 8_000,
+        },
+        ...(ca ? { tlsOptions: { ca } } : {}),
+      });
+      this.#anonymous.addPolicy(
+        requestTimeoutPolicy(this.#config.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS),
+        { phase: "Retry" },
+      );
+    }
+    this.counter.reads++;
+    const response = await this.#anonymous.sendRequest(
+      this.#http,
+      createPipelineRequest({ url, method: "GET", ...(signal ? { abortSignal: signal } : {}) }),
+    );
+    return {
+      status: response.status,
+      headers: { get: (name) => response.headers.get(name) },
+      ...(response.bodyAsText ? { body: response.bodyAsText } : {}),
+    };
   }
 
   /** `https://<endpoint><path>?api-version=...` for an ARM path. */

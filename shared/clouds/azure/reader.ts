@@ -8,6 +8,7 @@ import type { CallOptions, ListScope as PortListScope, ResourceReader, ResourceR
 import { armName, parseArmResourceId } from "./ids.ts";
 import { type AzureKind, azureKindOf } from "./kinds/index.ts";
 import type { AzureResourceParts } from "./kinds/types.ts";
+import { unregisteredNamespace } from "./list.ts";
 import { type AzureNetwork, rawBody, statusOf, translate } from "./network.ts";
 import { azureSnapshot } from "./snapshot.ts";
 
@@ -106,6 +107,7 @@ export async function* listAzure(
   while (url !== undefined) {
     clients.counter.reads++;
     const response = await pipeline.sendRequest(httpClient, createPipelineRequest({ url, method: "GET" }));
+    if (unregisteredNamespace(response.status, response.bodyAsText)) return;
     if (response.status !== 200) {
       throw translate(
         Object.assign(new Error(response.bodyAsText ?? `HTTP ${response.status}`), {

@@ -25,6 +25,7 @@ import {
   TableAlertStore,
   tableClientFor,
 } from "./alerts.ts";
+import { TableDecisionStore } from "./decision-store.ts";
 import { identitiesFromToken } from "./identity.ts";
 import { azurePort } from "./index.ts";
 import { AzureNetwork } from "./network.ts";
@@ -76,10 +77,41 @@ export async function azureGuardianDeps(
     log,
     locks: new ResourceLocks(),
     budgetMs: cfg.budgetMs ?? EVENT_GRID_BUDGET_MS,
-    // Decisions about keyed findings (a connection request) are claimed once per instance, so a duplicate delivery
-    // or the sweep meeting an event announces a held request once; built once per instance with the clients.
-    decisions: overrides.decisions ?? memoryDecisionStore(),
+    // Decisions about keyed findings (a connection request) are claimed in a table every instance shares, so a
+    // duplicate delivery, another instance or the sweep meeting an event decides and announces a request once.
+    decisions: overrides.decisions ?? (await azureDecisions(cfg, log, credential)),
   };
+}
+
+/**
+ * The shared decision store: a Storage table when GUARDIAN_DECISIONS_TABLE is set (the template sets it), in the
+ * alerts' storage account; otherwise claims held in this instance only, and a warning saying what that costs.
+ */
+async function azureDecisions(
+  cfg: GuardianConfig,
+  log: Logger,
+  credential: TokenCredential,
+): Promise<DecisionStore> {
+  const table = cfg.decisions.table;
+  if (table === undefined) {
+    log.warn("guardian.decisions-unshared", {
+      message:
+        "GUARDIAN_DECISIONS_TABLE is not set: another instance, or the sweep meeting an event, may decide and announce a connection request again",
+    });
+    return memoryDecisionStore({ ttlMs: cfg.decisions.ttlSeconds * 1000 });
+  }
+  const { storageConnectionString, tableServiceUri } = cfg.alerts;
+  const access: StorageAccess | undefined = storageConnectionString
+    ? { connectionString: storageConnectionString }
+    : tableServiceUri
+      ? { tableServiceUri, credential }
+      : undefined;
+  if (!access) {
+    throw new InputError(
+      "GUARDIAN_DECISIONS_TABLE needs GUARDIAN_ALERTS_STORAGE (a connection string) or GUARDIAN_ALERTS_STORAGE__tableServiceUri",
+    );
+  }
+  return new TableDecisionStore(tableClientFor(access, table), { ttlMs: cfg.decisions.ttlSeconds * 1000 });
 }
 
 /**

@@ -36,7 +36,16 @@ export interface Requester {
   subscriptionId?: string;
   resourceGroup?: string;
   tenantId?: string;
+  /** Why the tenant is not known (set instead of tenantId when it could not be resolved). */
+  tenantUnknown?: string;
 }
+
+/**
+ * An entry's verdict on a requester: it matches, it does not, or it would if the requester's tenant were known
+ * (every other criterion holds and the entry names tenants). An undetermined entry must neither allow nor, by being
+ * passed over, let a later entry or the default reject: rejection is final.
+ */
+export type Verdict = "match" | "no" | "unknown";
 
 export interface RequesterCriteria {
   subscriptions?: readonly string[] | undefined;
@@ -50,11 +59,20 @@ const lowerIn = (list: readonly string[], value: string | undefined) =>
 
 /** True when every criterion the entry names holds for the requester (an unknown value never matches). */
 export function requesterMatches(c: RequesterCriteria, r: Requester): boolean {
-  if (c.subscriptions && !lowerIn(c.subscriptions, r.subscriptionId)) return false;
-  if (c.tenants && !lowerIn(c.tenants, r.tenantId)) return false;
-  if (c.resourceGroups && !anyGlob(c.resourceGroups, r.resourceGroup)) return false;
-  if (c.endpointIds && !anyGlob(c.endpointIds, r.endpointId)) return false;
-  return true;
+  return requesterVerdict(c, r) === "match";
+}
+
+/** Whether the entry covers the requester; "unknown" when only the unresolved tenant stands between. */
+export function requesterVerdict(c: RequesterCriteria, r: Requester): Verdict {
+  if (c.subscriptions && !lowerIn(c.subscriptions, r.subscriptionId)) return "no";
+  if (c.resourceGroups && !anyGlob(c.resourceGroups, r.resourceGroup)) return "no";
+  if (c.endpointIds && !anyGlob(c.endpointIds, r.endpointId)) return "no";
+  if (c.tenants) {
+    if (r.tenantId !== undefined) return lowerIn(c.tenants, r.tenantId) ? "match" : "no";
+    // No subscription to resolve (the endpoint is gone): nothing will ever say its tenant.
+    return r.subscriptionId === undefined ? "no" : "unknown";
+  }
+  return "match";
 }
 
 export function namesCriterion(c: Record<string, unknown>, keys: readonly string[]): boolean {

@@ -62,15 +62,3 @@ export function connectionsOf(snapshot: Snapshot): ConnectionView[] {
 export function isStatus(view: { status: string }, status: "Pending" | "Approved" | "Rejected"): boolean {
   return view.status.toLowerCase() === status.toLowerCase();
 }
-
-/**
- * The tenants the adapter resolved for subscriptions the connections or targets name (`related.subscriptionTenants`:
- * lower-cased subscription id → tenant id); undefined when none were.
- */
-export function subscriptionTenantsOf(snapshot: Snapshot): Readonly<Record<string, string>> | undefined {
-  const value = snapshot.related?.subscriptionTenants;
-  if (!isRecord(value)) return undefined;
-  return Object.fromEntries(
-    Object.entries(value).filter((e): e is [string, string] => typeof e[1] === "string"),
-  );
-}

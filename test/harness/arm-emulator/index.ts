@@ -4,6 +4,8 @@
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { FaultPlan } from "../faults.ts";
+import { DEFAULT_SUBSCRIPTION_ID } from "./client.ts";
+import { DEFAULT_TENANT_ID } from "./events.ts";
 import { resourceRoutes } from "./handlers/index.ts";
 import { clone, isObject } from "./json.ts";
 import { decodePath, matchRoute } from "./router.ts";
@@ -62,7 +64,17 @@ export interface ArmEmulator {
    * Pending connection on its target. Off, a request reaches the provider silently, as only a sweep would find it.
    */
   connectionEvents(on: boolean): void;
-  /** Clears state, events, requests, faults and the fault plan (listeners and hooks stay). */
+  /**
+   * Resource provider namespaces the subscriptions are not registered for (none by default): every call under one
+   * (`.../providers/Microsoft.Sql/...`) answers 409 MissingSubscriptionRegistration, as ARM does. Reset registers them all again.
+   */
+  unregisteredNamespaces(namespaces: readonly string[]): void;
+  /**
+   * Makes ARM know a subscription and its tenant (undefined: forget it), as its unauthenticated challenge tells them.
+   * The default subscription is known, in the default tenant; the map survives reset().
+   */
+  subscriptionTenant(subscriptionId: string, tenantId: string | undefined): void;
+  /** Clears state, events, requests, faults, the fault plan and unregistered namespaces (listeners and hooks stay). */
   reset(): void;
 }
 
@@ -84,6 +96,8 @@ export interface ArmEmulatorOptions {
   pageSize?: number;
   /** Raise events for private endpoint connections a private endpoint's create adds on its target (default true). */
   connectionEvents?: boolean;
+  /** Subscriptions ARM knows, with their tenants (default: the default subscription in the default tenant). */
+  subscriptionTenants?: Record<string, string>;
 }
 
 export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promise<ArmEmulator> {
@@ -97,6 +111,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       notificationBooleansAsNumbers: options.notificationBooleansAsNumbers ?? false,
       enforceOperationLocks: options.enforceOperationLocks ?? false,
       connectionEvents: options.connectionEvents ?? true,
+      unregisteredNamespaces: new Set(),
       ...(options.pageSize === undefined ? {} : { pageSize: options.pageSize }),
     },
     baseUrl: () => url,
@@ -107,6 +122,11 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
     listeners: new Set<EventListener>(),
     answerHooks: new Set<AnswerHook>(),
     held: new Set(),
+    subscriptionTenants: new Map(
+      Object.entries(options.subscriptionTenants ?? { [DEFAULT_SUBSCRIPTION_ID]: DEFAULT_TENANT_ID }).map(
+        ([s, t]) => [s.toLowerCase(), t],
+      ),
+    ),
   };
 
   const server: Server = createServer({ key, cert }, (req, res) => {
@@ -166,8 +186,15 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
         pipeline.answerHooks.delete(hook);
       };
     },
+    unregisteredNamespaces(namespaces) {
+      pipeline.options.unregisteredNamespaces = new Set(namespaces.map((n) => n.toLowerCase()));
+    },
     connectionEvents(on) {
       pipeline.options.connectionEvents = on;
+    },
+    subscriptionTenant(subscriptionId, tenantId) {
+      if (tenantId === undefined) pipeline.subscriptionTenants.delete(subscriptionId.toLowerCase());
+      else pipeline.subscriptionTenants.set(subscriptionId.toLowerCase(), tenantId);
     },
     reset() {
       pipeline.state.reset();
@@ -175,6 +202,7 @@ export async function startArmEmulator(options: ArmEmulatorOptions = {}): Promis
       pipeline.requests.length = 0;
       pipeline.faults.length = 0;
       pipeline.faultPlan = undefined;
+      pipeline.options.unregisteredNamespaces = new Set();
     },
   };
 }

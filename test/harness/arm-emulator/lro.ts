@@ -17,10 +17,12 @@ import {
   setProvisioningState,
 } from "./state.ts";
 
+// `{provider}`: Microsoft.Network by default; a route's LroStyle puts its own provider's operations under its namespace.
+// The segment names (`operations`, `operationResults`) are the emulator's; clients follow the header URLs as given.
 export const OPERATION_STATUS_PATTERN =
-  "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operations/{operationId}";
+  "/subscriptions/{subscriptionId}/providers/{provider}/locations/{location}/operations/{operationId}";
 export const OPERATION_RESULT_PATTERN =
-  "/subscriptions/{subscriptionId}/providers/Microsoft.Network/locations/{location}/operationResults/{operationId}";
+  "/subscriptions/{subscriptionId}/providers/{provider}/locations/{location}/operationResults/{operationId}";
 
 export function startOperation(
   state: EmulatorState,
@@ -30,6 +32,9 @@ export function startOperation(
     location: string;
     touched: JsonObject[];
     failure?: OperationFailure;
+    provider?: string;
+    resultPath?: string;
+    complete?: (tracked: JsonObject) => void;
   },
 ): PendingOperation {
   const op: PendingOperation = {
@@ -40,6 +45,9 @@ export function startOperation(
     pollsLeft: state.lroPolls,
     done: false,
     ...(input.failure ? { failure: input.failure } : {}),
+    ...(input.provider ? { provider: input.provider } : {}),
+    ...(input.resultPath ? { resultPath: input.resultPath } : {}),
+    ...(input.complete ? { complete: input.complete } : {}),
   };
   for (const target of input.touched) setProvisioningState(target, "Updating");
   state.operations.set(op.id, op);
@@ -51,17 +59,22 @@ export function operationHeaders(
   op: PendingOperation,
   apiVersion: string,
   withLocation: boolean,
+  withAsyncOperation = true,
 ): Record<string, string> {
-  const prefix = `${baseUrl}/subscriptions/${op.subscriptionId}/providers/Microsoft.Network/locations/${op.location}`;
+  const provider = op.provider ?? "Microsoft.Network";
+  const prefix = `${baseUrl}/subscriptions/${op.subscriptionId}/providers/${provider}/locations/${op.location}`;
   const query = `?api-version=${encodeURIComponent(apiVersion)}`;
   return {
-    "Azure-AsyncOperation": `${prefix}/operations/${op.id}${query}`,
+    ...(withAsyncOperation ? { "Azure-AsyncOperation": `${prefix}/operations/${op.id}${query}` } : {}),
     ...(withLocation ? { Location: `${prefix}/operationResults/${op.id}${query}` } : {}),
     // Zero asks for an immediate poll. core-lro 3.x treats a non-positive Retry-After as absent and falls back to
     // the caller's `updateIntervalInMs` (2 s by default), so fast tests pass `updateIntervalInMs: 0` or use lroPolls 0.
     "Retry-After": "0",
   };
 }
+
+/** Provisioning states of a write still under way: the Network RP's, and SQL's connection decisions. */
+const IN_PROGRESS = new Set(["Updating", "Approving", "Rejecting"]);
 
 function advance(state: EmulatorState, op: PendingOperation): void {
   if (op.done) return;
@@ -75,7 +88,8 @@ function advance(state: EmulatorState, op: PendingOperation): void {
     const previous = failure.rollback.resource;
     if (previous) {
       state.putTracked(previous);
-      state.restamp(previous);
+      // A new etag, where the provider has etags at all (a SQL server or Cosmos DB account has none).
+      if (previous.etag !== undefined) state.restamp(previous);
     } else {
       state.deleteTracked(op.trackedId);
     }
@@ -84,11 +98,16 @@ function advance(state: EmulatorState, op: PendingOperation): void {
   const tracked = state.getTracked(op.trackedId);
   if (!tracked) return;
   if (failure) {
-    setProvisioningState(tracked, "Failed");
+    // Only what shows a provisioningState says Failed (a SQL server has none; its connection was Approving).
+    if ((tracked.properties as JsonObject | undefined)?.provisioningState !== undefined) {
+      setProvisioningState(tracked, "Failed");
+    }
     for (const child of embeddedChildren(tracked)) {
       const props = child.properties as JsonObject;
-      if (props.provisioningState === "Updating") props.provisioningState = "Failed";
+      if (IN_PROGRESS.has(String(props.provisioningState))) props.provisioningState = "Failed";
     }
+  } else if (op.complete) {
+    op.complete(tracked);
   } else {
     completeProvisioning(tracked);
   }
@@ -119,12 +138,16 @@ export function pollStatus(state: EmulatorState, operationId: string): { status:
   return { status: 200, body: { status: "Succeeded" } };
 }
 
-/** GET on the Location URL (operationResults). */
+/**
+ * GET on the Location URL (operationResults): 202 while running; when done, a PUT's resource (200, read through
+ * `read`) or 204 (a DELETE's, or a PUT whose resource is gone).
+ */
 export function pollResult(
   state: EmulatorState,
   operationId: string,
   baseUrl: string,
   apiVersion: string,
+  read: (path: string) => JsonObject | undefined = () => undefined,
 ): { status: number; headers: Record<string, string>; body?: JsonObject } {
   const op = find(state, operationId);
   advance(state, op);
@@ -135,7 +158,10 @@ export function pollResult(
       body: { error: { code: op.failure.code, message: op.failure.message } },
     };
   }
-  if (op.done) return { status: 204, headers: {} };
+  if (op.done) {
+    const result = op.resultPath ? read(op.resultPath) : undefined;
+    return result ? { status: 200, headers: {}, body: result } : { status: 204, headers: {} };
+  }
   const { Location, "Retry-After": retryAfter } = operationHeaders(baseUrl, op, apiVersion, true);
   return { status: 202, headers: { Location: Location ?? "", "Retry-After": retryAfter ?? "0" } };
 }

@@ -22,6 +22,8 @@ export interface WriteOutcome {
   status: number;
   /** The tracked (top-level) resource the write landed on (as it was just before removal when it was deleted). */
   tracked: Record<string, unknown> | undefined;
+  /** True when the write created the resource though it answers 200 (a provider whose spec has no 201). */
+  created?: boolean;
   /** True when the write removed the tracked resource itself. */
   trackedDeleted?: boolean;
   /** Lower-cased id of the tracked resource (for operation status, locks and notifications). */
@@ -52,6 +54,25 @@ export interface CollectionRoute {
   ): { items: Record<string, unknown>[]; total: number };
 }
 
+/**
+ * How a provider runs its long-running writes, when not the Network RP's way (PUT 201/200 with Azure-AsyncOperation,
+ * status URLs under Microsoft.Network). Other providers' specs say otherwise: Microsoft.Sql answers an asynchronous
+ * PUT 202 Accepted, Microsoft.DocumentDB 202 with a Location and Retry-After only.
+ */
+export interface LroStyle {
+  /** The provider namespace the operation URLs live under: `.../providers/<provider>/locations/{l}/operations/{id}`. */
+  provider: string;
+  /** An asynchronous PUT answers 202 Accepted with no body (the result comes from the Location URL). */
+  acceptedPut?: boolean;
+  /** The headers an asynchronous PUT carries (Retry-After always); default: Azure-AsyncOperation only. */
+  putHeaders?: readonly ("Azure-AsyncOperation" | "Location")[];
+  /**
+   * The tracked resource as it looks once its operation completed (provider-specific provisioning states, such as a
+   * SQL connection's `Ready`); default: provisioningState Succeeded on it and its embedded children.
+   */
+  complete?(tracked: Record<string, unknown>): void;
+}
+
 export interface ItemRoute {
   kind: "item";
   pattern: string;
@@ -59,6 +80,8 @@ export interface ItemRoute {
   resourceType: string;
   /** Whether PUT and DELETE are long-running (Azure-AsyncOperation) as the spec's x-ms-long-running-operation says. */
   longRunning: boolean;
+  /** How a non-Network provider runs them; absent: the Network RP's way. */
+  lro?: LroStyle;
   /** Lower-cased id of the tracked resource a write on this path lands on (the parent NSG for a rule). */
   trackedId(ctx: RequestContext): string;
   /** The error GET answers when `read` finds nothing (ResourceNotFound for tracked, NotFound for child resources). */

@@ -57,6 +57,8 @@ export interface PipelineOptions {
   enforceOperationLocks: boolean;
   /** Raise write events for side effects on other resources (private endpoint connections); false exercises sweeps. */
   connectionEvents: boolean;
+  /** Lower-cased provider namespaces every call under which answers 409 MissingSubscriptionRegistration. */
+  unregisteredNamespaces: Set<string>;
   /** Items per page of a list; more come behind `nextLink` (`$skipToken`). Unset: one page. */
   pageSize?: number;
 }
@@ -74,6 +76,8 @@ export interface Pipeline {
   answerHooks: Set<AnswerHook>;
   /** Answers held open by `hang` faults, ended when the emulator stops. */
   held: Set<ServerResponse>;
+  /** The subscriptions ARM knows, by lower-cased id, with their tenant (the unauthenticated challenge names it). */
+  subscriptionTenants: Map<string, string>;
 }
 
 const DEFAULT_FAULT_CODES: Record<number, string> = {
@@ -147,6 +151,39 @@ function authenticate(header: string | undefined): JsonObject {
     );
   }
   return claims;
+}
+
+const SUBSCRIPTION_PATH = /^\/subscriptions\/([^/]+)\/?$/i;
+
+/**
+ * ARM's answer to a GET of a subscription without a token: for a subscription it knows, 401 with a bearer challenge
+ * whose authorization_uri names the subscription's tenant (what tools use to learn any subscription's tenant; see
+ * shared/clouds/azure/tenants.ts); for one it does not know, 404 SubscriptionNotFound. Undefined for other requests.
+ */
+function subscriptionChallenge(
+  pipeline: Pipeline,
+  method: string,
+  path: string,
+  authorization: unknown,
+): ArmError | undefined {
+  const id = SUBSCRIPTION_PATH.exec(path)?.[1];
+  if (method !== "GET" || id === undefined || authorization !== undefined) return undefined;
+  const tenant = pipeline.subscriptionTenants.get(id.toLowerCase());
+  if (tenant === undefined) {
+    return new ArmError(404, "SubscriptionNotFound", `The subscription '${id}' could not be found.`);
+  }
+  return new ArmError(
+    401,
+    "AuthenticationFailed",
+    "Authentication failed. The 'Authorization' header is missing.",
+    {
+      headers: {
+        "WWW-Authenticate":
+          `Bearer authorization_uri="https://login.windows.net/${tenant}", error="invalid_token", ` +
+          "error_description=\"The authentication failed because of missing 'Authorization' header.\"",
+      },
+    },
+  );
 }
 
 function takeFault(faults: FaultSpec[], method: string, path: string): Fault | undefined {
@@ -274,7 +311,7 @@ function buildEvents(
       tokenClaims: caller.claims,
       correlationId: caller.correlationId,
       // The schema documents httpRequest on updates and deletes only.
-      ...(outcome.status === 201
+      ...(outcome.status === 201 || outcome.created
         ? {}
         : {
             httpRequest: {
@@ -305,7 +342,7 @@ function buildEvents(
     if (!outcome.trackedDeleted) {
       // The notification carries the resource as committed, i.e. once its operation succeeded.
       resource = readById(pipeline, String(outcome.tracked.id)) ?? clone(outcome.tracked);
-      completeProvisioning(resource);
+      (route.lro?.complete ?? completeProvisioning)(resource);
     }
     events.push(
       resourceNotificationEvent({
@@ -384,14 +421,32 @@ function handleItemWrite(
             },
           }
         : {}),
+      ...(route.lro
+        ? {
+            provider: route.lro.provider,
+            ...(method === "PUT" ? { resultPath: ctx.path } : {}),
+            ...(route.lro.complete ? { complete: route.lro.complete } : {}),
+          }
+        : {}),
     });
-    headers = operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, method === "DELETE");
+    const putHeaders = route.lro?.putHeaders ?? ["Azure-AsyncOperation"];
+    headers =
+      method === "DELETE"
+        ? operationHeaders(pipeline.baseUrl(), op, ctx.apiVersion, true)
+        : operationHeaders(
+            pipeline.baseUrl(),
+            op,
+            ctx.apiVersion,
+            putHeaders.includes("Location"),
+            putHeaders.includes("Azure-AsyncOperation"),
+          );
   }
   // A write that will be rolled back never took effect: ARM raises no success event for it.
   const events = rollback ? [] : buildEvents(pipeline, ctx, route, outcome, caller);
   if (method === "DELETE") {
     return { reply: { status: asynchronous ? 202 : 200, headers }, events };
   }
+  if (asynchronous && route.lro?.acceptedPut) return { reply: { status: 202, headers }, events };
   return { reply: { status: outcome.status, body: route.read(ctx), headers }, events };
 }
 
@@ -418,7 +473,12 @@ function route(
         events: [],
       };
     }
-    return { reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion), events: [] };
+    return {
+      reply: pollResult(pipeline.state, operationId, pipeline.baseUrl(), ctx.apiVersion, (p) =>
+        readById(pipeline, p),
+      ),
+      events: [],
+    };
   }
 
   const match = matchRoute(pipeline.routes, ctx.path);
@@ -524,7 +584,9 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
         "The api-version query parameter (?api-version=) is required for all requests.",
       );
     }
-    const claims = authenticate(req.headers.authorization);
+    // Scripted faults apply to it too (ARM throttles and fails unauthenticated calls as well); the plan does not.
+    const challenge = subscriptionChallenge(pipeline, method, path, req.headers.authorization);
+    const claims = challenge ? {} : authenticate(req.headers.authorization);
     caller = typeof claims.oid === "string" ? claims.oid : undefined;
     let body: unknown;
     if ((method === "PUT" || method === "PATCH") && raw.length > 0) {
@@ -537,7 +599,7 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
     }
     fault =
       takeFault(pipeline.faults, method, path) ??
-      pipeline.faultPlan?.decide({
+      (challenge ? undefined : pipeline.faultPlan)?.decide({
         method,
         path,
         ...(caller === undefined ? {} : { caller }),
@@ -551,8 +613,19 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
       else hold(pipeline, res);
       return;
     }
+    const unregistered = unregisteredNamespaceOf(pipeline, path);
+    if (unregistered) {
+      // ARM's answer under a namespace the subscription is not registered for (message as Azure words it).
+      throw new ArmError(
+        409,
+        "MissingSubscriptionRegistration",
+        `The subscription is not registered to use namespace '${unregistered}'. See https://aka.ms/rps-not-found for how to register subscriptions.`,
+      );
+    }
     if (fault && "status" in fault) {
       reply = faultReply(fault);
+    } else if (challenge) {
+      throw challenge;
     } else {
       const ctx: RequestContext = {
         method,
@@ -613,6 +686,16 @@ export async function handle(pipeline: Pipeline, req: IncomingMessage, res: Serv
   }
   if (events.length > 0) res.once("finish", () => dispatch(pipeline, events));
   send(res, reply, baseHeaders);
+}
+
+/** The namespace as the caller spelled it, when the path is under one the subscriptions are not registered for. */
+function unregisteredNamespaceOf(pipeline: Pipeline, path: string): string | undefined {
+  if (pipeline.options.unregisteredNamespaces.size === 0) return undefined;
+  const match = /^\/subscriptions\/[^/]+(?:\/resourceGroups\/[^/]+)?\/providers\/([^/]+)/i.exec(path);
+  const namespace = match?.[1];
+  return namespace && pipeline.options.unregisteredNamespaces.has(namespace.toLowerCase())
+    ? namespace
+    : undefined;
 }
 
 function logged(caller: string | undefined, body: unknown): Partial<RequestLogEntry> {

@@ -16,6 +16,12 @@ export interface PendingOperation {
   done: boolean;
   /** Set when the operation is to end Failed (an injected `lro-failed` fault). */
   failure?: OperationFailure;
+  /** The provider namespace of the operation URLs (default Microsoft.Network). */
+  provider?: string;
+  /** The resource a PUT's Location URL answers with once done (200); absent: 204 (a DELETE's). */
+  resultPath?: string;
+  /** Brings the tracked resource to its completed state; absent: completeProvisioning. */
+  complete?: (tracked: JsonObject) => void;
 }
 
 export interface OperationFailure {

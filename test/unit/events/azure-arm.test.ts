@@ -72,7 +72,7 @@ describe("parseArmResourceId", () => {
 });
 
 describe("supported types table", () => {
-  it("is keyed by lower-cased ARM types and lists NSGs with their security rules, storage accounts and the Private Link kinds", () => {
+  it("is keyed by lower-cased ARM types and lists NSGs with their security rules, storage accounts and the Private Link kinds (SQL servers and Cosmos DB accounts among the targets)", () => {
     expect(SUPPORTED_AZURE_RESOURCE_TYPES).toEqual({
       "microsoft.network/networksecuritygroups": {
         childTypes: ["microsoft.network/networksecuritygroups/securityrules"],
@@ -81,6 +81,10 @@ describe("supported types table", () => {
         childTypes: ["microsoft.storage/storageaccounts/privateendpointconnections"],
       },
       "microsoft.keyvault/vaults": { childTypes: ["microsoft.keyvault/vaults/privateendpointconnections"] },
+      "microsoft.sql/servers": { childTypes: ["microsoft.sql/servers/privateendpointconnections"] },
+      "microsoft.documentdb/databaseaccounts": {
+        childTypes: ["microsoft.documentdb/databaseaccounts/privateendpointconnections"],
+      },
       "microsoft.network/privatelinkservices": {
         childTypes: ["microsoft.network/privatelinkservices/privateendpointconnections"],
       },

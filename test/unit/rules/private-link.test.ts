@@ -16,6 +16,7 @@ import {
   privateLinkServiceLists,
   privateLinkServiceListsOptions,
 } from "../../../shared/rules/private-link-service-lists.ts";
+import type { RuleContext, TenantLookup } from "../../../shared/rules/types.ts";
 import type { Finding, Snapshot } from "../../../shared/types.ts";
 
 const fixture = (name: string, type: string): Snapshot => {
@@ -79,18 +80,119 @@ describe("private-endpoint-connections", () => {
     expect(decisions(vs)).toEqual(["pe-databricks:hold", "pe-stranger:approve"]);
   });
 
-  it("a groupIds entry never matches a provider that does not report the sub-resource; a tenant entry needs a resolved tenant", () => {
+  it("a groupIds entry never matches a provider that does not report the sub-resource", () => {
     expect(
       decisions(connections({ allow: [{ name: "d", subscriptions: [DATABRICKS], groupIds: ["vault"] }] }))[0],
     ).toBe("pe-databricks:hold");
-    const t = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-    expect(decisions(connections({ allow: [{ name: "t", tenants: [t] }] }))[0]).toBe("pe-databricks:hold");
-    const resolved = { ...vault(), related: { subscriptionTenants: { [DATABRICKS]: t } } };
-    expect(decisions(connections({ allow: [{ name: "t", tenants: [t] }] }, resolved))[0]).toBe(
-      "pe-databricks:approve",
-    );
   });
 
+  it("names the subscriptions whose tenants it needs only when an entry names tenants", () => {
+    const needs = (options: unknown) =>
+      privateEndpointConnections.tenantsNeeded?.(vault(), privateEndpointConnectionsOptions.parse(options));
+    expect(needs({ allow: [{ name: "d", subscriptions: [DATABRICKS] }] })).toEqual([]);
+    expect(needs({ allow: [{ name: "t", tenants: [TENANT] }] })?.sort()).toEqual(
+      [DATABRICKS, STRANGER, OLD].sort(),
+    );
+  });
+});
+
+const TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+const OTHER_TENANT = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
+const STRANGER = "e1d2c3b4-a596-4788-9900-aabbccddeeff";
+
+/** A rule context whose tenants were resolved as given (lower-cased subscription → tenant, or why not). */
+function withTenants(tenants: Record<string, TenantLookup>): RuleContext {
+  return { trustedSources: [], tenantOf: (id) => tenants[id.toLowerCase()] };
+}
+function tenantDecisions(options: unknown, context: RuleContext, snapshot = vault()) {
+  return privateEndpointConnections.evaluate(
+    snapshot,
+    privateEndpointConnectionsOptions.parse(options),
+    context,
+  );
+}
+
+describe("private-endpoint-connections: allow entries by tenant", () => {
+  const resolved = withTenants({
+    [DATABRICKS]: { tenantId: TENANT },
+    [STRANGER]: { tenantId: OTHER_TENANT },
+    [OLD]: { tenantId: TENANT.toUpperCase() },
+  });
+
+  it("matches the requester's resolved tenant (case-insensitively) and nobody else's", () => {
+    const vs = tenantDecisions({ allow: [{ name: "ours", tenants: [TENANT] }] }, resolved);
+    // The approved connection from the same tenant is still allowed: no finding.
+    expect(decisions(vs)).toEqual(["pe-databricks:approve", "pe-stranger:hold"]);
+    expect(vs[0]?.matched[0]).toMatchObject({ requesterTenant: TENANT, allowEntry: "ours" });
+    expect(vs[0]?.message).toContain(`tenant ${TENANT}`);
+  });
+
+  it("ANDs a tenant with the entry's other criteria", () => {
+    const entry = { name: "t", tenants: [TENANT], resourceGroups: ["databricks-*"] };
+    expect(decisions(tenantDecisions({ allow: [entry] }, resolved))).toEqual([
+      "pe-databricks:approve",
+      "pe-stranger:hold",
+      "pe-old:hold",
+    ]);
+  });
+
+  it("holds a request whose tenant could not be resolved, and says so, whatever the entry would decide", () => {
+    const unresolved = withTenants({
+      [DATABRICKS]: { unresolved: "ARM does not know subscription x" },
+      [STRANGER]: { tenantId: OTHER_TENANT },
+      [OLD]: { unresolved: "ARM could not be asked (ECONNRESET)" },
+    });
+    for (const decision of ["approve", "reject"] as const) {
+      const vs = tenantDecisions({ allow: [{ name: "t", tenants: [TENANT], decision }] }, unresolved);
+      const databricks = vs.find((v) => /pe-databricks/.test(String(v.matched[0]?.privateEndpointId)));
+      expect(databricks?.matched[0]).toMatchObject({
+        decision: "hold",
+        requesterTenantUnknown: "ARM does not know subscription x",
+        allowEntry: "t",
+      });
+      expect(databricks?.message).toMatch(
+        /tenant could not be determined \(ARM does not know subscription x\)/,
+      );
+    }
+  });
+
+  it("never rejects on an unresolved tenant: not by a later entry, not by unlisted, not an approved connection", () => {
+    const unresolved = withTenants({}); // nothing resolved (the lookup was not made)
+    const options = {
+      allow: [
+        { name: "ours", tenants: [TENANT] },
+        { name: "everyone-else", resourceGroups: ["*"], decision: "reject" },
+      ],
+      unlisted: "reject",
+      noLongerAllowed: "reject",
+    };
+    const vs = tenantDecisions(options, unresolved);
+    expect(decisions(vs)).toEqual(["pe-databricks:hold", "pe-stranger:hold", "pe-old:hold"]);
+    expect(vs.every((v) => /could not be determined/.test(v.message))).toBe(true);
+    // Without the undetermined tenant entry first, the same requesters are rejected as configured.
+    expect(decisions(tenantDecisions({ ...options, allow: options.allow.slice(1) }, unresolved))).toEqual([
+      "pe-databricks:reject",
+      "pe-stranger:reject",
+      "pe-old:reject",
+    ]);
+  });
+
+  it("an entry another criterion already rules out is no reason to hold", () => {
+    const unresolved = withTenants({});
+    const options = {
+      allow: [
+        { name: "other-rg", tenants: [TENANT], resourceGroups: ["nowhere"] },
+        { name: "databricks", subscriptions: [DATABRICKS] },
+      ],
+    };
+    expect(decisions(tenantDecisions(options, unresolved))[0]).toBe("pe-databricks:approve");
+  });
+
+  it("offline (no lookup at all) a tenant entry matches nobody", () => {
+    expect(decisions(connections({ allow: [{ name: "t", tenants: [TENANT] }] }))[0]).toBe(
+      "pe-databricks:hold",
+    );
+  });
   it("targets narrow an entry to our resources by type, id pattern and tags", () => {
     const other = {
       name: "d",
@@ -162,6 +264,34 @@ describe("private-endpoint-targets", () => {
       change: { actor: {}, operationName: "sweep", time: "2026-01-01T05:30:00Z" },
     });
     expect(v?.matched[0]).toMatchObject({ problem: "pending", waited: "5 h" });
+  });
+
+  it("allows a target by its resolved tenant; an unresolved one is alerted (never removed), a foreign one flagged", () => {
+    const byTenant = privateEndpointTargetsOptions.parse({
+      allow: [{ name: "partner-tenant", tenants: [TENANT] }],
+      reportPending: false,
+    });
+    expect(privateEndpointTargets.tenantsNeeded?.(endpoint(), byTenant)).toEqual([OLD]);
+    const allowed = privateEndpointTargets.evaluate(
+      endpoint(),
+      byTenant,
+      withTenants({ [OLD]: { tenantId: TENANT } }),
+    );
+    expect(allowed).toEqual([]);
+    const foreign = privateEndpointTargets.evaluate(
+      endpoint(),
+      byTenant,
+      withTenants({ [OLD]: { tenantId: OTHER_TENANT } }),
+    );
+    expect(foreign[0]?.matched[0]).toMatchObject({ problem: "unknown-target", targetTenant: OTHER_TENANT });
+    const unknown = privateEndpointTargets.evaluate(
+      endpoint(),
+      byTenant,
+      withTenants({ [OLD]: { unresolved: "ARM could not be asked (timeout)" } }),
+    );
+    expect(unknown[0]?.matched[0]).toMatchObject({ problem: "tenant-unknown", allowEntry: "partner-tenant" });
+    expect(unknown[0]?.message).toContain("could not be determined (ARM could not be asked (timeout))");
+    expect(unknown[0]?.alertOnly).toBeDefined();
   });
 
   it("an alias is allowed only by an alias pattern", () => {

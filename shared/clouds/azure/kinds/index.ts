@@ -2,12 +2,14 @@
 // Azure kinds (the event tables, the reader and writer dispatch, `guardian evaluate`, the infra generator, the scan)
 // derives it from here; nothing else switches on an ARM type string. See docs/kinds.md.
 
+import { cosmosDbAccount } from "./cosmos-db-account.ts";
 import { keyVault } from "./key-vault.ts";
 import { networkSecurityGroup } from "./network-security-group.ts";
 import { privateEndpoint } from "./private-endpoint.ts";
 import { privateLinkService } from "./private-link-service.ts";
 import { routeTable } from "./route-table.ts";
 import { serviceEndpointPolicy } from "./service-endpoint-policy.ts";
+import { sqlServer } from "./sql-server.ts";
 import { storageAccount } from "./storage-account.ts";
 import { subnet } from "./subnet.ts";
 import type { AzureKind } from "./types.ts";
@@ -20,6 +22,8 @@ export const azureKindRegistry = {
   "network-security-group": networkSecurityGroup,
   "storage-account": storageAccount,
   "key-vault": keyVault,
+  "sql-server": sqlServer,
+  "cosmos-db-account": cosmosDbAccount,
   "private-link-service": privateLinkService,
   "private-endpoint": privateEndpoint,
   "virtual-network": virtualNetwork,

@@ -61,9 +61,13 @@ async function settleWrite(
   const status = answer.status;
   const message = `${what}: ${describe(answer)}`;
   if (status >= 200 && status < 300) {
-    const poll =
-      answer.headers["azure-asyncoperation"] ?? (status === 202 ? answer.headers.location : undefined);
-    if (poll) await pollOperation(network, subscriptionId, poll, what, resourceId, signal);
+    // Azure-AsyncOperation when the provider gives one (Network, SQL), else the Location of a 202 (Cosmos DB).
+    const statusUrl = answer.headers["azure-asyncoperation"];
+    const location = status === 202 ? answer.headers.location : undefined;
+    if (statusUrl)
+      await pollOperation(network, subscriptionId, statusUrl, "status", what, resourceId, signal);
+    else if (location)
+      await pollOperation(network, subscriptionId, location, "location", what, resourceId, signal);
     return;
   }
   if (answer.attempts.slice(0, -1).some(mayHaveLanded)) {
@@ -80,10 +84,16 @@ async function settleWrite(
   throw new Error(message);
 }
 
+/**
+ * Follows a long-running write to its end. An Azure-AsyncOperation URL answers `{status}` (InProgress, Succeeded,
+ * Failed, Canceled); a Location URL answers 202 while running, then the result (200 / 201 / 204) or the operation's
+ * error as an HTTP error with an ARM error body, which is a failure, never a success.
+ */
 async function pollOperation(
   network: AzureNetwork,
   subscriptionId: string,
   url: string,
+  via: "status" | "location",
   what: string,
   resourceId: string,
   signal: AbortSignal | undefined,
@@ -99,12 +109,15 @@ async function pollOperation(
     }
     if (answer.status === 204) return;
     const body = isRecord(answer.body) ? answer.body : {};
+    // A Location URL's 200 is the resource itself: its fields say nothing about the operation.
     const state =
-      typeof body.status === "string"
-        ? body.status.toLowerCase()
-        : answer.status === 202
-          ? "inprogress"
-          : "succeeded";
+      answer.status >= 400
+        ? "failed"
+        : via === "status" && typeof body.status === "string"
+          ? body.status.toLowerCase()
+          : answer.status === 202
+            ? "inprogress"
+            : "succeeded";
     if (state === "succeeded") return;
     if (state === "failed" || state === "canceled") {
       const code = armErrorCode(body);

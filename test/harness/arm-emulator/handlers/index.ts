@@ -3,6 +3,7 @@
 import type { Route } from "../router.ts";
 import { networkSecurityGroupRoutes } from "./network-security-groups.ts";
 import { privateLinkRoutes } from "./private-link.ts";
+import { privateLinkTargetRoutes } from "./private-link-targets.ts";
 import { routeTableRoutes } from "./route-tables.ts";
 import { serviceEndpointPolicyRoutes } from "./service-endpoint-policies.ts";
 import { storageAccountRoutes } from "./storage-accounts.ts";
@@ -13,6 +14,7 @@ export const resourceRoutes: readonly Route[] = [
   ...virtualNetworkRoutes,
   ...storageAccountRoutes,
   ...privateLinkRoutes,
+  ...privateLinkTargetRoutes,
   ...routeTableRoutes,
   ...serviceEndpointPolicyRoutes,
 ];

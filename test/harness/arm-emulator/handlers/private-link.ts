@@ -1,7 +1,9 @@
 // Private Link: private endpoints (privateEndpoint.json), Private Link Services (privateLinkService.json), Key Vaults
 // (Microsoft.KeyVault keyvault.json, as the generic provider) and the `privateEndpointConnections` children of every
 // target (Network, Key Vault and Storage spell them alike; Storage's state says `actionRequired`, the others
-// `actionsRequired`).
+// `actionsRequired`). SQL servers and Cosmos DB accounts (./private-link-targets.ts) add their own differences, all
+// in PROVIDERS below: no etag, sub-resources as `groupIds` (SQL) or `groupId` (Cosmos DB), SQL's provisioning states
+// (Ready, Approving, Rejecting), and a long-running decision PUT (202 Accepted).
 //
 // The lifecycle: a consumer PUTs a private endpoint naming a target (a resource id, or a Private Link Service alias);
 // a connection appears on the target, named `<endpoint name>.<guid>` with `privateEndpoint.id` = the endpoint's id.
@@ -14,7 +16,7 @@
 
 import { ArmError, badRequest, childNotFound, resourceNotFound } from "../errors.ts";
 import { clone, isObject, type JsonObject, objectArray, propsOf, sameText } from "../json.ts";
-import type { ItemRoute, RequestContext, Route, WriteOutcome } from "../router.ts";
+import type { ItemRoute, LroStyle, RequestContext, Route, WriteOutcome } from "../router.ts";
 import type { EmulatorState } from "../state.ts";
 import {
   absentDelete,
@@ -31,17 +33,77 @@ export const PRIVATE_ENDPOINT_TYPE = "Microsoft.Network/privateEndpoints";
 export const PRIVATE_LINK_SERVICE_TYPE = "Microsoft.Network/privateLinkServices";
 export const KEY_VAULT_TYPE = "Microsoft.KeyVault/vaults";
 export const STORAGE_ACCOUNT_TYPE = "Microsoft.Storage/storageAccounts";
+export const SQL_SERVER_TYPE = "Microsoft.Sql/servers";
+export const COSMOS_DB_ACCOUNT_TYPE = "Microsoft.DocumentDB/databaseAccounts";
 
-/** Targets whose connections this module serves, with how each provider spells the state's last field. */
-const PROVIDERS: Record<string, { actionField: "actionsRequired" | "actionRequired"; etag: boolean }> = {
+/** How one provider's connections differ. */
+interface Provider {
+  /** The state's last field: Storage `actionRequired`, the others `actionsRequired`. */
+  actionField: "actionsRequired" | "actionRequired";
+  /** Whether the target and its connections carry etags. */
+  etag: boolean;
+  /** How a connection records the sub-resources requested: SQL's read-only `groupIds`, Cosmos DB's `groupId`. */
+  groups?: "groupIds" | "groupId";
+  /** A connection's provisioningState at rest (default Succeeded) and while a decision is applied (SQL). */
+  provisioning?: { ready: string; deciding?: Readonly<Record<string, string>> };
+  /** A new connection's name is `<endpoint><separator><guid>` (default `.`). */
+  nameSeparator?: string;
+  /** The statuses a decision PUT may set, and the error code for another (SQL's IncorrectPrivateLink...Status). */
+  decisions?: { statuses: readonly string[]; code: string; message: string };
+  /** The decision PUT is long-running, this way; absent: synchronous 200. */
+  lro?: LroStyle;
+}
+
+/** A SQL server's connections after their operation: Approving / Rejecting settle to Ready. */
+export function completeSqlConnections(server: JsonObject): void {
+  for (const c of connectionsOf(server)) {
+    const p = propsOf(c);
+    if (p.provisioningState === "Approving" || p.provisioningState === "Rejecting")
+      p.provisioningState = "Ready";
+  }
+}
+
+/** Targets whose connections this module serves, and how each provider differs. */
+const PROVIDERS: Record<string, Provider> = {
   [PRIVATE_LINK_SERVICE_TYPE.toLowerCase()]: { actionField: "actionsRequired", etag: true },
   [KEY_VAULT_TYPE.toLowerCase()]: { actionField: "actionsRequired", etag: true },
   [STORAGE_ACCOUNT_TYPE.toLowerCase()]: { actionField: "actionRequired", etag: false },
+  // Microsoft.Sql stable/2023-08-01 PrivateEndpointConnections.json: no etag, read-only groupIds, provisioningState
+  // Approving | Ready | Dropping | Failed | Rejecting, PUT 200 or 202 (x-ms-long-running-operation; the spec names
+  // no headers, the emulator gives Azure-AsyncOperation and Location), status Approved or Rejected only.
+  [SQL_SERVER_TYPE.toLowerCase()]: {
+    actionField: "actionsRequired",
+    etag: false,
+    groups: "groupIds",
+    provisioning: { ready: "Ready", deciding: { Approved: "Approving", Rejected: "Rejecting" } },
+    // ServerGet.json's connection: `private-endpoint-name-00000000-1111-...`.
+    nameSeparator: "-",
+    decisions: {
+      statuses: ["Approved", "Rejected"],
+      code: "IncorrectPrivateLinkServiceConnectionStateStatus",
+      message: 'Private Link Service Connection State Status must be "Approved" or "Rejected"',
+    },
+    lro: {
+      provider: "Microsoft.Sql",
+      acceptedPut: true,
+      putHeaders: ["Azure-AsyncOperation", "Location"],
+      complete: completeSqlConnections,
+    },
+  },
+  // Microsoft.DocumentDB stable/2024-11-15 privateEndpointConnection.json (and the TypeSpec's
+  // ArmAcceptedLroResponse with ArmLroLocationHeader + RetryAfterHeader): no etag, singular groupId, PUT 200 or 202
+  // with Location, whose URL answers the connection once done.
+  [COSMOS_DB_ACCOUNT_TYPE.toLowerCase()]: {
+    actionField: "actionsRequired",
+    etag: false,
+    groups: "groupId",
+    lro: { provider: "Microsoft.DocumentDB", acceptedPut: true, putHeaders: ["Location"] },
+  },
 };
 
 const READ_ONLY = new Set(["provisioningState", "privateEndpointConnections", "alias", "networkInterfaces"]);
 
-function outcome(
+export function outcome(
   status: number,
   tracked: JsonObject,
   touched: JsonObject[],
@@ -57,17 +119,17 @@ function outcome(
   } satisfies WriteOutcome;
 }
 
-function stored(state: EmulatorState, id: string, type: string): JsonObject | undefined {
+export function stored(state: EmulatorState, id: string, type: string): JsonObject | undefined {
   const r = state.getTracked(id);
   return r && sameText(r.type, type) ? r : undefined;
 }
 
-function connectionsOf(target: JsonObject): JsonObject[] {
+export function connectionsOf(target: JsonObject): JsonObject[] {
   return objectArray(propsOf(target).privateEndpointConnections);
 }
 
 /** Restamps a target; Storage connections carry no etag of their own. */
-function restampTarget(state: EmulatorState, target: JsonObject): void {
+export function restampTarget(state: EmulatorState, target: JsonObject): void {
   state.restamp(target);
   const provider = PROVIDERS[String(target.type).toLowerCase()];
   if (provider && !provider.etag) {
@@ -186,7 +248,9 @@ const plsItem = trackedItem(
 
 // ---- connections on targets --------------------------------------------------------------------------------------
 
-function connectionRoutes(type: string, nameParam: string): Route[] {
+export function connectionRoutes(type: string, nameParam: string): Route[] {
+  const provider = PROVIDERS[type.toLowerCase()];
+  if (!provider) throw new Error(`no Private Link provider entry for ${type}`);
   const parentPattern = `${RG_SCOPE}/providers/${type}/{${nameParam}}`;
   const parentId = (ctx: RequestContext) => trackedResourceId(ctx, type, nameParam);
   const requireParent = (ctx: RequestContext) => {
@@ -200,7 +264,8 @@ function connectionRoutes(type: string, nameParam: string): Route[] {
     kind: "item",
     pattern: `${parentPattern}/privateEndpointConnections/{connectionName}`,
     resourceType: `${type}/privateEndpointConnections`,
-    longRunning: false,
+    longRunning: provider.lro !== undefined,
+    ...(provider.lro ? { lro: provider.lro } : {}),
     trackedId: (ctx) => parentId(ctx).toLowerCase(),
     notFound: (ctx) =>
       childNotFound(`${parentId(ctx)}/privateEndpointConnections/${param(ctx, "connectionName")}`),
@@ -223,6 +288,9 @@ function connectionRoutes(type: string, nameParam: string): Route[] {
       if (!["Approved", "Rejected", "Pending", "Disconnected"].some((s) => s === to)) {
         throw badRequest("InvalidRequestFormat", `Invalid status '${to}'.`);
       }
+      if (provider.decisions && !provider.decisions.statuses.includes(to)) {
+        throw badRequest(provider.decisions.code, provider.decisions.message);
+      }
       if (sameText(from, "Rejected") && !sameText(to, "Rejected")) {
         throw badRequest(
           "PrivateEndpointConnectionStateTransitionNotAllowed",
@@ -239,7 +307,14 @@ function connectionRoutes(type: string, nameParam: string): Route[] {
       if (typeof given.description === "string") state.description = given.description;
       mirrorOnEndpoint(ctx.state, parent, c);
       restampTarget(ctx.state, parent);
-      return outcome(200, parent, []);
+      // SQL shows the decision under way (Approving / Rejecting) until its operation completes; the others show
+      // Updating (the shared layer's default) when their PUT is long-running.
+      const deciding = provider.provisioning?.deciding?.[to];
+      if (deciding && ctx.state.lroPolls > 0) {
+        propsOf(c).provisioningState = deciding;
+        return outcome(200, parent, []);
+      }
+      return outcome(200, parent, provider.lro ? [c] : []);
     },
     delete(ctx) {
       const parent = requireParent(ctx);
@@ -358,14 +433,19 @@ function createEndpoint(ctx: RequestContext, body: JsonObject, validate: boolean
         : typeof p.requestMessage === "string"
           ? p.requestMessage
           : "";
-      const connectionName = `${String(id.split("/").pop())}.${ctx.state.newGuid()}`;
+      const connectionName = `${String(id.split("/").pop())}${provider.nameSeparator ?? "."}${ctx.state.newGuid()}`;
+      const requested = Array.isArray(p.groupIds)
+        ? p.groupIds.filter((g): g is string => typeof g === "string")
+        : [];
       const connection: JsonObject = {
         id: `${String(target.id)}/privateEndpointConnections/${connectionName}`,
         name: connectionName,
         type: `${String(target.type)}/privateEndpointConnections`,
         properties: {
-          provisioningState: "Succeeded",
+          provisioningState: provider.provisioning?.ready ?? "Succeeded",
           privateEndpoint: { id },
+          ...(provider.groups === "groupIds" ? { groupIds: requested } : {}),
+          ...(provider.groups === "groupId" && requested[0] !== undefined ? { groupId: requested[0] } : {}),
           ...(sameText(target.type, PRIVATE_LINK_SERVICE_TYPE)
             ? {
                 linkIdentifier: String(Math.floor(Math.random() * 2 ** 31)),
