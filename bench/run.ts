@@ -415,6 +415,7 @@ export function render(r: BenchResults): string {
           "findings",
           "wall",
           "peak heap above start",
+          "retained after (GC)",
           "complete",
           "seeding",
         ],
@@ -426,6 +427,7 @@ export function render(r: BenchResults): string {
           x.findings,
           `${x.seconds} s`,
           `${x.peakHeapMb} MB`,
+          `${x.retainedMb ?? "-"} MB`,
           x.complete ? "yes" : "NO",
           `${x.seedSeconds ?? "-"} s`,
         ]),
@@ -433,7 +435,7 @@ export function render(r: BenchResults): string {
     );
     for (const g of r.scan.growth) {
       out.push(
-        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (1 = flat)`,
+        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (1 = flat), retained after ×${g.retainedRatio ?? "-"} (the report's findings)`,
       );
     }
     const p = r.scan.pullVsPush;

@@ -7,6 +7,8 @@
 // The ARM emulator runs in this process, so the heap it holds for the seeded estate is measured before the scan
 // starts and left out; what remains is the scan's (and the emulator's responses in flight).
 
+import v8 from "node:v8";
+import vm from "node:vm";
 import type { EC2Client } from "@aws-sdk/client-ec2";
 import { createEc2Client } from "../../shared/clouds/aws/client.ts";
 import { AWS_SECURITY_GROUP_TYPE } from "../../shared/clouds/aws/kinds/security-group.ts";
@@ -40,6 +42,8 @@ export interface ScanScaleRow {
   seconds: number;
   /** Heap above its level when the scan started, at its highest during the scan. */
   peakHeapMb: number;
+  /** Heap still held after the scan returned, garbage collected: the report (findings, actions). */
+  retainedMb: number;
   complete: boolean;
   /** Seeding the estate (not part of the scan's time). */
   seedSeconds: number;
@@ -57,6 +61,8 @@ export interface ScanGrowth {
   timePerResourceRatio: number;
   /** Peak heap at the largest size over the smallest: 1 is flat. */
   memoryRatio: number;
+  /** Retained heap at the largest size over the smallest (what grows with the findings). */
+  retainedRatio: number;
 }
 
 export interface PullVsPush {
@@ -95,7 +101,9 @@ function deps(policy: Policy, clouds: GuardianDeps["clouds"], dryRun: boolean): 
 /** Runs `work` while sampling the heap every 10 ms; the peak is reported above the level it started at. */
 async function measured<T>(
   work: () => Promise<T>,
-): Promise<{ value: T; seconds: number; peakHeapMb: number }> {
+): Promise<{ value: T; seconds: number; peakHeapMb: number; retainedMb: number }> {
+  // A full collection first, so the base is what is live (the seeded emulator's state), not garbage from seeding.
+  collect();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
   const timer = setInterval(() => {
@@ -104,17 +112,33 @@ async function measured<T>(
   const started = now();
   try {
     const value = await work();
+    const seconds = round((now() - started) / 1000, 2);
     peak = Math.max(peak, process.memoryUsage().heapUsed);
-    return { value, seconds: round((now() - started) / 1000, 2), peakHeapMb: mb(Math.max(0, peak - base)) };
+    // What the scan still holds once it is done (its report: findings and actions), garbage collected.
+    collect();
+    const retained = process.memoryUsage().heapUsed - base;
+    return {
+      value,
+      seconds,
+      peakHeapMb: mb(Math.max(0, peak - base)),
+      retainedMb: mb(Math.max(0, retained)),
+    };
   } finally {
     clearInterval(timer);
   }
 }
 
+/** V8's full collection, exposed at run time (the bench runs without --expose-gc). */
+const collect: () => void = (() => {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = vm.runInNewContext("gc") as unknown;
+  return typeof gc === "function" ? () => void gc() : () => {};
+})();
+
 function row(
   cloud: "azure" | "aws",
   resources: number,
-  m: { value: ScanReport; seconds: number; peakHeapMb: number },
+  m: { value: ScanReport; seconds: number; peakHeapMb: number; retainedMb: number },
   seedSeconds: number,
 ): ScanScaleRow {
   const r = m.value;
@@ -126,6 +150,7 @@ function row(
     findings: r.totals.findings,
     seconds: m.seconds,
     peakHeapMb: m.peakHeapMb,
+    retainedMb: m.retainedMb,
     complete: r.complete,
     seedSeconds: round(seedSeconds, 2),
   };
@@ -144,6 +169,7 @@ function growthOf(rows: ScanScaleRow[], cloud: "azure" | "aws"): ScanGrowth | un
     timeRatio: round(last.seconds / first.seconds, 2),
     timePerResourceRatio: round(last.seconds / last.resources / (first.seconds / first.resources), 2),
     memoryRatio: round(last.peakHeapMb / Math.max(0.1, first.peakHeapMb), 2),
+    retainedRatio: round(last.retainedMb / Math.max(0.1, first.retainedMb), 2),
   };
 }
 
