@@ -132,6 +132,32 @@ describe("nsg-inbound-exposure: protocols", () => {
     expect(m["any-proto"]).toMatchObject({ protocol: "*", protocols: ["Udp"], ports: ["53"] });
     expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.3", "CIS Azure v3.0.0 7.3"]);
   });
+
+  // The portal shows `*` as "Any", and Azure Virtual Network Manager's admin rules write it so
+  // (SecurityConfigurationRuleProtocol: Tcp, Udp, Icmp, Esp, Any, Ah); an export or a hand-made fixture may too.
+  it("reads `Any` (any case) as every protocol, on an Allow and on a Deny above it", () => {
+    for (const protocol of ["Any", "ANY", " any "]) {
+      const allow = nsgWith([{ name: "any", priority: 100, protocol, source: "*", ports: "22" }]);
+      expect(matched(allow, { ...ssh, protocols: ["Tcp", "Udp"] }).any, protocol).toMatchObject({
+        protocols: ["Tcp", "Udp"],
+      });
+      const denied = nsgWith([
+        { name: "deny", priority: 90, access: "Deny", protocol, source: "*", ports: "22" },
+        { name: "allow", priority: 100, source: "*", ports: "22" },
+      ]);
+      expect(evaluate(denied, ssh), protocol).toEqual([]);
+    }
+  });
+
+  it("reads a protocol it does not know as every protocol on an Allow and as none on a Deny: unsure means report", () => {
+    const allow = nsgWith([{ name: "odd", priority: 100, protocol: "All", source: "*", ports: "22" }]);
+    expect(matched(allow, ssh).odd).toMatchObject({ protocols: ["Tcp"], ports: ["22"] });
+    const denied = nsgWith([
+      { name: "deny", priority: 90, access: "Deny", protocol: "All", source: "*", ports: "22" },
+      { name: "allow", priority: 100, source: "*", ports: "22" },
+    ]);
+    expect(Object.keys(matched(denied, ssh))).toEqual(["allow"]);
+  });
 });
 
 describe("nsg-inbound-exposure: trusted sources and public prefixes", () => {
