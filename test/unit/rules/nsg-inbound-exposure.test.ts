@@ -86,6 +86,15 @@ describe("nsg-inbound-exposure: every spelling of anywhere", () => {
     });
   }
 
+  // The CIS audit (v2.0.0 6.1-6.4) names a source of `0.0.0.0` beside `*`, `<nw>/0`, Internet and Any.
+  it("reports SSH from a bare 0.0.0.0 as world-open, failing the CIS SSH control", () => {
+    const [violation, ...rest] = evaluate(nsgWith([allowSsh("0.0.0.0")]), ssh);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ kind: "world-open", matched: [{ sources: ["0.0.0.0"] }] });
+    expect(violation?.maxMode).toBeUndefined();
+    expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.2", "CIS Azure v3.0.0 7.2"]);
+  });
+
   it("reports a plural source list with one bad prefix among good ones, naming only the bad one", () => {
     const m = matched(loadFixture("nsg-mixed.json"), { ports: [3389] });
     expect(Object.keys(m)).toEqual(["allow-rdp-partners"]);
