@@ -87,6 +87,12 @@ describe("nsg-inbound-exposure: every spelling of anywhere", () => {
   }
 
   // The CIS audit (v2.0.0 6.1-6.4) names a source of `0.0.0.0` beside `*`, `<nw>/0`, Internet and Any.
+  it("reports SSH from a bare length (`/0`, also in the CIS audit's list) as a prefix it cannot read", () => {
+    const [violation, ...rest] = evaluate(nsgWith([allowSsh("/0")]), ssh);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ kind: "malformed-prefix", maxMode: "alert" });
+  });
+
   it("reports SSH from a bare 0.0.0.0 as world-open, failing the CIS SSH control", () => {
     const [violation, ...rest] = evaluate(nsgWith([allowSsh("0.0.0.0")]), ssh);
     expect(rest).toEqual([]);
