@@ -5,6 +5,7 @@
 // flipped outbound Allow of `*` refuses AllowVnetOutBound's traffic and an allowed Storage rule below it. Deleting
 // the Allow instead leaves that traffic to the rules below, so the remediations that flip check this first.
 
+import { parsePrefix, reachesPublicSpace } from "../../net/ip.ts";
 import {
   type Direction,
   destinationPrefixesOf,
@@ -43,6 +44,13 @@ const DEFAULT_ALLOWS: SecurityRule[] = [
 /** Service tags of Azure's own network, which the Internet tag (the address space outside the network) never holds. */
 const INTERNAL_TAGS = new Set(["virtualnetwork", "azureloadbalancer"]);
 const isTag = (token: string, tag: string) => token.trim().toLowerCase() === tag;
+
+/** A peer the Internet tag never holds: Azure's own tags, or a prefix wholly in private or reserved space. */
+function outsideInternet(token: string): boolean {
+  if (INTERNAL_TAGS.has(token.trim().toLowerCase())) return true;
+  const prefix = parsePrefix(token);
+  return prefix !== undefined && !reachesPublicSpace(prefix);
+}
 const sameToken = (a: string, b: string) => a.trim().toLowerCase() === b.trim().toLowerCase();
 
 function peersOf(rule: SecurityRule, direction: Direction): string[] {
@@ -61,7 +69,8 @@ function peerAsgs(rule: SecurityRule, direction: Direction): number {
  * The first Allow of lower precedence than `rule` (a user rule or a platform default) from which a Deny in `rule`'s
  * place could take traffic the policy does not call offending, or undefined when there is none. Addresses are
  * compared as placement compares them (service tags and application security groups may hold any address), except
- * that the Internet tag is disjoint from VirtualNetwork and AzureLoadBalancer. An Allow whose peers are all offending
+ * that the Internet tag is disjoint from VirtualNetwork, AzureLoadBalancer and private space (as the exposure rules
+ * read it: the public address space). An Allow whose peers are all offending
  * peers of `exposure` loses only offending traffic (the flipped rule matches only protected ports).
  */
 export function shadowedBelow(
@@ -82,7 +91,7 @@ export function shadowedBelow(
     const xAsgs = peerAsgs(x, direction);
     if (xAsgs === 0 && xPeers.length > 0) {
       if (xPeers.every((t) => exposure.sources.some((s) => sameToken(s, t)))) return false;
-      if (internetOnly && xPeers.every((t) => INTERNAL_TAGS.has(t.trim().toLowerCase()))) return false;
+      if (internetOnly && xPeers.every(outsideInternet)) return false;
     }
     return !provablyDisjoint(rule, shapeOf(x, sourcePrefixesOf(x.properties), portsOf(x.properties, true)));
   });

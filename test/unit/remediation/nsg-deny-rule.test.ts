@@ -122,6 +122,8 @@ describe("deny-rule", () => {
     // An office range lets itself in on 22 below: a Deny of the Internet above it would shut it out.
     const office = { name: "office", priority: 200, source: "198.51.100.0/24", ports: "22" };
     expect(flipped([ssh("Internet"), office])).toBe("delete-security-rule");
+    // Private space is not the Internet's: a Deny of the Internet leaves a private range's rule below alone.
+    expect(flipped([ssh("Internet"), { ...office, source: "10.20.0.0/16" }])).toBe("put-security-rule");
     // A second Allow of the Internet below loses only offending traffic to the Deny.
     expect(
       flipped([ssh("Internet"), { name: "ssh-2", priority: 200, source: "internet", ports: "22" }]),
