@@ -146,7 +146,7 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   if (snapshot.cloud === "aws" && !eq(scope.accounts, snapshot.account)) return false;
   if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
   if (!eq(scope.regions, snapshot.region)) return false;
-  if (!tagsMatch(snapshot.tags, scope.tags)) return false;
+  if (!tagsMatch(snapshot.tags, scope.tags, snapshot.cloud === "azure")) return false;
   if (scope.names && !scope.names.some((p) => nameMatches(resourceName(snapshot.resourceId), p)))
     return false;
   return true;
