@@ -125,3 +125,18 @@ describe("scope tags: Azure names without case, AWS keys exactly, values exactly
     expect(inScope(entry, group("egress"))).toBe(true);
   });
 });
+
+describe("scope regions: Azure's display names mean the region", () => {
+  it("regions: [West Europe] takes in a resource in westeurope", () => {
+    const policy = parsePolicy(`version: 1
+rules:
+  - name: in-west-europe
+    rule: nsg-inbound-exposure
+    options: { ports: [22] }
+    scope: { regions: [West Europe] }
+`);
+    const entry = policy.rules[0] as never;
+    expect(inScope(entry, { ...snapshotOf(OPEN_SSH), region: "westeurope" })).toBe(true);
+    expect(inScope(entry, { ...snapshotOf(OPEN_SSH), region: "northeurope" })).toBe(false);
+  });
+});
