@@ -202,7 +202,7 @@ export async function runAzurePrivateLinkScenario(
       },
       {
         name: "Private Link: endpoint to a storage account in an unknown tenant alerted, naming it",
-        ok: exfilAlert !== undefined && exfilAlert.includes(ELSEWHERE),
+        ok: exfilAlert?.includes(ELSEWHERE) === true,
       },
     ];
   } finally {

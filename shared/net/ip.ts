@@ -120,5 +120,6 @@ export function isMalformedAddress(text: string): boolean {
   return parsePrefix(trimmed) === undefined;
 }
 
-// Digits, dots and a length (IPv4 and the short forms), or hex digits and colons (IPv6, also with an embedded IPv4).
-const ADDRESS_LIKE = /^(?:[\d.]+|[\da-f:.]*:[\da-f:.]*)(?:\/\d*)?$/i;
+// Digits, dots and a length (IPv4 and the short forms), or hex digits and colons (IPv6, also with an embedded IPv4); a
+// length alone (`/0`, which the CIS Azure audit lists among the spellings of the Internet) is address-like too.
+const ADDRESS_LIKE = /^(?:[\d.]*|[\da-f:.]*:[\da-f:.]*)(?:\/\d*)?$/i;

@@ -145,8 +145,10 @@ export function inScope(entry: PolicyEntry, snapshot: Snapshot): boolean {
   if (snapshot.cloud === "azure" && !eq(scope.subscriptions, snapshot.account)) return false;
   if (snapshot.cloud === "aws" && !eq(scope.accounts, snapshot.account)) return false;
   if (!eq(scope.resourceGroups, snapshot.resourceGroup)) return false;
-  if (!eq(scope.regions, snapshot.region)) return false;
-  if (!tagsMatch(snapshot.tags, scope.tags)) return false;
+  // Azure names a region `westeurope` and shows it as `West Europe`; either spelling in a policy means the same.
+  const region = (r: string) => r.replace(/\s+/g, "");
+  if (!eq(scope.regions?.map(region), snapshot.region && region(snapshot.region))) return false;
+  if (!tagsMatch(snapshot.tags, scope.tags, snapshot.cloud === "azure")) return false;
   if (scope.names && !scope.names.some((p) => nameMatches(resourceName(snapshot.resourceId), p)))
     return false;
   return true;

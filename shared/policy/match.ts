@@ -16,14 +16,24 @@ export function resourceName(resourceId: string): string {
   );
 }
 
-/** Whether `tags` carry every one of `wanted` (value `*` = any value). */
+/**
+ * Whether `tags` carry every one of `wanted` (value `*` = any value). Values compare exactly; keys compare exactly too
+ * unless `keysIgnoreCase`: Azure tag names are case-insensitive ("A tag name ... is case-insensitive", Tags - Create
+ * Or Update in the ARM Resources API), so `Egress` is the tag a policy names `egress`; AWS tag keys are case-sensitive.
+ */
 export function tagsMatch(
   tags: Readonly<Record<string, string>>,
   wanted: Readonly<Record<string, string>> = {},
+  keysIgnoreCase = false,
 ): boolean {
   for (const [key, value] of Object.entries(wanted)) {
     // Own tags only: `tags: {constructor: "*"}` must not match an untagged resource through Object.prototype.
-    const actual = Object.hasOwn(tags, key) ? tags[key] : undefined;
+    let actual = Object.hasOwn(tags, key) ? tags[key] : undefined;
+    if (actual === undefined && keysIgnoreCase) {
+      const lower = key.toLowerCase();
+      const own = Object.keys(tags).find((k) => k.toLowerCase() === lower);
+      actual = own === undefined ? undefined : tags[own];
+    }
     if (typeof actual !== "string" || (value !== "*" && actual !== value)) return false;
   }
   return true;

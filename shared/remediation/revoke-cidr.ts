@@ -1,7 +1,14 @@
 import { AWS_SECURITY_GROUP_TYPE } from "../clouds/aws/kinds/security-group.ts";
+import { formatPorts, portSet, subtract } from "../rules/nsg/ports.ts";
 import { exposureMatchSchema, parseMatched } from "../rules/sg/matched.ts";
+import { parsePortSpec, permissionPorts } from "../rules/sg/ports.ts";
 import { type RevokePermission, revokeCidrsOf, withoutCidrs } from "../rules/sg/revoke.ts";
-import { type IpPermission, samePermissionKey, securityGroupOf } from "../rules/sg/security-group.ts";
+import {
+  type IpPermission,
+  normaliseProtocol,
+  samePermissionKey,
+  securityGroupOf,
+} from "../rules/sg/security-group.ts";
 import { undoRevokeCidr } from "../rules/sg/undo.ts";
 import type { Finding, PlannedChange, Snapshot } from "../types.ts";
 import { matchedOf, type Remediation, type RemediationContext } from "./types.ts";
@@ -10,6 +17,8 @@ interface PerPermission {
   permission: IpPermission;
   v4: string[];
   v6: string[];
+  /** The protected ports the finding names for this permission (policy specs: "22", "1000-2000"). */
+  protectedPorts: string[];
 }
 
 /**
@@ -46,7 +55,9 @@ export const revokeCidr: Remediation = {
           ? permission.IpRanges.some((r) => r.CidrIp === match.cidr)
           : permission.Ipv6Ranges.some((r) => r.CidrIpv6 === match.cidr);
       if (!present) continue;
-      const entry = byPermission.get(permission) ?? { permission, v4: [], v6: [] };
+      const entry = byPermission.get(permission) ?? { permission, v4: [], v6: [], protectedPorts: [] };
+      for (const spec of match.ports ?? [])
+        if (!entry.protectedPorts.includes(spec)) entry.protectedPorts.push(spec);
       const bucket = match.family === "ipv4" ? entry.v4 : entry.v6;
       if (bucket.includes(match.cidr)) continue;
       bucket.push(match.cidr);
@@ -67,12 +78,20 @@ export const revokeCidr: Remediation = {
       .join(", ");
     const oneCall =
       revoked.length > 1 ? ` (${revoked.length} CIDRs in one RevokeSecurityGroupIngress call)` : "";
+    const beyond = entries.flatMap((e) => {
+      const more = alsoCloses(e);
+      return more === undefined ? [] : [`${more} to ${[...e.v4, ...e.v6].join(", ")}`];
+    });
+    // EC2 revokes a permission's whole range or nothing: what goes beyond the protected ports is said, for the alert
+    // and the audit (the undo puts it all back).
+    const alsoText =
+      beyond.length > 0 ? `; also closes ${beyond.join("; ")}, which the entry does not protect` : "";
     return {
       remediation: "revoke-cidr",
       // One call revokes every offending CIDR still present.
       complete: true,
       resourceId: snapshot.resourceId,
-      summary: `revoke ingress ${described} on ${group.GroupId}${oneCall}; other sources stay`,
+      summary: `revoke ingress ${described} on ${group.GroupId}${oneCall}${alsoText}; other sources stay`,
       operation,
       before: entries.map((e) => e.permission),
       // null where the permission loses its last source and disappears from the group.
@@ -81,6 +100,24 @@ export const revokeCidr: Remediation = {
   },
   undo: undoRevokeCidr,
 };
+
+/**
+ * What revoking the entry's CIDRs takes away besides the protected ports: the rest of a tcp/udp range, or every other
+ * port and protocol of an all-traffic permission. Undefined when nothing beyond them goes.
+ */
+function alsoCloses(entry: PerPermission): string | undefined {
+  const protocol = normaliseProtocol(entry.permission.IpProtocol);
+  const protectedSet = portSet(
+    entry.protectedPorts.flatMap((spec) => {
+      const range = parsePortSpec(spec);
+      return range === undefined ? [] : [range];
+    }),
+  );
+  if (protocol === "all") return "every other protocol and port";
+  if (protocol !== "tcp" && protocol !== "udp") return undefined;
+  const rest = subtract([permissionPorts(entry.permission)], protectedSet);
+  return rest.length === 0 ? undefined : `${protocol} ${formatPorts(rest).join(", ")}`;
+}
 
 function portsText(permission: IpPermission): string {
   if (permission.IpProtocol === "-1") return "all traffic";

@@ -2,11 +2,11 @@
 // restricted (v2.0.0 6.1-6.4, v3.0.0 7.1-7.4). Effective exposure, not string matching: every
 // spelling of "anywhere", plural fields, port ranges and `*`, and higher-precedence Denies.
 import * as z from "zod";
-import { isWholeSpace, parsePrefix, parsePrefixes } from "../net/ip.ts";
+import { parsePrefix, parsePrefixes } from "../net/ip.ts";
 import type { Snapshot } from "../types.ts";
 import {
   classNote,
-  isAnywhereTag,
+  isWorldOpenSource,
   maxModeFor,
   publicPrefixesOption,
   SOURCE_CLASSES,
@@ -72,14 +72,14 @@ const CIS = {
 const ALL_CIS = [...CIS.rdp, ...CIS.ssh, ...CIS.udp, ...CIS.http];
 
 /**
- * The CIS recommendations the exposure fails. CIS audits sources of `*`, `Internet`, `Any`, 0.0.0.0/0
- * and ::/0, so a specific public prefix (reported when `publicPrefixes` is on) fails none. RDP 3389,
+ * The CIS recommendations the exposure fails. CIS audits sources of `*`, `Internet`, `Any`, `0.0.0.0`,
+ * 0.0.0.0/0 and ::/0, so a specific public prefix (reported when `publicPrefixes` is on) fails none. RDP 3389,
  * SSH 22 and HTTP(S) 80/443 are TCP recommendations; the UDP one is any UDP port.
  */
 export function cisControlsFailed(exposures: readonly RuleExposure[]): string[] {
   const failed = new Set<string>();
   for (const part of exposures.flatMap((e) => e.parts)) {
-    if (!isAnywhereSource(part.source)) continue;
+    if (!isWorldOpenSource(part.source)) continue;
     const has = (port: number) => !isEmpty(intersect(part.ports, [[port, port]]));
     if (part.protocol === "Udp") for (const c of CIS.udp) failed.add(c);
     if (part.protocol !== "Tcp") continue;
@@ -89,12 +89,6 @@ export function cisControlsFailed(exposures: readonly RuleExposure[]): string[] 
   }
   const order: readonly string[] = ALL_CIS;
   return [...failed].sort((a, b) => order.indexOf(a) - order.indexOf(b));
-}
-
-function isAnywhereSource(token: string): boolean {
-  if (isAnywhereTag(token)) return true;
-  const prefix = parsePrefix(token);
-  return prefix !== undefined && isWholeSpace(prefix);
 }
 
 function describe(e: RuleExposure, cls: SourceClass): string {

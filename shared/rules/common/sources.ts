@@ -47,6 +47,18 @@ export function isAnywhereTag(token: string): boolean {
   return ANYWHERE_TAGS.has(token.trim().toLowerCase());
 }
 
+/**
+ * Whether a source as written opens a rule to the whole Internet: an anywhere tag, a `/0` of either family, or a bare
+ * `0.0.0.0`. As an address 0.0.0.0 is "this host" and no packet comes from it, but the CIS Azure Foundations audit of
+ * RDP/SSH/UDP/HTTP(S) exposure (v2.0.0 6.1-6.4) lists `0.0.0.0` beside `*`, `<nw>/0`, Internet and Any: whoever
+ * writes it means anywhere. Only as an Allow's source: a Deny of 0.0.0.0 is read as written (it covers nothing else).
+ */
+export function isWorldOpenSource(token: string): boolean {
+  if (isAnywhereTag(token) || token.trim() === "0.0.0.0") return true;
+  const prefix = parsePrefix(token);
+  return prefix !== undefined && isWholeSpace(prefix);
+}
+
 export interface SourcePolicy {
   /** Prefixes the policy trusts (a bastion's, a tunnel server's). */
   trusted: readonly Prefix[];
@@ -59,10 +71,9 @@ export interface SourcePolicy {
  * or a public prefix when the entry ignores those. World-open spellings always expose, whatever is trusted.
  */
 export function sourceClass(token: string, policy: SourcePolicy): SourceClass | undefined {
-  if (isAnywhereTag(token)) return "world-open";
+  if (isWorldOpenSource(token)) return "world-open";
   const prefix = parsePrefix(token);
   if (!prefix) return isMalformedAddress(token) ? "malformed-prefix" : undefined;
-  if (isWholeSpace(prefix)) return "world-open";
   if (setting(policy.publicPrefixes) === "ignore") return undefined;
   if (withinAny(prefix, policy.trusted) || !reachesPublicSpace(prefix)) return undefined;
   return "public-prefix";

@@ -17,6 +17,7 @@ import {
 import { formatPorts, parsePortList } from "./ports.ts";
 import { DESTINATION_PAIR, deleteChange, putBody, putChange, ruleWith, withPair } from "./remediate.ts";
 import { nsgOf, type ParsedNsg, type RawSecurityRule, type SecurityRule } from "./schema.ts";
+import { shadowedBelow } from "./shadow.ts";
 import { undoSecurityRule } from "./undo.ts";
 
 const AllowPart = z.looseObject({
@@ -79,9 +80,25 @@ function missingDeny(matched: readonly unknown[]): z.infer<typeof MissingDenyPar
 const opens = (e: RuleExposure) =>
   `${e.protocols.join("/")} ${formatPorts(e.ports).join(", ")} to ${e.sources.join(", ")}`;
 
-function fixAllow(id: string, how: "delete" | "deny", snapshot: Snapshot, open: OpenAllow): PlannedChange {
+function fixAllow(
+  id: string,
+  how: "delete" | "deny",
+  snapshot: Snapshot,
+  nsg: ParsedNsg,
+  open: OpenAllow,
+): PlannedChange {
   const { rule, raw, exposure } = open;
-  if (how === "deny") {
+  const kept = destinationPrefixesOf(rule.properties).filter(
+    (t) => !exposure.sources.some((s) => sameToken(s, t)),
+  );
+  // A Deny where the Allow stands refuses every destination it names, and whatever a rule below lets out to them
+  // (AllowVnetOutBound under a `*`, an allowed Storage rule under the Internet): flipped only when it refuses nothing
+  // but the offending destinations, else the offending destinations are taken away as the delete path does.
+  const flips =
+    kept.length === 0 &&
+    (rule.properties.destinationApplicationSecurityGroups?.length ?? 0) === 0 &&
+    shadowedBelow(nsg, rule, exposure, "Outbound") === undefined;
+  if (how === "deny" && flips) {
     const properties: Record<string, unknown> = { ...raw.properties, access: "Deny" };
     return putChange(
       id,
@@ -91,9 +108,6 @@ function fixAllow(id: string, how: "delete" | "deny", snapshot: Snapshot, open: 
       `set outbound security rule ${rule.name} to Deny (it allowed ${opens(exposure)})`,
     );
   }
-  const kept = destinationPrefixesOf(rule.properties).filter(
-    (t) => !exposure.sources.some((s) => sameToken(s, t)),
-  );
   if (kept.length > 0) {
     return putChange(
       id,
@@ -143,7 +157,7 @@ export function planEgress(
   const deny = missingDeny(matched);
   const [first] = open;
   if (first)
-    return { ...fixAllow(id, how, snapshot, first), complete: open.length === 1 && deny === undefined };
+    return { ...fixAllow(id, how, snapshot, nsg, first), complete: open.length === 1 && deny === undefined };
   if (!deny) return undefined;
   const priority = freeOutboundPriority(nsg, deny.priority);
   if (priority === undefined) return undefined;

@@ -128,8 +128,26 @@ function portsUncached(specs: readonly string[], forAllow: boolean): PortSet {
   );
 }
 
-export function protocolMatches(ruleProtocol: string, protocol: Protocol): boolean {
+/**
+ * A rule's protocol in one spelling: `*` for every protocol, a lower-cased name from PROTOCOLS, or undefined when the
+ * text is none of these. ARM's SecurityRuleProtocol is Tcp, Udp, Icmp, Esp, Ah or `*`; exports write `TCP`, and the
+ * portal and Azure Virtual Network Manager's admin rules (SecurityConfigurationRuleProtocol) say `Any` for `*`.
+ */
+export function ruleProtocolOf(ruleProtocol: string): "*" | Lowercase<Protocol> | undefined {
   const p = ruleProtocol.trim().toLowerCase();
+  if (p === "*" || p === "any") return "*";
+  return PROTOCOL_NAMES.find((name) => name === p);
+}
+
+const PROTOCOL_NAMES = PROTOCOLS.map((p) => p.toLowerCase() as Lowercase<Protocol>);
+
+/**
+ * Whether a rule's protocol takes in `protocol`. A protocol this module cannot read matches every protocol for an
+ * Allow and none for a Deny (`forAllow` false): unsure means report, as for ports.
+ */
+export function protocolMatches(ruleProtocol: string, protocol: Protocol, forAllow = true): boolean {
+  const p = ruleProtocolOf(ruleProtocol);
+  if (p === undefined) return forAllow;
   return p === "*" || p === protocol.toLowerCase();
 }
 
@@ -323,7 +341,7 @@ export function ruleExposure(
         for (const dest of destinations) {
           let left = opened;
           for (const deny of above) {
-            if (!protocolMatches(deny.protocol, proto)) continue;
+            if (!protocolMatches(deny.protocol, proto, false)) continue;
             if (!denyPeerCovers(deny.peers, atom)) continue;
             if (!deny.locals.some((d) => destinationCovers(d, dest, direction))) continue;
             left = subtract(left, deny.ports);

@@ -22,6 +22,7 @@ import {
   isAllow,
   isInbound,
   portsOf,
+  ruleProtocolOf,
   sourcePortsOf,
   sourcePrefixesOf,
 } from "./exposure.ts";
@@ -96,9 +97,10 @@ function disjointTokens(a: readonly string[], b: readonly string[]): boolean {
  */
 export function provablyDisjoint(deny: SecurityRule, shape: MatchShape): boolean {
   const p = deny.properties;
-  const a = p.protocol.trim().toLowerCase();
-  const b = shape.protocol.trim().toLowerCase();
-  if (a !== "*" && b !== "*" && a !== b) return true;
+  // An unreadable protocol may be any protocol: never provably disjoint from another.
+  const a = ruleProtocolOf(p.protocol);
+  const b = ruleProtocolOf(shape.protocol);
+  if (a !== undefined && b !== undefined && a !== "*" && b !== "*" && a !== b) return true;
   if (isEmpty(intersect(portsOf(p, true), shape.ports))) return true;
   if (isEmpty(intersect(sourcePortsOf(p, true), shape.sourcePorts))) return true;
   if (
@@ -188,8 +190,11 @@ export function homeFor(
   return inboundUserRules(nsg).find((x) => {
     if (x === rule || !isAllow(x)) return false;
     const xp = x.properties;
-    const protocol = xp.protocol.trim().toLowerCase();
-    if (protocol !== "*" && protocol !== p.protocol.trim().toLowerCase()) return false;
+    // Read strictly: a protocol that cannot be read takes in no other rule's traffic.
+    const protocol = ruleProtocolOf(xp.protocol);
+    const own = ruleProtocolOf(p.protocol);
+    if (protocol === undefined || own === undefined) return false;
+    if (protocol !== "*" && protocol !== own) return false;
     const xSources = sourcePrefixesOf(xp);
     if (!sources.every((s) => xSources.some((t) => sameToken(s, t)))) return false;
     if (!containsPorts(sourcePortsOf(xp, false), shape.sourcePorts)) return false;
@@ -248,7 +253,7 @@ export function remainingPortSpecs(specs: readonly string[], offending: PortSet)
 
 /** "22 from Internet, for every protocol the rule allows (*)": the pairs a narrowing takes away. */
 function removedText(p: SecurityRuleProperties, sources: readonly string[], ports: PortSet): string {
-  const protocol = p.protocol.trim() === "*" ? "any protocol" : p.protocol;
+  const protocol = ruleProtocolOf(p.protocol) === "*" ? "any protocol" : p.protocol;
   return `${protocol} ${formatPorts(ports).join(", ")} from ${sources.join(", ")}`;
 }
 

@@ -120,7 +120,8 @@ export function roleMatch(
   const name = resourceName(subnetId);
   if (names.length > 0 && !names.some((p) => nameMatches(name, p))) return false;
   if (!roleNeedsTags(role)) return true;
-  return networkTags === undefined ? undefined : tagsMatch(networkTags, tags);
+  // Subnets are Azure's: tag names compare without case, as ARM compares them.
+  return networkTags === undefined ? undefined : tagsMatch(networkTags, tags, true);
 }
 
 /** The named role from the policy (the policy loader checked that it exists). */

@@ -54,7 +54,7 @@ describe("parsePrefix", () => {
   });
 
   it("tells malformed addresses from service tags, `*` and good prefixes", () => {
-    for (const text of ["10/8", "1.2.3", "10.0.0.300", "10.0.0.0/33", "dead:beef::/200"]) {
+    for (const text of ["10/8", "1.2.3", "10.0.0.300", "10.0.0.0/33", "dead:beef::/200", "/0", " /8 "]) {
       expect(isMalformedAddress(text), text).toBe(true);
     }
     for (const text of [

@@ -327,8 +327,9 @@ describe("narrowing splits when the offending sources also reach ports that do n
     const change = denyRule.plan(snapshotOf(nsg), mustFind(nsg, ssh), ctx);
     expect(change?.operation).toMatchObject({ kind: "put-security-rule", ruleName: "ssh" });
     expect(afterProperties(change)).toMatchObject({ access: "Allow", sourceAddressPrefix: "203.0.113.0/24" });
-    // A rule that allows nothing but the offending pairs is still flipped, in place.
-    const only = nsgWith([{ name: "ssh", priority: 200, source: "0.0.0.0/0", ports: "22" }]);
+    // A rule that allows nothing but the offending pairs is still flipped, in place, when a Deny there refuses
+    // nothing a rule below lets in (a Deny of 0.0.0.0/0 would refuse what AllowVnetInBound lets in: deleted instead).
+    const only = nsgWith([{ name: "ssh", priority: 200, source: "Internet", ports: "22" }]);
     expect(afterProperties(denyRule.plan(snapshotOf(only), mustFind(only, ssh), ctx)).access).toBe("Deny");
   });
 

@@ -124,6 +124,19 @@ describe("revoke-cidr", () => {
       { IpProtocol: "tcp", FromPort: 20, ToPort: 25, Ipv6Ranges: [{ CidrIpv6: "::/0" }] },
     ]);
     expect(plan?.after).toEqual([null, null]);
+    // EC2 revokes a range whole: the alert and the audit say what goes beyond the protected ports.
+    expect(plan?.summary).toContain(
+      "; also closes tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0; tcp 20-21, 23-25 to ::/0, which the entry does not protect",
+    );
+  });
+
+  it("says an all-traffic permission loses every protocol, and says nothing more for an exact port", () => {
+    const all = snapshotOf(groupNamed("all-open"));
+    expect(revokeCidr.plan(all, findingFor(all), noTrust)?.summary).toContain(
+      "; also closes every other protocol and port to 0.0.0.0/0, which the entry does not protect",
+    );
+    const exact = snapshotOf(groupNamed("mixed-sources"));
+    expect(revokeCidr.plan(exact, findingFor(exact), noTrust)?.summary).not.toContain("also closes");
   });
 
   it("keeps -1 without ports and numeric protocols exactly as the group holds them", () => {

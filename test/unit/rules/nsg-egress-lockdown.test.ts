@@ -274,6 +274,33 @@ describe("nsg-egress-delete and nsg-egress-deny", () => {
     );
   });
 
+  // A Deny where the Allow stands is decided before the rules below it, the platform's own included.
+  it("nsg-egress-deny takes away only the offending destinations where a Deny would refuse allowed traffic", () => {
+    const plan = (rules: RuleSpec[]) => {
+      const nsg = nsgWith([...rules, denyInternet]);
+      const [f] = evaluatePolicy(policy(), snapshotOf(nsg)).map((e) => e.finding);
+      return nsgEgressDeny.plan(snapshotOf(nsg), f as Finding, ctx);
+    };
+    // `*` takes in VirtualNetwork: a Deny of it would cut the network off from itself (AllowVnetOutBound).
+    const anywhere = plan([out({ name: "open", priority: 200, destination: "*", protocol: "*" })]);
+    expect(anywhere?.operation).toMatchObject({ kind: "delete-security-rule", ruleName: "open" });
+    // An allowed Storage rule below an Allow of the Internet: a Deny of the Internet would refuse Storage too.
+    const below = plan([
+      out({ name: "open", priority: 200, destination: "Internet", ports: "443" }),
+      { ...storage, priority: 300 },
+    ]);
+    expect(below?.operation).toMatchObject({ kind: "delete-security-rule", ruleName: "open" });
+    // An Allow that also names an allowed destination keeps it, as an Allow.
+    const mixed = plan([
+      out({ name: "open", priority: 200, destination: ["Internet", "Storage"], ports: "443" }),
+    ]);
+    expect(afterProperties(mixed)).toMatchObject({
+      access: "Allow",
+      destinationAddressPrefix: "Storage",
+      destinationAddressPrefixes: [],
+    });
+  });
+
   it("nsg-egress-deny sets the Allow to Deny where it stands", () => {
     const open = out({ name: "open", priority: 200, destination: "Internet", ports: "443" });
     const nsg = nsgWith([open, denyInternet]);

@@ -86,6 +86,21 @@ describe("nsg-inbound-exposure: every spelling of anywhere", () => {
     });
   }
 
+  // The CIS audit (v2.0.0 6.1-6.4) names a source of `0.0.0.0` beside `*`, `<nw>/0`, Internet and Any.
+  it("reports SSH from a bare length (`/0`, also in the CIS audit's list) as a prefix it cannot read", () => {
+    const [violation, ...rest] = evaluate(nsgWith([allowSsh("/0")]), ssh);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ kind: "malformed-prefix", maxMode: "alert" });
+  });
+
+  it("reports SSH from a bare 0.0.0.0 as world-open, failing the CIS SSH control", () => {
+    const [violation, ...rest] = evaluate(nsgWith([allowSsh("0.0.0.0")]), ssh);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ kind: "world-open", matched: [{ sources: ["0.0.0.0"] }] });
+    expect(violation?.maxMode).toBeUndefined();
+    expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.2", "CIS Azure v3.0.0 7.2"]);
+  });
+
   it("reports a plural source list with one bad prefix among good ones, naming only the bad one", () => {
     const m = matched(loadFixture("nsg-mixed.json"), { ports: [3389] });
     expect(Object.keys(m)).toEqual(["allow-rdp-partners"]);
@@ -131,6 +146,32 @@ describe("nsg-inbound-exposure: protocols", () => {
     expect(Object.keys(m).sort()).toEqual(["any-proto", "udp-only"]);
     expect(m["any-proto"]).toMatchObject({ protocol: "*", protocols: ["Udp"], ports: ["53"] });
     expect(violation?.controls).toEqual(["CIS Azure v2.0.0 6.3", "CIS Azure v3.0.0 7.3"]);
+  });
+
+  // The portal shows `*` as "Any", and Azure Virtual Network Manager's admin rules write it so
+  // (SecurityConfigurationRuleProtocol: Tcp, Udp, Icmp, Esp, Any, Ah); an export or a hand-made fixture may too.
+  it("reads `Any` (any case) as every protocol, on an Allow and on a Deny above it", () => {
+    for (const protocol of ["Any", "ANY", " any "]) {
+      const allow = nsgWith([{ name: "any", priority: 100, protocol, source: "*", ports: "22" }]);
+      expect(matched(allow, { ...ssh, protocols: ["Tcp", "Udp"] }).any, protocol).toMatchObject({
+        protocols: ["Tcp", "Udp"],
+      });
+      const denied = nsgWith([
+        { name: "deny", priority: 90, access: "Deny", protocol, source: "*", ports: "22" },
+        { name: "allow", priority: 100, source: "*", ports: "22" },
+      ]);
+      expect(evaluate(denied, ssh), protocol).toEqual([]);
+    }
+  });
+
+  it("reads a protocol it does not know as every protocol on an Allow and as none on a Deny: unsure means report", () => {
+    const allow = nsgWith([{ name: "odd", priority: 100, protocol: "All", source: "*", ports: "22" }]);
+    expect(matched(allow, ssh).odd).toMatchObject({ protocols: ["Tcp"], ports: ["22"] });
+    const denied = nsgWith([
+      { name: "deny", priority: 90, access: "Deny", protocol: "All", source: "*", ports: "22" },
+      { name: "allow", priority: 100, source: "*", ports: "22" },
+    ]);
+    expect(Object.keys(matched(denied, ssh))).toEqual(["allow"]);
   });
 });
 

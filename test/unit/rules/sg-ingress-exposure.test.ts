@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { InputError } from "../../../shared/errors.ts";
+import { loadPolicyFile } from "../../../shared/policy/load.ts";
 import type { ResolvedPrefixList } from "../../../shared/rules/sg/prefix-lists.ts";
 import {
   type SgIngressExposureOptions,
@@ -305,6 +306,19 @@ describe("sg-ingress-exposure", () => {
       "CIS AWS v3.0.0 5.2",
       "CIS AWS v5.0.0 5.3",
     ]);
+  });
+
+  // EC2.53/EC2.54 and CIS AWS 5.2/5.3, which the baseline entry names, concern TCP, UDP or all protocols.
+  it("the baseline's admin-port entry reports UDP 3389 from the world", async () => {
+    const policy = await loadPolicyFile("policies/baseline.yaml");
+    const entry = policy.rules.find((r) => r.name === "aws-no-admin-ports-from-world");
+    const [violation] = sgIngressExposure.evaluate(
+      snapshotOf(groupNamed("udp-services")),
+      options(entry?.options),
+      noTrust,
+    );
+    expect(violation?.matched).toMatchObject([{ protocol: "udp", fromPort: 3389, cidr: "0.0.0.0/0" }]);
+    expect(violation?.controls).toContain("Security Hub EC2.53");
   });
 
   it("reads numeric protocols 6 and 17 as tcp and udp, and ignores icmp and other protocols", () => {

@@ -317,6 +317,10 @@ describe("subnet-role", () => {
     // Every subnet of a network tagged for the role has it; subnets carry no tags of their own.
     expect(findings(databricks, subnetSnap(tagged, "snet-scratch"))).toHaveLength(1);
     expect(findings(databricks, subnetSnap(vnet(), "snet-scratch"))).toEqual([]);
+    // Azure tag names are case-insensitive: a network tagged Workload has the role a policy gives `workload`.
+    const capitalised = structuredClone(vnet());
+    capitalised.tags = { Workload: "databricks" };
+    expect(findings(databricks, subnetSnap(capitalised, "snet-scratch"))).toHaveLength(1);
     const pinned = `  - name: pin\n    rule: subnet-role\n    options: { role: pinned, nsg: any }\n`;
     expect(findings(pinned, subnetSnap(vnet(), "snet-scratch"))[0]?.matched[0]).toMatchObject({
       part: "networkSecurityGroup",

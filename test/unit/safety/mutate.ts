@@ -6,13 +6,21 @@ import fc from "fast-check";
 
 type Path = (string | number)[];
 
-/** Every path in `value` (root included), breadth first; small fixtures only. */
-export function pathsOf(value: unknown): Path[] {
+/**
+ * Paths no deeper than this take mutations: deeper than every fixture (ARM and CloudTrail bodies nest about a dozen
+ * levels), yet never inside a deep hostile value inserted before. Two 1,500-level values stacked into one (3,000
+ * levels) overflowed V8's stack in structuredClone, in this harness or in a planner's copy, about once a full run: a
+ * depth no input reaches in production, since the entries refuse anything over 64 levels (shared/input.ts).
+ */
+const MAX_MUTATION_DEPTH = 16;
+
+/** Every path in `value` (root included) down to `maxDepth`, breadth first; small fixtures only. */
+export function pathsOf(value: unknown, maxDepth = Number.POSITIVE_INFINITY): Path[] {
   const out: Path[] = [[]];
   const queue: { node: unknown; path: Path }[] = [{ node: value, path: [] }];
   for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
     const { node, path } = next;
-    if (typeof node !== "object" || node === null) continue;
+    if (typeof node !== "object" || node === null || path.length >= maxDepth) continue;
     const entries: [string | number, unknown][] = Array.isArray(node)
       ? node.map((v, i) => [i, v])
       : Object.entries(node);
@@ -125,7 +133,7 @@ function put(container: object, key: string | number, value: unknown): void {
 export function applyMutations(value: unknown, mutations: readonly Mutation[]): unknown {
   let root = structuredClone(value);
   for (const m of mutations) {
-    const paths = pathsOf(root);
+    const paths = pathsOf(root, MAX_MUTATION_DEPTH);
     const path = paths[m.at % paths.length] ?? [];
     // Copies: fast-check hands the same constant to many runs, and later mutations edit what was inserted.
     if (path.length === 0) {

@@ -99,3 +99,44 @@ rules:
     expect(remediationById("delete-rule")?.id).toBe("delete-rule");
   });
 });
+
+// Azure tag names are case-insensitive ("A tag name ... is case-insensitive", ARM Tags - Create Or Update); AWS tag
+// keys are case-sensitive. A scope or subnet role on `egress` must see Azure's `Egress` tag, or the entry never runs.
+describe("scope tags: Azure names without case, AWS keys exactly, values exactly on both", () => {
+  const policy = scopedTo({ egress: "deny-by-default" });
+  const entry = policy.rules[0] as never;
+
+  it("an Azure resource tagged Egress is in the scope of tags {egress: ...}", () => {
+    const tagged = snapshotOf({ ...OPEN_SSH, tags: { Egress: "deny-by-default" } });
+    expect(inScope(entry, tagged)).toBe(true);
+    expect(evaluatePolicy(policy, tagged).map((f) => f.entry.name)).toEqual(["tagged-only"]);
+    expect(inScope(entry, snapshotOf({ ...OPEN_SSH, tags: { EGRESS: "deny-by-default" } }))).toBe(true);
+    // Values stay exact.
+    expect(inScope(entry, snapshotOf({ ...OPEN_SSH, tags: { Egress: "Deny-By-Default" } }))).toBe(false);
+  });
+
+  it("an AWS group tagged Egress is not in the scope of tags {egress: ...}", () => {
+    const group = (key: string) =>
+      awsSecurityGroupSnapshot({
+        GroupId: "sg-0123456789abcdef0",
+        Tags: [{ Key: key, Value: "deny-by-default" }],
+      });
+    expect(inScope(entry, group("Egress"))).toBe(false);
+    expect(inScope(entry, group("egress"))).toBe(true);
+  });
+});
+
+describe("scope regions: Azure's display names mean the region", () => {
+  it("regions: [West Europe] takes in a resource in westeurope", () => {
+    const policy = parsePolicy(`version: 1
+rules:
+  - name: in-west-europe
+    rule: nsg-inbound-exposure
+    options: { ports: [22] }
+    scope: { regions: [West Europe] }
+`);
+    const entry = policy.rules[0] as never;
+    expect(inScope(entry, { ...snapshotOf(OPEN_SSH), region: "westeurope" })).toBe(true);
+    expect(inScope(entry, { ...snapshotOf(OPEN_SSH), region: "northeurope" })).toBe(false);
+  });
+});
