@@ -208,7 +208,7 @@ function who(c: ConnectionView, r: Requester): string {
   return `${endpoint} (subscription ${c.subscriptionId}${r.tenantId ? `, tenant ${r.tenantId}` : ""})`;
 }
 
-/** The sub-resources for the alert and audit: as the connection says, or, when an entry needed them, as determined. */
+/** The sub-resources for the alert and audit: as the connection says, or, when an entry judges them, as determined. */
 function groupsView(
   c: ConnectionView,
   snapshot: Snapshot,
@@ -225,6 +225,8 @@ function groupsView(
 
 function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): Violation[] {
   const out: Violation[] = [];
+  // Whether an entry judged the sub-resource: then the alert shows what it was found to be, or why it is unknown.
+  const byGroups = options.allow.some((e) => e.groupIds !== undefined && targetMatches(e, snapshot));
   for (const c of connectionsOf(snapshot)) {
     const pending = isStatus(c, "Pending");
     if (!pending && !isStatus(c, "Approved")) continue;
@@ -277,7 +279,7 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
           requesterResourceGroup: c.resourceGroup ?? null,
           ...(requester.tenantId ? { requesterTenant: requester.tenantId } : {}),
           ...(tenantUnknown === undefined ? {} : { requesterTenantUnknown: tenantUnknown }),
-          ...groupsView(c, snapshot, context, (entry ?? undetermined)?.groupIds !== undefined),
+          ...groupsView(c, snapshot, context, byGroups),
           decision,
           allowEntry: (entry ?? undetermined)?.name ?? null,
           why,
