@@ -106,7 +106,7 @@ describe("private-endpoint-connections: groupIds", () => {
     const parsed = privateEndpointConnectionsOptions.parse({
       allow: [{ name: "sql", endpointIds: ["*"], groupIds: ["SQLSERVER"] }],
     });
-    expect(privateEndpointConnections.reads?.(server, parsed, { trustedSources: [] })).toEqual([]);
+    expect(privateEndpointConnections.reads?.(server, parsed)).toEqual([]);
     const vs = privateEndpointConnections.evaluate(server, parsed, { trustedSources: [] });
     const pending = vs.find((v) => (v.matched[0] as Json).status === "Pending");
     expect(decision(pending)).toBe("approve");
@@ -203,7 +203,7 @@ describe("private-endpoint-connections: groupIds", () => {
     };
     const parsed = privateEndpointConnectionsOptions.parse(options);
     // Nothing to read: the only entry by groupIds cannot match this requester.
-    expect(privateEndpointConnections.reads?.(snapshot, parsed, { trustedSources: [] })).toEqual([]);
+    expect(privateEndpointConnections.reads?.(snapshot, parsed)).toEqual([]);
     expect(decision(run(options, snapshot, contextWith({ [PE]: null }))[0])).toBe("approve");
   });
 
@@ -213,9 +213,7 @@ describe("private-endpoint-connections: groupIds", () => {
       storageConnection(PE.replace("pe-databricks", "pe-gone"), "Rejected"),
     );
     const reads = (options: unknown) =>
-      privateEndpointConnections.reads?.(snapshot, privateEndpointConnectionsOptions.parse(options), {
-        trustedSources: [],
-      });
+      privateEndpointConnections.reads?.(snapshot, privateEndpointConnectionsOptions.parse(options));
     expect(reads({ allow: [{ name: "d", subscriptions: [DATABRICKS] }] })).toEqual([]);
     expect(reads({ allow: [BLOB_DFS] })).toEqual([PE_TYPE]);
     // Only pending and approved connections' endpoints, once each.
