@@ -179,18 +179,23 @@ export function matchingEntry(
   return {};
 }
 
-/** Pure: whether an entry by groupIds may need a connection's requesting endpoint read (see `reads`). */
-function endpointsNeeded(snapshot: Snapshot, options: Options): boolean {
+/**
+ * Pure: the requesting private endpoints an entry by groupIds may need read: those of pending and approved connections
+ * that record no sub-resource, whose requester such an entry covering this resource does not already rule out (the
+ * tenant is not known here: an entry that could match but for it still needs the endpoint).
+ */
+function endpointsNeeded(snapshot: Snapshot, options: Options): string[] {
   const entries = options.allow.filter((e) => e.groupIds !== undefined && targetMatches(e, snapshot));
-  if (entries.length === 0) return false;
-  return connectionsOf(snapshot).some(
-    (c) =>
-      (isStatus(c, "Pending") || isStatus(c, "Approved")) &&
-      (c.groupIds === undefined || c.groupIds.length === 0) &&
-      c.privateEndpointId !== undefined &&
-      // The tenant is not known here: an entry that could match but for it still needs the endpoint.
-      entries.some((e) => requesterVerdict(e, requesterOf(c)) !== "no"),
+  if (entries.length === 0) return [];
+  const ids = connectionsOf(snapshot).flatMap((c) =>
+    (isStatus(c, "Pending") || isStatus(c, "Approved")) &&
+    (c.groupIds === undefined || c.groupIds.length === 0) &&
+    c.privateEndpointId !== undefined &&
+    entries.some((e) => requesterVerdict(e, requesterOf(c)) !== "no")
+      ? [c.privateEndpointId]
+      : [],
   );
+  return [...new Set(ids)];
 }
 
 /** Pure: the requesters' subscriptions, when an entry names tenants (nothing is looked up otherwise). */
@@ -304,7 +309,9 @@ export const privateEndpointConnections = {
   permissions: ["Microsoft.Network/privateEndpoints/read"],
   remediations: ["decide-private-endpoint-connection"],
   tenantsNeeded,
-  reads: (snapshot, options) => (endpointsNeeded(snapshot, options) ? [PRIVATE_ENDPOINT_TYPE] : []),
+  reads: (snapshot, options) =>
+    endpointsNeeded(snapshot, options).length > 0 ? [PRIVATE_ENDPOINT_TYPE] : [],
+  readsOnly: endpointsNeeded,
   example: [
     "- name: private-link-requests",
     "  rule: private-endpoint-connections",

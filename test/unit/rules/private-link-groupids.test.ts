@@ -216,6 +216,15 @@ describe("private-endpoint-connections: groupIds", () => {
       privateEndpointConnections.reads?.(snapshot, privateEndpointConnectionsOptions.parse(options));
     expect(reads({ allow: [{ name: "d", subscriptions: [DATABRICKS] }] })).toEqual([]);
     expect(reads({ allow: [BLOB_DFS] })).toEqual([PE_TYPE]);
+    // Only the endpoints such an entry may need: not a stranger's, whom the entry rules out by subscription.
+    const STRANGER = endpointId("pe-stranger", "e1d2c3b4-a596-4788-9900-aabbccddeeff");
+    const two = lake(storageConnection(PE), storageConnection(STRANGER));
+    expect(
+      privateEndpointConnections.readsOnly?.(
+        two,
+        privateEndpointConnectionsOptions.parse({ allow: [BLOB_DFS] }),
+      ),
+    ).toEqual([PE]);
     // Only pending and approved connections' endpoints, once each.
     expect(
       azureKindOf("microsoft.storage/storageaccounts")
