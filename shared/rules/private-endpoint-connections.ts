@@ -219,7 +219,7 @@ function groupsView(
   snapshot: Snapshot,
   context: RuleContext,
   determined: boolean,
-): Record<string, unknown> {
+): { groupIds: string[] | null; groupIdsFrom?: string; groupIdsUnknown?: string } {
   if (c.groupIds && c.groupIds.length > 0) return { groupIds: c.groupIds, groupIdsFrom: "connection" };
   if (!determined || !context.related) return { groupIds: null };
   const requested = groupsRequested(c, snapshot, context);
@@ -242,6 +242,12 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
       c,
       context,
     );
+    const groups = groupsView(c, snapshot, context, byGroups);
+    // What the request asks for, when an entry by groupIds judged it: why no such entry covered it.
+    const asks =
+      !entry && Array.isArray(groups.groupIds) && groups.groupIds.length > 0
+        ? ` for sub-resources ${groups.groupIds.join(", ")}`
+        : "";
     let decision: Decision;
     let why: string;
     if (undetermined) {
@@ -260,13 +266,15 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
       why = `allow entry ${undetermined.name} ${unknowns.join(", and ")}`;
     } else if (pending) {
       decision = entry?.decision ?? options.unlisted;
-      why = entry ? `allow entry ${entry.name} says ${entry.decision}` : "the requester is not allow-listed";
+      why = entry
+        ? `allow entry ${entry.name} says ${entry.decision}`
+        : `the requester is not allow-listed${asks}`;
     } else {
       if (entry?.decision === "approve") continue;
       decision = entry?.decision === "reject" || options.noLongerAllowed === "reject" ? "reject" : "hold";
       why = entry
         ? `allow entry ${entry.name} says ${entry.decision}`
-        : "the requester is no longer allow-listed";
+        : `the requester is no longer allow-listed${asks}`;
     }
     const verb = decision === "approve" ? "Approve" : decision === "reject" ? "Reject" : "Hold for review";
     out.push({
@@ -284,7 +292,7 @@ function evaluate(snapshot: Snapshot, options: Options, context: RuleContext): V
           requesterResourceGroup: c.resourceGroup ?? null,
           ...(requester.tenantId ? { requesterTenant: requester.tenantId } : {}),
           ...(tenantUnknown === undefined ? {} : { requesterTenantUnknown: tenantUnknown }),
-          ...groupsView(c, snapshot, context, byGroups),
+          ...groups,
           decision,
           allowEntry: (entry ?? undetermined)?.name ?? null,
           why,
