@@ -28,7 +28,8 @@ export function endpointsWithoutGroupIds(snapshot: Snapshot): { resourceId: stri
   const seen = new Map<string, string>();
   for (const item of items) {
     const p = isObject(item) && isObject(item.properties) ? item.properties : {};
-    if (Array.isArray(p.groupIds) || typeof p.groupId === "string") continue;
+    // Recorded on the connection (SQL, Cosmos DB): nothing to read. An empty list records nothing.
+    if ((Array.isArray(p.groupIds) && p.groupIds.length > 0) || typeof p.groupId === "string") continue;
     const state = isObject(p.privateLinkServiceConnectionState) ? p.privateLinkServiceConnectionState : {};
     if (typeof state.status !== "string" || !/^(pending|approved)$/i.test(state.status)) continue;
     const endpoint = isObject(p.privateEndpoint) ? p.privateEndpoint.id : undefined;
