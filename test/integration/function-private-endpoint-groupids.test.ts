@@ -31,6 +31,7 @@ import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
 const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
 // A second Databricks workspace's subscription, in a tenant where the guardian has no role.
 const DATABRICKS_FOREIGN = "9e8d7c6b-5a49-4382-9170-6f5e4d3c2b1a";
+const STRANGER = "e1d2c3b4-a596-4788-9900-aabbccddeeff";
 const LAKE = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/datalake`;
 const GUARDIAN = "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d";
 
@@ -184,9 +185,11 @@ describe("Private Link allow entries by groupIds, through the Function handlers"
     const h = harness();
     const blob = await requestEndpoint(DATABRICKS, "pe-dbx-blob", ["blob"]);
     const file = await requestEndpoint(DATABRICKS, "pe-dbx-file", ["file"]);
+    // Someone no entry names: held as unlisted, and its endpoint is never read (no entry by groupIds could cover it).
+    const stranger = await requestEndpoint(STRANGER, "pe-stranger", ["blob"]);
     const foreign = await requestEndpoint(DATABRICKS_FOREIGN, "pe-dbx-foreign", ["blob"]);
     // As the Storage spec has it: the connections record no sub-resource; the endpoints do.
-    expect(connections()).toHaveLength(3);
+    expect(connections()).toHaveLength(4);
     for (const c of connections()) {
       expect(c.properties).not.toHaveProperty("groupIds");
       expect(c.properties).not.toHaveProperty("groupId");
@@ -210,6 +213,7 @@ describe("Private Link allow entries by groupIds, through the Function handlers"
     expect(byEndpoint("pe-dbx-blob")?.outcome).toBe("approved");
     expect(byEndpoint("pe-dbx-file")?.outcome).toBe("held");
     expect(byEndpoint("pe-dbx-foreign")?.outcome).toBe("held");
+    expect(byEndpoint("pe-stranger")?.outcome).toBe("held");
     expect(byEndpoint("pe-dbx-blob")?.finding.matched[0]).toMatchObject({
       groupIds: ["blob"],
       groupIdsFrom: "private endpoint",
@@ -226,16 +230,17 @@ describe("Private Link allow entries by groupIds, through the Function handlers"
     expect(stateOf(file.id)?.status).toBe("Pending");
     // Not rejected by the later entry: Azure could never approve it again.
     expect(stateOf(foreign.id)?.status).toBe("Pending");
+    expect(stateOf(stranger.id)?.status).toBe("Pending");
     expect(decisionsWritten()).toHaveLength(1);
-    // Each requesting endpoint read (the refused one through the SDK's attempt), by the guardian.
+    // The requesting endpoints an entry by groupIds may need, each read by the guardian; never the stranger's.
     const read = new Set(endpointReads().map((r) => r.path.split("?")[0]?.split("/").at(-1)));
     expect(read).toEqual(new Set(["pe-dbx-blob", "pe-dbx-file", "pe-dbx-foreign"]));
 
     // The alert says why the foreign request is held.
-    // One alert for the change, with both held requests; the foreign one says why.
+    // One alert for the change, with the held requests; the foreign one says why.
     await sink.waitFor(1);
     const alert = JSON.stringify(sink.received[0]?.body);
-    expect(alert).toContain("Held: 3 decisions on datalake");
+    expect(alert).toContain("Held: 4 decisions on datalake");
     expect(alert).toMatch(/pe-dbx-file[^`]*not allow-listed for sub-resources file/);
     expect(alert).toMatch(
       /pe-dbx-foreign[^`]*sub-resource requested could not be determined[^`]*refused \(403\)/,
