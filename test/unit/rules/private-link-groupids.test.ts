@@ -10,6 +10,8 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { azureKindOf } from "../../../shared/clouds/azure/kinds/index.ts";
 import { azureSnapshot } from "../../../shared/clouds/azure/snapshot.ts";
+import { relatedWanted } from "../../../shared/policy/evaluate.ts";
+import { parsePolicy } from "../../../shared/policy/load.ts";
 import {
   privateEndpointConnections,
   privateEndpointConnectionsOptions,
@@ -273,5 +275,34 @@ describe("private-endpoint-connections: groupIds", () => {
     const [v] = run({ allow: [BLOB_DFS], unlisted: "reject" }, withConnection, ctx);
     expect(decision(v)).toBe("reject");
     expect(v?.matched[0]).toMatchObject({ groupIds: [], groupIdsFrom: "private endpoint" });
+  });
+});
+
+describe("relatedWanted: what the pipeline reads for a snapshot", () => {
+  it("reads only the endpoints readsOnly names, and every network a rule reads without narrowing", () => {
+    const PE = endpointId("pe-databricks");
+    const STRANGER = endpointId("pe-stranger", "e1d2c3b4-a596-4788-9900-aabbccddeeff");
+    const snapshot = lake(storageConnection(PE), storageConnection(STRANGER));
+    const policy = parsePolicy(`version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    options:
+      allow:
+        - name: databricks-serverless
+          subscriptions: ['${DATABRICKS}']
+          groupIds: [blob, dfs]
+`);
+    const wanted = relatedWanted(policy, snapshot);
+    const refs = azureKindOf("microsoft.storage/storageaccounts")?.related?.(snapshot) ?? [];
+    expect(refs.filter((r) => wanted?.(r)).map((r) => r.resourceId)).toEqual([PE]);
+    // A policy whose entries read nothing reads nothing.
+    const none = parsePolicy(`version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    options: { allow: [{ name: d, subscriptions: ['${DATABRICKS}'] }] }
+`);
+    expect(relatedWanted(none, snapshot)).toBeUndefined();
   });
 });
