@@ -11,7 +11,7 @@ import {
   exemptTagFinding,
   modeFor,
   type RelatedResources,
-  relatedTypes,
+  relatedWanted,
   ruleFor,
   type SubscriptionTenants,
   tenantSubscriptions,
@@ -376,11 +376,11 @@ async function readRelated(
   known?: RelatedResources,
 ): Promise<RelatedResources | undefined> {
   if (!port.related) return undefined;
-  const types = relatedTypes(deps.policy, snapshot);
-  if (types.size === 0) return undefined;
+  const wanted = relatedWanted(deps.policy, snapshot);
+  if (wanted === undefined) return undefined;
   const related = new Map<string, Snapshot | UnreadableResource | null>();
   for (const ref of port.related(snapshot)) {
-    if (!types.has(ref.resourceType)) continue;
+    if (!wanted(ref)) continue;
     const key = ref.resourceId.toLowerCase();
     if (related.has(key)) continue;
     const had = known?.get(key);

@@ -111,6 +111,35 @@ export function relatedTypes(policy: Policy, snapshot: Snapshot): Set<string> {
   return types;
 }
 
+/**
+ * Which related resources the entries that apply to `snapshot` read: every one of a type some rule `reads` without
+ * narrowing it, else only those its `readsOnly` names. Undefined when no entry reads any.
+ */
+export function relatedWanted(
+  policy: Policy,
+  snapshot: Snapshot,
+): ((ref: { resourceId: string; resourceType: string }) => boolean) | undefined {
+  const all = new Set<string>();
+  const only = new Map<string, Set<string>>();
+  for (const entry of policy.rules) {
+    if (!entry.enabled) continue;
+    const rule = ruleFor(entry);
+    if (!rule.reads || !rule.resourceTypes.includes(snapshot.resourceType) || !inScope(entry, snapshot))
+      continue;
+    const options = optionsFor(entry, rule);
+    const types = rule.reads(snapshot, options, contextFor(policy));
+    if (types.length === 0) continue;
+    const ids = rule.readsOnly?.(snapshot, options).map((id) => id.toLowerCase());
+    for (const type of types) {
+      if (ids === undefined) all.add(type);
+      else only.set(type, new Set([...(only.get(type) ?? []), ...ids]));
+    }
+  }
+  if (all.size === 0 && only.size === 0) return undefined;
+  return (ref) =>
+    all.has(ref.resourceType) || only.get(ref.resourceType)?.has(ref.resourceId.toLowerCase()) === true;
+}
+
 /** The subscriptions whose tenants the entries that apply to `snapshot` need (RuleDefinition.tenantsNeeded). */
 export function tenantSubscriptions(policy: Policy, snapshot: Snapshot): Set<string> {
   const subs = new Set<string>();

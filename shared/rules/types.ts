@@ -104,6 +104,11 @@ export interface RuleDefinition<Options extends z.ZodType = z.ZodType> {
    */
   reads?(snapshot: Snapshot, options: z.infer<Options>, context: RuleContext): readonly string[];
   /**
+   * Pure: of the resources of the types `reads` names, the only ones (by id) this rule needs for this snapshot (the
+   * requesting endpoints of the connections an allow entry by groupIds may cover); left out, every one is read.
+   */
+  readsOnly?(snapshot: Snapshot, options: z.infer<Options>): readonly string[];
+  /**
    * Pure: the subscriptions whose tenants this rule needs for this snapshot (a requester's, when an allow entry names
    * tenants). The pipeline resolves them before evaluating and hands them over as `context.tenantOf`; none is looked
    * up for an entry that names no tenant.

@@ -1,5 +1,6 @@
 import { memoryAuditSink } from "../audit/index.ts";
 import { azureKindOf } from "../clouds/azure/kinds/index.ts";
+import { PRIVATE_ENDPOINT_TYPE } from "../clouds/azure/kinds/private-endpoint.ts";
 import { InputError } from "../errors.ts";
 import { normalise } from "../events/index.ts";
 import { memoryLogger } from "../log.ts";
@@ -8,7 +9,7 @@ import {
   evaluatePolicy,
   exemptionFor,
   exemptTagFinding,
-  relatedTypes,
+  relatedWanted,
   ruleFor,
   type SubscriptionTenants,
   tenantSubscriptions,
@@ -112,6 +113,8 @@ export class OfflineEvaluation {
   readonly #tenants: ReadonlyMap<string, string>;
   /** Subscriptions whose tenant an entry needed and nobody gave. */
   readonly #tenantsMissing = new Set<string>();
+  /** Requesting private endpoints an entry by groupIds needed and the input did not hold. */
+  readonly #endpointsMissing = new Set<string>();
 
   constructor(policy: Policy, now: Date = new Date(), tenants: Readonly<Record<string, string>> = {}) {
     this.#policy = policy;
@@ -134,6 +137,11 @@ export class OfflineEvaluation {
         // A route table: judged through the subnets that use it.
         this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
       } else {
+        // A private endpoint is judged itself (what it connects to) and is also the requester whose sub-resources
+        // (groupIds) an allow entry on its target reads, when the target's provider does not record them.
+        if (snapshot.resourceType === PRIVATE_ENDPOINT_TYPE) {
+          this.#context.set(snapshot.resourceId.toLowerCase(), snapshot);
+        }
         ready.push(snapshot);
       }
     }
@@ -151,7 +159,12 @@ export class OfflineEvaluation {
 
   finish(): { findings: FindingView[]; notEvaluated: NotEvaluated[]; notes: string[] } {
     for (const snapshot of this.#waiting.splice(0)) {
-      for (const id of this.#missing(snapshot)) {
+      for (const { resourceId: id, resourceType } of this.#missing(snapshot)) {
+        if (resourceType === PRIVATE_ENDPOINT_TYPE) {
+          // Judged without it: what an entry by groupIds would decide shows as held (said once, in the notes).
+          this.#endpointsMissing.add(id);
+          continue;
+        }
         this.#notEvaluated.push({
           resourceId: snapshot.resourceId,
           resourceType: snapshot.resourceType,
@@ -162,6 +175,11 @@ export class OfflineEvaluation {
     }
     for (const [id, snapshot] of this.#context) {
       if (this.#used.has(id)) continue;
+      if (snapshot.resourceType === PRIVATE_ENDPOINT_TYPE) {
+        // Neither judged by a rule of its own nor read for a target's connection: say so.
+        if (!this.#applies(snapshot)) this.#notEvaluated.push(this.#noRule(snapshot));
+        continue;
+      }
       this.#notEvaluated.push({
         resourceId: snapshot.resourceId,
         resourceType: snapshot.resourceType,
@@ -180,22 +198,43 @@ export class OfflineEvaluation {
           "https://management.azure.com/subscriptions/<id>?api-version=2022-12-01",
       );
     }
+    if (this.#endpointsMissing.size > 0) {
+      const ids = [...this.#endpointsMissing].sort();
+      notes.push(
+        `allow entries by groupIds need the sub-resources the requesting private ${ids.length === 1 ? "endpoint" : "endpoints"} ` +
+          `${ids.join(", ")} asked for, which Storage, Key Vault and Private Link Service connections do not record and ` +
+          "the input does not hold: the sub-resource was not determined, and what those entries would decide is shown as " +
+          "held. Give each endpoint's JSON too (az network private-endpoint show --ids <id>)",
+      );
+    }
     return { findings: this.#findings, notEvaluated: this.#notEvaluated, notes };
   }
 
   /** The related resources the applicable rules read that the input has not given yet. */
-  #missing(snapshot: Snapshot): string[] {
-    return this.#relatedRefs(snapshot).filter((id) => !this.#context.has(id.toLowerCase()));
+  #missing(snapshot: Snapshot): { resourceId: string; resourceType: string }[] {
+    return this.#relatedRefs(snapshot).filter((r) => !this.#context.has(r.resourceId.toLowerCase()));
   }
 
-  #relatedRefs(snapshot: Snapshot): string[] {
+  #relatedRefs(snapshot: Snapshot): { resourceId: string; resourceType: string }[] {
     if (snapshot.cloud !== "azure") return [];
-    const types = relatedTypes(this.#policy, snapshot);
-    if (types.size === 0) return [];
+    const wanted = relatedWanted(this.#policy, snapshot);
+    if (wanted === undefined) return [];
     const kind = azureKindOf(snapshot.resourceType);
-    return (kind?.related?.(snapshot) ?? [])
-      .filter((r) => types.has(r.resourceType))
-      .map((r) => r.resourceId);
+    return (kind?.related?.(snapshot) ?? []).filter(wanted);
+  }
+
+  #applies(snapshot: Snapshot): boolean {
+    return this.#policy.rules.some(
+      (e) => e.enabled && ruleFor(e).resourceTypes.includes(snapshot.resourceType),
+    );
+  }
+
+  #noRule(snapshot: Snapshot): NotEvaluated {
+    return {
+      resourceId: snapshot.resourceId,
+      resourceType: snapshot.resourceType,
+      reason: `no enabled rule of the policy evaluates ${snapshot.resourceType}`,
+    };
   }
 
   #evaluate(snapshot: Snapshot): void {
@@ -204,11 +243,8 @@ export class OfflineEvaluation {
       (e) => e.enabled && ruleFor(e).resourceTypes.includes(snapshot.resourceType),
     );
     if (applicable.length === 0) {
-      this.#notEvaluated.push({
-        resourceId: snapshot.resourceId,
-        resourceType: snapshot.resourceType,
-        reason: `no enabled rule of the policy evaluates ${snapshot.resourceType}`,
-      });
+      // A private endpoint may still be what a target's connection reads (finish tells).
+      if (snapshot.resourceType !== PRIVATE_ENDPOINT_TYPE) this.#notEvaluated.push(this.#noRule(snapshot));
       return;
     }
     // A rule missing part of what it reads (permissions not given with an endpoint service) says so: listed, not
@@ -224,7 +260,7 @@ export class OfflineEvaluation {
       }
     }
     const related = new Map<string, Snapshot | null>();
-    for (const id of this.#relatedRefs(snapshot)) {
+    for (const { resourceId: id } of this.#relatedRefs(snapshot)) {
       const found = this.#context.get(id.toLowerCase());
       if (found) {
         related.set(id.toLowerCase(), found);

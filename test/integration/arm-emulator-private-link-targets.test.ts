@@ -87,7 +87,7 @@ async function createCosmosAccount(): Promise<void> {
 }
 
 /** A partner creates a private endpoint in its own subscription asking for one sub-resource of our target. */
-async function requestEndpoint(name: string, target: string, groupId: string) {
+async function requestEndpoint(name: string, target: string, groupId: string | undefined) {
   const id = `/subscriptions/${PARTNER}/resourceGroups/rg-requester/providers/Microsoft.Network/privateEndpoints/${name}`;
   const mark = emu.events.length;
   const res = await rawArmRequest(emu, "PUT", `${id}?api-version=2026-01-01`, {
@@ -103,7 +103,8 @@ async function requestEndpoint(name: string, target: string, groupId: string) {
             name: `${name}-conn`,
             properties: {
               privateLinkServiceId: target,
-              groupIds: [groupId],
+              // A Private Link Service has no sub-resources: its requests name none.
+              ...(groupId === undefined ? {} : { groupIds: [groupId] }),
               requestMessage: "please approve",
             },
           },
@@ -363,5 +364,49 @@ describe("Cosmos DB accounts", () => {
         privateLinkServiceConnectionState: { status: "Rejected" },
       },
     });
+  });
+});
+
+describe("Storage, Key Vault and Private Link Service connections (no sub-resource on the connection)", () => {
+  it("record no groupIds, as their specs' PrivateEndpointConnectionProperties; the requesting endpoint carries them", async () => {
+    const LAKE = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/datalake`;
+    const VAULT = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.KeyVault/vaults/kv-lake`;
+    const PLS = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.Network/privateLinkServices/pls-lake`;
+    emu.seed({
+      id: LAKE,
+      location: "westeurope",
+      kind: "StorageV2",
+      sku: { name: "Standard_LRS", tier: "Standard" },
+      properties: {},
+    });
+    emu.seed({
+      id: VAULT,
+      location: "westeurope",
+      properties: { tenantId: "72f988bf-86f1-41af-91ab-2d7cd011db47" },
+    });
+    emu.seed({ id: PLS, location: "westeurope", properties: {} });
+    const cases: [string, string | undefined, string, string][] = [
+      [LAKE, "dfs", "api-version=2025-08-01", "actionRequired"],
+      [VAULT, "vault", "api-version=2024-11-01", "actionsRequired"],
+      [PLS, undefined, "api-version=2026-01-01", "actionsRequired"],
+    ];
+    for (const [target, groupId, api, actionField] of cases) {
+      const pe = await requestEndpoint(`pe-${target.split("/").pop()}`, target, groupId);
+      const got = await rawArmRequest(emu, "GET", `${target}/privateEndpointConnections?${api}`, {
+        token: owner,
+      });
+      const [c] = (got.body as { value: { properties: Json }[] }).value;
+      expect(c?.properties).toMatchObject({
+        privateEndpoint: { id: pe.id },
+        privateLinkServiceConnectionState: { status: "Pending", [actionField]: "None" },
+      });
+      expect(Object.keys(c?.properties ?? {}).filter((k) => /^groupIds?$/.test(k))).toEqual([]);
+      const endpoint = await rawArmRequest(emu, "GET", `${pe.id}?api-version=2026-01-01`, { token: partner });
+      const [own] = (
+        endpoint.body as { properties: { manualPrivateLinkServiceConnections: { properties: Json }[] } }
+      ).properties.manualPrivateLinkServiceConnections;
+      expect(own?.properties).toMatchObject({ privateLinkServiceId: target });
+      expect(own?.properties.groupIds).toEqual(groupId === undefined ? undefined : [groupId]);
+    }
   });
 });

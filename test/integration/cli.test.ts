@@ -957,6 +957,78 @@ rules:
   });
 });
 
+describe("guardian evaluate: Private Link allow entries by groupIds (offline)", () => {
+  const VAULT = "test/fixtures/azure/private-link/key-vault-with-connections.json";
+  const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
+  const policy = `version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: databricks-vault
+          subscriptions: ['${DATABRICKS}']
+          groupIds: [vault]
+`;
+  type Out = {
+    findings: { message: string; matched: Record<string, unknown>[] }[];
+    notEvaluated: unknown[];
+    notes: string[];
+  };
+  const databricks = (out: Out) => out.findings.find((f) => f.message.includes("pe-databricks"));
+  /** The requesting endpoint (private-endpoint-foreign.json) as Databricks created it: a manual request for `vault`. */
+  async function endpointFile(groupIds: string[]): Promise<string> {
+    const vault = JSON.parse(await readFile(VAULT, "utf8")) as { id: string };
+    const pe = JSON.parse(
+      await readFile("test/fixtures/azure/private-link/private-endpoint-foreign.json", "utf8"),
+    ) as {
+      id: string;
+      name: string;
+      properties: { manualPrivateLinkServiceConnections: { properties: Record<string, unknown> }[] };
+    };
+    pe.id = `/subscriptions/${DATABRICKS}/resourceGroups/databricks-serverless/providers/Microsoft.Network/privateEndpoints/pe-databricks`;
+    pe.name = "pe-databricks";
+    const [c] = pe.properties.manualPrivateLinkServiceConnections;
+    if (!c) throw new Error("fixture");
+    c.properties.privateLinkServiceId = vault.id;
+    c.properties.groupIds = groupIds;
+    return tempFile("pe.json", JSON.stringify(pe));
+  }
+
+  it("reads the sub-resource from a private endpoint given in the input (either order)", async () => {
+    const file = await tempFile("groups.yaml", policy);
+    const pe = await endpointFile(["vault"]);
+    for (const order of [
+      [VAULT, pe],
+      [pe, VAULT],
+    ]) {
+      const run = await guardian("evaluate", ...order, "--policy", file, "--format", "json");
+      const out = JSON.parse(run.stdout) as Out;
+      expect(databricks(out)?.message).toMatch(/^Approve: pending request pe-databricks/);
+      expect(databricks(out)?.matched[0]).toMatchObject({
+        groupIds: ["vault"],
+        groupIdsFrom: "private endpoint",
+      });
+      // The endpoint served as context: not listed as unevaluated, no note about it.
+      expect(out.notEvaluated).toEqual([]);
+      expect(out.notes).toEqual([]);
+    }
+  });
+
+  it("without the endpoint, says the sub-resource was not determined and shows the request as held", async () => {
+    const file = await tempFile("groups.yaml", policy);
+    const run = await guardian("evaluate", VAULT, "--policy", file, "--format", "json");
+    const out = JSON.parse(run.stdout) as Out;
+    expect(databricks(out)?.message).toMatch(
+      /^Hold for review: .*sub-resource requested could not be determined \(the provider does not report it and the private endpoint .*pe-databricks was not read\)/,
+    );
+    expect(out.notes.join("\n")).toMatch(/allow entries by groupIds need the sub-resources .*pe-databricks/);
+    expect(out.notEvaluated).toEqual([]);
+  });
+});
+
 describe("guardian explain: writes that fan out", () => {
   const SUBNETS = "test/fixtures/azure/subnet";
   const EVENTS = "test/fixtures/events/azure";

@@ -100,9 +100,9 @@ beforeEach(async () => {
   await requestEndpoint(STRANGER, "pe-stranger-cosmos", COSMOS, "Sql");
 });
 
-function deps(): GuardianDeps {
+function deps(withPolicy = policy): GuardianDeps {
   return {
-    policy,
+    policy: withPolicy,
     clouds: { azure: azurePort(network) },
     outbox: { enqueue: async () => [] },
     audit: memoryAuditSink(),
@@ -178,5 +178,48 @@ describe("guardian scan over SQL servers and Cosmos DB accounts", () => {
       complete: true,
     });
     expect(emu.requests.filter((r) => r.status === 409)).toHaveLength(2);
+  });
+});
+
+describe("guardian scan: a storage request judged by groupIds from the requesting endpoint", () => {
+  it("reads the endpoint the connection names, approves [blob] and holds [file], as the event path does", async () => {
+    const LAKE = `/subscriptions/${OURS}/resourceGroups/rg-data/providers/Microsoft.Storage/storageAccounts/datalake`;
+    emu.seed({
+      id: LAKE,
+      location: "westeurope",
+      kind: "StorageV2",
+      sku: { name: "Standard_LRS", tier: "Standard" },
+      properties: {},
+    });
+    await requestEndpoint(DATABRICKS, "pe-dbx-blob", LAKE, "blob");
+    await requestEndpoint(DATABRICKS, "pe-dbx-file", LAKE, "file");
+    const byGroups = parsePolicy(`version: 1
+rules:
+  - name: private-link-requests
+    rule: private-endpoint-connections
+    mode: remediate
+    severity: high
+    options:
+      allow:
+        - name: databricks-serverless
+          subscriptions: ['${DATABRICKS}']
+          groupIds: [blob, dfs]
+          targets: { types: [Microsoft.Storage/storageAccounts] }
+`);
+    const report = await scanEstate(targets, deps(byGroups), pageLister({ azure: network }), {
+      remediate: true,
+    });
+    const lake = report.actions.filter((a) => a.resourceId === LAKE);
+    const outcome = (name: string) => lake.find((a) => a.wouldDo.includes(`${name}.`))?.outcome;
+    expect(outcome("pe-dbx-blob")).toBe("approved");
+    expect(outcome("pe-dbx-file")).toBe("held");
+    // Only the storage account's requesting endpoints were read; the SQL and Cosmos DB connections record theirs.
+    const reads = emu.requests
+      .filter(
+        (r) =>
+          r.method === "GET" && r.caller === GUARDIAN && /\/privateEndpoints\/[^/?]+(\?|$)/i.test(r.path),
+      )
+      .map((r) => r.path.split("?")[0]?.split("/").at(-1));
+    expect(new Set(reads)).toEqual(new Set(["pe-dbx-blob", "pe-dbx-file"]));
   });
 });

@@ -80,10 +80,13 @@ describe("private-endpoint-connections", () => {
     expect(decisions(vs)).toEqual(["pe-databricks:hold", "pe-stranger:approve"]);
   });
 
-  it("a groupIds entry never matches a provider that does not report the sub-resource", () => {
-    expect(
-      decisions(connections({ allow: [{ name: "d", subscriptions: [DATABRICKS], groupIds: ["vault"] }] }))[0],
-    ).toBe("pe-databricks:hold");
+  it("a groupIds entry on a provider that does not report the sub-resource holds when the endpoint was not read", () => {
+    const vs = connections({
+      allow: [{ name: "d", subscriptions: [DATABRICKS], groupIds: ["vault"] }],
+      unlisted: "reject",
+    });
+    expect(decisions(vs)[0]).toBe("pe-databricks:hold");
+    expect(vs[0]?.message).toContain("sub-resource requested could not be determined");
   });
 
   it("names the subscriptions whose tenants it needs only when an entry names tenants", () => {

@@ -8,6 +8,7 @@
 
 import { azurePortalUrl } from "../ids.ts";
 import { armGet, armPath } from "../private-link/arm-get.ts";
+import { endpointsWithoutGroupIds } from "../private-link/requesters.ts";
 import type { AzureKind } from "./types.ts";
 
 export const COSMOS_DB_ACCOUNT_TYPE = "microsoft.documentdb/databaseaccounts";
@@ -59,4 +60,7 @@ export const cosmosDbAccount = {
   writes: ["put-private-endpoint-connection"],
   readPermissions: ["Microsoft.DocumentDB/databaseAccounts/read"],
   consoleUrl: azurePortalUrl,
+  // A connection that does not record its sub-resource (the Get example's inline one): its requesting endpoint, read
+  // only for an allow entry by groupIds (private-endpoint-connections).
+  related: endpointsWithoutGroupIds,
 } as const satisfies AzureKind;

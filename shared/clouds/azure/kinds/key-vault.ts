@@ -4,6 +4,7 @@
 
 import { azurePortalUrl } from "../ids.ts";
 import { armGet, armPath } from "../private-link/arm-get.ts";
+import { endpointsWithoutGroupIds } from "../private-link/requesters.ts";
 import type { AzureKind } from "./types.ts";
 
 export const KEY_VAULT_TYPE = "microsoft.keyvault/vaults";
@@ -43,4 +44,7 @@ export const keyVault = {
   writes: ["put-private-endpoint-connection"],
   readPermissions: ["Microsoft.KeyVault/vaults/read"],
   consoleUrl: azurePortalUrl,
+  // The requesting private endpoints of connections that do not record their sub-resource: read only for an allow
+  // entry by groupIds (private-endpoint-connections).
+  related: endpointsWithoutGroupIds,
 } as const satisfies AzureKind;

@@ -3,6 +3,7 @@
 // anyone deciding. Shapes: Azure/azure-rest-api-specs, Microsoft.Network stable, privateLinkService.json.
 
 import { azurePortalUrl } from "../ids.ts";
+import { endpointsWithoutGroupIds } from "../private-link/requesters.ts";
 import type { AzureKind } from "./types.ts";
 
 export const PRIVATE_LINK_SERVICE_TYPE = "microsoft.network/privatelinkservices";
@@ -30,4 +31,7 @@ export const privateLinkService = {
   writes: ["put-private-endpoint-connection", "put-private-link-service"],
   readPermissions: ["Microsoft.Network/privateLinkServices/read"],
   consoleUrl: azurePortalUrl,
+  // The requesting private endpoints of connections that do not record their sub-resource: read only for an allow
+  // entry by groupIds (private-endpoint-connections).
+  related: endpointsWithoutGroupIds,
 } as const satisfies AzureKind;

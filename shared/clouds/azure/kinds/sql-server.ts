@@ -8,6 +8,7 @@
 
 import { azurePortalUrl } from "../ids.ts";
 import { armGet, armPath } from "../private-link/arm-get.ts";
+import { endpointsWithoutGroupIds } from "../private-link/requesters.ts";
 import type { AzureKind } from "./types.ts";
 
 export const SQL_SERVER_TYPE = "microsoft.sql/servers";
@@ -38,4 +39,7 @@ export const sqlServer = {
   writes: ["put-private-endpoint-connection"],
   readPermissions: ["Microsoft.Sql/servers/read"],
   consoleUrl: azurePortalUrl,
+  // A connection that does not record its sub-resource (the Get example's inline one): its requesting endpoint, read
+  // only for an allow entry by groupIds (private-endpoint-connections).
+  related: endpointsWithoutGroupIds,
 } as const satisfies AzureKind;

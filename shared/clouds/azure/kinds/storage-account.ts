@@ -2,6 +2,7 @@
 // blob access. Shapes: Azure/azure-rest-api-specs, Microsoft.Storage stable/2025-08-01, storage.json.
 
 import { azurePortalUrl, parseArmResourceId } from "../ids.ts";
+import { endpointsWithoutGroupIds } from "../private-link/requesters.ts";
 import { SUBNET_TYPE } from "./subnet.ts";
 import type { AzureKind } from "./types.ts";
 import { VNET_TYPE } from "./virtual-network.ts";
@@ -73,7 +74,9 @@ export const storageAccount = {
   readPermissions: ["Microsoft.Storage/storageAccounts/read"],
   consoleUrl: azurePortalUrl,
   // The virtual networks of the firewall's VNet rules: a subnet carries no tags, so a subnet role that selects by tags
-  // reads its network's (storage-vnet-rules `roles`). Read only for an entry whose rule says it reads them.
+  // reads its network's (storage-vnet-rules `roles`). And the requesting private endpoints of its connections, which
+  // do not record the sub-resource (blob, dfs) asked for: an allow entry by groupIds reads it from the endpoint.
+  // Each read only for an entry whose rule says it reads that type.
   related(snapshot) {
     const props = isObject(snapshot.resource) ? snapshot.resource.properties : undefined;
     const acls = isObject(props) ? props.networkAcls : undefined;
@@ -84,6 +87,9 @@ export const storageAccount = {
         isObject(rule) && typeof rule.id === "string" ? virtualNetworkOfSubnet(rule.id) : undefined;
       if (vnet !== undefined && !seen.has(vnet.toLowerCase())) seen.set(vnet.toLowerCase(), vnet);
     }
-    return [...seen.values()].map((resourceId) => ({ resourceId, resourceType: VNET_TYPE }));
+    return [
+      ...[...seen.values()].map((resourceId) => ({ resourceId, resourceType: VNET_TYPE })),
+      ...endpointsWithoutGroupIds(snapshot),
+    ];
   },
 } as const satisfies AzureKind;
