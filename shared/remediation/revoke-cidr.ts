@@ -34,10 +34,16 @@ interface PerPermission {
 export const revokeCidr: Remediation = {
   id: "revoke-cidr",
   description:
-    "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place",
+    "Revoke only the offending CIDRs of the security group's ingress permissions, in one call, leaving every other source in place; a tcp/udp range wider than the protected ports keeps the rest open for the same CIDRs (authorized first)",
   resourceTypes: [AWS_SECURITY_GROUP_TYPE],
-  // DescribeSecurityGroupRules: the writer reads the ids of the rules it removes, to settle a lost answer exactly.
-  permissions: ["ec2:RevokeSecurityGroupIngress", "ec2:DescribeSecurityGroupRules"],
+  // DescribeSecurityGroupRules: the writer reads the ids of the rules it removes, to settle a lost answer exactly, and
+  // which re-authorized ranges the group already holds. AuthorizeSecurityGroupIngress: the unprotected ports of a
+  // range, kept open for the same CIDRs (scoped like the revoke to the account's and region's groups).
+  permissions: [
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:DescribeSecurityGroupRules",
+  ],
   plan(snapshot: Snapshot, finding: Finding, _context: RemediationContext): PlannedChange | undefined {
     const group = securityGroupOf(snapshot);
     // A CIDR that comes from a prefix list is not the group's to revoke (the list is shared): never planned here.
