@@ -234,6 +234,34 @@ describe("revoke-cidr", () => {
     expect(plan?.operation.authorize).toEqual([range(0, 21), range(23, 3388), range(3390, 65535)]);
   });
 
+  it("undoes a narrowing: revokes the re-authorized ranges, then authorizes the original range back", () => {
+    const snapshot = withPermissions({
+      IpProtocol: "tcp",
+      FromPort: 0,
+      ToPort: 65535,
+      IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "all tcp" }],
+    });
+    const plan = revokeCidr.plan(snapshot, findingFor(snapshot, adminPorts), noTrust);
+    if (!plan) throw new Error("expected a plan");
+    const undo = revokeCidr.undo?.(plan, { account: "123456789012", region: "eu-west-1" });
+    const [revoke, authorize] = (undo?.command ?? "").split("\n  --ip-permissions ").slice(1);
+    expect(undo?.command).toMatch(/^aws ec2 revoke-security-group-ingress/);
+    expect(JSON.parse((revoke ?? "").split("\n")[0]?.slice(1, -1) ?? "")).toEqual([
+      { IpProtocol: "tcp", FromPort: 0, ToPort: 21, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 23, ToPort: 3388, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 3390, ToPort: 65535, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+    ]);
+    expect(undo?.command).toContain("aws ec2 authorize-security-group-ingress");
+    expect(JSON.parse((authorize ?? "").slice(1, -1))).toEqual([
+      {
+        IpProtocol: "tcp",
+        FromPort: 0,
+        ToPort: 65535,
+        IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "all tcp" }],
+      },
+    ]);
+  });
+
   it("revokes a range equal to the protected ports plainly, and an all-traffic permission whole, said", () => {
     const exact = withPermissions({
       IpProtocol: "tcp",
@@ -357,6 +385,7 @@ describe("revoke-cidr", () => {
 
   it("declares the write permission it needs", () => {
     expect(revokeCidr.permissions).toEqual([
+      "ec2:AuthorizeSecurityGroupIngress",
       "ec2:RevokeSecurityGroupIngress",
       "ec2:DescribeSecurityGroupRules",
     ]);
