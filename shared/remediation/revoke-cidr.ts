@@ -113,9 +113,9 @@ export const revokeCidr: Remediation = {
       summary: `revoke ingress ${described} on ${group.GroupId}${oneCall}${keptText}${alsoText}; other sources stay`,
       operation,
       before: entries.map((e) => e.permission),
-      // null where the permission loses its last source and disappears from the group; the re-authorized ranges are
-      // in operation.authorize.
-      after: entries.map((e) => withoutCidrs(e.permission, e) ?? null),
+      // One per `before` entry (null where the permission loses its last source and disappears from the group), then
+      // the ranges authorized again: the audit shows both calls' effect. The undo pairs `before` and `after` by index.
+      after: [...entries.map((e) => withoutCidrs(e.permission, e) ?? null), ...authorize],
     };
   },
   undo: undoRevokeCidr,

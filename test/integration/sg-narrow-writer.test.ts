@@ -183,5 +183,11 @@ describe("revoke-cidr narrowing against moto", () => {
     expect((await sources(groupId)).filter((s) => s.includes("0.0.0.0/0"))).toEqual([]);
     expect(plan.summary).toContain("RulesPerSecurityGroupLimitExceeded");
     expect(plan.summary).toContain("so the whole range was revoked: also closes");
+    // The audit's after-state and the undo match what happened: nothing was authorized.
+    expect(plan.after).toHaveLength(1);
+    expect(plan.operation).not.toHaveProperty("authorize");
+    expect(revokeCidr.undo?.(plan, { account: MOTO_ACCOUNT })?.command).toMatch(
+      /^aws ec2 authorize-security-group-ingress/,
+    );
   });
 });

@@ -247,7 +247,13 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
       const ranges = authorize.map(
         (p) => `${p.IpProtocol} ${p.FromPort === p.ToPort ? p.FromPort : `${p.FromPort}-${p.ToPort}`}`,
       );
-      // The alert and the audit are written from the planned change after apply: they must say what really happened.
+      // The alert, the audit and the undo are written from the planned change after apply: they must say what really
+      // happened. Nothing was authorized: `after` loses the re-authorized ranges the planner appended after its
+      // one-per-`before` entries, and the undo has nothing to take back before putting the original range back.
+      if (Array.isArray(change.before) && Array.isArray(change.after)) {
+        change.after = change.after.slice(0, change.before.length);
+      }
+      delete change.operation.authorize;
       change.summary +=
         `; the group's rule quota refused re-authorizing ${ranges.join(", ")} (RulesPerSecurityGroupLimitExceeded),` +
         " so the whole range was revoked: also closes those ports to the same CIDRs";
