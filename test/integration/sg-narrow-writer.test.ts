@@ -12,7 +12,8 @@ import {
   type IpPermission,
   RevokeSecurityGroupIngressCommand,
 } from "@aws-sdk/client-ec2";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createEc2Client } from "../../shared/clouds/aws/client.ts";
 import { AWS_SECURITY_GROUP_TYPE } from "../../shared/clouds/aws/security-group-reader.ts";
 import { AwsSecurityGroupWriter } from "../../shared/clouds/aws/security-group-writer.ts";
 import type { CallCounter } from "../../shared/clouds/ports.ts";
@@ -20,6 +21,7 @@ import { ConflictError } from "../../shared/errors.ts";
 import { revokeCidr } from "../../shared/remediation/revoke-cidr.ts";
 import { sgIngressExposure } from "../../shared/rules/sg-ingress-exposure.ts";
 import type { Finding, PlannedChange, Snapshot } from "../../shared/types.ts";
+import { type Ec2Proxy, startEc2Proxy } from "../harness/ec2-proxy.ts";
 import { ec2ClientFor, MOTO_ACCOUNT, type MotoServer, startMoto } from "../harness/moto.ts";
 
 const WORLD_TCP: IpPermission = {
@@ -189,5 +191,82 @@ describe("revoke-cidr narrowing against moto", () => {
     expect(revokeCidr.undo?.(plan, { account: MOTO_ACCOUNT })?.command).toMatch(
       /^aws ec2 authorize-security-group-ingress/,
     );
+  });
+
+  describe("through a proxy that edits the group or loses answers", () => {
+    let proxy: Ec2Proxy;
+    let proxied: EC2Client;
+    beforeEach(async () => {
+      proxy = await startEc2Proxy(moto.endpoint);
+      proxied = createEc2Client({
+        endpoint: proxy.endpoint,
+        region: "us-east-1",
+        credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+        retry: "throttling-only",
+      });
+      writer = new AwsSecurityGroupWriter({ clients: proxied, counter });
+    });
+    afterEach(async () => {
+      proxied?.destroy();
+      await proxy?.stop();
+    });
+
+    it("takes InvalidPermission.Duplicate (a range that arrived after its read) as done and sends the rest", async () => {
+      const groupId = await groupWith(WORLD_TCP);
+      const snapshot = await snapshotOf(groupId);
+      let edited = false;
+      proxy.beforeForward = async (call) => {
+        if (call.action !== "AuthorizeSecurityGroupIngress" || edited) return;
+        edited = true;
+        // Someone authorizes one of the same ranges between the writer's read and its authorize.
+        await ec2.send(
+          new AuthorizeSecurityGroupIngressCommand({
+            GroupId: groupId,
+            IpPermissions: [
+              { IpProtocol: "tcp", FromPort: 0, ToPort: 21, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+            ],
+          }),
+        );
+      };
+      await writer.apply(planFor(snapshot), snapshot);
+      const authorizes = proxy.bodies.filter((b) => b.get("Action") === "AuthorizeSecurityGroupIngress");
+      // The first met the duplicate (EC2 applies none of an authorize that holds one); the second sent the two left.
+      expect(authorizes.map((b) => b.get("IpPermissions.1.FromPort"))).toEqual(["0", "23"]);
+      expect(await sources(groupId)).toEqual(
+        [
+          "tcp 0-21 0.0.0.0/0",
+          "tcp 23-3388 0.0.0.0/0 all tcp",
+          "tcp 3390-65535 0.0.0.0/0 all tcp",
+          "tcp 0-65535 10.0.0.0/16 office vpn",
+        ].sort(),
+      );
+    });
+
+    it("settles an authorize whose answer was lost by reading, then revokes", async () => {
+      const groupId = await groupWith(WORLD_TCP);
+      const snapshot = await snapshotOf(groupId);
+      let lost = false;
+      proxy.faults = {
+        decide: (call) => {
+          if (call.action !== "AuthorizeSecurityGroupIngress" || lost) return undefined;
+          lost = true;
+          return { kind: "reset-after" };
+        },
+      };
+      await writer.apply(planFor(snapshot), snapshot);
+      // One authorize (moto applied it, the answer was lost), a read that found all three ranges, the revoke.
+      expect(proxy.actions.filter((a) => !a.startsWith("Describe"))).toEqual([
+        "AuthorizeSecurityGroupIngress",
+        "RevokeSecurityGroupIngress",
+      ]);
+      expect(await sources(groupId)).toEqual(
+        [
+          "tcp 0-21 0.0.0.0/0 all tcp",
+          "tcp 23-3388 0.0.0.0/0 all tcp",
+          "tcp 3390-65535 0.0.0.0/0 all tcp",
+          "tcp 0-65535 10.0.0.0/16 office vpn",
+        ].sort(),
+      );
+    });
   });
 });
