@@ -99,7 +99,7 @@ export const revokeCidr: Remediation = {
     });
     const keptText =
       kept.length > 0
-        ? `; keeps ${kept.join("; ")} open (authorized again first: EC2 revokes a range whole)`
+        ? `; keeps ${kept.join("; ")} open (AuthorizeSecurityGroupIngress of those first, then the revoke: EC2 revokes a range whole)`
         : "";
     // What goes beyond the protected ports and cannot be kept is said, for the alert and the audit (the undo puts it
     // all back).

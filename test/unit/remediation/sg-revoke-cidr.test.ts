@@ -194,7 +194,7 @@ describe("revoke-cidr", () => {
       },
     ]);
     expect(plan?.summary).toContain(
-      "; keeps tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0; tcp 20-21, 23-25 to ::/0 open (authorized again first: EC2 revokes a range whole)",
+      "; keeps tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0; tcp 20-21, 23-25 to ::/0 open (AuthorizeSecurityGroupIngress of those first, then the revoke: EC2 revokes a range whole)",
     );
     expect(plan?.summary).not.toContain("also closes");
   });
