@@ -125,9 +125,13 @@ export function program(): Command {
     .argument("<file...>", "JSON files; each is recognised by its shape")
     .addOption(policyOption())
     .addOption(formatOption())
+    // Repeated rather than variadic: a variadic option would swallow the files that follow it
+    // (`--tenant a=b kv.json` then said only "missing required argument 'file'").
     .option(
-      "--tenant <subscription=tenant...>",
-      "the Entra tenant of a subscription, for allow entries by tenant (offline, nothing is looked up: without it such entries match nobody)",
+      "--tenant <subscription=tenant>",
+      "the Entra tenant of a subscription, for allow entries by tenant; repeat it for several (offline, nothing is looked up: without it, what such entries would decide is shown as held)",
+      (pair: string, pairs: string[]) => [...pairs, pair],
+      [] as string[],
     )
     .action(async (files: string[], opts: { policy: string; format: string; tenant?: string[] }) => {
       const policy = await loadPolicyFile(opts.policy);

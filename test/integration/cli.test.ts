@@ -1138,6 +1138,24 @@ rules:
     expect(databricks(withTenant)).toMatch(/^Approve: .*tenant 72f988bf/);
   });
 
+  it("takes --tenant before the files, and repeated (it never swallows a file)", async () => {
+    const file = await tempFile("tenants.yaml", policy);
+    const run = await guardian(
+      "evaluate",
+      "--policy",
+      file,
+      "--format",
+      "json",
+      "--tenant",
+      `${DATABRICKS}=${TENANT}`,
+      "--tenant",
+      `e1d2c3b4-a596-4788-9900-aabbccddeeff=${TENANT}`,
+      VAULT,
+    );
+    expect(run.stderr).not.toContain("missing required argument");
+    expect(databricks(JSON.parse(run.stdout) as Out)).toMatch(/^Approve: .*tenant 72f988bf/);
+  });
+
   it("refuses a malformed --tenant", async () => {
     const file = await tempFile("tenants.yaml", policy);
     const run = await guardian("evaluate", VAULT, "--policy", file, "--tenant", "not-a-guid=x");
