@@ -255,6 +255,13 @@ export function program(): Command {
         );
         for (const p of input.problems) warn("error", p);
         for (const n of input.notes) warn("note", n);
+        // explain shows every remediation it plans; with a dry-run policy the deployed guardian would write none.
+        if (policy.dryRun && result.actions.some((a) => a.mode === "remediate")) {
+          warn(
+            "note",
+            `${opts.policy} is dry-run (dryRun: true): the deployed guardian would only report the remediations listed, never write them`,
+          );
+        }
         const malformed = result.changes.filter((c) => "skipped" in c && c.skipped === "malformed");
         for (const c of malformed) if ("skipped" in c) warn("error", `malformed event: ${c.detail}`);
         // A Describe of many groups alongside one event is normal; a --resource matching nothing at all is a mistake.
