@@ -67,6 +67,12 @@ describe("policy loading", () => {
     expect(problems[0]?.message).toContain('did you mean "ports"');
   });
 
+  it("says what an empty rules list needs", () => {
+    expect(problemsOf("version: 1\nrules: []\n").map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "rules: a policy needs at least one entry (`guardian rules` lists them, with an example each)",
+    ]);
+  });
+
   it("suggests the closest field of the whole schema, options and subnet roles included", () => {
     const storage = `version: 1
 subnetRoles:
