@@ -125,9 +125,13 @@ export function program(): Command {
     .argument("<file...>", "JSON files; each is recognised by its shape")
     .addOption(policyOption())
     .addOption(formatOption())
+    // Repeated rather than variadic: a variadic option would swallow the files that follow it
+    // (`--tenant a=b kv.json` then said only "missing required argument 'file'").
     .option(
-      "--tenant <subscription=tenant...>",
-      "the Entra tenant of a subscription, for allow entries by tenant (offline, nothing is looked up: without it such entries match nobody)",
+      "--tenant <subscription=tenant>",
+      "the Entra tenant of a subscription, for allow entries by tenant; repeat it for several (offline, nothing is looked up: without it, what such entries would decide is shown as held)",
+      (pair: string, pairs: string[]) => [...pairs, pair],
+      [] as string[],
     )
     .action(async (files: string[], opts: { policy: string; format: string; tenant?: string[] }) => {
       const policy = await loadPolicyFile(opts.policy);
@@ -251,6 +255,13 @@ export function program(): Command {
         );
         for (const p of input.problems) warn("error", p);
         for (const n of input.notes) warn("note", n);
+        // explain shows every remediation it plans; with a dry-run policy the deployed guardian would write none.
+        if (policy.dryRun && result.actions.some((a) => a.mode === "remediate")) {
+          warn(
+            "note",
+            `${opts.policy} is dry-run (dryRun: true): the deployed guardian would only report the remediations listed, never write them`,
+          );
+        }
         const malformed = result.changes.filter((c) => "skipped" in c && c.skipped === "malformed");
         for (const c of malformed) if ("skipped" in c) warn("error", `malformed event: ${c.detail}`);
         // A Describe of many groups alongside one event is normal; a --resource matching nothing at all is a mistake.

@@ -37,7 +37,7 @@ import {
   lambdaContext,
   loadAwsEvent,
 } from "../test/integration/helpers/aws-events.ts";
-import type { Check } from "./words.ts";
+import { auditLine, type Check } from "./words.ts";
 
 const REGION = "us-east-1";
 const QUBOLE = "111122223333";
@@ -143,8 +143,7 @@ export async function runPrivateLinkScenario(io: {
       lambdaContext({ functionName: name, account: MOTO_ACCOUNT, region: REGION });
     const show = (lines: Line[]) => {
       const decided = lines.filter((l) => l.message === "guardian.decision");
-      for (const d of decided)
-        print(`  guardian: [${String(d.policyRule)}] ${String(d.outcome)} — ${String(d.reason)}`);
+      for (const d of decided) print(`  guardian: ${auditLine(d)}`);
       return decided;
     };
     const event = (file: string): CloudTrailEvent => {

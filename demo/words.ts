@@ -1,8 +1,8 @@
 // How the demo says what happened: decisions in the past tense, rules and permissions as one line each, the state
 // before a change, after it, and after the guardian. The alert texts come from shared/notify, as delivered.
 import type { IpPermission } from "@aws-sdk/client-ec2";
-import { describeOutcome, humanTraffic } from "../shared/notify/format.ts";
-import type { ActionResult } from "../shared/types.ts";
+import { describeOutcome, humanTraffic, pastTense } from "../shared/notify/format.ts";
+import type { ActionResult, AuditRecord } from "../shared/types.ts";
 
 export interface DemoIO {
   print(text: string): void;
@@ -32,6 +32,22 @@ export function decisionLines(actions: readonly ActionResult[]): string[] {
     else lines.push({ text, entries: [entry] });
   }
   return lines.map((l) => `${l.text} (${l.entries.join("; ")})`);
+}
+
+/**
+ * One audited decision (a `guardian.decision` log line, all a Lambda leaves behind) as the other decision lines read:
+ * what was done in the past tense, or why nothing was, then the policy entry.
+ */
+export function auditLine(record: Readonly<Record<string, unknown>>): string {
+  const field = (name: keyof AuditRecord) => (typeof record[name] === "string" ? record[name] : "");
+  const [outcome, reason, summary] = [field("outcome"), field("reason"), field("summary")];
+  const text =
+    summary && (outcome === "applied" || outcome === "approved" || outcome === "rejected")
+      ? pastTense(summary)
+      : outcome === "held"
+        ? `Held for review: ${reason}`
+        : `${outcome}: ${reason}`;
+  return `${text} (${field("policyRule")}, ${field("severity")})`;
 }
 
 interface NsgRule {

@@ -1132,6 +1132,7 @@ function auditRecord(change: ResourceChange, result: ActionResult, now: Date): A
     reason: result.reason,
     matched: result.finding.matched,
     remediation: result.planned?.remediation,
+    summary: result.planned?.summary,
     before: result.planned?.before,
     after: result.planned?.after,
   };

@@ -207,6 +207,8 @@ export interface AuditRecord {
   reason: string;
   matched: Matched[];
   remediation?: string;
+  /** The planned change in words ("remove * from the allowed principals of ..."), for whoever reads the log. */
+  summary?: string;
   before?: unknown;
   after?: unknown;
 }

@@ -146,6 +146,9 @@ const DONE: Record<string, string> = {
   replace: "Replaced",
   narrow: "Narrowed",
   close: "Closed",
+  require: "Required",
+  accept: "Accepted",
+  reject: "Rejected",
 };
 
 /**

@@ -417,7 +417,9 @@ export function headline(decisions: readonly AlertDecision[]): string {
   const verb = first.done.startsWith("Not handled, dead-lettered")
     ? "NOT HANDLED (dead-lettered)"
     : HEADLINE[first.kind];
-  return `${highestSeverity(list).toUpperCase()} · ${verb}: ${what} on ${first.resourceName}`;
+  // A message that already names the resource (an AWS group's names its id) is not told it again, as in format.ts.
+  const subject = what.includes(first.resourceName) ? what : `${what} on ${first.resourceName}`;
+  return `${highestSeverity(list).toUpperCase()} · ${verb}: ${subject}`;
 }
 
 /** The latest decision's view of the resource (tags and names can change between decisions). */

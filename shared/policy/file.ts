@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
 import { clip, fileProblem, InputError } from "../errors.ts";
 import { decodeText, formatBytes } from "../input.ts";
-import { type Policy, policySchema } from "./schema.ts";
+import { type Policy, policyJsonSchema, policySchema } from "./schema.ts";
 
 /** One problem in a policy file, located for the person who has to fix it. */
 export interface PolicyProblem {
@@ -182,44 +182,39 @@ export function flattenIssues(
   });
 }
 
-const KNOWN_KEYS = [
-  "version",
-  "dryRun",
-  "exemptTag",
-  "trustedSources",
-  "maxWritesPerEvent",
-  "rules",
-  "name",
-  "description",
-  "enabled",
-  "mode",
-  "severity",
-  "controls",
-  "scope",
-  "exemptions",
-  "tagExemptions",
-  "rule",
-  "remediation",
-  "options",
-  "ports",
-  "protocols",
-  "publicPrefixes",
-  "subscriptions",
-  "accounts",
-  "resourceGroups",
-  "regions",
-  "tags",
-  "resourceId",
-  "expires",
-  "reason",
-];
+let knownKeys: readonly string[] | undefined;
 
+/**
+ * Every field name the policy schema has anywhere (top level, entries, each rule's options, subnet roles, alerts),
+ * read from the schema the editor gets, so a field added to a rule is suggested without a list to keep in sync.
+ * Computed on the first typo only.
+ */
+function policyKeys(): readonly string[] {
+  if (knownKeys) return knownKeys;
+  const keys = new Set<string>();
+  const walk = (node: unknown): void => {
+    if (Array.isArray(node)) for (const item of node) walk(item);
+    else if (node !== null && typeof node === "object") {
+      const properties = (node as { properties?: unknown }).properties;
+      if (properties !== null && typeof properties === "object")
+        for (const k of Object.keys(properties)) keys.add(k);
+      for (const value of Object.values(node)) walk(value);
+    }
+  };
+  walk(policyJsonSchema());
+  knownKeys = [...keys];
+  return knownKeys;
+}
+
+/** The closest known field within two edits (`nmes` → `names`, not the first within reach such as `name`). */
 function suggest(key: string): string {
   const lower = key.toLowerCase();
-  const close = KNOWN_KEYS.find(
-    (k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) <= 2,
-  );
-  return close ? ` (did you mean "${close}"?)` : "";
+  let best: { key: string; distance: number } | undefined;
+  for (const k of policyKeys()) {
+    const distance = k.toLowerCase() === lower ? 0 : editDistance(k.toLowerCase(), lower);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { key: k, distance };
+  }
+  return best ? ` (did you mean "${best.key}"?)` : "";
 }
 
 function editDistance(a: string, b: string): number {

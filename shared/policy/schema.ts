@@ -234,7 +234,9 @@ export const policySchema = z
       .default({})
       .describe("Named firewalls that rules route egress through"),
     reconcile: reconcileSchema.prefault({}),
-    rules: z.array(policyEntrySchema).min(1),
+    rules: z
+      .array(policyEntrySchema)
+      .min(1, "a policy needs at least one entry (`guardian rules` lists them, with an example each)"),
     alerts: alertsSchema.optional(),
   })
   .superRefine((policy, ctx) => {

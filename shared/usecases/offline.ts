@@ -193,7 +193,7 @@ export class OfflineEvaluation {
       notes.push(
         `allow entries by tenant need the tenant of ${subs.length === 1 ? "subscription" : "subscriptions"} ` +
           `${subs.join(", ")}, which guardian evaluate does not look up (the deployed guardian asks ARM): what ` +
-          "those entries would decide is shown as held. Give --tenant <subscription>=<tenant>; any subscription's " +
+          "those entries would decide is shown as held. Give --tenant <subscription>=<tenant> (once per subscription); any subscription's " +
           "tenant is in the WWW-Authenticate header of an unauthenticated GET " +
           "https://management.azure.com/subscriptions/<id>?api-version=2022-12-01",
       );

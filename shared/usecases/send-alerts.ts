@@ -45,8 +45,8 @@ export interface DeliveryRetry {
 }
 
 /**
- * 16 queue deliveries 30 s, 1, 2, 4, 8 minutes apart, then every 15 minutes: about 2 h 45 min of trying before a
- * message is dead-lettered, well past an hour-long outage.
+ * 16 queue deliveries 30 s, 1, 2, 4, 8 minutes apart, then every 15 minutes, each delay cut by up to half (jitter):
+ * between about 1 h 23 min and 2 h 45 min of trying before a message is dead-lettered, past an hour-long outage.
  */
 export const DEFAULT_DELIVERY_RETRY: DeliveryRetry = {
   maxAttempts: 16,

@@ -391,6 +391,34 @@ describe("guardian explain", () => {
     expect(run.code).toBe(1);
   });
 
+  it("says so when the policy is dry-run: the remediations it lists would not be written", async () => {
+    const policy = (dryRun: boolean) => `version: 1
+dryRun: ${dryRun}
+rules:
+  - { name: storage-closed, rule: storage-network-access, mode: remediate }
+`;
+    const event = "test/fixtures/events/azure/resource-notifications-created-storage.eventgrid.json";
+    const dry = await guardian(
+      "explain",
+      "--event",
+      event,
+      "--policy",
+      await tempFile("dry.yaml", policy(true)),
+    );
+    expect(dry.stdout).toContain("the guardian would:");
+    expect(dry.stderr).toMatch(/is dry-run \(dryRun: true\): the deployed guardian would only report/);
+    expect(dry.code).toBe(1);
+    const live = await guardian(
+      "explain",
+      "--event",
+      event,
+      "--policy",
+      await tempFile("live.yaml", policy(false)),
+    );
+    expect(live.stdout).toContain("the guardian would:");
+    expect(live.stderr).not.toContain("dry-run");
+  });
+
   it("exits 2 when no --resource matches the event, rather than reporting it compliant", async () => {
     const run = await guardian(
       "explain",
@@ -1136,6 +1164,24 @@ rules:
     );
     const withTenant = JSON.parse(given.stdout) as Out;
     expect(databricks(withTenant)).toMatch(/^Approve: .*tenant 72f988bf/);
+  });
+
+  it("takes --tenant before the files, and repeated (it never swallows a file)", async () => {
+    const file = await tempFile("tenants.yaml", policy);
+    const run = await guardian(
+      "evaluate",
+      "--policy",
+      file,
+      "--format",
+      "json",
+      "--tenant",
+      `${DATABRICKS}=${TENANT}`,
+      "--tenant",
+      `e1d2c3b4-a596-4788-9900-aabbccddeeff=${TENANT}`,
+      VAULT,
+    );
+    expect(run.stderr).not.toContain("missing required argument");
+    expect(databricks(JSON.parse(run.stdout) as Out)).toMatch(/^Approve: .*tenant 72f988bf/);
   });
 
   it("refuses a malformed --tenant", async () => {

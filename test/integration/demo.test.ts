@@ -60,6 +60,24 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   // The exfiltration guard: the policy re-attached, the rogue subscription removed, the outbound Allow deleted.
   expect(out).toContain("✔ the whole other subscription removed from the policy, the data lake kept");
   expect(out).toContain("✔ the outbound Allow to the Internet removed");
+  // The alert's headline names the group once (its message already carries the id).
+  expect(out).toMatch(
+    /^ {2}alerted: {2}Slack and Teams: "CRITICAL · Remediated: Security group qubole-bastion-sg \(sg-\w+\) allows tcp 22 from 0\.0\.0\.0\/0"$/m,
+  );
+  // AWS PrivateLink decisions read like the others: what was done, then the policy entry.
+  expect(out).toMatch(
+    /^ {2}guardian: Removed \* from the allowed principals of endpoint service vpce-svc-\w+ \(endpoint-service-principals, critical\)$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}guardian: Required acceptance of connection requests on endpoint service vpce-svc-\w+ \(endpoint-services-require-acceptance, high\)$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}guardian: Accepted request vpce-\w+ from account 111122223333 to vpce-svc-\w+ \(endpoint-service-connections, high\)$/m,
+  );
+  expect(out).toMatch(
+    /^ {2}guardian: Held for review: request vpce-\w+ from account 444455556666 left pending/m,
+  );
+  expect(out).not.toMatch(/\] (applied|approved|held) —/);
   expect(out).toMatch(/All \d+ expected outcomes happened\.\n$/);
   expect(run.status).toBe(0);
   // Last, the scan of both clouds: the drift seeded without an event, in the folder it names.

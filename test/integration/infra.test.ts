@@ -165,12 +165,12 @@ describe("templates against the code", () => {
     const problems = infraDrift(derived, {
       ...facts,
       azureActions: [...facts.azureActions, "Microsoft.Network/networkSecurityGroups/write"],
-      awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupIngress"],
+      awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupEgress"],
       awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "RunInstances"],
     });
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/networkSecurityGroups/write is in the template but declared by no rule or remediation (least privilege)",
-      "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupIngress is in the template but declared by no rule or remediation (least privilege)",
+      "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupEgress is in the template but declared by no rule or remediation (least privilege)",
       "EventBridge detail.eventName: ModifySecurityGroupRules is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
       "EventBridge detail.eventName: RunInstances is routed to the Lambda but not in AWS_HANDLED_EVENTS",
     ]);

@@ -685,6 +685,66 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     );
   });
 
+  it("narrows tcp 0-65535 open to the world: 22 and 3389 close, 80 and 443 stay open; its own authorize is its own", async () => {
+    const vpc = await ec2.send(new CreateVpcCommand({ CidrBlock: "10.0.0.0/16" }));
+    const groupId = await createGroup("web-all-tcp", vpc.Vpc?.VpcId);
+    const opened: IpPermission = {
+      IpProtocol: "tcp",
+      FromPort: 0,
+      ToPort: 65535,
+      IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "load test" }],
+    };
+    const ruleSet = await authorize(groupId, opened);
+    const event = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: ENGINEER,
+      group: { groupId },
+      ipPermissions: [opened],
+      ruleSet,
+    });
+    recorder.actions.length = 0;
+
+    const { result } = await invoke(handler, event);
+
+    const outcome = asOnChange(result).outcomes[0];
+    expect(outcome?.actions.map((a) => a.outcome)).toContain("applied");
+    // Authorize the rest first, then revoke the original: never a moment with 80 and 443 closed.
+    const writes = recorder.actions.filter((a) => !a.startsWith("Describe"));
+    expect(writes).toEqual(["AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"]);
+    const world = (await describe1(groupId)).IpPermissions?.filter((p) =>
+      p.IpRanges?.some((r) => r.CidrIp === "0.0.0.0/0"),
+    );
+    const open = (port: number) =>
+      world?.some((p) => p.IpProtocol === "tcp" && (p.FromPort ?? 0) <= port && port <= (p.ToPort ?? 0));
+    expect([22, 3389].map(open)).toEqual([false, false]);
+    expect([0, 21, 23, 80, 443, 3388, 3390, 65535].every(open)).toBe(true);
+    // The original rule's description is carried to the ranges that keep it.
+    expect(world?.flatMap((p) => p.IpRanges?.map((r) => r.Description))).toEqual([
+      "load test",
+      "load test",
+      "load test",
+    ]);
+    const slack = slackTextOf(sink.received.find((r) => r.path.startsWith("/slack/")) as SinkRequest);
+    expect(slack).toContain("keeps tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0 open");
+    expect(slack).not.toContain("also closes");
+
+    // CloudTrail's record of the guardian's own AuthorizeSecurityGroupIngress: its own, skipped before any read.
+    const own = adaptAwsEvent(loadAwsEvent("authorize-ingress-v108-ruleset.json"), {
+      account: MOTO_ACCOUNT,
+      region: REGION,
+      identity: GUARDIAN_SESSION,
+      group: { groupId },
+      ipPermissions: [{ IpProtocol: "tcp", FromPort: 0, ToPort: 21, IpRanges: [{ CidrIp: "0.0.0.0/0" }] }],
+    });
+    recorder.actions.length = 0;
+    sink.received.length = 0;
+    const echo = asOnChange((await invoke(handler, own)).result).outcomes[0];
+    expect(echo?.status).toBe("skipped-self");
+    expect(recorder.actions).toEqual([]);
+    expect(sink.received).toEqual([]);
+  });
+
   it("in dry-run (GUARDIAN_DRY_RUN=true) changes nothing and the alert says what would have been done", async () => {
     const { groupId, event } = await bastionOpenedToWorld();
     const before = await describe1(groupId);

@@ -1,4 +1,5 @@
 import {
+  AuthorizeSecurityGroupIngressCommand,
   DescribeSecurityGroupRulesCommand,
   type EC2Client,
   type IpPermission,
@@ -53,9 +54,12 @@ const groupId = z.string().regex(/^sg-[0-9a-f]+$/, "a security group id (sg-...)
 
 // By content only, never by security group rule id: a rule id survives ModifySecurityGroupRules, so a revoke by id
 // could delete whatever the owner rewrote the rule into since the read. EC2 revokes exact permissions atomically.
+// `authorize`: the unprotected ports of a tcp/udp range, authorized for the same CIDRs before the revoke (EC2 revokes
+// a range whole, so this is how only the protected ports close).
 const revokeIngressSchema = z.strictObject({
   kind: z.literal("revoke-security-group-ingress"),
   groupId,
+  authorize: z.array(ipPermissionSchema).optional(),
   ipPermissions: z.array(ipPermissionSchema).min(1),
 });
 
@@ -94,6 +98,14 @@ function toRequestPermission(permission: IpPermissionInput): IpPermission {
       ({ Description: _d, PeeringStatus: _p, ...pair }) => pair,
     );
   }
+  return out;
+}
+
+/** What an authorize request carries: the sources with their descriptions (the original rule's, carried over). */
+function toAuthorizePermission(permission: IpPermissionInput): IpPermission {
+  const out = toRequestPermission(permission);
+  if (permission.IpRanges?.length) out.IpRanges = permission.IpRanges.map((r) => ({ ...r }));
+  if (permission.Ipv6Ranges?.length) out.Ipv6Ranges = permission.Ipv6Ranges.map((r) => ({ ...r }));
   return out;
 }
 
@@ -174,13 +186,13 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
       );
     }
     if (op.kind === "revoke-security-group-ingress") {
-      await this.#revoke(
-        "ingress",
-        snapshot.region,
-        op.groupId,
-        op.ipPermissions.map(toRequestPermission),
-        signal,
-      );
+      const revoke = op.ipPermissions.map(toRequestPermission);
+      const authorize = (op.authorize ?? []).map(toAuthorizePermission).filter(hasSource);
+      if (authorize.length === 0) {
+        await this.#revoke("ingress", snapshot.region, op.groupId, revoke, signal);
+        return;
+      }
+      await this.#narrow(change, snapshot.region, op.groupId, authorize, revoke, signal);
       return;
     }
     const ingress = op.ingress.map(toRequestPermission).filter(hasSource);
@@ -203,6 +215,128 @@ export class AwsSecurityGroupWriter implements ResourceWriter {
         }
         throw error;
       }
+    }
+  }
+
+  /**
+   * Authorize the unprotected ports again, then revoke the original range. In that order because every range it
+   * authorizes is a part of a permission the group already holds for the same CIDR: after the authorize the group
+   * allows exactly what it allowed before (nothing more open, at any moment), and a failure between the two calls
+   * leaves it as open as it was, the revoke still to do (the pipeline re-reads and retries; the next plan finds the
+   * ranges already there). The other order would close 80 and 443 to the world for the time between the calls, or for
+   * good if the authorize then failed: an outage the entry never asked for.
+   *
+   * The one way authorize-first could open something: the owner removes the original permission between the read and
+   * the authorize. The revoke then finds it gone (ConflictError), and the ranges this call added are revoked again
+   * before the conflict goes to the pipeline.
+   *
+   * When the group's rule quota refuses the authorize (RulesPerSecurityGroupLimitExceeded), the whole range is revoked
+   * anyway and the alert says what else it closed: the exposure is a world-open admin port, and closing it wins over
+   * keeping the neighbours (the undo command puts them back).
+   */
+  async #narrow(
+    change: PlannedChange,
+    region: string | undefined,
+    group: string,
+    authorize: IpPermission[],
+    revoke: IpPermission[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const added = await this.#authorize(region, group, authorize, signal);
+    if (added === "limit") {
+      const ranges = authorize.map(
+        (p) => `${p.IpProtocol} ${p.FromPort === p.ToPort ? p.FromPort : `${p.FromPort}-${p.ToPort}`}`,
+      );
+      // The alert, the audit and the undo are written from the planned change after apply: they must say what really
+      // happened. Nothing was authorized: `after` loses the re-authorized ranges the planner appended after its
+      // one-per-`before` entries, and the undo has nothing to take back before putting the original range back.
+      if (Array.isArray(change.before) && Array.isArray(change.after)) {
+        change.after = change.after.slice(0, change.before.length);
+      }
+      delete change.operation.authorize;
+      change.summary +=
+        `; the group's rule quota refused re-authorizing ${ranges.join(", ")} (RulesPerSecurityGroupLimitExceeded),` +
+        " so the whole range was revoked: also closes those ports to the same CIDRs";
+    }
+    try {
+      await this.#revoke("ingress", region, group, revoke, signal);
+    } catch (error) {
+      if (error instanceof ConflictError && added !== "limit" && added.length > 0) {
+        // The original is gone or changed: what this call added must not outlive it.
+        await this.#revokeQuietly(region, group, added, signal);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Authorizes the sources of `permissions` the group does not hold yet (a fresh DescribeSecurityGroupRules decides,
+   * so a range someone already has, or an earlier attempt's, is not sent again). InvalidPermission.Duplicate means a
+   * range arrived meanwhile: re-read and send what is still missing. A lost answer is settled the same way. Returns
+   * the permissions this call added, or "limit" when the group's rule quota refused them.
+   */
+  async #authorize(
+    region: string | undefined,
+    group: string,
+    permissions: IpPermission[],
+    signal: AbortSignal | undefined,
+  ): Promise<IpPermission[] | "limit"> {
+    const context = `AuthorizeSecurityGroupIngress on ${group}`;
+    const client = clientFor(this.#clients, region);
+    const reads = clientFor(this.#readClients, region);
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let rules: SecurityGroupRule[];
+      try {
+        rules = await this.#rules(reads, group, signal);
+      } catch (error) {
+        if (ec2ErrorCode(error) === "InvalidGroup.NotFound") {
+          throw new ConflictError(`${context}: the group no longer exists`, group, { cause: error });
+        }
+        const what = `${context}: not sent, the group's rules could not be read`;
+        throw asTransient(error, what) ?? withContext(error, what);
+      }
+      const held = new Set(rules.filter((r) => r.IsEgress === false).map(ruleKey));
+      const missing = permissions.flatMap((p) => missingOf(p, held));
+      if (missing.length === 0) return [];
+      try {
+        this.counter.writes += 1;
+        await client.send(
+          new AuthorizeSecurityGroupIngressCommand({ GroupId: group, IpPermissions: missing }),
+          callOptions(signal, context),
+        );
+        return missing;
+      } catch (error) {
+        const code = ec2ErrorCode(error);
+        if (code === "RulesPerSecurityGroupLimitExceeded") return "limit";
+        if (code === "InvalidPermission.Duplicate" || writeFailureKind(error) === "unknown") {
+          lastError = error;
+          continue;
+        }
+        throw asTransient(error, context) ?? withContext(error, context);
+      }
+    }
+    throw outcomeUnknown(lastError, `${context}: still unsettled after 3 attempts`);
+  }
+
+  /** Best effort: a failure here is logged in the conflict's path, never hides the conflict itself. */
+  async #revokeQuietly(
+    region: string | undefined,
+    group: string,
+    permissions: IpPermission[],
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    try {
+      this.counter.writes += 1;
+      await clientFor(this.#clients, region).send(
+        new RevokeSecurityGroupIngressCommand({
+          GroupId: group,
+          IpPermissions: permissions.map((p) => toRequestPermission(p as IpPermissionInput)),
+        }),
+        callOptions(signal, `RevokeSecurityGroupIngress on ${group}`),
+      );
+    } catch {
+      // The pipeline re-reads after the conflict and plans again from what the group holds.
     }
   }
 
@@ -367,13 +501,34 @@ function key(
   to: number | undefined,
   source: string,
 ): string {
-  return `${(protocol ?? "").toLowerCase()}|${from ?? -1}|${to ?? -1}|${source}`;
+  const name = (protocol ?? "").toLowerCase();
+  return `${PROTOCOL_NAMES[name] ?? name}|${from ?? -1}|${to ?? -1}|${source}`;
 }
+
+// A request may name a protocol by number, a read by name (or the other way): one key for both.
+const PROTOCOL_NAMES: Record<string, string> = { "6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6" };
 
 function ruleKey(rule: SecurityGroupRule): string {
   const source =
     rule.CidrIpv4 ?? rule.CidrIpv6 ?? rule.PrefixListId ?? rule.ReferencedGroupInfo?.GroupId ?? "(none)";
   return key(rule.IpProtocol, rule.FromPort, rule.ToPort, source);
+}
+
+/** The part of `p` whose sources `held` does not have yet (CIDRs only: what an authorize here carries). */
+function missingOf(p: IpPermission, held: ReadonlySet<string>): IpPermission[] {
+  const has = (source: string) => held.has(key(p.IpProtocol, p.FromPort, p.ToPort, source));
+  const v4 = (p.IpRanges ?? []).filter((r) => !has(r.CidrIp ?? ""));
+  const v6 = (p.Ipv6Ranges ?? []).filter((r) => !has(r.CidrIpv6 ?? ""));
+  if (v4.length === 0 && v6.length === 0) return [];
+  return [
+    {
+      IpProtocol: p.IpProtocol,
+      ...(p.FromPort === undefined ? {} : { FromPort: p.FromPort }),
+      ...(p.ToPort === undefined ? {} : { ToPort: p.ToPort }),
+      ...(v4.length > 0 ? { IpRanges: v4 } : {}),
+      ...(v6.length > 0 ? { Ipv6Ranges: v6 } : {}),
+    },
+  ];
 }
 
 function sourceKeys(p: IpPermission): string[] {

@@ -56,8 +56,18 @@ function awsAuthorize(
   region: string | undefined,
   permissions: unknown[],
 ): string {
+  return awsCall("authorize", direction, groupId, region, permissions);
+}
+
+function awsCall(
+  verb: "authorize" | "revoke",
+  direction: "ingress" | "egress",
+  groupId: string,
+  region: string | undefined,
+  permissions: unknown[],
+): string {
   return [
-    `aws ec2 authorize-security-group-${direction}`,
+    `aws ec2 ${verb}-security-group-${direction}`,
     ...(region ? [`--region ${shellQuote(region)}`] : []),
     `--group-id ${shellQuote(groupId)}`,
     `--ip-permissions ${shellQuote(JSON.stringify(permissions))}`,
@@ -76,10 +86,27 @@ export function undoRevokeCidr(planned: PlannedChange, where: UndoWhere): UndoSt
   const groupId = groupIdOf(planned);
   const permissions = revokedRanges(planned.before, planned.after);
   if (!groupId || permissions.length === 0) return undefined;
-  return {
-    command: awsAuthorize("ingress", groupId, where.region, permissions),
-    portal: consoleStep(groupId),
-  };
+  // The narrowed ranges authorized before the revoke go first (revoked by content, descriptions dropped), then the
+  // original range comes back whole: the group is as it was read.
+  const added = Array.isArray(planned.operation.authorize)
+    ? planned.operation.authorize
+        .filter(isRecord)
+        .map(permissionForCli)
+        .map((p) => ({
+          ...p,
+          ...(Array.isArray(p.IpRanges)
+            ? { IpRanges: p.IpRanges.filter(isRecord).map((r) => ({ CidrIp: r.CidrIp })) }
+            : {}),
+          ...(Array.isArray(p.Ipv6Ranges)
+            ? { Ipv6Ranges: p.Ipv6Ranges.filter(isRecord).map((r) => ({ CidrIpv6: r.CidrIpv6 })) }
+            : {}),
+        }))
+    : [];
+  const commands = [
+    ...(added.length > 0 ? [awsCall("revoke", "ingress", groupId, where.region, added)] : []),
+    awsAuthorize("ingress", groupId, where.region, permissions),
+  ];
+  return { command: commands.join("\n"), portal: consoleStep(groupId) };
 }
 
 export function undoRevokeAll(planned: PlannedChange, where: UndoWhere): UndoStep | undefined {

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { alertPayloadJsonSchema, renderJson } from "../../../shared/notify/json.ts";
-import { alertPayloadSchema, DECISION_KINDS } from "../../../shared/notify/model.ts";
+import { alertPayloadSchema, DECISION_KINDS, headline } from "../../../shared/notify/model.ts";
 import {
   renderSlack,
   SLACK_MAX_BLOCKS,
@@ -133,6 +133,21 @@ describe("content a person acts on", () => {
         "--group-id 'sg-0a1b2c3d4e5f60718'",
         `--ip-permissions '[{"IpProtocol":"tcp","FromPort":22,"ToPort":22,"IpRanges":[{"CidrIp":"0.0.0.0/0"}]}]'`,
       ].join(" \\\n  "),
+    );
+  });
+
+  it("names the resource once in the headline, also when the finding's message already names it", () => {
+    const [d] = cases["aws-remediated"] ?? [];
+    if (!d) throw new Error("no aws-remediated case");
+    expect(headline([d])).toBe("CRITICAL · Remediated: tcp 22 open to 0.0.0.0/0 on qubole-bastion");
+    // The sg-ingress-exposure message names the group and its id; the resource name is the id.
+    const named = {
+      ...d,
+      resourceName: "sg-0a1b2c3d4e5f60718",
+      message: "Security group qubole-bastion (sg-0a1b2c3d4e5f60718) allows tcp 22 from 0.0.0.0/0",
+    };
+    expect(headline([named])).toBe(
+      "CRITICAL · Remediated: Security group qubole-bastion (sg-0a1b2c3d4e5f60718) allows tcp 22 from 0.0.0.0/0",
     );
   });
 

@@ -64,6 +64,30 @@ describe("policy loading", () => {
     const problems = problemsOf(valid.replace("      ports: [22]", "      port: [22]"));
     expect(problems[0]?.path).toBe("rules[0].options.port");
     expect(problems[0]?.line).toBe(8);
+    expect(problems[0]?.message).toContain('did you mean "ports"');
+  });
+
+  it("says what an empty rules list needs", () => {
+    expect(problemsOf("version: 1\nrules: []\n").map((p) => `${p.path}: ${p.message}`)).toEqual([
+      "rules: a policy needs at least one entry (`guardian rules` lists them, with an example each)",
+    ]);
+  });
+
+  it("suggests the closest field of the whole schema, options and subnet roles included", () => {
+    const storage = `version: 1
+subnetRoles:
+  private: { nmes: [snet-private] }
+rules:
+  - name: ips
+    rule: storage-ip-rules
+    options: { allowedAdresses: [203.0.113.10] }
+`;
+    const messages = problemsOf(storage).map((p) => `${p.path}: ${p.message}`);
+    // "name" is as near to "nmes" in the old fixed list's order; "names" is the field a subnet role has.
+    expect(messages).toContain('subnetRoles.private.nmes: unknown field "nmes" (did you mean "names"?)');
+    expect(messages).toContain(
+      'rules[0].options.allowedAdresses: unknown field "allowedAdresses" (did you mean "allowedAddresses"?)',
+    );
   });
 
   it("reports an unknown rule id", () => {

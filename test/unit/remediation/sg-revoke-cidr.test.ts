@@ -68,6 +68,56 @@ function applyRevoke(group: Record<string, unknown>, ipPermissions: Perm[]): Rec
   return { ...group, IpPermissions: permissions };
 }
 
+/**
+ * What EC2 does with AuthorizeSecurityGroupIngress: a source joins the permission with exactly that protocol and
+ * ports (a new permission when there is none), and an existing (key, source) is a duplicate, which the writer skips.
+ */
+function applyAuthorize(group: Record<string, unknown>, ipPermissions: Perm[]): Record<string, unknown> {
+  const permissions = structuredClone(group.IpPermissions as Perm[]);
+  for (const add of ipPermissions) {
+    let target = permissions.find(
+      (p) => p.IpProtocol === add.IpProtocol && p.FromPort === add.FromPort && p.ToPort === add.ToPort,
+    );
+    if (!target) {
+      target = {
+        IpProtocol: add.IpProtocol,
+        FromPort: add.FromPort,
+        ToPort: add.ToPort,
+        IpRanges: [],
+        Ipv6Ranges: [],
+      };
+      permissions.push(target);
+    }
+    for (const r of add.IpRanges ?? [])
+      if (!target.IpRanges?.some((t) => t.CidrIp === r.CidrIp))
+        target.IpRanges = [...(target.IpRanges ?? []), r];
+    for (const r of add.Ipv6Ranges ?? [])
+      if (!target.Ipv6Ranges?.some((t) => t.CidrIpv6 === r.CidrIpv6))
+        target.Ipv6Ranges = [...(target.Ipv6Ranges ?? []), r];
+  }
+  return { ...group, IpPermissions: permissions };
+}
+
+const PORTED: Record<string, string> = { tcp: "tcp", "6": "tcp", udp: "udp", "17": "udp" };
+
+/** Whether the group lets `source` in on (protocol, port): a brute-force reading of its permissions. */
+function allows(group: Record<string, unknown>, protocol: string, port: number, source: string): boolean {
+  return (group.IpPermissions as Perm[]).some((p) => {
+    const sources = [
+      ...(p.IpRanges ?? []).map((r) => r.CidrIp),
+      ...(p.Ipv6Ranges ?? []).map((r) => r.CidrIpv6),
+      ...(p.PrefixListIds ?? []).map((r) => r.PrefixListId),
+      ...(p.UserIdGroupPairs ?? []).map((r) => r.GroupId ?? ""),
+    ];
+    if (!sources.includes(source)) return false;
+    if (p.IpProtocol === "-1") return true;
+    const named = PORTED[p.IpProtocol] ?? p.IpProtocol;
+    if (named !== protocol) return false;
+    if (PORTED[p.IpProtocol] === undefined) return true;
+    return (p.FromPort ?? 0) <= port && port <= (p.ToPort ?? 65535);
+  });
+}
+
 /** Every (permission key, source) of a group's ingress, as comparable strings. */
 function sourcesOf(group: Record<string, unknown>): string[] {
   return (group.IpPermissions as Perm[]).flatMap((p) => {
@@ -123,11 +173,110 @@ describe("revoke-cidr", () => {
       { IpProtocol: "tcp", FromPort: 0, ToPort: 65535, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
       { IpProtocol: "tcp", FromPort: 20, ToPort: 25, Ipv6Ranges: [{ CidrIpv6: "::/0" }] },
     ]);
-    expect(plan?.after).toEqual([null, null]);
-    // EC2 revokes a range whole: the alert and the audit say what goes beyond the protected ports.
+    expect(plan?.after).toEqual([null, null, ...((plan?.operation.authorize ?? []) as unknown[])]);
+    // EC2 revokes a range whole: the ports the entry does not protect are authorized again first, and said.
+    expect(plan?.operation.authorize).toEqual([
+      { IpProtocol: "tcp", FromPort: 0, ToPort: 21, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 23, ToPort: 3388, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 3390, ToPort: 65535, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      // The original rule's description is carried to the ranges that keep it.
+      {
+        IpProtocol: "tcp",
+        FromPort: 20,
+        ToPort: 21,
+        Ipv6Ranges: [{ CidrIpv6: "::/0", Description: "ftp and ssh" }],
+      },
+      {
+        IpProtocol: "tcp",
+        FromPort: 23,
+        ToPort: 25,
+        Ipv6Ranges: [{ CidrIpv6: "::/0", Description: "ftp and ssh" }],
+      },
+    ]);
     expect(plan?.summary).toContain(
-      "; also closes tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0; tcp 20-21, 23-25 to ::/0, which the entry does not protect",
+      "; keeps tcp 0-21, 23-3388, 3390-65535 to 0.0.0.0/0; tcp 20-21, 23-25 to ::/0 open (AuthorizeSecurityGroupIngress of those first, then the revoke: EC2 revokes a range whole)",
     );
+    expect(plan?.summary).not.toContain("also closes");
+  });
+
+  const withPermissions = (...IpPermissions: Perm[]) =>
+    snapshotOf({ ...groupNamed("web-public"), IpPermissions });
+  const adminPorts = { ports: [22, 3389], protocols: ["tcp", "udp"] };
+
+  it("narrows a udp range, carries each CIDR's description, and leaves the other CIDRs of the permission alone", () => {
+    const snapshot = withPermissions({
+      IpProtocol: "udp",
+      FromPort: 0,
+      ToPort: 65535,
+      IpRanges: [
+        { CidrIp: "0.0.0.0/0", Description: "legacy any" },
+        { CidrIp: "10.0.0.0/16", Description: "office vpn" },
+      ],
+      Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+    });
+    const plan = revokeCidr.plan(snapshot, findingFor(snapshot, adminPorts), noTrust);
+    expect(plan?.operation.ipPermissions).toEqual([
+      {
+        IpProtocol: "udp",
+        FromPort: 0,
+        ToPort: 65535,
+        IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+        Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+      },
+    ]);
+    const range = (FromPort: number, ToPort: number) => ({
+      IpProtocol: "udp",
+      FromPort,
+      ToPort,
+      IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "legacy any" }],
+      Ipv6Ranges: [{ CidrIpv6: "::/0" }],
+    });
+    expect(plan?.operation.authorize).toEqual([range(0, 21), range(23, 3388), range(3390, 65535)]);
+  });
+
+  it("undoes a narrowing: revokes the re-authorized ranges, then authorizes the original range back", () => {
+    const snapshot = withPermissions({
+      IpProtocol: "tcp",
+      FromPort: 0,
+      ToPort: 65535,
+      IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "all tcp" }],
+    });
+    const plan = revokeCidr.plan(snapshot, findingFor(snapshot, adminPorts), noTrust);
+    if (!plan) throw new Error("expected a plan");
+    const undo = revokeCidr.undo?.(plan, { account: "123456789012", region: "eu-west-1" });
+    const [revoke, authorize] = (undo?.command ?? "").split("\n  --ip-permissions ").slice(1);
+    expect(undo?.command).toMatch(/^aws ec2 revoke-security-group-ingress/);
+    expect(JSON.parse((revoke ?? "").split("\n")[0]?.slice(1, -1) ?? "")).toEqual([
+      { IpProtocol: "tcp", FromPort: 0, ToPort: 21, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 23, ToPort: 3388, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+      { IpProtocol: "tcp", FromPort: 3390, ToPort: 65535, IpRanges: [{ CidrIp: "0.0.0.0/0" }] },
+    ]);
+    expect(undo?.command).toContain("aws ec2 authorize-security-group-ingress");
+    expect(JSON.parse((authorize ?? "").slice(1, -1))).toEqual([
+      {
+        IpProtocol: "tcp",
+        FromPort: 0,
+        ToPort: 65535,
+        IpRanges: [{ CidrIp: "0.0.0.0/0", Description: "all tcp" }],
+      },
+    ]);
+  });
+
+  it("revokes a range equal to the protected ports plainly, and an all-traffic permission whole, said", () => {
+    const exact = withPermissions({
+      IpProtocol: "tcp",
+      FromPort: 22,
+      ToPort: 22,
+      IpRanges: [{ CidrIp: "0.0.0.0/0" }],
+    });
+    expect(revokeCidr.plan(exact, findingFor(exact, adminPorts), noTrust)?.operation).not.toHaveProperty(
+      "authorize",
+    );
+    const all = snapshotOf(groupNamed("all-open"));
+    const plan = revokeCidr.plan(all, findingFor(all), noTrust);
+    // Every other protocol (GRE, ESP, ...) would take a permission each: the whole revoke stays, and is said.
+    expect(plan?.operation).not.toHaveProperty("authorize");
+    expect(plan?.summary).toContain("also closes every other protocol and port");
   });
 
   it("says an all-traffic permission loses every protocol, and says nothing more for an exact port", () => {
@@ -236,6 +385,7 @@ describe("revoke-cidr", () => {
 
   it("declares the write permission it needs", () => {
     expect(revokeCidr.permissions).toEqual([
+      "ec2:AuthorizeSecurityGroupIngress",
       "ec2:RevokeSecurityGroupIngress",
       "ec2:DescribeSecurityGroupRules",
     ]);
@@ -327,14 +477,49 @@ describe("revoke-cidr property", () => {
           const finding = findingFor(snapshot, raw, noTrust, kind);
           const plan = revokeCidr.plan(snapshot, finding, noTrust);
           expect(plan).toBeDefined();
-          const after = applyRevoke(current, plan?.operation.ipPermissions as Perm[]);
+          const authorized = applyAuthorize(current, (plan?.operation.authorize ?? []) as Perm[]);
+          const after = applyRevoke(authorized, plan?.operation.ipPermissions as Perm[]);
           expect(remediable(withList(after, list), options).map((v) => v.kind)).not.toContain(kind);
           // What comes through the prefix list is never touched: its findings stay as they were.
           expect(alertOnly(withList(after, list), options)).toEqual(alertOnly(snapshot, options));
           const revoked = new Set(
             finding.matched.map((m) => `${m.protocol}:${m.fromPort}:${m.toPort} ${m.cidr}`),
           );
-          expect(sourcesOf(after)).toEqual(sourcesOf(current).filter((s) => !revoked.has(s)));
+          // Every source that is not revoked keeps its permission (ranges authorized again come on top).
+          expect(sourcesOf(after)).toEqual(
+            expect.arrayContaining(sourcesOf(current).filter((s) => !revoked.has(s))),
+          );
+          // Brute force: what the group allows after is what it allowed before, minus the protected ports of the
+          // offending (protocol, CIDR)s; all of it for an all-traffic permission, which is never split.
+          const protectedPorts = options.ports.map((p) => String(p));
+          const isProtected = (port: number) =>
+            protectedPorts.some((spec) => {
+              const [lo, hi] = spec.split("-").map(Number);
+              return (lo ?? 0) <= port && port <= (hi ?? lo ?? 0);
+            });
+          const wholeRevoke = finding.matched.some((m) => m.protocol === "-1");
+          const offending = new Set(finding.matched.map((m) => String(m.cidr)));
+          const points = new Set([0, 65535]);
+          for (const p of [...(current.IpPermissions as Perm[]), ...(after.IpPermissions as Perm[])])
+            for (const v of [p.FromPort ?? 0, (p.ToPort ?? 65535) + 1]) points.add(Math.min(v, 65535));
+          for (const spec of protectedPorts)
+            for (const v of spec.split("-").map(Number)) points.add(v).add(v + 1);
+          const sources = [...cidrs4, ...cidrs6, "pl-0123456789abcdef0", "sg-0a1b2c3d4e5f60706"];
+          if (!wholeRevoke) {
+            for (const source of sources)
+              for (const protocol of ["tcp", "udp", "icmp", "50"])
+                for (const port of points) {
+                  const removed =
+                    offending.has(source) &&
+                    isProtected(port) &&
+                    finding.matched.some(
+                      (m) => m.cidr === source && (PORTED[String(m.protocol)] ?? m.protocol) === protocol,
+                    );
+                  expect(allows(after, protocol, port, source), `${protocol} ${port} ${source}`).toBe(
+                    allows(current, protocol, port, source) && !removed,
+                  );
+                }
+          }
           // Remediating world-open sources never takes a specific prefix (an allow-listed office range) with them.
           if (kind === "world-open") {
             expect([...revoked].every((s) => / (0\.0\.0\.0|::)\/0$/.test(s))).toBe(true);
