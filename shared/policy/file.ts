@@ -4,6 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { z } from "zod";
 import { clip, fileProblem, InputError } from "../errors.ts";
 import { decodeText, formatBytes } from "../input.ts";
+import { ruleRegistry } from "../rules/index.ts";
 import { type Policy, policyJsonSchema, policySchema } from "./schema.ts";
 
 /** One problem in a policy file, located for the person who has to fix it. */
@@ -51,7 +52,7 @@ export function policyFromData(data: unknown, file: string): Policy {
   throw new PolicyError(
     file,
     dedupe(
-      flattenIssues(result.error.issues).map((issue) => ({
+      flattenIssues(result.error.issues, data).map((issue) => ({
         path: formatPath(issue.path),
         line: undefined,
         message: issue.message,
@@ -160,12 +161,13 @@ type Issue = z.core.$ZodIssue;
  */
 export function flattenIssues(
   issues: readonly Issue[],
+  data?: unknown,
   prefix: readonly PropertyKey[] = [],
 ): { path: PropertyKey[]; message: string }[] {
   return issues.flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
-      const nested = issue.errors.flatMap((errs) => flattenIssues(errs, path));
+      const nested = issue.errors.flatMap((errs) => flattenIssues(errs, data, path));
       if (nested.length > 0) return nested;
     }
     if (issue.code === "unrecognized_keys") {
@@ -176,7 +178,10 @@ export function flattenIssues(
     }
     if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator === "rule") {
       const at = path.at(-1) === "rule" ? path : [...path, "rule"];
-      return [{ path: at, message: "unknown rule (see `guardian rules` or policy.schema.json)" }];
+      const given = valueAt(data, at);
+      const near = typeof given === "string" ? closest(given, Object.keys(ruleRegistry), 3) : undefined;
+      const hint = near ? `did you mean "${near}"? ` : "";
+      return [{ path: at, message: `unknown rule (${hint}see \`guardian rules\` or policy.schema.json)` }];
     }
     return [{ path, message: issue.message }];
   });
@@ -208,13 +213,30 @@ function policyKeys(): readonly string[] {
 
 /** The closest known field within two edits (`nmes` → `names`, not the first within reach such as `name`). */
 function suggest(key: string): string {
-  const lower = key.toLowerCase();
+  const best = closest(key, policyKeys(), 2);
+  return best ? ` (did you mean "${best}"?)` : "";
+}
+
+/** The candidate nearest to `given` (case aside) within `reach` edits, if any. */
+function closest(given: string, candidates: readonly string[], reach: number): string | undefined {
+  const lower = given.toLowerCase();
   let best: { key: string; distance: number } | undefined;
-  for (const k of policyKeys()) {
+  for (const k of candidates) {
     const distance = k.toLowerCase() === lower ? 0 : editDistance(k.toLowerCase(), lower);
-    if (distance <= 2 && (!best || distance < best.distance)) best = { key: k, distance };
+    if (distance <= reach && (!best || distance < best.distance)) best = { key: k, distance };
   }
-  return best ? ` (did you mean "${best.key}"?)` : "";
+  return best?.key;
+}
+
+/** The value at a validation path in the parsed document (own properties only), or undefined. */
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let node = data;
+  for (const key of path) {
+    if (node === null || typeof node !== "object" || typeof key === "symbol") return undefined;
+    if (!Object.hasOwn(node, key)) return undefined;
+    node = (node as Record<PropertyKey, unknown>)[key];
+  }
+  return node;
 }
 
 function editDistance(a: string, b: string): number {

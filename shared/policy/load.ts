@@ -85,7 +85,7 @@ function parseChecked(text: string, file: string): { policy: Policy; data: unkno
   }
   const result = policySchema.safeParse(data);
   if (result.success) return { policy: result.data, data };
-  const problems = flattenIssues(result.error.issues).map((issue) => {
+  const problems = flattenIssues(result.error.issues, data).map((issue) => {
     const node = nearestNode(doc, issue.path);
     const offset = node?.range?.[0];
     return {

@@ -94,6 +94,15 @@ rules:
     const problems = problemsOf(valid.replace("rule: nsg-inbound-exposure", "rule: nsg-open-ssh"));
     expect(problems[0]?.path).toBe("rules[0].rule");
     expect(problems[0]?.line).toBe(5);
+    expect(problems[0]?.message).not.toContain("did you mean");
+  });
+
+  it("suggests the nearest rule id for a misspelt one", () => {
+    const problems = problemsOf(valid.replace("rule: nsg-inbound-exposure", "rule: nsg-inbound-exposures"));
+    expect(problems[0]?.path).toBe("rules[0].rule");
+    expect(problems[0]?.message).toBe(
+      'unknown rule (did you mean "nsg-inbound-exposure"? see `guardian rules` or policy.schema.json)',
+    );
   });
 
   it("reports a remediation the rule does not support", () => {
@@ -181,6 +190,10 @@ rules:
     const paths = problems.map((p) => p.path);
     expect(paths).toContain("rules[0].exemptions[0].expires");
     expect(paths).toContain("rules[0].exemptions[0].reason");
+    // The message says which form is wanted, not just that the date is invalid.
+    expect(problems.find((p) => p.path.endsWith("expires"))?.message).toBe(
+      "a calendar date as YYYY-MM-DD (e.g. 2027-01-31)",
+    );
   });
 
   it("error message lists file, line and path", () => {
