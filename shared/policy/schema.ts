@@ -70,7 +70,9 @@ const alertsSchema = z
 
 const exemptionSchema = z.strictObject({
   resourceId: z.string().min(1).describe("The exempt resource's id (ARM id, security group id)"),
-  expires: z.iso.date({ error: "a calendar date as YYYY-MM-DD (e.g. 2027-01-31)" }).describe("YYYY-MM-DD; the exemption ends at the start of this day (UTC)"),
+  expires: z.iso
+    .date({ error: "a calendar date as YYYY-MM-DD (e.g. 2027-01-31)" })
+    .describe("YYYY-MM-DD; the exemption ends at the start of this day (UTC)"),
   reason: z.string().min(1).describe("Why, for the audit trail"),
 });
 
