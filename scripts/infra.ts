@@ -47,6 +47,30 @@ export interface AwsWriteStatement {
   actions: string[];
 }
 
+/**
+ * The roles that run rules and remediations: the event path's (on-change, the connection notifications, the sweep)
+ * and the reconcile page worker's. Each holds exactly the derived EC2 policy, written into both from the same
+ * registries (the generated blocks appear once in each); no other role may grant an EC2 action.
+ */
+export const AWS_EC2_ROLES = ["GuardianRole", "ReconcilePageRole"] as const;
+
+/**
+ * Who may touch which queue, and with what: the reconcile queue is the tick's (it enqueues first pages) and the page
+ * worker's (its event source receives, deletes and reads attributes; it enqueues next pages). A grant by any other
+ * role, or of another action, is reported, so the event path's Lambdas can never read or feed the reconcile.
+ */
+export const AWS_QUEUE_GRANTS: Readonly<Record<string, Readonly<Record<string, readonly string[]>>>> = {
+  ReconcileQueue: {
+    ReconcileRole: ["sqs:SendMessage"],
+    ReconcilePageRole: [
+      "sqs:DeleteMessage",
+      "sqs:GetQueueAttributes",
+      "sqs:ReceiveMessage",
+      "sqs:SendMessage",
+    ],
+  },
+};
+
 /** Which template statement grants writes on which resource types (a new set needs a new statement there). */
 export const AWS_WRITE_BLOCKS: Readonly<Record<string, string>> = {
   "security-group,security-group-rule": "ec2-write",
@@ -503,10 +527,16 @@ export function webhookProblems(azure: unknown, awsText: string): string[] {
 export interface TemplateFacts {
   azureActions: string[];
   azureOperationPrefixes: string[];
-  awsEc2Actions: string[];
   awsEventNames: string[];
+  /** What each role of AWS_EC2_ROLES, and each other role granting any EC2 action, grants of EC2. */
+  awsRoles: AwsRoleFacts[];
+}
+
+export interface AwsRoleFacts {
+  role: string;
+  ec2Actions: string[];
   /** Each EC2 write action the role grants, with the resource types of its statement. */
-  awsWriteScopes: { action: string; resourceTypes: string[] }[];
+  writeScopes: { action: string; resourceTypes: string[] }[];
 }
 
 const EC2_ARN_IN_THIS_ACCOUNT =
@@ -524,21 +554,76 @@ export function writeResourceTypes(resource: unknown): string[] {
   );
 }
 
+const isEc2 = (action: string) => action.toLowerCase().startsWith("ec2:");
+
 export function templateFacts(azure: unknown, awsText: string): TemplateFacts {
   const resources = parseCfn(awsText);
+  const statements = awsRoleStatements(resources);
+  const roles = sorted([
+    ...AWS_EC2_ROLES,
+    ...statements.filter((s) => actionsOf(s.statement).some(isEc2)).map((s) => s.role),
+  ]);
   return {
     azureActions: azureRoleDefinition(azure).permissions.flatMap((p) => p.actions),
     azureOperationPrefixes: azureOperationNameFilter(azure).values,
-    awsEc2Actions: awsRoleStatements(resources)
-      .flatMap((s) => actionsOf(s.statement))
-      .filter((a) => a.toLowerCase().startsWith("ec2:")),
     awsEventNames: awsEventPattern(resources).detail.eventName,
-    awsWriteScopes: awsRoleStatements(resources).flatMap(({ statement }) =>
-      actionsOf(statement)
-        .filter((a) => a.toLowerCase().startsWith("ec2:") && !isEc2ReadAction(a))
-        .map((action) => ({ action, resourceTypes: writeResourceTypes(statement.Resource) })),
-    ),
+    awsRoles: roles.map((role) => {
+      const own = statements.filter((s) => s.role === role).map((s) => s.statement);
+      return {
+        role,
+        ec2Actions: own.flatMap(actionsOf).filter(isEc2),
+        writeScopes: own.flatMap((statement) =>
+          actionsOf(statement)
+            .filter((a) => isEc2(a) && !isEc2ReadAction(a))
+            .map((action) => ({ action, resourceTypes: writeResourceTypes(statement.Resource) })),
+        ),
+      };
+    }),
   };
+}
+
+/** Every grant on a queue of AWS_QUEUE_GRANTS by another role or of another action, and every `sqs:` grant on `*`. */
+export function queueGrantProblems(
+  resources: Record<string, CfnResource>,
+  grants: typeof AWS_QUEUE_GRANTS = AWS_QUEUE_GRANTS,
+): string[] {
+  const problems: string[] = [];
+  const granted = new Map<string, string[]>();
+  for (const { role, statement } of awsRoleStatements(resources)) {
+    const sqs = actionsOf(statement).filter((a) => a.toLowerCase().startsWith("sqs:"));
+    if (sqs.length === 0) continue;
+    const targets = Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
+    for (const target of targets) {
+      if (target === "*") problems.push(`AWS ${role}: ${sqs.join(", ")} on every queue (Resource "*")`);
+      const queue =
+        isRecord(target) && Array.isArray(target["Fn::GetAtt"]) ? target["Fn::GetAtt"][0] : undefined;
+      if (typeof queue !== "string" || !(queue in grants)) continue;
+      const key = `${queue}\u0000${role}`;
+      granted.set(key, [...(granted.get(key) ?? []), ...sqs]);
+    }
+  }
+  for (const [queue, allowed] of Object.entries(grants)) {
+    for (const [key, actions] of granted) {
+      const [q, role = ""] = key.split("\u0000");
+      if (q !== queue) continue;
+      const want = allowed[role];
+      if (want === undefined) {
+        problems.push(
+          `AWS ${role}: may use ${queue} (${sorted(actions).join(", ")}), which only ${Object.keys(allowed).join(" and ")} may`,
+        );
+      } else if (sorted(actions).join() !== sorted(want).join()) {
+        problems.push(
+          `AWS ${role}: grants ${sorted(actions).join(", ")} on ${queue} instead of ${sorted(want).join(", ")}`,
+        );
+      }
+    }
+    for (const [role, want] of Object.entries(allowed)) {
+      if (!granted.has(`${queue}\u0000${role}`)) {
+        problems.push(`AWS ${role}: lacks ${sorted(want).join(", ")} on ${queue}`);
+      }
+    }
+  }
+  return problems;
 }
 
 function compare(
@@ -563,7 +648,13 @@ export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[
   const granted = "is in the template but declared by no rule or remediation (least privilege)";
   return [
     ...compare("Azure custom role actions", derived.azureActions, facts.azureActions, declared, granted),
-    ...compare("AWS Lambda role EC2 actions", derived.awsEc2Actions, facts.awsEc2Actions, declared, granted),
+    ...facts.awsRoles.flatMap((role) =>
+      (AWS_EC2_ROLES as readonly string[]).includes(role.role)
+        ? compare(`AWS ${role.role} EC2 actions`, derived.awsEc2Actions, role.ec2Actions, declared, granted)
+        : [
+            `AWS ${role.role} EC2 actions: ${sorted(role.ec2Actions).join(", ")} granted to a role that runs no rule or remediation (AWS_EC2_ROLES)`,
+          ],
+    ),
     ...compare(
       "EventBridge detail.eventName",
       derived.awsEventNames,
@@ -571,17 +662,19 @@ export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[
       "is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
       "is routed to the Lambda but not in AWS_HANDLED_EVENTS",
     ),
-    ...derived.awsWriteStatements.flatMap((statement) =>
-      statement.actions.flatMap((action) => {
-        const granted = facts.awsWriteScopes.filter((w) => w.action === action);
-        const want = statement.resourceTypes.join(",");
-        return granted
-          .filter((w) => w.resourceTypes.join(",") !== want)
-          .map(
-            (w) =>
-              `AWS Lambda role EC2 actions: ${action} is granted on ${w.resourceTypes.join(", ")} but its remediations write ${want}`,
-          );
-      }),
+    ...facts.awsRoles.flatMap((role) =>
+      derived.awsWriteStatements.flatMap((statement) =>
+        statement.actions.flatMap((action) => {
+          const granted = role.writeScopes.filter((w) => w.action === action);
+          const want = statement.resourceTypes.join(",");
+          return granted
+            .filter((w) => w.resourceTypes.join(",") !== want)
+            .map(
+              (w) =>
+                `AWS ${role.role} EC2 actions: ${action} is granted on ${w.resourceTypes.join(", ")} but its remediations write ${want}`,
+            );
+        }),
+      ),
     ),
     ...compare(
       "Event Grid data.operationName filter",
@@ -596,7 +689,11 @@ export function infraDrift(derived: DerivedInfra, facts: TemplateFacts): string[
 export async function checkTemplates(derived: DerivedInfra = deriveInfra()): Promise<string[]> {
   const azure: unknown = JSON.parse(await readFile(AZURE_TEMPLATE, "utf8"));
   const awsText = await readFile(AWS_TEMPLATE, "utf8");
-  return [...infraDrift(derived, templateFacts(azure, awsText)), ...webhookProblems(azure, awsText)];
+  return [
+    ...infraDrift(derived, templateFacts(azure, awsText)),
+    ...queueGrantProblems(parseCfn(awsText)),
+    ...webhookProblems(azure, awsText),
+  ];
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -606,20 +703,23 @@ export async function checkTemplates(derived: DerivedInfra = deriveInfra()): Pro
 export const isEc2ReadAction = (action: string): boolean => /^ec2:(Describe|Get|List)/.test(action);
 
 /**
- * Replaces the YAML list between `# <generated:NAME>` and `# </generated:NAME>` with `items`, at the begin
- * marker's indentation. CloudFormation YAML cannot be round-tripped through a parser without losing comments.
+ * Replaces every YAML list between `# <generated:NAME>` and `# </generated:NAME>` with `items`, at the begin
+ * marker's indentation: a block that appears in several roles (the EC2 policy of AWS_EC2_ROLES) gets the same list
+ * in each. CloudFormation YAML cannot be round-tripped through a parser without losing comments.
  */
 export function replaceGeneratedBlock(text: string, name: string, items: readonly string[]): string {
   const pattern = new RegExp(
     `^([ \\t]*)# <generated:${name}>[^\\n]*\\n(?:.*\\n)*?[ \\t]*# </generated:${name}>`,
-    "m",
+    "gm",
   );
-  const match = pattern.exec(text);
-  if (match === null) throw new Error(`no generated block "${name}" in the AWS template`);
-  const indent = match[1] ?? "";
-  const begin = match[0].split("\n")[0] ?? "";
-  const block = [begin, ...items.map((i) => `${indent}- ${i}`), `${indent}# </generated:${name}>`].join("\n");
-  return text.slice(0, match.index) + block + text.slice(match.index + match[0].length);
+  let found = 0;
+  const out = text.replace(pattern, (whole: string, indent: string) => {
+    found++;
+    const begin = whole.split("\n")[0] ?? "";
+    return [begin, ...items.map((i) => `${indent}- ${i}`), `${indent}# </generated:${name}>`].join("\n");
+  });
+  if (found === 0) throw new Error(`no generated block "${name}" in the AWS template`);
+  return out;
 }
 
 export function writeAwsTemplate(text: string, derived: DerivedInfra): string {

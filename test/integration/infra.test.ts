@@ -34,6 +34,7 @@ import {
   operationPrefixes,
   parseCfn,
   partitionPermissions,
+  queueGrantProblems,
   templateFacts,
   webhookProblems,
   writeAwsTemplate,
@@ -156,7 +157,9 @@ describe("templates against the code", () => {
     );
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/virtualNetworks/subnets/read is declared by the code but missing from the template",
-      "AWS Lambda role EC2 actions: ec2:DescribeNatGateways is declared by the code but missing from the template",
+      // Both roles that run rules and remediations must get it: the event path's and the reconcile page worker's.
+      "AWS GuardianRole EC2 actions: ec2:DescribeNatGateways is declared by the code but missing from the template",
+      "AWS ReconcilePageRole EC2 actions: ec2:DescribeNatGateways is declared by the code but missing from the template",
     ]);
   });
 
@@ -165,12 +168,16 @@ describe("templates against the code", () => {
     const problems = infraDrift(derived, {
       ...facts,
       azureActions: [...facts.azureActions, "Microsoft.Network/networkSecurityGroups/write"],
-      awsEc2Actions: [...facts.awsEc2Actions, "ec2:AuthorizeSecurityGroupEgress"],
+      awsRoles: facts.awsRoles.map((r) =>
+        r.role === "GuardianRole"
+          ? { ...r, ec2Actions: [...r.ec2Actions, "ec2:AuthorizeSecurityGroupEgress"] }
+          : r,
+      ),
       awsEventNames: [...facts.awsEventNames.filter((n) => n !== "ModifySecurityGroupRules"), "RunInstances"],
     });
     expect(problems).toEqual([
       "Azure custom role actions: Microsoft.Network/networkSecurityGroups/write is in the template but declared by no rule or remediation (least privilege)",
-      "AWS Lambda role EC2 actions: ec2:AuthorizeSecurityGroupEgress is in the template but declared by no rule or remediation (least privilege)",
+      "AWS GuardianRole EC2 actions: ec2:AuthorizeSecurityGroupEgress is in the template but declared by no rule or remediation (least privilege)",
       "EventBridge detail.eventName: ModifySecurityGroupRules is handled (AWS_HANDLED_EVENTS) but not routed to the Lambda",
       "EventBridge detail.eventName: RunInstances is routed to the Lambda but not in AWS_HANDLED_EVENTS",
     ]);
@@ -203,12 +210,17 @@ describe("templates against the code", () => {
     expect(infraDrift(changed, templateFacts(JSON.parse(newAzure), newAws))).toEqual([]);
     // Reads stay unscoped (EC2 Describe has no resource-level permissions), writes land in the scoped statement.
     const statements = awsRoleStatements(parseCfn(newAws)).map((s) => s.statement);
-    expect(statements.find((s) => s.Sid === "ReadSecurityGroups")?.Action).toEqual(
-      [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeNatGateways"].sort(),
-    );
-    expect(statements.find((s) => s.Sid === "RemediateSecurityGroups")?.Action).toContain(
-      "ec2:ModifyNetworkInterfaceAttribute",
-    );
+    // One derivation, written into both roles that run rules and remediations.
+    const reads = statements.filter((s) => s.Sid === "ReadSecurityGroups");
+    expect(reads).toHaveLength(2);
+    for (const s of reads) {
+      expect(s.Action).toEqual(
+        [...derived.awsEc2Actions.filter(isEc2ReadAction), "ec2:DescribeNatGateways"].sort(),
+      );
+    }
+    const writes = statements.filter((s) => s.Sid === "RemediateSecurityGroups");
+    expect(writes).toHaveLength(2);
+    for (const s of writes) expect(s.Action).toContain("ec2:ModifyNetworkInterfaceAttribute");
     // Only the generated lists changed.
     const changedLines = (a: string, b: string) => {
       const before = new Set(a.split("\n"));
@@ -218,6 +230,8 @@ describe("templates against the code", () => {
       "- ec2:DescribeNatGateways",
       "- ec2:ModifyNetworkInterfaceAttribute",
       "- CreateNatGateway",
+      "- ec2:DescribeNatGateways",
+      "- ec2:ModifyNetworkInterfaceAttribute",
     ]);
   });
 });
@@ -241,6 +255,11 @@ describe("AWS CloudFormation template", () => {
   const [[queueId] = [""]] = cfnOfType("AWS::SQS::Queue");
   const [[roleId] = [""]] = cfnOfType("AWS::IAM::Role");
   const getAtt = (id: string, attribute: string) => ({ "Fn::GetAtt": [id, attribute] });
+  // Every Lambda that acts on the estate knows both acting roles: a revoke by the page worker, seen by on-change as
+  // a CloudTrail event, is the guardian's own and starts no second round (and the other way round).
+  const selfIdentities = {
+    "Fn::Join": [",", [getAtt("GuardianRole", "Arn"), getAtt("ReconcilePageRole", "Arn")]],
+  };
 
   it("ships exactly the entries the templates deploy, and every entry in the repository is deployed", async () => {
     const shipped = (await entries()).map((e) => `${e.side}/${e.name}`);
@@ -309,7 +328,7 @@ describe("AWS CloudFormation template", () => {
     const env = (fnProps.Environment as { Variables: Json }).Variables;
     const keys = configKeys();
     for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS")) expect(keys).toContain(name);
-    expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+    expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(selfIdentities);
     expect(env.GUARDIAN_DRY_RUN).toEqual({ Ref: "DryRun" });
     expect(env.GUARDIAN_POLICY_FILE).toEqual({ Ref: "PolicyFile" });
     expect(env.GUARDIAN_AWS_ACCOUNT_ID).toEqual({ Ref: "AWS::AccountId" });
@@ -382,7 +401,7 @@ describe("AWS CloudFormation template", () => {
     const statements = awsRoleStatements(aws);
     const guardian = statements.filter((s) => s.role === roleId);
     expect(new Set(statements.map((s) => s.role))).toEqual(
-      new Set([roleId, "SenderRole", "SchedulerRole", "ReconcileRole"]),
+      new Set([roleId, "SenderRole", "SchedulerRole", "ReconcileRole", "ReconcilePageRole"]),
     );
     // CloudFormation substitutes these; the test compares the template text, not JavaScript placeholders.
     const inThisAccount = (type: string) => ({
@@ -422,11 +441,35 @@ describe("AWS CloudFormation template", () => {
       { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt(queueId, "Arn") },
       { actions: ["sqs:SendMessage"], resource: getAtt("AlertQueue", "Arn") },
+    ]);
+    // The page worker: exactly the event path's EC2 statements (one derivation), its decisions, logs and outbox, and
+    // the reconcile queue; no on-failure destination (SQS redrives its failed pages).
+    const page = statements.filter((s) => s.role === "ReconcilePageRole").map((s) => s.statement);
+    const ec2Of = (list: typeof page) => list.filter((s) => actionsOf(s).some((a) => a.startsWith("ec2:")));
+    expect(ec2Of(page)).toEqual(ec2Of(guardian.map((s) => s.statement)));
+    expect(
+      page
+        .filter((s) => !actionsOf(s).some((a) => a.startsWith("ec2:")))
+        .map((s) => ({ actions: actionsOf(s), resource: s.Resource })),
+    ).toEqual([
+      {
+        actions: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"],
+        resource: getAtt("DecisionsTable", "Arn"),
+      },
+      { actions: ["logs:CreateLogStream", "logs:PutLogEvents"], resource: getAtt("LogGroup", "Arn") },
+      { actions: ["sqs:SendMessage"], resource: getAtt("AlertQueue", "Arn") },
       {
         actions: ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage"],
         resource: getAtt("ReconcileQueue", "Arn"),
       },
     ]);
+    // Only the tick and the page worker may touch the reconcile queue.
+    expect(
+      statements
+        .filter(({ statement }) => JSON.stringify(statement.Resource).includes('"ReconcileQueue"'))
+        .map((s) => s.role)
+        .sort(),
+    ).toEqual(["ReconcilePageRole", "ReconcileRole"]);
     // The scheduler may only start the sweep and the reconcile, and dead-letter what it could not deliver.
     expect(
       statements
@@ -510,12 +553,96 @@ describe("AWS CloudFormation template", () => {
     const facts = templateFacts(azure, awsText);
     const problems = infraDrift(derived, {
       ...facts,
-      awsWriteScopes: facts.awsWriteScopes.map((w) =>
-        w.action === "ec2:AcceptVpcEndpointConnections" ? { ...w, resourceTypes: ["security-group"] } : w,
+      awsRoles: facts.awsRoles.map((r) =>
+        r.role === "ReconcilePageRole"
+          ? {
+              ...r,
+              writeScopes: r.writeScopes.map((w) =>
+                w.action === "ec2:AcceptVpcEndpointConnections"
+                  ? { ...w, resourceTypes: ["security-group"] }
+                  : w,
+              ),
+            }
+          : r,
       ),
     });
     expect(problems).toEqual([
-      "AWS Lambda role EC2 actions: ec2:AcceptVpcEndpointConnections is granted on security-group but its remediations write vpc-endpoint-service",
+      "AWS ReconcilePageRole EC2 actions: ec2:AcceptVpcEndpointConnections is granted on security-group but its remediations write vpc-endpoint-service",
+    ]);
+  });
+
+  it("reports a page worker lacking an action its kinds declare, and EC2 grants on a role that runs no rule", () => {
+    const pageAt = awsText.indexOf("  ReconcilePageRole:\n");
+    const read = derived.awsEc2Actions.find(isEc2ReadAction) ?? "";
+    const line = `\n                  - ${read}\n`;
+    const at = awsText.indexOf(line, pageAt);
+    expect(pageAt).toBeGreaterThan(0);
+    expect(at).toBeGreaterThan(pageAt);
+    // The page worker's copy of the generated read list loses one action; the event path's keeps it.
+    const lacking = awsText.slice(0, at + 1) + awsText.slice(at + line.length);
+    expect(infraDrift(derived, templateFacts(azure, lacking))).toEqual([
+      `AWS ReconcilePageRole EC2 actions: ${read} is declared by the code but missing from the template`,
+    ]);
+    // An EC2 grant on the sender's role is reported, whatever the action.
+    const facts = templateFacts(azure, awsText);
+    expect(
+      infraDrift(derived, {
+        ...facts,
+        awsRoles: [...facts.awsRoles, { role: "SenderRole", ec2Actions: [read], writeScopes: [] }],
+      }),
+    ).toEqual([
+      `AWS SenderRole EC2 actions: ${read} granted to a role that runs no rule or remediation (AWS_EC2_ROLES)`,
+    ]);
+  });
+
+  it("lets no Lambda but the reconcile tick and page worker touch the reconcile queue, and checks that in infra:check", () => {
+    expect(queueGrantProblems(aws)).toEqual([]);
+    const withGrant = (role: string, statement: Json) => {
+      const copy = structuredClone(aws);
+      const policies = (cfnProps(copy[role]).Policies as { PolicyDocument: { Statement: unknown[] } }[])[0];
+      policies?.PolicyDocument.Statement.push(statement);
+      return copy;
+    };
+    const reconcileQueue = getAtt("ReconcileQueue", "Arn");
+    // The on-change, connection and sweep Lambdas share GuardianRole: a receive there is reported.
+    expect(
+      queueGrantProblems(
+        withGrant("GuardianRole", {
+          Effect: "Allow",
+          Action: "sqs:ReceiveMessage",
+          Resource: reconcileQueue,
+        }),
+      ),
+    ).toEqual([
+      "AWS GuardianRole: may use ReconcileQueue (sqs:ReceiveMessage), which only ReconcileRole and ReconcilePageRole may",
+    ]);
+    // The tick may only enqueue: a receive there is reported too.
+    expect(
+      queueGrantProblems(
+        withGrant("ReconcileRole", {
+          Effect: "Allow",
+          Action: ["sqs:ReceiveMessage"],
+          Resource: [reconcileQueue],
+        }),
+      ),
+    ).toEqual([
+      "AWS ReconcileRole: grants sqs:ReceiveMessage, sqs:SendMessage on ReconcileQueue instead of sqs:SendMessage",
+    ]);
+    // Any queue at all (Resource "*") is reported for any role.
+    expect(
+      queueGrantProblems(
+        withGrant("SenderRole", { Effect: "Allow", Action: "sqs:SendMessage", Resource: "*" }),
+      ),
+    ).toEqual(['AWS SenderRole: sqs:SendMessage on every queue (Resource "*")']);
+    // The page worker without its grant cannot poll: reported as missing.
+    const without = structuredClone(aws);
+    const doc = (
+      cfnProps(without.ReconcilePageRole).Policies as { PolicyDocument: { Statement: Json[] } }[]
+    )[0];
+    if (doc === undefined) throw new Error("ReconcilePageRole has no policy");
+    doc.PolicyDocument.Statement = doc.PolicyDocument.Statement.filter((s) => s.Sid !== "ReconcilePages");
+    expect(queueGrantProblems(without)).toEqual([
+      "AWS ReconcilePageRole: lacks sqs:DeleteMessage, sqs:GetQueueAttributes, sqs:ReceiveMessage, sqs:SendMessage on ReconcileQueue",
     ]);
   });
 
@@ -534,7 +661,7 @@ describe("AWS CloudFormation template", () => {
       for (const name of Object.keys(env).filter((n) => n !== "NODE_OPTIONS"))
         expect(configKeys()).toContain(name);
       expect(env.GUARDIAN_DECISIONS_TABLE).toEqual({ Ref: "DecisionsTable" });
-      expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+      expect(env.GUARDIAN_SELF_IDENTITIES).toEqual(selfIdentities);
       // Alerts go to the outbox like on-change's; the webhook secrets stay with the sender.
       expect(env.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
       expect(Object.keys(env).filter((n) => /WEBHOOK/.test(n))).toEqual([]);
@@ -603,11 +730,14 @@ describe("AWS CloudFormation template", () => {
     });
     const worker = cfnProps(aws.ReconcilePageFunction);
     // The page worker acts as the event path does: its role, its decision table, its alert outbox.
-    expect(worker).toMatchObject({ Handler: "reconcile-page.handler", Role: getAtt(roleId, "Arn") });
+    expect(worker).toMatchObject({
+      Handler: "reconcile-page.handler",
+      Role: getAtt("ReconcilePageRole", "Arn"),
+    });
     const workerEnv = (worker.Environment as { Variables: Json }).Variables;
     expect(workerEnv.GUARDIAN_DECISIONS_TABLE).toEqual({ Ref: "DecisionsTable" });
     expect(workerEnv.GUARDIAN_ALERT_QUEUE).toEqual({ Ref: "AlertQueue" });
-    expect(workerEnv.GUARDIAN_SELF_IDENTITIES).toEqual(getAtt(roleId, "Arn"));
+    expect(workerEnv.GUARDIAN_SELF_IDENTITIES).toEqual(selfIdentities);
     expect(cfnProps(aws.ReconcilePageEventSource)).toEqual({
       EventSourceArn: getAtt("ReconcileQueue", "Arn"),
       FunctionName: { Ref: "ReconcilePageFunction" },
