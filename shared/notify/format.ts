@@ -136,7 +136,7 @@ export function describeOutcome(result: ActionResult): string {
   }
 }
 
-/** The verbs remediation summaries start with, and what they read as once done. */
+/** The verbs remediation summaries (and their clauses) start with, and what they read as once done. */
 const DONE: Record<string, string> = {
   delete: "Deleted",
   remove: "Removed",
@@ -149,19 +149,35 @@ const DONE: Record<string, string> = {
   require: "Required",
   accept: "Accepted",
   reject: "Rejected",
+  approve: "Approved",
+  attach: "Attached",
+  detach: "Detached",
+  add: "Added",
 };
 
 /**
- * A planned change's summary ("delete security rule x (it allowed Tcp 22 from Internet)") as what was done
- * ("Deleted security rule x: it allowed TCP 22 from the Internet"). A summary in another form is kept, marked done.
+ * A planned change's summary ("delete security rule x (it allowed Tcp 22 from Internet)") as a sentence saying what
+ * was done ("Deleted security rule x: it allowed TCP 22 from the Internet"). A summary that names its resource first
+ * ("subnet a: attach NSG b; remove service endpoint c") says what changed on it ("Changed subnet a: attached NSG b;
+ * removed service endpoint c"); one of settings ("visibility [...] → [...]") reads as changed too.
  */
 export function pastTense(summary: string): string {
   const [verb = "", ...rest] = summary.split(" ");
   const done = DONE[verb.toLowerCase()];
-  if (!done) return `Remediated: ${summary}`;
-  return humanTraffic(`${done} ${rest.join(" ")}`)
+  const sentence = done
+    ? `${done} ${rest.join(" ")}`
+    : `Changed ${summary.replace(/: (.*)$/, (_, clauses: string) => `: ${clausesDone(clauses)}`)}`;
+  return humanTraffic(sentence)
     .replace(/ \(it allowed ([^)]*)\)/, ": it allowed $1")
     .replace(/; keeps /, "; it keeps ");
+}
+
+/** Each clause ("attach NSG b", "remove service endpoint c") that starts with a known verb, in the past tense. */
+function clausesDone(clauses: string): string {
+  return clauses.replace(/(^|; |, )([a-z]+)\b/g, (whole, sep: string, word: string) => {
+    const done = DONE[word];
+    return done ? `${sep}${done.toLowerCase()}` : whole;
+  });
 }
 
 /** Protocol names as people write them, and ARM's `Internet` service tag as the place it stands for. */

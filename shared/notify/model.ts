@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import type { ActionResult, Actor, Severity } from "../types.ts";
-import { compactValue, describeMatched } from "./format.ts";
+import { compactValue, describeMatched, pastTense } from "./format.ts";
 import type { Alert } from "./types.ts";
 
 /**
@@ -239,7 +239,7 @@ export function describeDone(kind: DecisionKind, result: ActionResult): string {
   const summary = result.planned?.summary;
   switch (kind) {
     case "remediated":
-      return summary ? `Remediated: ${summary}` : "Remediated";
+      return summary ? pastTense(summary) : "Remediated";
     case "dry-run":
       return `DRY RUN, nothing changed. Would have: ${summary ?? "remediated"}`;
     case "alerted":

@@ -443,7 +443,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(slack).toContain(ENGINEER_ARN);
     expect(slack).toContain(`<${consoleUrl.replace(/&/g, "&amp;")}|\`${groupId}\`>`);
     expect(slack).toContain(
-      `*Done:* \`Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
+      `*Done:* \`Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay\``,
     );
     expect(slack).toContain("*Operation:* `AuthorizeSecurityGroupIngress`");
     expect(slack).not.toContain("DRY RUN");
@@ -455,7 +455,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
     expect(card.facts.Account).toBe(MOTO_ACCOUNT);
     expect(card.url).toBe(consoleUrl);
     expect(card.texts.join("\n")).toContain(
-      `Done: Remediated: revoke ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
+      `Done: Revoked ingress tcp 22 from 0.0.0.0/0 on ${groupId}; other sources stay`,
     );
 
     // The audit record is one log line tagged with the invocation's request id.

@@ -115,7 +115,7 @@ describe("content a person acts on", () => {
       "azure-nsg-admin-ports-from-internet",
       "CIS Azure 6.2",
       "Before → after",
-      "delete security rule allow-ssh-anywhere",
+      "Deleted security rule allow-ssh-anywhere",
       "az network nsg rule create",
       "--priority '100'",
       "https://portal.azure.com/",
