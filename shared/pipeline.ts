@@ -513,6 +513,8 @@ export async function handleChange(
     if (claim !== undefined) await settleDecision(claim, outcome.actions.slice(recordedBefore), deps);
   }
 
+  await creditFixes(ctx, outcome);
+
   // An exempt tag that exempts nothing it seems meant to (empty, an unknown name, a remediate entry) is no exemption,
   // and whoever set it should see so.
   const tagProblem = exemptTagFinding(deps.policy, first);
@@ -555,6 +557,61 @@ export async function handleChange(
     outcome.deliveries = await deliver(alert, deps);
   }
   return outcome;
+}
+
+/**
+ * A finding an entry only alerts on (mode alert or report) that another entry's write fixed in the same change is
+ * reported as fixed by that write, not as left open: once the writes are done, the resource as it now stands (read
+ * again if the last write left it stale) no longer shows the finding. Nothing is written for the alerting entry; its
+ * result takes the write's planned change, as a finding planned together with it would, and is audited again.
+ */
+async function creditFixes(ctx: ActContext, outcome: ChangeOutcome): Promise<void> {
+  const writes = outcome.actions.filter(
+    (a) => a.outcome === "applied" && a.mode === "remediate" && a.planned !== undefined,
+  );
+  const last = writes.at(-1)?.planned;
+  const left = outcome.actions.flatMap((a, i) =>
+    a.outcome === "skipped-mode" && a.mode !== "remediate" ? [i] : [],
+  );
+  if (!last || left.length === 0) return;
+  let now: Snapshot | undefined = ctx.snapshot;
+  if (ctx.stale) {
+    try {
+      now = await reread(ctx);
+    } catch (error) {
+      // Unknown is not fixed: the findings stay reported as left, which is what was decided.
+      ctx.deps.log.warn("guardian.read-failed", {
+        resourceId: ctx.ref.resourceId,
+        message: error instanceof Error ? error.message : String(error),
+      });
+      return;
+    }
+  }
+  // A resource gone since is no proof of a fix by the write: those findings stay as decided.
+  if (!now) return;
+  const open = evaluatePolicy(ctx.deps.policy, now, evidenceOf(ctx.change), ctx.related, ctx.tenants);
+  const by = [...new Set(writes.map((w) => w.finding.policyRule))].join(", ");
+  for (const i of left) {
+    const was = outcome.actions[i];
+    if (!was) continue;
+    const f = was.finding;
+    const stillOpen = open.some(
+      (e) =>
+        e.entry.name === f.policyRule &&
+        e.finding.kind === f.kind &&
+        (f.key === undefined || e.finding.key === f.key),
+    );
+    if (stillOpen) continue;
+    const fixed: ActionResult = {
+      finding: f,
+      mode: was.mode,
+      outcome: "applied",
+      reason: `fixed by the change of policy entry ${by} (${last.remediation}); this entry is in ${was.mode} mode and wrote nothing`,
+      planned: last,
+    };
+    outcome.actions[i] = fixed;
+    await ctx.deps.audit.record(auditRecord(ctx.change, fixed, ctx.now));
+  }
 }
 
 /** What the triggering change may tell a rule as evidence (who did it, what the call recorded). */

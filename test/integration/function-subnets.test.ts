@@ -277,6 +277,19 @@ describe("exfiltration guard through the Function, the ARM emulator and the webh
     const applied = audit.find((a) => a.outcome === "applied");
     expect(applied).toMatchObject({ policyRule: "private-subnet", remediation: "subnet-restore" });
     expect((applied?.before as SubnetJson | undefined)?.properties.serviceEndpointPolicies).toEqual([]);
+    // The alert-mode entry's finding was fixed by that write: decided as left, then reported fixed by it once the
+    // subnet as it now stands no longer shows it; nothing was written for it.
+    expect(audit.map((a) => [a.policyRule, a.outcome])).toEqual([
+      ["storage-endpoint-needs-policy", "skipped-mode"],
+      ["private-subnet", "applied"],
+      ["storage-endpoint-needs-policy", "applied"],
+    ]);
+    expect(audit[2]).toMatchObject({
+      mode: "alert",
+      reason:
+        "fixed by the change of policy entry private-subnet (subnet-restore); this entry is in alert mode and wrote nothing",
+      summary: applied?.summary,
+    });
 
     // The guardian's own PUT came back as an event: skipped, no second write, no loop.
     const own = await deliver(handler, mark + 1);
@@ -284,6 +297,9 @@ describe("exfiltration guard through the Function, the ARM emulator and the webh
     expect(guardianWrites()).toHaveLength(1);
     await sink.waitFor(2);
     expect(sink.received).toHaveLength(2);
+    const slack = JSON.stringify(sink.received.find((r) => r.path.startsWith("/slack"))?.body);
+    expect(slack).toContain("Changed subnet snet-private: attached service endpoint policy sep-datalake");
+    expect(slack).not.toContain("policy entry mode is alert");
   });
 
   it("restores the policy's definition someone widened to a whole other subscription, keeping the rest", async () => {
@@ -357,7 +373,11 @@ describe("exfiltration guard through the Function, the ARM emulator and the webh
     expect((subnetNow().properties.serviceEndpointPolicies as { id: string }[]).map((p) => p.id)).toEqual([
       SEP_ID,
     ]);
-    expect(audit.filter((a) => a.outcome === "applied")).toHaveLength(1);
+    // One write; the alert-mode entry's finding it fixed is credited to it, not written for.
+    expect(audit.filter((a) => a.outcome === "applied").map((a) => [a.policyRule, a.mode])).toEqual([
+      ["private-subnet", "remediate"],
+      ["storage-endpoint-needs-policy", "alert"],
+    ]);
   });
 
   it("evaluates every subnet of a network rewritten by a template from one read of the network", async () => {
@@ -395,14 +415,14 @@ describe("exfiltration guard through the Function, the ARM emulator and the webh
     });
     expect((subnetNow().properties.serviceEndpointPolicies as unknown[]).length).toBe(1);
     expect(subnetNow("snet-public").properties.serviceEndpoints).toEqual([]);
-    // The network was read once for the event, and once more for the second subnet after the first one's write
-    // moved the shared etag: never a write against a state that is gone.
-    expect(guardianReads("/virtualNetworks/vnet-qubole")).toHaveLength(2);
+    // The network was read once for the event, once more for the second subnet after the first one's write moved
+    // the shared etag (never a write against a state that is gone), and once after each subnet's write to tell
+    // whether it also fixed the alert-mode entry's finding on that subnet.
+    expect(guardianReads("/virtualNetworks/vnet-qubole")).toHaveLength(4);
     expect(guardianWrites().map((w) => w.status)).toEqual([200, 200]);
-    expect(audit.filter((a) => a.outcome === "applied").map((a) => a.policyRule)).toEqual([
-      "private-subnet",
-      "public-subnet",
-    ]);
+    expect(
+      audit.filter((a) => a.outcome === "applied" && a.mode === "remediate").map((a) => a.policyRule),
+    ).toEqual(["private-subnet", "public-subnet"]);
   });
 
   it("a default route turned to the Internet re-evaluates the subnets using the table, and is left for a person", async () => {
