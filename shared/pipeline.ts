@@ -570,8 +570,11 @@ async function creditFixes(ctx: ActContext, outcome: ChangeOutcome): Promise<voi
     (a) => a.outcome === "applied" && a.mode === "remediate" && a.planned !== undefined,
   );
   const last = writes.at(-1)?.planned;
+  const writers = new Set(writes.map((w) => w.finding.policyRule));
+  // Another entry's findings only: a kind an entry itself holds at alert (a public prefix beside the world-open source
+  // it revokes) is one its own write was planned to leave alone.
   const left = outcome.actions.flatMap((a, i) =>
-    a.outcome === "skipped-mode" && a.mode !== "remediate" ? [i] : [],
+    a.outcome === "skipped-mode" && a.mode !== "remediate" && !writers.has(a.finding.policyRule) ? [i] : [],
   );
   if (!last || left.length === 0) return;
   let now: Snapshot | undefined = ctx.snapshot;
@@ -590,7 +593,7 @@ async function creditFixes(ctx: ActContext, outcome: ChangeOutcome): Promise<voi
   // A resource gone since is no proof of a fix by the write: those findings stay as decided.
   if (!now) return;
   const open = evaluatePolicy(ctx.deps.policy, now, evidenceOf(ctx.change), ctx.related, ctx.tenants);
-  const by = [...new Set(writes.map((w) => w.finding.policyRule))].join(", ");
+  const by = [...writers].join(", ");
   for (const i of left) {
     const was = outcome.actions[i];
     if (!was) continue;

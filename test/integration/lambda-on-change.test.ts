@@ -823,7 +823,7 @@ describe("bundled Lambda on-change handler against moto and the webhook sink", (
       { protocol: "tcp", from: 3389, to: 3389, v4: ["10.0.0.0/16"], v6: [], groups: [] },
     ]);
     expect(sink.received).toHaveLength(2);
-    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain("revoke ingress tcp 3389 from ::/0");
+    expect(slackTextOf(sink.received[0] as SinkRequest)).toContain("Revoked ingress tcp 3389 from ::/0");
   });
 
   it("only alerts about rules on a default security group (EC2.2 is alert mode in the baseline)", async () => {
