@@ -57,7 +57,12 @@ it("plays every scenario in words a person reads, and every expected outcome hap
   expect(out).toMatch(
     /^ {2}after the guardian {2}public network access: selected networks only \(Deny\)\n {22}IP rules: 203\.0\.113\.10$/m,
   );
-  // The exfiltration guard: the policy re-attached, the rogue subscription removed, the outbound Allow deleted.
+  // The exfiltration guard: the policy re-attached, the rogue subscription removed, the outbound Allow deleted. The
+  // alert-mode entry's finding the re-attachment fixed shares its line, never "left it".
+  expect(out).toContain(
+    "  guardian: Changed subnet snet-private: attached service endpoint policy sep-datalake (storage-endpoint-needs-policy, high; private-subnet, critical)",
+  );
+  expect(out).not.toContain("Left it and alerted: Subnet snet-private");
   expect(out).toContain("✔ the whole other subscription removed from the policy, the data lake kept");
   expect(out).toContain("✔ the outbound Allow to the Internet removed");
   // The alert's headline names the group once (its message already carries the id).

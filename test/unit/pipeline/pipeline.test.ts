@@ -289,6 +289,52 @@ describe("pipeline", () => {
     }
   });
 
+  it("reports an alert-mode entry's finding another entry's write fixed as fixed by that write, writing nothing for it", async () => {
+    // The baseline's view (alert) of the rule no-ssh (remediate) deletes, and of one nothing here remediates.
+    const policy = parsePolicy(
+      policyText(`  - name: admin-ports-watch
+    rule: nsg-inbound-exposure
+    mode: alert
+    severity: high
+    options: { ports: [22, 3389] }
+`),
+    );
+    const openRdp = { name: "open-rdp", priority: 130, source: "Internet", ports: "3389" };
+    const cloud = memoryCloud(nsgWith([openSsh, keepMe]));
+    const { d, audit, notifier } = deps(cloud, { policy });
+    const [outcome] = await handleChanges([change()], d);
+    expect(cloud.calls.writes).toBe(1);
+    expect(rulesOf(cloud.state()).map((r) => r.name)).toEqual(["allow-vnet-https"]);
+    const fixed = outcome?.actions.find((a) => a.finding.policyRule === "admin-ports-watch");
+    const write = outcome?.actions.find((a) => a.finding.policyRule === "no-ssh");
+    expect(write?.outcome).toBe("applied");
+    expect(fixed).toMatchObject({
+      mode: "alert",
+      outcome: "applied",
+      reason:
+        "fixed by the change of policy entry no-ssh (delete-rule); this entry is in alert mode and wrote nothing",
+      planned: write?.planned,
+    });
+    // Audited as decided (left), then as fixed by the write once the resource was read again.
+    expect(audit.records.map((r) => [r.policyRule, r.outcome])).toEqual([
+      ["no-ssh", "applied"],
+      ["admin-ports-watch", "skipped-mode"],
+      ["admin-ports-watch", "applied"],
+    ]);
+    expect(notifier.alerts[0]?.results.map((r) => r.outcome)).toEqual(["applied", "applied"]);
+
+    // A finding the write did not fix (RDP stays open) stays as decided: left and alerted.
+    const rdp = memoryCloud(nsgWith([openSsh, openRdp]));
+    const { d: d2, audit: audit2 } = deps(rdp, { policy });
+    const [left] = await handleChanges([change()], d2);
+    expect(rulesOf(rdp.state()).map((r) => r.name)).toEqual(["open-rdp"]);
+    expect(left?.actions.map((a) => [a.finding.policyRule, a.mode, a.outcome])).toEqual([
+      ["no-ssh", "remediate", "applied"],
+      ["admin-ports-watch", "alert", "skipped-mode"],
+    ]);
+    expect(audit2.records.map((r) => r.outcome)).toEqual(["applied", "skipped-mode"]);
+  });
+
   it("removes only the world-open source beside an office range, and alerts the office range apart", async () => {
     const mixed = { name: "ssh", priority: 110, source: ["198.51.100.0/24", "0.0.0.0/0"], ports: "22" };
     const cloud = memoryCloud(nsgWith([mixed]));
