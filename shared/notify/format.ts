@@ -125,9 +125,9 @@ export function describeOutcome(result: ActionResult): string {
     case "dead-lettered":
       return `Not handled, dead-lettered: ${result.reason}`;
     case "approved":
-      return summary ? `Approved: ${summary}` : "Approved";
+      return decided("Approved", summary);
     case "rejected":
-      return summary ? `Rejected: ${summary}` : "Rejected";
+      return decided("Rejected", summary);
     case "held":
       return `Held for review: ${result.reason}`;
     default:
@@ -178,6 +178,16 @@ function clausesDone(clauses: string): string {
     const done = DONE[word];
     return done ? `${sep}${done.toLowerCase()}` : whole;
   });
+}
+
+/**
+ * An approval or rejection: a summary that is the decision itself ("approve pending connection x") read as done
+ * ("Approved pending connection x"), any other after the decision's name.
+ */
+export function decided(decision: "Approved" | "Rejected", summary: string | undefined): string {
+  if (!summary) return decision;
+  const verb = summary.split(" ", 1)[0]?.toLowerCase() ?? "";
+  return ["approve", "accept", "reject"].includes(verb) ? pastTense(summary) : `${decision}: ${summary}`;
 }
 
 /** Protocol names as people write them, and ARM's `Internet` service tag as the place it stands for. */

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import * as z from "zod";
 import type { ActionResult, Actor, Severity } from "../types.ts";
-import { compactValue, describeMatched, pastTense } from "./format.ts";
+import { compactValue, decided, describeMatched, pastTense } from "./format.ts";
 import type { Alert } from "./types.ts";
 
 /**
@@ -253,9 +253,9 @@ export function describeDone(kind: DecisionKind, result: ActionResult): string {
       if (result.outcome === "held") return `Held for review: ${result.reason}`;
       return summary ? `Held back, not applied: ${summary}` : "Held back, not applied";
     case "approved":
-      return summary ? `Approved: ${summary}` : "Approved";
+      return decided("Approved", summary);
     case "rejected":
-      return summary ? `Rejected: ${summary}` : "Rejected";
+      return decided("Rejected", summary);
     case "failed":
       if (result.outcome === "dead-lettered") return `Not handled, dead-lettered: ${result.reason}`;
       return result.outcome === "conflict"

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { decided, pastTense } from "../../../shared/notify/format.ts";
 import { alertPayloadJsonSchema, renderJson } from "../../../shared/notify/json.ts";
 import { alertPayloadSchema, DECISION_KINDS, headline } from "../../../shared/notify/model.ts";
 import {
@@ -311,5 +312,58 @@ describe("matched parts of the subnet, policy and egress rules read as a person 
         direction: "Outbound",
       }),
     ).toMatch(/^rule open \(priority 200\): TCP port 443 to (the )?Internet$/);
+  });
+});
+
+describe("what was done reads as a past-tense sentence, whatever form the remediation's summary has", () => {
+  it.each([
+    // delete-rule, restrict-source, deny-rule (shared/rules/nsg/narrow.ts)
+    [
+      "delete security rule ssh (it allowed Tcp 22 from Internet)",
+      "Deleted security rule ssh: it allowed TCP 22 from the Internet",
+    ],
+    [
+      "remove port 22 from security rule admin (it allowed Tcp 22 from *); keeps 3389",
+      "Removed port 22 from security rule admin: it allowed TCP 22 from *; it keeps 3389",
+    ],
+    [
+      "set security rule ssh to Deny (it allowed Tcp 22 from *)",
+      "Set security rule ssh to Deny: it allowed TCP 22 from *",
+    ],
+    // revoke-cidr, revoke-all, remove-principals, require-acceptance, sep-remove-resources, remove-private-endpoint
+    [
+      "revoke ingress tcp 22 from 0.0.0.0/0 on sg-1; other sources stay",
+      "Revoked ingress tcp 22 from 0.0.0.0/0 on sg-1; other sources stay",
+    ],
+    [
+      "require acceptance of connection requests on endpoint service vpce-svc-1",
+      "Required acceptance of connection requests on endpoint service vpce-svc-1",
+    ],
+    ["delete private endpoint pe-1 (connects to st-1)", "Deleted private endpoint pe-1 (connects to st-1)"],
+    // storage-close-network: its clauses are already past participles
+    [
+      "close storage account st1: firewall default action set to Deny (was Allow: all networks); put back required IP rule 203.0.113.10",
+      "Closed storage account st1: firewall default action set to Deny (was Allow: all networks); put back required IP rule 203.0.113.10",
+    ],
+    // subnet-restore names the subnet first, then one clause per part
+    [
+      "subnet snet-private: attach service endpoint policy sep-a, sep-b; replace NSG nsg-old with nsg-private; remove service endpoint Microsoft.Storage, detach its service endpoint policies",
+      "Changed subnet snet-private: attached service endpoint policy sep-a, sep-b; replaced NSG nsg-old with nsg-private; removed service endpoint Microsoft.Storage, detached its service endpoint policies",
+    ],
+    // narrow-private-link-service lists settings before → after
+    ['visibility ["*"] → ["sub-1"]', 'Changed visibility ["*"] → ["sub-1"]'],
+  ])("%s", (summary, done) => {
+    expect(pastTense(summary)).toBe(done);
+  });
+
+  it("an approval or rejection that is the summary's own verb is not said twice", () => {
+    expect(decided("Approved", "approve pending connection pe (x)")).toBe(
+      "Approved pending connection pe (x)",
+    );
+    expect(decided("Rejected", "reject request vpce-1 from account 1 to vpce-svc-1")).toBe(
+      "Rejected request vpce-1 from account 1 to vpce-svc-1",
+    );
+    expect(decided("Approved", "delete security rule x")).toBe("Approved: delete security rule x");
+    expect(decided("Rejected", undefined)).toBe("Rejected");
   });
 });
