@@ -19,6 +19,7 @@ import { parsePolicy } from "../../shared/policy/load.ts";
 import { perInstanceSender } from "../../shared/runtime.ts";
 import { compressedClock, driveSqs, scaledQueue } from "../../test/harness/queue-triggers.ts";
 import { lambdaContext } from "../../test/integration/helpers/aws-events.ts";
+import { withoutLogLines } from "../lib/quiet.ts";
 import { round } from "../lib/stats.ts";
 import type { World } from "../lib/world.ts";
 
@@ -136,12 +137,6 @@ export async function alertBurst(world: World, count: number, factor = 50): Prom
     ),
   );
   const started = Date.now();
-  // The handler logs one JSON line per message to stdout, as on Lambda: kept out of the benchmark's tables.
-  const write = process.stdout.write;
-  process.stdout.write = ((chunk: string | Uint8Array) =>
-    typeof chunk === "string" && chunk.startsWith('{"requestId"')
-      ? true
-      : write.call(process.stdout, chunk)) as typeof write;
   const context = () =>
     lambdaContext({ functionName: "bench-send-alerts", account: "123456789012", region: REGION });
   // Two pollers, as the template's event source mapping allows (MaximumConcurrency 2), sharing one instance's pace.
@@ -153,8 +148,8 @@ export async function alertBurst(world: World, count: number, factor = 50): Prom
       deadLetterUrl: dlqUrl,
       done: () => new Set(sink.received.map((r) => headlineOf(r.body))).size >= count,
     });
-  await Promise.all([drive(), drive()]);
-  process.stdout.write = write;
+  // The handler logs one JSON line per message to stdout, as on Lambda: kept out of the benchmark's tables.
+  await withoutLogLines(() => Promise.all([drive(), drive()]));
   sink.flaky(0);
   const realMs = Date.now() - started;
   const unique = new Set(sink.received.map((r) => headlineOf(r.body)));

@@ -22,6 +22,7 @@ import {
   lambdaContext,
   loadAwsEvent,
 } from "../../test/integration/helpers/aws-events.ts";
+import { withoutLogLines } from "../lib/quiet.ts";
 import { median, now, percentile, round } from "../lib/stats.ts";
 import {
   type AzureEventKind,
@@ -101,20 +102,6 @@ function cachedFactory(
   };
 }
 
-async function quietly<T>(fn: () => Promise<T>): Promise<T> {
-  // @azure/functions warns on import outside the Functions host; the Lambda logger writes JSON lines to stdout.
-  const { warn } = console;
-  const write = process.stdout.write;
-  console.warn = () => {};
-  process.stdout.write = (() => true) as typeof process.stdout.write;
-  try {
-    return await fn();
-  } finally {
-    console.warn = warn;
-    process.stdout.write = write;
-  }
-}
-
 function invocationContext(): InvocationContext {
   return new InvocationContext({
     invocationId: crypto.randomUUID(),
@@ -187,7 +174,7 @@ export async function azureRemediation(
   });
   const credential = staticTokenCredential(GUARDIAN_TOKEN);
   const factory = cachedFactory((log) => azureGuardianDeps(cfg, log, { credential }), "azure", clock);
-  const { createOnChangeHandler } = await quietly(() => import("../../functions/on-change.ts"));
+  const { createOnChangeHandler } = await withoutLogLines(() => import("../../functions/on-change.ts"));
   const handler: FunctionHandler = createOnChangeHandler(factory);
   const floorClient = new AzureNetwork({
     credential,
@@ -307,7 +294,7 @@ export async function awsRemediation(
     const alerts = world.sink.received.length;
     clock.ack = undefined;
     const start = now();
-    const result = await quietly(() => handler(event, context()));
+    const result = await withoutLogLines(() => handler(event, context()));
     const end = now();
     return {
       result,
