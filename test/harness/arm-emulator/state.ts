@@ -33,6 +33,13 @@ export interface OperationFailure {
 
 export class EmulatorState {
   readonly resources = new Map<string, JsonObject>();
+  /**
+   * The same resources by lower-cased type, in the order `resources` holds them: a list page or a back-reference
+   * lookup reads one type, and walking every resource for each page (or for each NSG of a page) made a scan of a
+   * large estate quadratic in the emulator.
+   */
+  readonly #byType = new Map<string, Map<string, JsonObject>>();
+  #membership = 0;
   readonly operations = new Map<string, PendingOperation>();
   readonly lroPolls: number;
 
@@ -55,11 +62,36 @@ export class EmulatorState {
   putTracked(resource: JsonObject): void {
     const id = resource.id;
     if (typeof id !== "string") throw new Error("tracked resource without id");
-    this.resources.set(id.toLowerCase(), resource);
+    const key = id.toLowerCase();
+    const previous = this.resources.get(key);
+    // A type never changes under the same id (the id names it), but keep the index exact if a caller did.
+    if (previous && typeKey(previous) !== typeKey(resource)) this.#byType.get(typeKey(previous))?.delete(key);
+    this.#membership++;
+    this.resources.set(key, resource);
+    let ofType = this.#byType.get(typeKey(resource));
+    if (!ofType) {
+      ofType = new Map();
+      this.#byType.set(typeKey(resource), ofType);
+    }
+    ofType.set(key, resource);
   }
 
   deleteTracked(id: string): boolean {
-    return this.resources.delete(id.toLowerCase());
+    const key = id.toLowerCase();
+    const previous = this.resources.get(key);
+    if (previous) this.#byType.get(typeKey(previous))?.delete(key);
+    this.#membership++;
+    return this.resources.delete(key);
+  }
+
+  /** Changes whenever a tracked resource is added, replaced or removed (not when one is edited in place). */
+  get membership(): number {
+    return this.#membership;
+  }
+
+  /** Tracked resources of `type` (any case), keyed by lower-cased id, in insertion order. */
+  trackedOfType(type: string): ReadonlyMap<string, JsonObject> {
+    return this.#byType.get(type.toLowerCase()) ?? new Map();
   }
 
   /**
@@ -83,8 +115,14 @@ export class EmulatorState {
 
   reset(): void {
     this.resources.clear();
+    this.#byType.clear();
+    this.#membership++;
     this.operations.clear();
   }
+}
+
+function typeKey(resource: JsonObject): string {
+  return typeof resource.type === "string" ? resource.type.toLowerCase() : "";
 }
 
 /** Every child object embedded in a tracked resource's properties (rules, default rules, subnets, ...). */

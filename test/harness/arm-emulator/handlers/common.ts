@@ -1,7 +1,7 @@
 // Pieces every resource handler needs: ids, body and location checks, tags.
 
 import { ArmError, badRequest, invalidRequestFormat } from "../errors.ts";
-import { isObject, type JsonObject, sameText } from "../json.ts";
+import { isObject, type JsonObject } from "../json.ts";
 import type { CollectionRoute, RequestContext, WriteOutcome } from "../router.ts";
 import type { EmulatorState } from "../state.ts";
 
@@ -68,11 +68,23 @@ export function trackedCollections(
   type: string,
   present: (state: EmulatorState, resource: JsonObject) => JsonObject,
 ): CollectionRoute[] {
+  // The members of a collection, kept while no resource is added or removed: a client paging through N resources
+  // asks for N / pageSize pages, and finding the members afresh for each would make the listing quadratic. Edits in
+  // place need no refresh (the members are the stored objects; `present` copies them when a page is served).
+  const members = new WeakMap<EmulatorState, Map<string, { membership: number; items: JsonObject[] }>>();
   const stored = (ctx: RequestContext, prefix: string) => {
     const lower = prefix.toLowerCase();
-    return [...ctx.state.resources.entries()]
-      .filter(([id, r]) => id.startsWith(lower) && sameText(r.type, type))
-      .map(([, r]) => r);
+    let cache = members.get(ctx.state);
+    if (!cache) {
+      cache = new Map();
+      members.set(ctx.state, cache);
+    }
+    const hit = cache.get(lower);
+    if (hit && hit.membership === ctx.state.membership) return hit.items;
+    const items: JsonObject[] = [];
+    for (const [id, r] of ctx.state.trackedOfType(type)) if (id.startsWith(lower)) items.push(r);
+    cache.set(lower, { membership: ctx.state.membership, items });
+    return items;
   };
   const routes = (pattern: string, prefix: (ctx: RequestContext) => string): CollectionRoute => ({
     kind: "collection",

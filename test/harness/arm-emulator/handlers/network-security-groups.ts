@@ -42,9 +42,8 @@ function requireNsg(ctx: RequestContext): JsonObject {
 /** Subnets (in any VNet) whose `networkSecurityGroup.id` points at this NSG. */
 function referencingSubnets(state: EmulatorState, id: string): JsonObject[] {
   const refs: JsonObject[] = [];
-  for (const resource of state.resources.values()) {
-    // Subnets live in virtual networks: the other resources' children (an NSG's rules) are never subnets.
-    if (!sameText(resource.type, "Microsoft.Network/virtualNetworks")) continue;
+  // Subnets live in virtual networks only: reading that type alone keeps a list page of N parents linear in N.
+  for (const resource of state.trackedOfType("Microsoft.Network/virtualNetworks").values()) {
     for (const child of embeddedChildren(resource)) {
       const nsgRef = isObject(child.properties) ? child.properties.networkSecurityGroup : undefined;
       if (isObject(nsgRef) && sameText(nsgRef.id, id)) refs.push(child);

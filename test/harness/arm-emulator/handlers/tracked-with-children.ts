@@ -47,8 +47,8 @@ export interface ParentSpec {
 export function referencingSubnets(state: EmulatorState, spec: ParentSpec, id: string): JsonObject[] {
   const refs: JsonObject[] = [];
   const lower = id.toLowerCase();
-  for (const resource of state.resources.values()) {
-    if (!sameText(resource.type, "Microsoft.Network/virtualNetworks")) continue;
+  // Subnets live in virtual networks only: reading that type alone keeps a list page of N parents linear in N.
+  for (const resource of state.trackedOfType("Microsoft.Network/virtualNetworks").values()) {
     for (const child of embeddedChildren(resource)) {
       if (isObject(child.properties) && spec.referencedBy(child.properties, lower)) refs.push(child);
     }
