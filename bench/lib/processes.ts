@@ -1,14 +1,17 @@
 // Fresh Node processes for the benchmarks: an instance of a bundle (bench/child/instance.mjs), the do-nothing
 // baseline, and the CLI with its peak memory probed from inside.
 import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { createInterface } from "node:readline";
 import { now } from "./stats.ts";
 
 const here = import.meta.dirname;
 export const INSTANCE_DRIVER = path.join(here, "..", "child", "instance.mjs");
 export const RSS_PROBE = path.join(here, "..", "child", "rss-probe.mjs");
+export const ARM_EMULATOR_CHILD = path.join(here, "..", "child", "arm-emulator.ts");
 
 export interface InstanceJob {
   kind: "function-eventgrid" | "lambda";
@@ -130,5 +133,61 @@ export async function runProbed(
     return { wallMs, code: run.code, maxRssKb: probe.maxRssKb, stderr: run.stderr };
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The ARM emulator in a child process (bench/child/arm-emulator.ts), driven over its stdin and stdout. */
+export interface EmulatorProcess {
+  url: string;
+  ca: string;
+  /** Empties the emulator's estate. */
+  reset(): Promise<void>;
+  /** `seedAzureEstate` in the child; resolves with the seconds it took there. */
+  seedAzureEstate(options: { subscriptionId: string; nsgs: number; openEvery: number }): Promise<number>;
+  /** Closes its stdin (it stops the emulator and exits) and waits for the exit. */
+  stop(): Promise<void>;
+}
+
+export async function startEmulatorProcess(pageSize: number): Promise<EmulatorProcess> {
+  const child = spawn(process.execPath, [ARM_EMULATOR_CHILD, String(pageSize)], {
+    env: cleanEnv({}),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8000);
+  });
+  const exited = once(child, "exit");
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async (): Promise<Record<string, unknown>> => {
+    const line = await lines.next();
+    if (line.done) throw new Error(`the ARM emulator process exited:\n${stderr}`);
+    return JSON.parse(line.value) as Record<string, unknown>;
+  };
+  const ask = async (command: Record<string, unknown>): Promise<Record<string, unknown>> => {
+    child.stdin.write(`${JSON.stringify(command)}\n`);
+    const answer = await next();
+    if (answer.ok !== true)
+      throw new Error(`the ARM emulator process refused ${command.op}: ${String(answer.error)}`);
+    return answer;
+  };
+  try {
+    const hello = await next();
+    if (typeof hello.url !== "string" || typeof hello.ca !== "string")
+      throw new Error("no url and ca from the child");
+    return {
+      url: hello.url,
+      ca: hello.ca,
+      reset: async () => void (await ask({ op: "reset" })),
+      seedAzureEstate: async (options) => Number((await ask({ op: "seedAzureEstate", ...options })).seconds),
+      stop: async () => {
+        child.stdin.end();
+        await exited;
+      },
+    };
+  } catch (error) {
+    child.kill();
+    throw error;
   }
 }

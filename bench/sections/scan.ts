@@ -4,8 +4,8 @@
 // same moto, the pull path's scan-and-remediate of G groups (half open) against the same work one resource at a time
 // through the event path's pipeline (read, evaluate, write per group), as a ratio.
 //
-// The ARM emulator runs in this process, so the heap it holds for the seeded estate is measured before the scan
-// starts and left out; what remains is the scan's (and the emulator's responses in flight).
+// The ARM emulator runs in a child process (bench/child/arm-emulator.ts), so neither the estate it holds nor the
+// garbage of answering pages is in the heap measured here: the peak is the scan's own.
 
 import v8 from "node:v8";
 import vm from "node:vm";
@@ -25,11 +25,11 @@ import { type ScanReport, type ScanTarget, scanEstate } from "../../shared/useca
 import {
   DEFAULT_SUBSCRIPTION_ID,
   mintToken,
-  startArmEmulator,
   staticTokenCredential,
 } from "../../test/harness/arm-emulator/index.ts";
-import { seedAwsEstate, seedAzureEstate } from "../../test/harness/estate.ts";
+import { seedAwsEstate } from "../../test/harness/estate.ts";
 import { MOTO_ACCOUNT } from "../../test/harness/moto.ts";
+import { startEmulatorProcess } from "../lib/processes.ts";
 import { mb, now, round } from "../lib/stats.ts";
 import { BASELINE_POLICY, REGION, type World } from "../lib/world.ts";
 
@@ -102,7 +102,7 @@ function deps(policy: Policy, clouds: GuardianDeps["clouds"], dryRun: boolean): 
 async function measured<T>(
   work: () => Promise<T>,
 ): Promise<{ value: T; seconds: number; peakHeapMb: number; retainedMb: number }> {
-  // A full collection first, so the base is what is live (the seeded emulator's state), not garbage from seeding.
+  // A full collection first, so the base is what is live before the scan, not garbage from earlier work.
   collect();
   const base = process.memoryUsage().heapUsed;
   let peak = base;
@@ -180,7 +180,7 @@ export async function scanBench(
 ): Promise<ScanBenchResult> {
   const policy = await loadPolicyFile(BASELINE_POLICY);
   const rows: ScanScaleRow[] = [];
-  const emu = await startArmEmulator({ lroPolls: 0, pageSize: NSG_PAGE });
+  const emu = await startEmulatorProcess(NSG_PAGE);
   try {
     const network = new AzureNetwork({
       credential: staticTokenCredential(mintToken({ oid: "0a9b8c7d-6e5f-4a3b-8c2d-1e0f9a8b7c6d" })),
@@ -188,10 +188,12 @@ export async function scanBench(
       ca: emu.ca,
     });
     for (const n of sizes.nsgs) {
-      emu.reset();
-      const seedStart = now();
-      seedAzureEstate(emu, { subscriptionId: DEFAULT_SUBSCRIPTION_ID, nsgs: n, openEvery: 10 });
-      const seedSeconds = (now() - seedStart) / 1000;
+      await emu.reset();
+      const seedSeconds = await emu.seedAzureEstate({
+        subscriptionId: DEFAULT_SUBSCRIPTION_ID,
+        nsgs: n,
+        openEvery: 10,
+      });
       progress(`scan of ${n} NSGs`);
       const targets: ScanTarget[] = [{ cloud: "azure", subscriptionId: DEFAULT_SUBSCRIPTION_ID }];
       const m = await measured(() =>
@@ -206,7 +208,6 @@ export async function scanBench(
       );
       rows.push(row("azure", n, m, seedSeconds));
     }
-    emu.reset();
   } finally {
     await emu.stop();
   }
