@@ -416,6 +416,7 @@ export function render(r: BenchResults): string {
           "wall",
           "peak heap above start",
           "retained after (GC)",
+          "live heap (after GC)",
           "complete",
           "seeding",
         ],
@@ -428,6 +429,7 @@ export function render(r: BenchResults): string {
           `${x.seconds} s`,
           `${x.peakHeapMb} MB`,
           `${x.retainedMb ?? "-"} MB`,
+          `${x.liveHeapMb ?? "-"} MB`,
           x.complete ? "yes" : "NO",
           `${x.seedSeconds ?? "-"} s`,
         ]),
@@ -435,7 +437,7 @@ export function render(r: BenchResults): string {
     );
     for (const g of r.scan.growth) {
       out.push(
-        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (1 = flat), retained after ×${g.retainedRatio ?? "-"} (the report's findings)`,
+        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (uncollected garbage included), retained after ×${g.retainedRatio ?? "-"} (the report's findings); live heap ×${g.liveRatio ?? "-"} (1 = flat)`,
       );
     }
     const p = r.scan.pullVsPush;
