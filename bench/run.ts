@@ -429,7 +429,7 @@ export function render(r: BenchResults): string {
           `${x.seconds} s`,
           `${x.peakHeapMb} MB`,
           `${x.retainedMb ?? "-"} MB`,
-          `${x.liveHeapMb ?? "-"} MB`,
+          x.liveHeapMb === undefined ? "-" : `${x.liveHeapMb} MB`,
           x.complete ? "yes" : "NO",
           `${x.seedSeconds ?? "-"} s`,
         ]),
@@ -437,7 +437,7 @@ export function render(r: BenchResults): string {
     );
     for (const g of r.scan.growth) {
       out.push(
-        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (uncollected garbage included), retained after ×${g.retainedRatio ?? "-"} (the report's findings); live heap ×${g.liveRatio ?? "-"} (1 = flat)`,
+        `\n${g.cloud} ${g.from} → ${g.to} (×${g.sizeRatio} resources): wall time ×${g.timeRatio}, per resource ×${g.timePerResourceRatio} (1 = linear); peak heap ×${g.memoryRatio} (uncollected garbage included), retained after ×${g.retainedRatio ?? "-"} (the report's findings)${g.liveRatio === undefined ? "" : `; live heap ×${g.liveRatio}`}`,
       );
     }
     const p = r.scan.pullVsPush;
