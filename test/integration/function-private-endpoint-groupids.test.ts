@@ -8,25 +8,17 @@
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { type EventGridEvent, InvocationContext, type Timer } from "@azure/functions";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createOnChangeHandler } from "../../functions/on-change.ts";
-import { createSweepHandler } from "../../functions/sweep-private-endpoints.ts";
-import { azureGuardianDeps } from "../../shared/clouds/azure/runtime.ts";
-import { parseConfig } from "../../shared/config.ts";
-import { memoryDecisionStore } from "../../shared/decisions.ts";
 import { TransientError } from "../../shared/errors.ts";
-import { type Logger, memoryLogger } from "../../shared/log.ts";
-import type { AuditRecord } from "../../shared/types.ts";
 import {
   type ArmEmulator,
   mintToken,
   DEFAULT_SUBSCRIPTION_ID as OURS,
   rawArmRequest,
   startArmEmulator,
-  staticTokenCredential,
 } from "../harness/arm-emulator/index.ts";
 import { startWebhookSink, type WebhookSink } from "../harness/webhook-sink.ts";
+import { privateLinkHandlers } from "./helpers/private-link-harness.ts";
 
 const DATABRICKS = "3f2a9c1e-7b4d-4e8a-9c2f-1a2b3c4d5e6f";
 // A second Databricks workspace's subscription, in a tenant where the guardian has no role.
@@ -99,39 +91,13 @@ beforeEach(() => {
 });
 
 function harness() {
-  const audit: AuditRecord[] = [];
-  const decisions = memoryDecisionStore();
-  const factory = async (log: Logger) => {
-    const deps = await azureGuardianDeps(
-      parseConfig({
-        GUARDIAN_POLICY_FILE: path.join(dir, "policy.yaml"),
-        AZURE_ARM_ENDPOINT: emu.url,
-        AZURE_ARM_CA_FILE: path.join(dir, "ca.pem"),
-        AZURE_ARM_POLL_INTERVAL_MS: "0",
-        SLACK_WEBHOOK_URL: sink.slackUrl,
-      }),
-      log,
-      { credential: staticTokenCredential(guardianToken), decisions },
-    );
-    return { ...deps, audit: { record: async (r: AuditRecord) => void audit.push(r) } };
-  };
-  const onChange = createOnChangeHandler(factory);
-  const sweep = createSweepHandler(factory, () => OURS);
-  const ctx = () =>
-    new InvocationContext({
-      invocationId: crypto.randomUUID(),
-      functionName: "test",
-      logHandler: (_level, ...args) => memoryLogger().info(String(args[0])),
-    });
-  return {
-    audit,
-    deliver: async (events: readonly object[]) => {
-      const out = [];
-      for (const e of events) out.push(await onChange(e as EventGridEvent, ctx()));
-      return out;
-    },
-    sweep: () => sweep({ isPastDue: false } as unknown as Timer, ctx()),
-  };
+  return privateLinkHandlers({
+    armUrl: emu.url,
+    dir,
+    slackUrl: sink.slackUrl,
+    token: guardianToken,
+    subscription: OURS,
+  });
 }
 
 /** Databricks creates a private endpoint to the lake in its own subscription, asking for `groupIds`. */
