@@ -3,6 +3,10 @@
 // subscription (or another tenant's subscription: a subnet id names no tenant) is a finding unless the policy
 // approves that subnet, subscription or role.
 //
+// A role approves subnets of the storage account's own subscription only: a subnet's name is whoever owns the subnet's
+// choice, and so are its network's tags, so in another subscription a role would let anyone name a subnet
+// `snet-private` (or tag a network) into the firewall. Subnets elsewhere are approved by id pattern or subscription.
+//
 // A role by ids or names is told from the rule's subnet id alone. A role by tags takes the tags of the subnet's
 // virtual network (subnets carry none), which the pipeline reads once per evaluation for this rule (`reads`) and
 // hands over through `context.related`. A network that could not be read approves nothing: a network that no longer
@@ -143,7 +147,8 @@ export const storageVnetRules = {
       const id = parseArmResourceId(rule.id);
       return (
         id?.type === SUBNET_TYPE &&
-        !approvedWithoutRoles(rule.id, id.subscriptionId.toLowerCase(), own, options)
+        id.subscriptionId.toLowerCase() === own &&
+        !approvedWithoutRoles(rule.id, own, own, options)
       );
     });
     return needed ? [VNET_TYPE] : [];
@@ -163,7 +168,8 @@ export const storageVnetRules = {
       }
       const subscription = id.subscriptionId.toLowerCase();
       if (approvedWithoutRoles(rule.id, subscription, own, options)) return;
-      const byRole = roles.length === 0 ? false : approvedByRole(rule.id, roles, context);
+      const byRole =
+        roles.length === 0 || subscription !== own ? false : approvedByRole(rule.id, roles, context);
       // Offline without the network's JSON: not judged (`guardian evaluate` lists the account as not evaluated).
       if (byRole === true || byRole === "not-read") return;
       if (byRole === "gone") removable.push({ ...at, reason: "network-gone" });

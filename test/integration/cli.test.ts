@@ -939,9 +939,13 @@ rules:
     const fixtureVnet =
       "/subscriptions/8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64/resourceGroups/rg-qubole/providers/Microsoft.Network/virtualNetworks/vnet-qubole";
     expect(text).toContain(fixtureVnet);
+    // Moved into the network's subscription: a role approves subnets of the account's own subscription only.
+    const subscription = network.id.split("/")[2] ?? "";
     return tempFile(
       "account.json",
-      text.replaceAll(fixtureVnet, network.id.toUpperCase().replace("/SUBSCRIPTIONS/", "/subscriptions/")),
+      text
+        .replaceAll(fixtureVnet, network.id.toUpperCase().replace("/SUBSCRIPTIONS/", "/subscriptions/"))
+        .replaceAll("8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64", subscription),
     );
   }
 
@@ -962,7 +966,7 @@ rules:
       flagged.findings.filter((f) => f.policyRule === "storage-approved-subnets").map((f) => f.message),
     ).toEqual([
       expect.stringMatching(
-        /virtual network rule .*vnet-qubole\/subnets\/private is a subnet of another subscription/i,
+        /virtual network rule .*vnet-qubole\/subnets\/private is not an approved subnet/i,
       ),
     ]);
   });

@@ -251,6 +251,31 @@ describe("storage-vnet-rules by subnet role", () => {
   const reads = (resource: Json, options: unknown, context: RuleContext) =>
     storageVnetRules.reads(snapshotOf(resource), storageVnetRules.options.parse(options), context);
 
+  it("approves by role only in the account's own subscription: a foreign subnet's name or network tags are its owner's choice", () => {
+    const foreignName = FOREIGN_SUBNET.slice(FOREIGN_SUBNET.lastIndexOf("/") + 1);
+    const byName = contextWith({ private: { names: [foreignName] } });
+    const resource = withRules(FOREIGN_SUBNET);
+    expect(matched(storageVnetRules, resource, { roles: ["private"] }, byName)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 0, id: FOREIGN_SUBNET, reason: "other-subscription" },
+    ]);
+    const byTags = contextWith(
+      { private: { tags: { workload: "qubole" } } },
+      {
+        [FOREIGN_VNET]: network(FOREIGN_VNET, { workload: "qubole" }),
+      },
+    );
+    // Nothing to read: no role can approve a subnet of another subscription.
+    expect(reads(resource, { roles: ["private"] }, byTags)).toEqual([]);
+    expect(matched(storageVnetRules, resource, { roles: ["private"] }, byTags)).toEqual([
+      { part: "networkAcls.virtualNetworkRules", index: 0, id: FOREIGN_SUBNET, reason: "other-subscription" },
+    ]);
+    // Approving that subscription (or the subnet's id) still works.
+    const sub = FOREIGN_SUBNET.split("/")[2] ?? "";
+    expect(matched(storageVnetRules, resource, { roles: ["private"], subscriptions: [sub] }, byName)).toEqual(
+      [],
+    );
+  });
+
   it("approves by a role's subnet names, without reading any network", () => {
     const context = contextWith({ private: { names: ["PRIV*"] } });
     const resource = withRules(PRIVATE_SUBNET, PUBLIC_SUBNET);

@@ -428,12 +428,18 @@ rules:
     options: { roles: [qubole] }
 `);
   const network = json("azure/subnet/vnet-qubole.json") as { id: string; tags: Record<string, string> };
-  /** The closed-endpoint account with its VNet rule into vnet-qubole.json's network. */
+  /**
+   * The closed-endpoint account with its VNet rule into vnet-qubole.json's network, moved into that network's
+   * subscription (a role approves subnets of the account's own subscription only).
+   */
   function account(): Record<string, unknown> {
     const text = JSON.stringify(json("azure/storage/qubole-closed.json"));
     const vnet =
       "/subscriptions/8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64/resourceGroups/rg-qubole/providers/Microsoft.Network/virtualNetworks/vnet-qubole";
-    return JSON.parse(text.replaceAll(vnet, network.id)) as Record<string, unknown>;
+    const subscription = network.id.split("/")[2] ?? "";
+    return JSON.parse(
+      text.replaceAll(vnet, network.id).replaceAll("8f2c1e4a-6b3d-4f9a-a7c5-2d1e0b9f3c64", subscription),
+    ) as Record<string, unknown>;
   }
   function writeEvent(resource: Record<string, unknown>) {
     const events = json("events/azure/resource-write-success.eventgrid.json") as unknown as {
@@ -462,7 +468,7 @@ rules:
 
     const flagged = await explainEvent(policy(), writeEvent(sa), [saSnapshot, other]);
     expect(flagged.findings.map((f) => f.message)).toEqual([
-      expect.stringMatching(/vnet-qubole\/subnets\/private is a subnet of another subscription/),
+      expect.stringMatching(/vnet-qubole\/subnets\/private is not an approved subnet/),
     ]);
     expect(flagged.actions.map((a) => a.outcome)).toEqual(["dry-run"]);
 
@@ -482,7 +488,7 @@ rules:
       const { findings, notEvaluated } = evaluateSnapshots(policy(), order);
       expect(notEvaluated.filter((n) => n.resourceType === "microsoft.storage/storageaccounts")).toEqual([]);
       expect(findings.filter((f) => f.ruleId === "storage-vnet-rules").map((f) => f.matched)).toEqual([
-        [expect.objectContaining({ index: 0, reason: "other-subscription" })],
+        [expect.objectContaining({ index: 0, reason: "not-approved" })],
       ]);
     }
   });
