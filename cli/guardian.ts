@@ -101,7 +101,14 @@ function tenantOption(pairs: readonly string[]): Record<string, string> {
     if (!sub || !tenant || rest.length > 0 || !GUID.test(sub) || !GUID.test(tenant)) {
       throw new InputError(`--tenant ${pair}: expected <subscription id>=<tenant id>, two GUIDs`);
     }
-    out[sub.toLowerCase()] = tenant.toLowerCase();
+    // Two answers for one subscription is a typo, not a preference: the last one silently winning could approve
+    // a request under the wrong tenant.
+    const key = sub.toLowerCase();
+    const previous = out[key];
+    if (previous !== undefined && previous !== tenant.toLowerCase()) {
+      throw new InputError(`--tenant ${pair}: subscription ${key} was already given tenant ${previous}`);
+    }
+    out[key] = tenant.toLowerCase();
   }
   return out;
 }

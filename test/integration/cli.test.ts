@@ -1194,4 +1194,34 @@ rules:
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("expected <subscription id>=<tenant id>");
   });
+
+  it("refuses two --tenant values for one subscription (in any case) rather than letting the last win", async () => {
+    const file = await tempFile("tenants.yaml", policy);
+    const other = "11111111-2222-3333-4444-555555555555";
+    const run = await guardian(
+      "evaluate",
+      VAULT,
+      "--policy",
+      file,
+      "--tenant",
+      `${DATABRICKS}=${TENANT}`,
+      "--tenant",
+      `${DATABRICKS.toUpperCase()}=${other}`,
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain(`was already given tenant ${TENANT}`);
+    const same = await guardian(
+      "evaluate",
+      VAULT,
+      "--policy",
+      file,
+      "--format",
+      "json",
+      "--tenant",
+      `${DATABRICKS}=${TENANT}`,
+      "--tenant",
+      `${DATABRICKS.toUpperCase()}=${TENANT.toUpperCase()}`,
+    );
+    expect(databricks(JSON.parse(same.stdout) as Out)).toMatch(/^Approve: .*tenant 72f988bf/);
+  });
 });
