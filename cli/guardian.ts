@@ -148,7 +148,6 @@ export function program(): Command {
       const errors: string[] = [];
       const notes: string[] = [];
       const unevaluated: string[] = [];
-      let evaluated = 0;
       // Reads run a few files ahead of evaluation, so the disk and the CPU overlap while memory stays bounded.
       const ahead = 16;
       // A read that fails ahead of its turn is reported in its turn, with its file named, not as an unhandled rejection.
@@ -169,7 +168,6 @@ export function program(): Command {
           const part = snapshotsOf(input, notes);
           append(unevaluated, part.unevaluated);
           run.add(part.snapshots);
-          evaluated += part.snapshots.length;
           if (part.snapshots.length === 0 && part.unevaluated.length === 0) {
             unevaluated.push(`${file}: ${input.shape}, with nothing in it to evaluate`);
           }
@@ -180,9 +178,8 @@ export function program(): Command {
           errors.push(error.message);
         }
       }
-      const { findings, notEvaluated, notes: evaluationNotes } = run.finish();
+      const { findings, notEvaluated, notes: evaluationNotes, evaluated } = run.finish();
       append(notes, evaluationNotes);
-      evaluated -= notEvaluated.length;
       for (const e of errors) warn("error", e);
       for (const n of notEvaluated) warn("error", `${n.resourceId}: ${n.reason}`);
       for (const n of notes) warn("note", n);

@@ -115,6 +115,11 @@ export class OfflineEvaluation {
   readonly #tenantsMissing = new Set<string>();
   /** Requesting private endpoints an entry by groupIds needed and the input did not hold. */
   readonly #endpointsMissing = new Set<string>();
+  /**
+   * Resources judged by every rule that applies, with all they read: the summary's count. Counted here, not as
+   * inputs minus problems, since a virtual network's subnets are judged one by one (its problems are per subnet).
+   */
+  #evaluated = 0;
 
   constructor(policy: Policy, now: Date = new Date(), tenants: Readonly<Record<string, string>> = {}) {
     this.#policy = policy;
@@ -157,8 +162,9 @@ export class OfflineEvaluation {
     }
   }
 
-  finish(): { findings: FindingView[]; notEvaluated: NotEvaluated[]; notes: string[] } {
+  finish(): { findings: FindingView[]; notEvaluated: NotEvaluated[]; notes: string[]; evaluated: number } {
     for (const snapshot of this.#waiting.splice(0)) {
+      const before = this.#notEvaluated.length;
       for (const { resourceId: id, resourceType } of this.#missing(snapshot)) {
         if (resourceType === PRIVATE_ENDPOINT_TYPE) {
           // Judged without it: what an entry by groupIds would decide shows as held (said once, in the notes).
@@ -171,7 +177,7 @@ export class OfflineEvaluation {
           reason: `its rules read ${id}, which the input does not hold: give that resource's JSON too (nothing that needs it was judged)`,
         });
       }
-      this.#evaluate(snapshot);
+      this.#evaluate(snapshot, this.#notEvaluated.length > before);
     }
     for (const [id, snapshot] of this.#context) {
       if (this.#used.has(id)) continue;
@@ -207,7 +213,7 @@ export class OfflineEvaluation {
           "held. Give each endpoint's JSON too (az network private-endpoint show --ids <id>)",
       );
     }
-    return { findings: this.#findings, notEvaluated: this.#notEvaluated, notes };
+    return { findings: this.#findings, notEvaluated: this.#notEvaluated, notes, evaluated: this.#evaluated };
   }
 
   /** The related resources the applicable rules read that the input has not given yet. */
@@ -237,7 +243,7 @@ export class OfflineEvaluation {
     };
   }
 
-  #evaluate(snapshot: Snapshot): void {
+  #evaluate(snapshot: Snapshot, partial = false): void {
     const policy = this.#policy;
     const applicable = policy.rules.filter(
       (e) => e.enabled && ruleFor(e).resourceTypes.includes(snapshot.resourceType),
@@ -249,6 +255,7 @@ export class OfflineEvaluation {
     }
     // A rule missing part of what it reads (permissions not given with an endpoint service) says so: listed, not
     // passed off as compliant.
+    const before = this.#notEvaluated.length;
     for (const entry of applicable) {
       const reason = ruleFor(entry).cannotEvaluate?.(snapshot);
       if (reason !== undefined) {
@@ -259,6 +266,7 @@ export class OfflineEvaluation {
         });
       }
     }
+    if (!partial && this.#notEvaluated.length === before) this.#evaluated++;
     const related = new Map<string, Snapshot | null>();
     for (const { resourceId: id } of this.#relatedRefs(snapshot)) {
       const found = this.#context.get(id.toLowerCase());

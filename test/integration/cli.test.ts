@@ -971,6 +971,19 @@ rules:
     ]);
   });
 
+  it("counts resources judged, never below zero: a network given for its tags whose subnets no rule judges", async () => {
+    const policy = await tempFile(
+      "policy.yaml",
+      "version: 1\nsubnetRoles:\n  qubole: { tags: { workload: qubole } }\nrules:\n" +
+        "  - name: storage-approved-subnets\n    rule: storage-vnet-rules\n    options: { roles: [qubole] }\n",
+    );
+    const run = await guardian("evaluate", await accountFile(), VNET, "--policy", policy);
+    // The account is judged; the network's five subnets are listed as judged by no rule (5 problems), not
+    // subtracted from a count of two inputs (it read "-4 resources evaluated").
+    expect(run.stdout).toMatch(/^1 resource evaluated, 0 findings; 5 problems \(see above\)$/m);
+    expect(run.code).toBe(2);
+  });
+
   it("without the VNet in the input, says it needs that network and judges nothing that needs its tags", async () => {
     const policy = await tempFile("policy.yaml", policyText);
     const run = await guardian("evaluate", await accountFile(), "--policy", policy, "--format", "json");
